@@ -1,0 +1,194 @@
+"""Loading definitions: the examples load, and every kind of bad YAML is reported with file, line, field."""
+import pytest
+
+from helpers import definition, write_def
+from xlform.definition import load, load_many
+from xlform.errors import DefinitionError
+
+GOOD = """\
+form: project
+year: 2019
+id: t-001
+project: 测试项目
+department: 测试局
+implementer: 测试局
+funds:
+  weight: 10
+  fiscal: {initial: 105, annual: 105}
+goal: 完成年度任务
+indicators:
+  产出指标:
+    数量指标:
+      - name: 培训次数
+        target: ≥2次
+        weight: 50
+      - {name: 覆盖率, target: ≥80%, weight: 30}
+  满意度指标:
+    满意度指标:
+      - {name: 满意度, target: 不断提高, weight: 10}
+"""
+
+
+def errors(tmp_path, text, name="def.yaml"):
+    path = write_def(tmp_path, text, name)
+    with pytest.raises(DefinitionError) as e:
+        load(path)
+    return e.value.problems
+
+
+def test_good_definition_loads_with_parsed_targets(tmp_path):
+    p = load(write_def(tmp_path, GOOD))
+    assert (p.id, p.project, p.year, p.funds.weight) == ("t-001", "测试项目", 2019, 10)
+    assert p.funds.total.annual == 105 and p.funds.rows["carryover"].annual == 0
+    first, second, third = p.indicators
+    assert (first.level1, first.level2, first.name) == ("产出指标", "数量指标", "培训次数")
+    assert (first.target.op, first.target.value, first.target.unit) == (">=", 2, "次")
+    assert second.target.percent and second.target.value == 0.8
+    assert third.target.qualitative
+    assert first.id == "产出指标/数量指标/培训次数"
+
+
+def test_seven_examples_load(examples):
+    assert sorted(examples) == [f"xj-jrj-2019-0{i}" for i in range(1, 8)]
+    for p in examples.values():
+        assert p.funds.weight + sum(i.weight for i in p.indicators) == 100
+    assert len(examples["xj-jrj-2019-01"].indicators) == 13
+
+
+def test_unknown_key_names_file_line_and_allowed_keys(tmp_path):
+    [p] = errors(tmp_path, GOOD.replace("goal: 完成年度任务", "goal: 完成年度任务\ntitel: 错字"))
+    assert p.where.endswith("def.yaml:11") and p.code == "unknown_key"
+    assert "unknown key 'titel'" in p.message and "implementer" in p.message
+
+
+def test_unknown_key_inside_an_indicator(tmp_path):
+    [p] = errors(tmp_path, GOOD.replace("        weight: 50", "        weight: 50\n        wieght: 5"))
+    assert p.where.endswith(":17") and p.field == "indicators.产出指标.数量指标.0.wieght"
+
+
+def test_duplicate_key_is_an_error_not_last_one_wins(tmp_path):
+    [p] = errors(tmp_path, GOOD.replace("        weight: 50", "        weight: 50\n        weight: 40"))
+    assert p.where.endswith("def.yaml:17") and "duplicate key" in p.message and "weight" in p.message
+
+
+def test_missing_required_fields_each_reported(tmp_path):
+    text = GOOD.replace("department: 测试局\n", "").replace("year: 2019\n", "")
+    probs = errors(tmp_path, text)
+    assert {p.field for p in probs} == {"department", "year"}
+    assert all("missing required field" in p.message or "must be a year" in p.message for p in probs)
+
+
+def test_missing_target_and_weight_of_an_indicator(tmp_path):
+    probs = errors(tmp_path, GOOD.replace("{name: 覆盖率, target: ≥80%, weight: 30}", "{name: 覆盖率}"),)
+    fields = {p.field for p in probs}
+    assert "indicators.产出指标.数量指标.1.target" in fields and "indicators.产出指标.数量指标.1.weight" in fields
+    assert all(p.where.endswith(":17") for p in probs if "1." in p.field)
+
+
+@pytest.mark.parametrize("weight", ["0", "-5"])
+def test_non_positive_weight(tmp_path, weight):
+    probs = errors(tmp_path, GOOD.replace("weight: 30}", f"weight: {weight}}}"))
+    assert any(p.code == "weight" and "greater than 0" in p.message and p.where.endswith(":17") for p in probs)
+
+
+def test_duplicate_indicator_name_within_one_level2(tmp_path):
+    [p] = errors(tmp_path, GOOD.replace("{name: 覆盖率, target: ≥80%, weight: 30}",
+                                        "{name: 培训次数, target: ≥80%, weight: 30}"))
+    assert p.code == "duplicate_name" and "培训次数" in p.message and p.where.endswith(":17")
+
+
+def test_same_name_in_two_level2s_is_fine(examples):
+    names = [i.name for i in examples["xj-jrj-2019-03"].indicators]
+    assert names.count("教育水平") == 2
+
+
+def test_weights_must_add_up_to_100(tmp_path):
+    [p] = errors(tmp_path, GOOD.replace("weight: 30}", "weight: 25}"))
+    assert p.code == "weight_total" and "add up to 95" in p.message and "allow_total" in p.message
+
+
+def test_allow_total_accepts_another_total(tmp_path):
+    p = load(write_def(tmp_path, GOOD.replace("weight: 30}", "weight: 25}") + "allow_total: 95\n"))
+    assert p.allow_total == 95
+
+
+def test_funds_total_that_disagrees(tmp_path):
+    text = GOOD.replace("  fiscal: {initial: 105, annual: 105}",
+                        "  fiscal: {initial: 105, annual: 105}\n  other: {annual: 5}\n  total: {initial: 105, annual: 105}")
+    [p] = errors(tmp_path, text)
+    assert p.code == "funds_total" and "110" in p.message and p.field == "funds.total.annual"
+
+
+def test_bad_values(tmp_path):
+    text = (GOOD.replace("year: 2019", "year: 十九").replace("id: t-001", "id: 财政/局")
+            .replace("form: project", "form: nosuch"))
+    probs = {p.field: p for p in errors(tmp_path, text)}
+    assert "must be a year" in probs["year"].message
+    assert "not a usable id" in probs["id"].message
+    assert "unknown form kind 'nosuch'" in probs["form"].message and "project" in probs["form"].message
+
+
+def test_explicit_target_form(tmp_path):
+    text = GOOD.replace("        target: ≥2次", "        target: {op: '>=', value: 2, unit: 次}")
+    p = load(write_def(tmp_path, text))
+    t = p.indicators[0].target
+    assert (t.op, t.value, t.unit, t.text) == (">=", 2, "次", "≥2次")
+    bad = GOOD.replace("        target: ≥2次", "        target: {op: '~', value: 2}")
+    [e] = errors(tmp_path, bad)
+    assert "op must be one of" in e.message and e.where.endswith(":15")
+
+
+def test_kind_qualitative_and_rule_manual(tmp_path):
+    text = GOOD.replace("        weight: 50", "        weight: 50\n        kind: qualitative\n        rule: manual")
+    i = load(write_def(tmp_path, text)).indicators[0]
+    assert i.target.qualitative and i.manual
+    [e] = errors(tmp_path, GOOD.replace("        weight: 50", "        weight: 50\n        rule: guess"))
+    assert "rule must be one of auto, manual" in e.message
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    [p] = errors(tmp_path, GOOD.replace("      - {name: 覆盖率, target: ≥80%, weight: 30}",
+                                        "      - {name: 覆盖率, target: ≥80%, weight: 30"))
+    assert p.code == "yaml" and ":1" in p.where  # ruamel points at the line where the mapping broke off
+
+
+def test_extends_inherits_and_errors_name_the_inherited_file(tmp_path):
+    write_def(tmp_path, GOOD.replace("id: t-001\n", "").replace("weight: 30}", "weight: -30}"), "_base.yaml")
+    child = write_def(tmp_path, "extends: _base.yaml\nid: t-002\n", "child.yaml")
+    with pytest.raises(DefinitionError) as e:
+        load(child)
+    bad = [p for p in e.value.problems if p.code == "weight"]
+    assert bad and bad[0].where.endswith("_base.yaml:16")  # id line removed
+
+
+def test_extends_merges_mappings_and_replaces_lists(examples):
+    a, b = examples["xj-jrj-2019-04"], examples["xj-jrj-2019-05"]
+    assert [i.name for i in a.indicators][:-1] == [i.name for i in b.indicators][:-1]
+    assert (a.indicators[-1].name, b.indicators[-1].name) == ("南疆四地州村民满意度", "新疆四地州村民满意度")
+    assert a.funds.rows["fiscal"].annual == 46.92 and b.funds.rows["fiscal"].annual == 20.38
+    assert a.goal == b.goal and a.source.endswith("fhj-zcgz-2019.yaml")
+
+
+def test_extends_cycle_and_missing_file(tmp_path):
+    write_def(tmp_path, "extends: b.yaml\n", "a.yaml")
+    write_def(tmp_path, "extends: a.yaml\n", "b.yaml")
+    [p] = errors(tmp_path, "extends: a.yaml\n", "c.yaml")
+    assert "cycle" in p.message
+    [p] = errors(tmp_path, "extends: nothere.yaml\n", "d.yaml")
+    assert "no such file" in p.message and p.where.endswith("d.yaml:1")
+
+
+def test_folder_batch_skips_shared_parts_and_reports_duplicate_ids(tmp_path):
+    write_def(tmp_path, definition([("产出指标", "数量指标", "a", "≥1次", 90)]), "one.yaml")
+    write_def(tmp_path, definition([("产出指标", "数量指标", "a", "≥1次", 90)]), "two.yaml")
+    write_def(tmp_path, "year: 2019\n", "_shared.yaml")
+    projects, problems = load_many([tmp_path])
+    assert len(projects) == 2
+    assert [p.code for p in problems] == ["duplicate_id"]
+
+
+def test_hash_is_stable_and_content_sensitive(tmp_path):
+    a = load(write_def(tmp_path, GOOD, "a.yaml"))
+    b = load(write_def(tmp_path, "# a comment\n" + GOOD, "b.yaml"))
+    c = load(write_def(tmp_path, GOOD.replace("≥2次", "≥3次"), "c.yaml"))
+    assert a.hash == b.hash != c.hash

@@ -1,0 +1,215 @@
+"""Rendered workbooks opened with openpyxl: texts, merges, formulas, validation, protection, names, metadata."""
+import openpyxl
+from openpyxl.cell.cell import MergedCell
+import pytest
+from openpyxl.utils import range_boundaries
+
+from helpers import definition, load_def
+from xlform import scoring
+from xlform.evaluate import rules
+from xlform.forms import form_kind
+from xlform.layout import layout
+from xlform.registry import Registry
+from xlform.render import render
+from xlform.writer import password_hash
+
+IDS = [f"xj-jrj-2019-0{i}" for i in range(1, 8)]
+
+
+def meta_of(wb):
+    rows = [[c.value for c in row] for row in wb["_xlform"].iter_rows()]
+    return rows
+
+
+def validation_at(ws, cell):
+    found = [dv for dv in ws.data_validations.dataValidation if cell in dv.sqref]
+    assert len(found) == 1, f"{cell}: {len(found)} validations"
+    return found[0]
+
+
+@pytest.mark.parametrize("tid", IDS)
+def test_texts_merges_and_fonts(rendered, examples, tid):
+    p, wb = examples[tid], openpyxl.load_workbook(rendered[tid])
+    ws = wb["自评表"]
+    lay = layout(p)
+    assert ws["A1"].value == "项目支出绩效自评表" and ws["A2"].value == "（2019 年度）"
+    assert (ws["A3"].value, ws["C3"].value) == ("项目名称", p.project)
+    assert (ws["C4"].value, ws["F4"].value, ws["H4"].value) == (p.department, "实施单位", p.implementer)
+    assert [ws.cell(5, c).value for c in range(4, 10)] == ["年初预算数", "全年预算数", "全年执行数", "分值", "执行率", "得分"]
+    assert [ws[f"B{r}"].value for r in range(6, 10)] == ["年度资金总额", "其中：当年财政拨款", "上年结转资金", "其他资金"]
+    assert ws["E6"].value == pytest.approx(p.funds.total.annual) and ws["G6"].value == p.funds.weight
+    assert (ws["B10"].value, ws["F10"].value, ws["B11"].value) == ("预期目标", "实际完成情况", p.goal)
+    assert [ws.cell(12, c).value for c in range(1, 10)] == [
+        "绩效指标", "一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分", "偏差原因分析及改进措施"]
+    for i, ind in enumerate(p.indicators):
+        assert ws[lay.cell(f"indicators.{i}.name")].value == ind.name
+        assert ws[lay.cell(f"indicators.{i}.target")].value == ind.target.text
+        assert ws[lay.cell(f"indicators.{i}.weight")].value == ind.weight
+    total_row = lay.total_row + 1
+    assert ws[f"A{total_row}"].value == "总分" and ws[f"G{total_row}"].value == 100
+    merged = {str(r) for r in ws.merged_cells.ranges}
+    assert {"A1:I1", "A2:I2", "C3:I3", "A5:A9", "B11:E11", "F11:I11", f"A12:A{total_row - 1}"} <= merged
+    for first, last, text in lay.groups("level1"):
+        assert ws.cell(first + 1, 2).value == text
+        assert first == last or f"B{first + 1}:B{last + 1}" in merged
+    assert ws["A1"].font.name == "宋体" and ws["D13"].font.name == "宋体" and ws["A1"].font.b
+
+
+@pytest.mark.parametrize("tid", IDS)
+def test_formulas_come_from_the_rules(rendered, examples, tid):
+    p, ws = examples[tid], openpyxl.load_workbook(rendered[tid])["自评表"]
+    lay, kind = layout(p), form_kind("project")
+    assert ws["F6"].value == "=SUM(F7:F9)"
+    assert ws["H6"].value == "=" + scoring.funds_rate_formula("F7:F9", "F6", "E6")
+    assert ws["I6"].value == '=IF(ISNUMBER(H6),ROUND(G6*MIN(H6,1),2),"")'
+    for i, rule in enumerate(rules(p, kind.preset)):
+        x, w, s = (lay.cell(f"indicators.{i}.{k}") for k in ("actual", "weight", "score"))
+        assert ws[s].value == "=" + rule.formula(x, w)
+    last = lay.cell(f"indicators.{len(p.indicators) - 1}.score")
+    assert ws[lay.cell("total_score")].value == f"=ROUND(SUM(I6,H13:{last}),2)"
+
+
+@pytest.mark.parametrize("tid", IDS)
+def test_only_input_cells_are_unlocked_and_sheet_protected(rendered, examples, tid):
+    p, wb = examples[tid], openpyxl.load_workbook(rendered[tid])
+    ws = wb["自评表"]
+    lay = layout(p)
+    inputs = {f.cell for f in lay.inputs().values()}
+    assert inputs >= {"F7", "F8", "F9", "F11"} and len(inputs) == 4 + 2 * len(p.indicators)
+    for row in ws.iter_rows(min_row=1, max_row=lay.total_row + 1, max_col=9):
+        for c in row:
+            if isinstance(c, MergedCell):  # covered by a merge: the anchor's protection applies
+                continue
+            assert c.protection.locked == (c.coordinate not in inputs), c.coordinate
+    assert ws.protection.sheet and ws.protection.formatCells is not False
+    assert wb.security.lockStructure
+    assert wb["_xlform"].protection.sheet
+
+
+@pytest.mark.parametrize("tid", IDS)
+def test_every_input_cell_is_validated_with_chinese_prompts(rendered, examples, tid):
+    p, ws = examples[tid], openpyxl.load_workbook(rendered[tid])["自评表"]
+    lay = layout(p)
+    for key, f in lay.inputs().items():
+        dv = validation_at(ws, f.cell)
+        assert dv.showInputMessage and dv.showErrorMessage and dv.errorStyle in (None, "stop")
+        assert dv.promptTitle and dv.prompt and dv.errorTitle == "输入有误" and dv.error
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in dv.prompt + dv.error)
+        if f.kind in ("amount", "number", "percent"):
+            assert (dv.type, dv.operator, dv.formula1) == ("decimal", "greaterThanOrEqual", "0"), key
+        elif f.kind == "qualitative":
+            assert (dv.type, dv.formula1, dv.formula2) == ("decimal", "0", "1"), key
+        elif f.kind == "text":
+            assert dv.type == "textLength" and dv.operator == "lessThanOrEqual", key
+    for i, ind in enumerate(p.indicators):
+        cell = ws[lay.cell(f"indicators.{i}.actual")]
+        assert ("%" in cell.number_format) == (ind.target.percent or ind.target.qualitative)
+
+
+@pytest.mark.parametrize("tid", IDS)
+def test_defined_names_and_hidden_metadata_find_every_field(rendered, examples, tid):
+    p, wb = examples[tid], openpyxl.load_workbook(rendered[tid])
+    ws, lay = wb["自评表"], layout(p)
+    names = {n: d.attr_text for n, d in ws.defined_names.items()}
+    for f in lay.inputs().values():
+        col, row = f.cell.rstrip("0123456789"), f.cell[len(f.cell.rstrip("0123456789")):]
+        assert names[f.name] == f"'自评表'!${col}${row}"
+    assert wb["_xlform"].sheet_state == "veryHidden"
+    meta = meta_of(wb)
+    kv = {(r[0], r[1]): r[2] for r in meta}
+    assert kv[("自评表", "template_id")] == p.id and kv[("自评表", "version")] == "1"
+    assert kv[("自评表", "hash")] == p.hash and kv[("自评表", "form")] == "project"
+    assert kv[("xlform", "xlform_version")] and kv[("xlform", "generated")].startswith("20")
+    cell_map = {r[2]: r[3] for r in meta if r[1] == "cell"}
+    assert cell_map == {k: f.cell for k, f in lay.fields.items()}
+    assert [kv[("自评表", f"indicator.{i}.id")] for i in range(len(p.indicators))] == [i.id for i in p.indicators]
+
+
+@pytest.mark.parametrize("tid", IDS)
+def test_cached_values_of_the_blank_form(rendered, tid):
+    ws = openpyxl.load_workbook(rendered[tid], data_only=True)["自评表"]
+    assert ws["F6"].value == 0 and ws["H6"].value in (None, "") and ws["I6"].value in (None, "")
+    assert ws["H13"].value in (None, "")
+
+
+@pytest.mark.parametrize("tid", IDS)
+def test_a4_print_setup(rendered, tid):
+    ws = openpyxl.load_workbook(rendered[tid])["自评表"]
+    assert ws.page_setup.paperSize == 9 and ws.page_setup.orientation == "portrait"
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth in (None, 1)
+    assert ws.page_setup.fitToHeight == 0 and ws.print_title_rows == "$1:$2"
+    assert "第 1 版" in ws.oddFooter.left.text
+
+
+def test_text_from_yaml_is_never_a_formula(tmp_path):
+    p = load_def(tmp_path, definition([("产出指标", "数量指标", "=1+1", "=SUM(A1)", 90)],
+                                      goal="=HYPERLINK(\"http://x\")", project="+cmd"))
+    [issued] = render([p], tmp_path, registry=Registry(tmp_path / "r.db"))
+    ws = openpyxl.load_workbook(issued.file)["自评表"]
+    for ref, text in (("B11", '=HYPERLINK("http://x")'), ("C3", "+cmd"), ("D13", "=1+1"), ("E13", "=SUM(A1)")):
+        assert ws[ref].data_type == "s" and ws[ref].value == text
+
+
+def test_password_protects_sheets_and_structure(tmp_path):
+    p = load_def(tmp_path, definition([("产出指标", "数量指标", "a", "≥1次", 90)]))
+    [issued] = render([p], tmp_path, password="s3cret", registry=Registry(tmp_path / "r.db"))
+    wb = openpyxl.load_workbook(issued.file)
+    assert wb["自评表"].protection.password == password_hash("s3cret")
+    assert wb.security.workbookPassword == password_hash("s3cret") and wb.security.lockStructure
+
+
+def test_per_department_workbooks_with_safe_names(tmp_path):
+    defs = [definition([("产出指标", "数量指标", "a", "≥1次", 90)], id=f"d-{i}", department=dep, project=proj)
+            for i, (dep, proj) in enumerate([("财政局/预算处", "项目:一[1]"), ("财政局/预算处", "项目:一[1]*"),
+                                             ("教育局", "x" * 40)])]
+    projects = [load_def(tmp_path, d, f"{d['id']}.yaml") for d in defs]
+    issued = render(projects, tmp_path / "out", per="department", registry=Registry(tmp_path / "r.db"))
+    assert sorted(i.file.name for i in issued) == ["教育局.xlsx", "财政局_预算处.xlsx"]
+    wb = openpyxl.load_workbook(tmp_path / "out" / "财政局_预算处.xlsx")
+    assert wb.sheetnames == ["项目_一_1_", "项目_一_1__", "_xlform"]
+    meta = {(r[0], r[1]): r[2] for r in meta_of(wb)}
+    assert meta[("项目_一_1_", "template_id")] == "d-0" and meta[("项目_一_1__", "template_id")] == "d-1"
+    assert set(wb["项目_一_1_"].defined_names) == set(wb["项目_一_1__"].defined_names)
+    long = openpyxl.load_workbook(tmp_path / "out" / "教育局.xlsx").sheetnames[0]
+    assert long == "x" * 31
+
+
+def test_registry_versions(tmp_path):
+    reg = Registry(tmp_path / "r.db")
+    d = definition([("产出指标", "数量指标", "a", "≥1次", 90)])
+    [v1] = render([load_def(tmp_path, d)], tmp_path / "o", registry=reg)
+    [again] = render([load_def(tmp_path, d)], tmp_path / "o", registry=reg)
+    d["indicators"]["产出指标"]["数量指标"][0]["target"] = "≥2次"
+    [v2] = render([load_def(tmp_path, d)], tmp_path / "o", registry=reg)
+    assert [i.sheets[0][2] for i in (v1, again, v2)] == [1, 1, 2]
+    assert reg.lookup("t-001")["version"] == 2 and reg.lookup("t-001", 1)["definition"]["indicators"][0][
+        "target"]["text"] == "≥1次"
+    files = reg.db.execute("SELECT id, version, sheet FROM issued_files").fetchall()
+    assert files == [("t-001", 1, "自评表"), ("t-001", 1, "自评表"), ("t-001", 2, "自评表")]
+
+
+def test_manual_score_is_an_unlocked_validated_input(tmp_path):
+    p = load_def(tmp_path, definition([("产出指标", "数量指标", "a", "≥1次", 50, {"rule": "manual"}),
+                                       ("产出指标", "数量指标", "b", "≥1次", 40)]))
+    [issued] = render([p], tmp_path, registry=Registry(tmp_path / "r.db"))
+    ws = openpyxl.load_workbook(issued.file)["自评表"]
+    assert ws["H13"].value is None and not ws["H13"].protection.locked
+    dv = validation_at(ws, "H13")
+    assert (dv.type, dv.formula1, dv.formula2) == ("decimal", "0", "50.0")
+    assert ws["H14"].value.startswith("=IF(") and ws["H14"].protection.locked
+    assert ws["H15"].value == "=ROUND(SUM(I6,H13:H14),2)"
+    assert "XF_I001_SCORE" in ws.defined_names
+
+
+def test_reason_cells_are_highlighted_by_the_rule(rendered, examples):
+    ws = openpyxl.load_workbook(rendered["xj-jrj-2019-07"])["自评表"]
+    rules_by_cell = {str(cf.sqref): [r.formula[0] for r in cf.rules] for cf in ws.conditional_formatting}
+    assert rules_by_cell["I13"] == ["AND(ISBLANK(I13),ISNUMBER(H13),OR(H13<G13,AND(ISNUMBER(F13),F13>=130)))"]
+    assert rules_by_cell["F7"] == ["AND(ISNUMBER(F7),F7>E7)"]
+
+
+def test_row_heights_leave_room_for_wrapped_text(rendered, examples):
+    ws = openpyxl.load_workbook(rendered["xj-jrj-2019-01"])["自评表"]
+    assert ws.row_dimensions[11].height > 60      # the long 预期目标
+    assert ws.row_dimensions[13].height < ws.row_dimensions[17].height  # a one-line vs a three-line name
+    assert range_boundaries("A1:I1")  # sanity of the helper import

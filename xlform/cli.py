@@ -1,0 +1,76 @@
+"""The `xlform` command: a thin click layer; the library raises, only this turns errors into exit codes."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+
+_DEFS = click.argument("definitions", nargs=-1, required=True,
+                       type=click.Path(exists=True, dir_okay=True, readable=True))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="xlform")
+def main():
+    """xlform: 项目支出绩效自评表 (project expenditure performance self-evaluation forms) from YAML
+    definitions to locked, self-scoring Excel workbooks."""
+
+
+def _load(definitions):
+    from .definition import load_many
+    projects, problems = load_many(definitions)
+    for p in problems:
+        click.echo(f"Error: {p}", err=True)
+    return projects, problems
+
+
+@main.command()
+@_DEFS
+def check(definitions):
+    """Check definitions (YAML files or folders) without rendering anything.
+
+    Every problem is printed as FILE:LINE: FIELD: MESSAGE; the exit code is 1 when there is any.
+    """
+    projects, problems = _load(definitions)
+    for p in projects:
+        click.echo(f"ok {p.source}: {p.id} {p.project} ({len(p.indicators)} indicators)")
+    sys.exit(1 if problems else 0)
+
+
+@main.command()
+@_DEFS
+@click.option("-o", "--output", "out_dir", default="output", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the workbooks.")
+@click.option("--per", type=click.Choice(["project", "department"]), default="project", show_default=True,
+              help="One workbook per project (named after its id), or per 主管部门 with a sheet per project.")
+@click.option("--password", envvar="XLFORM_PASSWORD", default=None,
+              help="Sheet and workbook protection password [env XLFORM_PASSWORD]; protected without one "
+                   "when not given.")
+@click.option("--registry", envvar="XLFORM_REGISTRY", default=None, type=click.Path(dir_okay=False),
+              help="The issuer's registry (SQLite) [env XLFORM_REGISTRY; default output/registry.db].")
+def render(definitions, out_dir, per, password, registry):
+    """Render definitions (YAML files or folders) into locked 自评表 workbooks.
+
+    Valid definitions are rendered even when others fail; the exit code is 1 when any failed.
+    """
+    from .errors import XlformError
+    from .registry import Registry
+    from .render import render as do_render
+    projects, problems = _load(definitions)
+    if projects:
+        reg = Registry(registry)
+        try:
+            for issued in do_render(projects, out_dir, per, password, reg):
+                for sheet, template_id, version in issued.sheets:
+                    click.echo(f"{issued.file}  {sheet}  {template_id} v{version}")
+        except XlformError as e:
+            raise click.ClickException(str(e))
+        finally:
+            reg.close()
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,313 @@
+"""Project definitions: validated, frozen data built from YAML, every error with its file and line."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import target as targets
+from .errors import DefinitionError, Problem, XlformError
+from .forms import form_kind
+from .yamlsource import Located, load as load_yaml
+
+FUND_ROWS = ("fiscal", "carryover", "other")
+_TOP_KEYS = {"form", "year", "id", "project", "department", "implementer", "funds", "goal",
+             "indicators", "allow_total"}
+_FUND_KEYS = {"weight", "total", *FUND_ROWS}
+_ROW_KEYS = {"initial", "annual"}
+_INDICATOR_KEYS = {"id", "name", "target", "weight", "rule", "kind", "was"}
+_TARGET_KEYS = {"op", "value", "unit", "percent"}
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+_RULES = ("auto", "manual")
+
+
+@dataclass(frozen=True)
+class FundRow:
+    initial: float = 0.0   # 年初预算数
+    annual: float = 0.0    # 全年预算数
+
+
+@dataclass(frozen=True)
+class Funds:
+    weight: float
+    rows: dict[str, FundRow]   # fiscal, carryover, other
+
+    @property
+    def total(self) -> FundRow:
+        return FundRow(sum(r.initial for r in self.rows.values()), sum(r.annual for r in self.rows.values()))
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    level1: str    # 一级指标
+    level2: str    # 二级指标
+    name: str      # 三级指标
+    target: targets.Target   # 年度指标值
+    weight: float  # 分值
+    rule: str = "auto"       # auto | manual
+    was: str | None = None   # former name (a rename keeps its values)
+
+    @property
+    def manual(self) -> bool:
+        return self.rule == "manual"
+
+
+@dataclass(frozen=True)
+class Project:
+    form: str
+    year: int
+    id: str
+    project: str       # 项目名称
+    department: str    # 主管部门
+    implementer: str   # 实施单位
+    funds: Funds
+    goal: str          # 年度总体目标 — 预期目标
+    indicators: tuple[Indicator, ...]
+    allow_total: float | None = None
+    source: str = field(default="", compare=False)
+
+    def canonical(self) -> dict:
+        """The content that defines the form; its hash identifies a template version."""
+        return {
+            "form": self.form, "year": self.year, "id": self.id, "project": self.project,
+            "department": self.department, "implementer": self.implementer, "goal": self.goal,
+            "funds": {"weight": self.funds.weight,
+                      **{k: {"initial": r.initial, "annual": r.annual} for k, r in self.funds.rows.items()}},
+            "indicators": [{"id": i.id, "level1": i.level1, "level2": i.level2, "name": i.name,
+                            "target": i.target.canonical(), "weight": i.weight, "rule": i.rule,
+                            **({"was": i.was} if i.was else {})}
+                           for i in self.indicators],
+            "allow_total": self.allow_total,
+        }
+
+    @property
+    def hash(self) -> str:
+        text = json.dumps(self.canonical(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load(path: str | Path) -> Project:
+    """Load and check one definition; raises DefinitionError listing every problem found."""
+    src = load_yaml(Path(path))
+    return _Builder(src, str(path)).build()
+
+
+def load_many(paths) -> tuple[list[Project], list[Problem]]:
+    """Every definition in the given files and folders (folders: *.yaml not starting with '_')."""
+    projects, problems = [], []
+    for p in expand(paths):
+        try:
+            projects.append(load(p))
+        except DefinitionError as e:
+            problems.extend(e.problems)
+    seen: dict[str, str] = {}
+    for pr in projects:
+        if pr.id in seen:
+            problems.append(Problem(pr.source, "id", f"id {pr.id!r} is also used by {seen[pr.id]}; "
+                                    "every definition needs its own id", "duplicate_id"))
+        seen.setdefault(pr.id, pr.source)
+    return projects, problems
+
+
+def expand(paths) -> list[Path]:
+    """Files as given; folders give their *.yaml/*.yml files, '_'-prefixed ones being shared parts."""
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.iterdir()
+                          if f.suffix in (".yaml", ".yml") and not f.name.startswith("_"))
+        else:
+            out.append(p)
+    return out
+
+
+class _Builder:
+    """Turns located YAML data into a Project, collecting problems instead of stopping at the first."""
+
+    def __init__(self, src: Located, name: str):
+        self.src, self.name, self.problems = src, name, []
+
+    def error(self, path, message, code="invalid"):
+        self.problems.append(Problem(self.src.where(path), ".".join(map(str, path)), message, code))
+
+    def check_keys(self, data: dict, allowed: set, path: tuple):
+        for k in data:
+            if k not in allowed:
+                self.error(path + (k,), f"unknown key {k!r}; allowed here: {', '.join(sorted(allowed))}",
+                           "unknown_key")
+
+    def text(self, data, key, path=(), required=True):
+        v = data.get(key)
+        if v is None or (isinstance(v, str) and not v.strip()):
+            if required:
+                self.error(path + (key,), f"missing required field {key!r}", "missing")
+            return ""
+        if isinstance(v, (dict, list)):
+            self.error(path + (key,), "must be text", "type")
+            return ""
+        return str(v).strip()
+
+    def number(self, data, key, path, default=None, positive=False):
+        v = data.get(key, default)
+        if v is None:
+            self.error(path + (key,), f"missing required field {key!r}", "missing")
+            return 0.0
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            self.error(path + (key,), f"must be a number, not {v!r}", "type")
+            return 0.0
+        if positive and v <= 0:
+            self.error(path + (key,), f"must be greater than 0 (got {v})", "weight")
+        elif v < 0:
+            self.error(path + (key,), f"must not be negative (got {v})", "negative")
+        return float(v)
+
+    def build(self) -> Project:
+        d = self.src.data
+        self.check_keys(d, _TOP_KEYS, ())
+        form = self.text(d, "form", required=False) or "project"
+        try:
+            form_kind(form)
+        except XlformError as e:
+            self.error(("form",), str(e), "form")
+        year = d.get("year")
+        if not isinstance(year, int) or isinstance(year, bool) or not 1990 <= year <= 2100:
+            self.error(("year",), f"must be a year such as 2019 (got {year!r})",
+                       "missing" if year is None else "type")
+            year = 0
+        pid = self.text(d, "id")
+        if pid and not _ID.match(pid):
+            self.error(("id",), f"{pid!r} is not a usable id: use letters, digits, '.', '_' and '-' "
+                       "(it names files), e.g. xj-jrj-2019-01", "id")
+        funds = self.funds(d.get("funds"))
+        indicators = self.indicators(d.get("indicators"))
+        allow_total = None
+        if "allow_total" in d:
+            allow_total = self.number(d, "allow_total", (), positive=True)
+        total = funds.weight + sum(i.weight for i in indicators)
+        expected = allow_total if allow_total is not None else 100
+        # only when every weight could be read: a total over a half-read tree would mislead
+        if not self.problems and indicators and not math.isclose(total, expected, abs_tol=1e-9):
+            self.error(("indicators",), f"分值 add up to {total:g} (funds {funds.weight:g} + indicators "
+                       f"{total - funds.weight:g}), not {expected:g}; fix the weights or set "
+                       "allow_total: N to accept another total", "weight_total")
+        project = Project(form, year, pid, self.text(d, "project"), self.text(d, "department"),
+                          self.text(d, "implementer"), funds, self.text(d, "goal"), tuple(indicators),
+                          allow_total, self.name)
+        if self.problems:
+            raise DefinitionError(self.problems)
+        return project
+
+    def funds(self, f) -> Funds:
+        path = ("funds",)
+        if not isinstance(f, dict):
+            self.error(path, "missing required field 'funds' (a mapping with weight, fiscal, carryover, "
+                       "other)" if f is None else "must be a mapping", "missing" if f is None else "type")
+            return Funds(10.0, {k: FundRow() for k in FUND_ROWS})
+        self.check_keys(f, _FUND_KEYS, path)
+        weight = self.number(f, "weight", path, default=10, positive=True)
+        rows = {k: self.fund_row(f.get(k), path + (k,)) for k in FUND_ROWS}
+        funds = Funds(weight, rows)
+        if f.get("total") is not None:
+            given = self.fund_row(f["total"], path + ("total",))
+            for part in ("initial", "annual"):
+                if not math.isclose(getattr(given, part), getattr(funds.total, part), abs_tol=1e-6):
+                    self.error(path + ("total", part), f"年度资金总额 {getattr(given, part):g} is not the sum "
+                               f"of the three rows ({getattr(funds.total, part):g}); drop total or fix the "
+                               "rows", "funds_total")
+        return funds
+
+    def fund_row(self, r, path) -> FundRow:
+        if r is None:
+            return FundRow()
+        if not isinstance(r, dict):
+            self.error(path, "must be a mapping such as {initial: 105, annual: 105}", "type")
+            return FundRow()
+        self.check_keys(r, _ROW_KEYS, path)
+        return FundRow(self.number(r, "initial", path, default=0), self.number(r, "annual", path, default=0))
+
+    def indicators(self, tree) -> list[Indicator]:
+        path = ("indicators",)
+        if not isinstance(tree, dict) or not tree:
+            self.error(path, "missing required field 'indicators' (一级指标 -> 二级指标 -> list of 三级指标)"
+                       if not tree else "must be a mapping of 一级指标", "missing" if not tree else "type")
+            return []
+        out, ids = [], {}
+        for level1, level2s in tree.items():
+            p1 = path + (level1,)
+            if not isinstance(level2s, dict) or not level2s:
+                self.error(p1, f"一级指标 {level1!r} must map 二级指标 names to lists of 三级指标", "type")
+                continue
+            for level2, items in level2s.items():
+                p2 = p1 + (level2,)
+                if not isinstance(items, list) or not items:
+                    self.error(p2, f"二级指标 {level2!r} must be a list of 三级指标 "
+                               "(- {name: …, target: …, weight: …})", "type")
+                    continue
+                names = set()
+                for i, item in enumerate(items):
+                    ind = self.indicator(item, level1, level2, p2 + (i,))
+                    if ind is None:
+                        continue
+                    if ind.name in names:
+                        self.error(p2 + (i, "name"), f"三级指标 {ind.name!r} appears twice in {level1}/"
+                                   f"{level2}; rename one or merge them", "duplicate_name")
+                    elif ind.id in ids:
+                        self.error(p2 + (i, "id"), f"indicator id {ind.id!r} is used twice", "duplicate_id")
+                    names.add(ind.name)
+                    ids[ind.id] = True
+                    out.append(ind)
+        return out
+
+    def indicator(self, item, level1, level2, path) -> Indicator | None:
+        if not isinstance(item, dict):
+            self.error(path, "a 三级指标 must be a mapping with name, target and weight", "type")
+            return None
+        self.check_keys(item, _INDICATOR_KEYS, path)
+        name = self.text(item, "name", path)
+        weight = self.number(item, "weight", path, positive=True)
+        rule = item.get("rule", "auto")
+        if rule not in _RULES:
+            self.error(path + ("rule",), f"rule must be one of {', '.join(_RULES)} (got {rule!r})", "rule")
+            rule = "auto"
+        kind = item.get("kind")
+        if kind not in (None, "qualitative"):
+            self.error(path + ("kind",), f"kind may only be 'qualitative' (got {kind!r})", "kind")
+        target = self.target(item.get("target"), path + ("target",))
+        if kind == "qualitative" and target is not None:
+            target = targets.Target(target.text)
+        ind_id = item.get("id", f"{level1}/{level2}/{name}")
+        if not isinstance(ind_id, (str, int)) or not str(ind_id).strip():
+            self.error(path + ("id",), "id must be non-empty text", "type")
+        was = item.get("was")
+        if target is None:
+            return None
+        return Indicator(str(ind_id).strip(), str(level1), str(level2), name, target, weight, rule,
+                         str(was) if was is not None else None)
+
+    def target(self, t, path) -> targets.Target | None:
+        if t is None or (isinstance(t, str) and not t.strip()):
+            self.error(path, "missing required field 'target' (年度指标值, e.g. ≥2次, 100%, 不断提高)", "missing")
+            return None
+        if isinstance(t, bool):
+            self.error(path, f"must be text or a number, not {t!r}", "type")
+            return None
+        if isinstance(t, (int, float)):
+            return targets.parse(repr(t) if isinstance(t, float) else str(t))
+        if isinstance(t, dict):
+            self.check_keys(t, _TARGET_KEYS, path)
+            op = str(t.get("op", "="))
+            if targets.normalize(op).strip() not in ("=", "==", ">=", ">", "<=", "<", "≥", "≤"):
+                self.error(path + ("op",), f"op must be one of >= > <= < = (got {op!r})", "target")
+                return None
+            value = self.number(t, "value", path)
+            unit = str(t.get("unit", "") or "")
+            percent = bool(t.get("percent", False)) or unit == "%"
+            return targets.explicit(op, value, "" if unit == "%" else unit, percent)
+        if isinstance(t, list):
+            self.error(path, "must be text, a number or {op, value, unit}", "type")
+            return None
+        return targets.parse(str(t))

@@ -1,0 +1,90 @@
+"""The issuer's registry: every template version rendered, with its full definition, and every file issued.
+
+A SQLite file (output/registry.db unless --registry or XLFORM_REGISTRY names another), so that render,
+read, collect and migrate agree on what was issued and any SQLite client can look inside.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+
+from .definition import Project
+
+DEFAULT = Path("output") / "registry.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS templates (
+    id TEXT NOT NULL, version INTEGER NOT NULL, hash TEXT NOT NULL, form TEXT NOT NULL,
+    year INTEGER, project TEXT, department TEXT, implementer TEXT,
+    definition TEXT NOT NULL, issued_at TEXT NOT NULL,
+    PRIMARY KEY (id, version));
+CREATE TABLE IF NOT EXISTS issued_files (
+    id TEXT NOT NULL, version INTEGER NOT NULL, file TEXT NOT NULL, sheet TEXT NOT NULL,
+    department TEXT, issued_at TEXT NOT NULL,
+    FOREIGN KEY (id, version) REFERENCES templates (id, version));
+"""
+
+
+def default_path() -> Path:
+    return Path(os.environ.get("XLFORM_REGISTRY") or DEFAULT)
+
+
+class Registry:
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self):
+        self.db.close()
+
+    @contextmanager
+    def _transaction(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def version_for(self, project: Project, now: str) -> int:
+        """The version to issue: the last one if its content is unchanged, else the next number."""
+        with self._transaction():
+            last = self.db.execute("SELECT version, hash FROM templates WHERE id=? ORDER BY version DESC LIMIT 1",
+                                   (project.id,)).fetchone()
+            if last and last[1] == project.hash:
+                return last[0]
+            version = (last[0] + 1) if last else 1
+            self.db.execute(
+                "INSERT INTO templates VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (project.id, version, project.hash, project.form, project.year, project.project,
+                 project.department, project.implementer,
+                 json.dumps(project.canonical(), ensure_ascii=False, sort_keys=True), now))
+            return version
+
+    def record_file(self, project: Project, version: int, file: str, sheet: str, now: str):
+        with self._transaction():
+            self.db.execute("INSERT INTO issued_files VALUES (?,?,?,?,?,?)",
+                            (project.id, version, file, sheet, project.department, now))
+
+    def lookup(self, template_id: str, version: int | None = None) -> dict | None:
+        """The registered template (latest version unless one is named), definition parsed."""
+        sql = "SELECT id, version, hash, form, definition, issued_at FROM templates WHERE id=?"
+        args: tuple = (template_id,)
+        if version is not None:
+            sql, args = sql + " AND version=?", args + (int(version),)
+        row = self.db.execute(sql + " ORDER BY version DESC LIMIT 1", args).fetchone()
+        if not row:
+            return None
+        return {"id": row[0], "version": row[1], "hash": row[2], "form": row[3],
+                "definition": json.loads(row[4]), "issued_at": row[5]}
+
+    def templates(self) -> list[tuple]:
+        return self.db.execute("SELECT id, version, hash, project, department FROM templates "
+                               "ORDER BY id, version").fetchall()

@@ -1,0 +1,87 @@
+"""Definitions -> issued workbooks: one per project, or one per 主管部门 with a sheet per project."""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .definition import Project
+from .forms import form_kind
+from .names import file_stem, sheet_name
+from .registry import Registry
+from .writer import SheetSpec, write
+
+
+@dataclass
+class Issued:
+    file: Path
+    sheets: list[tuple[str, str, int]]   # (sheet, template id, version)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def render(projects: list[Project], out_dir: str | Path = "output", per: str = "project",
+           password: str | None = None, registry: Registry | None = None) -> list[Issued]:
+    """Render each group of projects into one workbook; records every issued version in the registry."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    own_registry = registry is None
+    registry = registry or Registry()
+    stamp = now()
+    issued = []
+    try:
+        for stem, group in _groups(projects, per):
+            taken: set[str] = set()
+            specs = []
+            for p in group:
+                kind = form_kind(p.form)
+                name = sheet_name(kind.spec["sheet"] if per == "project" else p.project, taken)
+                specs.append(SheetSpec(p, kind, registry.version_for(p, stamp), name))
+            path = out_dir / f"{stem}.xlsx"
+            buffer = io.BytesIO()
+            write(buffer, specs, password, stamp)
+            _atomic_write(path, buffer.getvalue())
+            for s in specs:
+                registry.record_file(s.project, s.version, str(path), s.sheet, stamp)
+            issued.append(Issued(path, [(s.sheet, s.project.id, s.version) for s in specs]))
+    finally:
+        if own_registry:
+            registry.close()
+    return issued
+
+
+def _groups(projects: list[Project], per: str):
+    if per == "project":
+        return [(p.id, [p]) for p in projects]
+    if per != "department":
+        raise ValueError(f"per must be 'project' or 'department', not {per!r}")
+    by_department: dict[str, list[Project]] = {}
+    for p in projects:
+        by_department.setdefault(p.department, []).append(p)
+    stems: set[str] = set()
+    out = []
+    for department, group in by_department.items():
+        stem, n = file_stem(department), 1
+        while stem.lower() in stems:  # two departments whose safe names collide
+            n += 1
+            stem = f"{file_stem(department)}_{n}"
+        stems.add(stem.lower())
+        out.append((stem, group))
+    return out
+
+
+def _atomic_write(path: Path, data: bytes):
+    """Readers never see half a workbook: write beside it, then rename over."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".xlsx")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
