@@ -1,8 +1,16 @@
 import sys
 from pathlib import Path
 
+import os
+
 import pytest
 import yaml
+from hypothesis import settings
+
+# Generated LibreOffice cases cost ~0.3 s each: 40 in CI; HYPOTHESIS_PROFILE=deep searches harder.
+settings.register_profile("default", max_examples=40)
+settings.register_profile("deep", max_examples=400)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -72,5 +72,48 @@ def render(definitions, out_dir, per, password, registry):
     sys.exit(1 if problems else 0)
 
 
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True,
+              help="json: one record per project sheet; csv: one row per indicator.")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the records to this file instead of standard output.")
+@click.option("--registry", envvar="XLFORM_REGISTRY", default=None, type=click.Path(dir_okay=False),
+              help="The issuer's registry [env XLFORM_REGISTRY; default output/registry.db].")
+def read(files, fmt, out, registry):
+    """Read returned 自评表 workbooks into checked records, every score recomputed by the rules.
+
+    Each problem names its cell (Sheet!F13). Exit 0 when no record has an error, 1 when some has (the
+    records are still written), 2 when the command could not run.
+    """
+    from pathlib import Path
+
+    from .reader import read_file
+    from .record import to_csv, to_json
+    from .registry import Registry
+    for f in files:
+        if not Path(f).is_file():
+            raise click.UsageError(f"no such file: {f}")
+    reg = Registry(registry, create=False)
+    try:
+        records = [r for f in files for r in read_file(Path(f), reg)]
+    finally:
+        reg.close()
+    text = to_json(records) if fmt == "json" else to_csv(records)
+    if out:
+        from .render import atomic_write
+        atomic_write(Path(out), text.encode("utf-8-sig" if fmt == "csv" else "utf-8"))
+    else:
+        click.echo(text)
+    for r in records:
+        for p in r.problems:
+            if p.severity == "error" and r.sheet is None:
+                click.echo(f"Error: {r.file}: {p.message}", err=True)
+    errors = sum(len(r.errors) for r in records)
+    warnings = sum(len(r.warnings) for r in records)
+    click.echo(f"{len(files)} files, {len(records)} records, {errors} errors, {warnings} warnings", err=True)
+    sys.exit(1 if errors else 0)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -90,6 +90,20 @@ class Project:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+def from_canonical(c: dict, source: str = "") -> Project:
+    """The Project a registry entry describes (the inverse of Project.canonical)."""
+    def target(t):
+        if t.get("kind") == "qualitative":
+            return targets.Target(t["text"])
+        return targets.Target(t["text"], t["op"], t["value"], t.get("unit", ""), t.get("percent", False))
+
+    funds = Funds(c["funds"]["weight"], {k: FundRow(**c["funds"][k]) for k in FUND_ROWS})
+    indicators = tuple(Indicator(i["id"], i["level1"], i["level2"], i["name"], target(i["target"]), i["weight"],
+                                 i.get("rule", "auto"), i.get("was")) for i in c["indicators"])
+    return Project(c["form"], c["year"], c["id"], c["project"], c["department"], c["implementer"], funds,
+                   c["goal"], indicators, c.get("allow_total"), source)
+
+
 def load(path: str | Path) -> Project:
     """Load and check one definition; raises DefinitionError listing every problem found."""
     src = load_yaml(Path(path))

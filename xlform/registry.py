@@ -33,11 +33,15 @@ def default_path() -> Path:
 
 
 class Registry:
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, create: bool = True):
+        """Open (or create) the registry; with create=False a missing file reads as an empty registry."""
         self.path = Path(path) if path else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        if not create and not self.path.exists():
+            self.db = sqlite3.connect(":memory:", isolation_level=None)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(_SCHEMA)
 
     def close(self):
@@ -84,6 +88,12 @@ class Registry:
             return None
         return {"id": row[0], "version": row[1], "hash": row[2], "form": row[3],
                 "definition": json.loads(row[4]), "issued_at": row[5]}
+
+    def find_project(self, project: str, department: str) -> dict | None:
+        """The latest template issued for a 项目名称 and 主管部门 (to recognise a form that lost its metadata)."""
+        row = self.db.execute("SELECT id FROM templates WHERE project=? AND department=? "
+                              "ORDER BY issued_at DESC, version DESC LIMIT 1", (project, department)).fetchone()
+        return self.lookup(row[0]) if row else None
 
     def templates(self) -> list[tuple]:
         return self.db.execute("SELECT id, version, hash, project, department FROM templates "

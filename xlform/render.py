@@ -45,7 +45,7 @@ def render(projects: list[Project], out_dir: str | Path = "output", per: str = "
             path = out_dir / f"{stem}.xlsx"
             buffer = io.BytesIO()
             write(buffer, specs, password, stamp)
-            _atomic_write(path, buffer.getvalue())
+            atomic_write(path, buffer.getvalue())
             for s in specs:
                 registry.record_file(s.project, s.version, str(path), s.sheet, stamp)
             issued.append(Issued(path, [(s.sheet, s.project.id, s.version) for s in specs]))
@@ -75,7 +75,7 @@ def _groups(projects: list[Project], per: str):
     return out
 
 
-def _atomic_write(path: Path, data: bytes):
+def atomic_write(path: Path, data: bytes):
     """Readers never see half a workbook: write beside it, then rename over."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".xlsx")
     try:

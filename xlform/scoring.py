@@ -16,6 +16,24 @@ def xl_round(x: float, digits: int = 2) -> float:
     return float(Decimal(f"{x:.15g}").quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 
+def approx_equal(a: float, b: float) -> bool:
+    """LibreOffice's comparison equality (rtl::math::approxEqual): equal within about 15 digits."""
+    return a == b or abs(a - b) <= max(abs(a), abs(b)) * 2.0 ** -48
+
+
+def at_least(a: float, b: float) -> bool:
+    return a >= b or approx_equal(a, b)
+
+
+def at_most(a: float, b: float) -> bool:
+    return a <= b or approx_equal(a, b)
+
+
+def _decimal(x: float) -> float:
+    """A derived constant as a person would write it (15 significant digits): 0.01 × 1.3 is 0.013."""
+    return float(f"{x:.15g}")
+
+
 def _num(c: float) -> str:
     """A constant as formula text, exact to the double (repr round-trips)."""
     return repr(float(c)).removesuffix(".0") if float(c).is_integer() else repr(float(c))
@@ -62,7 +80,8 @@ class Rule:
                 f'OR({score}<{w},{self.overshoot_formula(x)}))')
 
     def needs_reason(self, x: float | None, score: float | None, w: float) -> bool:
-        return score is not None and (score < w or self.overshot(x))
+        below = score is not None and score < w and not approx_equal(score, w)
+        return below or (score is not None and self.overshot(x))
 
     def _formula(self, x: str, w: str) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -83,19 +102,21 @@ class AtLeast(Rule):
 
     def _score(self, x, w):
         t = self.target.value
-        if t == 0 or x >= t:
+        if t == 0 or at_least(x, t):
             return w
         return xl_round(w * x / t)
 
+    def threshold(self) -> float:
+        """The 实际完成值 from which an overshoot asks for a 偏差原因."""
+        return _decimal(self.target.value * (1 + self.preset.overshoot))
+
     def overshot(self, x):
-        t = self.target.value
-        return x is not None and t > 0 and x >= t * (1 + self.preset.overshoot)
+        return x is not None and self.target.value > 0 and at_least(x, self.threshold())
 
     def overshoot_formula(self, x):
-        t = self.target.value
-        if t == 0:
+        if self.target.value == 0:
             return "FALSE"
-        return f"AND(ISNUMBER({x}),{x}>={_num(t * (1 + self.preset.overshoot))})"
+        return f"AND(ISNUMBER({x}),{x}>={_num(self.threshold())})"
 
 
 class AtMost(Rule):
@@ -110,7 +131,7 @@ class AtMost(Rule):
 
     def _score(self, x, w):
         t = self.target.value
-        if x <= t:
+        if at_most(x, t):
             return w
         return 0.0 if t == 0 else xl_round(w * t / x)
 
@@ -127,7 +148,7 @@ class Exactly(Rule):
 
     def _score(self, x, w):
         t = self.target.value
-        if x == t:
+        if approx_equal(x, t):
             return w
         return 0.0 if t == 0 else xl_round(w * max(0.0, 1 - abs(x - t) / t))
 

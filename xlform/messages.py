@@ -1,0 +1,57 @@
+"""The catalogue of problems found in returned workbooks: code -> (severity, Chinese message with what to do).
+
+These texts go back to the departments, so they are Chinese and say how to fix the problem.
+"""
+from __future__ import annotations
+
+from .errors import Problem
+
+CATALOGUE: dict[str, tuple[str, str]] = {
+    # the file itself
+    "not_found": ("error", "文件不存在或无法打开：{detail}"),
+    "not_zip": ("error", "文件不是 Excel 工作簿（.xlsx），无法读取。请在下发的自评表模板中填写并保存为 .xlsx 后重新报送。"),
+    "ole": ("error", "文件是加密的工作簿或旧版 .xls/.et 格式，无法读取。请取消打开密码，并用 Excel 或 WPS 另存为 .xlsx 后重新报送。"),
+    "truncated": ("error", "文件已损坏或不完整，无法读取（{detail}）。请重新保存后报送。"),
+    "not_xlsx": ("error", "文件不是有效的 .xlsx 工作簿（{detail}）。请在下发的自评表模板中填写后重新报送。"),
+    "bad_xml": ("error", "工作簿内容已损坏，无法读取（{detail}）。请重新保存后报送。"),
+    "hostile": ("error", "工作簿含有不允许的内容（{detail}），已拒绝读取。"),
+    "too_large": ("error", "文件超出读取限制（{detail}），已拒绝读取。请只报送下发的自评表。"),
+    "unsupported": ("error", "工作簿的保存方式无法识别（{detail}）。请用 Excel、WPS 或 LibreOffice 重新保存为 .xlsx 后报送。"),
+    # identity of the form
+    "not_xlform": ("error", "工作簿不是下发的自评表模板（缺少模板信息），无法识别。请使用下发的模板填写。"),
+    "meta_missing": ("error", "隐藏的模板信息表已被删除；已按项目名称识别为模板 {template_id} 第 {version} 版。请使用下发的原模板填写。"),
+    "cell_map_changed": ("error", "模板信息表中的单元格位置与下发的模板不一致，模板信息可能被修改。请使用下发的原模板填写。"),
+    "unknown_template": ("error", "模板编号“{template_id}”不在下发记录中，请确认使用的是本年度下发的模板。"),
+    "unknown_version": ("error", "模板 {template_id} 没有第 {version} 版的下发记录，请使用下发的模板。"),
+    "hash_mismatch": ("error", "模板 {template_id} 第 {version} 版的校验值与下发记录不符，模板信息可能被修改。请使用下发的原模板填写。"),
+    "outdated_version": ("warning", "填写的是模板 {template_id} 第 {version} 版，当前为第 {current} 版。"),
+    "sheet_missing": ("error", "找不到工作表“{sheet}”，可能已被删除或重命名。请使用下发的原模板填写。"),
+    "sheet_renamed": ("error", "工作表“{sheet}”被重命名为“{actual}”。请勿修改工作表名称。"),
+    "protection_removed": ("error", "工作表保护已被撤销。请使用下发的原模板填写，不要撤销工作表保护。"),
+    # locked content
+    "locked_changed": ("error", "锁定单元格被修改：应为“{expected}”，现为“{actual}”。请恢复原内容，只填写黄色单元格。"),
+    "formula_changed": ("error", "公式被修改或替换：应为“={expected}”，现为“{actual}”。请使用下发的原模板填写。"),
+    "extra_content": ("warning", "表格以外的单元格有内容“{actual}”，不会被读取。"),
+    "stale_value": ("warning", "单元格保存的计算结果“{cached}”与按评分规则计算的“{computed}”不一致（可能未重新计算），以规则计算结果为准。"),
+    # inputs
+    "not_a_number": ("error", "“{value}”不是有效的数字。请只填写数字{hint}。"),
+    "lenient_number": ("warning", "“{value}”已按 {parsed} 读取（{how}）。请直接填写数字。"),
+    "negative": ("error", "{what}不能为负数（现为 {value}）。"),
+    "percent_range": ("error", "完成程度须在 0% 至 100% 之间（现为 {value}）。"),
+    "score_out_of_range": ("error", "得分 {score} 超出范围：须在 0 至分值 {weight} 之间。"),
+    "blank_executed": ("error", "{row}的全年执行数未填写（全年预算数 {annual} 万元）。没有执行请填 0。"),
+    "blank_actual": ("error", "“{name}”的实际完成值未填写。"),
+    "blank_score": ("error", "“{name}”的得分未填写（由评价人填写）。"),
+    "blank_goal_actual": ("warning", "年度总体目标的实际完成情况未填写。"),
+    "over_budget": ("warning", "{row}的全年执行数 {executed} 万元超过全年预算数 {annual} 万元，请核实。"),
+    "reason_missing": ("error", "“{name}”得分 {score} 低于分值 {weight}，须填写偏差原因分析及改进措施。"),
+    "reason_overshoot": ("warning", "“{name}”实际完成值 {actual} 超过年度指标值 {target} 达 {overshoot} 以上，请填写偏差原因分析及改进措施。"),
+    "text_too_long": ("warning", "内容超过 {limit} 字（现为 {length} 字）。"),
+}
+
+
+def problem(code: str, cell: str, **values) -> Problem:
+    """A catalogued problem at a cell ("自评表!F13") or a file; values fill the message."""
+    severity, text = CATALOGUE[code]
+    values.setdefault("detail", "")
+    return Problem(cell, "", text.format(**values), code, severity)

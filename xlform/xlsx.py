@@ -1,0 +1,297 @@
+"""A small, guarded SpreadsheetML (.xlsx) reader: exactly what checking a returned form needs.
+
+One pass per sheet gives every cell's value, formula and locked state, plus sheet states, protection and
+defined names: what openpyxl needs two full loads for (formulas, then cached values), and nothing else.
+Limits are applied before any XML parser sees a byte: zip size and ratio, parts count, no DTDs (so no
+entity expansion or external entities).
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import zipfile
+from dataclasses import dataclass, field
+from xml.etree.ElementTree import iterparse
+
+from .errors import XlformError
+
+NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+class BadWorkbook(XlformError):
+    """A file that cannot be read as a workbook; `code` names why (see messages.py)."""
+
+    def __init__(self, code: str, detail: str = ""):
+        self.code, self.detail = code, detail
+        super().__init__(f"{code}: {detail}" if detail else code)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = 100 * 1024 * 1024          # the file itself
+    max_uncompressed: int = 200 * 1024 * 1024   # all parts together
+    max_ratio: int = 200                        # uncompressed/compressed for parts above 1 MB
+    max_parts: int = 5000
+    max_cells: int = 2_000_000                  # per sheet
+
+
+@dataclass
+class Cell:
+    value: object = None        # str, float, bool, or Error
+    formula: str | None = None  # without '='
+    locked: bool = True
+
+
+@dataclass(frozen=True)
+class Error:
+    """A formula error value such as #VALUE!."""
+    text: str
+
+    def __str__(self):
+        return self.text
+
+
+@dataclass
+class Sheet:
+    name: str
+    state: str = "visible"
+    protected: bool = False
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+
+@dataclass
+class SheetInfo:
+    name: str
+    state: str
+    part: str
+    index: int
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+_PROLOG_TOKEN = re.compile(rb"\s*(<\?.*?\?>|<!--.*?-->|<!DOCTYPE|<!ENTITY|<[A-Za-z_])", re.S)
+
+
+def _refuse_dtd(head: bytes):
+    """No part of a workbook has a DTD; one is how entity bombs and external entities get in."""
+    pos = 0
+    if head.startswith(b"\xef\xbb\xbf"):
+        pos = 3
+    while True:
+        m = _PROLOG_TOKEN.match(head, pos)
+        if not m:
+            if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                raise BadWorkbook("hostile", "a DTD in an XML part")
+            return
+        token = m.group(1)
+        if token in (b"<!DOCTYPE", b"<!ENTITY"):
+            raise BadWorkbook("hostile", "a DTD in an XML part")
+        if not token.startswith((b"<?", b"<!--")):
+            return
+        pos = m.end()
+
+
+def _si_text(si) -> str:
+    """A shared string's text: plain or rich-text runs, leaving out phonetic (rPh) runs."""
+    parts = []
+    for child in si:
+        tag = _local(child.tag)
+        if tag == "t":
+            parts.append(child.text or "")
+        elif tag == "r":
+            parts += [t.text or "" for t in child if _local(t.tag) == "t"]
+    return "".join(parts)
+
+
+class Package:
+    """An opened .xlsx; parts are parsed on demand."""
+
+    def __init__(self, path, limits: Limits = Limits()):
+        self.path, self.limits = path, limits
+        if hasattr(path, "getvalue"):  # an in-memory workbook (the expected form)
+            head, size = path.getvalue()[:8], len(path.getvalue())
+        else:
+            with open(path, "rb") as f:
+                head = f.read(8)
+            size = os.path.getsize(path)
+        if head.startswith(b"\xd0\xcf\x11\xe0"):
+            raise BadWorkbook("ole", "an OLE2 file: encrypted .xlsx, or .xls/.et")
+        if not head.startswith(b"PK"):
+            raise BadWorkbook("not_zip")
+        if size > limits.max_bytes:
+            raise BadWorkbook("too_large", f"file larger than {limits.max_bytes // 2**20} MB")
+        try:
+            self.zip = zipfile.ZipFile(path)
+            infos = self.zip.infolist()
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+            raise BadWorkbook("truncated", str(e))
+        if len(infos) > limits.max_parts:
+            raise BadWorkbook("too_large", f"{len(infos)} parts")
+        total = 0
+        for info in infos:
+            total += info.file_size
+            if info.file_size > 2**20 and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+                raise BadWorkbook("too_large", f"{info.filename} compresses {info.file_size // max(info.compress_size, 1)}:1")
+        if total > limits.max_uncompressed:
+            raise BadWorkbook("too_large", f"{total // 2**20} MB uncompressed")
+        self.names = {i.filename for i in infos}
+        if "xl/workbook.xml" not in self.names:
+            if "EncryptedPackage" in self.names:
+                raise BadWorkbook("ole")
+            raise BadWorkbook("not_xlsx", "no xl/workbook.xml")
+        self._shared: list[str] | None = None
+        self._locked: list[bool] | None = None
+        self._read_workbook()
+
+    def close(self):
+        self.zip.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- parts ------------------------------------------------------------------------------
+    def _open(self, name: str):
+        try:
+            f = self.zip.open(name)
+        except KeyError:
+            raise BadWorkbook("not_xlsx", f"missing part {name}")
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
+            raise BadWorkbook("truncated", f"{name}: {e}")
+        _refuse_dtd(f.peek(4096)[:4096] if hasattr(f, "peek") else b"")
+        return f
+
+    def _parse(self, name: str, events=("end",)):
+        f = self._open(name)
+        try:
+            yield from iterparse(f, events)
+        except zipfile.BadZipFile as e:
+            raise BadWorkbook("truncated", f"{name}: {e}")
+        except (EOFError, OSError) as e:
+            raise BadWorkbook("truncated", f"{name}: {e}")
+        except SyntaxError as e:  # ParseError
+            raise BadWorkbook("bad_xml", f"{name}: {e}")
+        finally:
+            f.close()
+
+    def _rels(self, part: str) -> dict[str, str]:
+        folder, base = posixpath.split(part)
+        rels = posixpath.join(folder, "_rels", base + ".rels")
+        out = {}
+        if rels not in self.names:
+            return out
+        for _, el in self._parse(rels):
+            if _local(el.tag) == "Relationship":
+                target = el.get("Target", "")
+                out[el.get("Id")] = (target.lstrip("/") if target.startswith("/")
+                                     else posixpath.normpath(posixpath.join(folder, target)))
+        return out
+
+    def _read_workbook(self):
+        rels = self._rels("xl/workbook.xml")
+        self.sheets: list[SheetInfo] = []
+        self.defined_names: list[tuple[str, int | None, str]] = []
+        self.structure_locked = False
+        for _, el in self._parse("xl/workbook.xml"):
+            tag = _local(el.tag)
+            if tag == "sheet":
+                part = rels.get(el.get(f"{{{NS_REL}}}id"), "")
+                self.sheets.append(SheetInfo(el.get("name", ""), el.get("state", "visible"), part,
+                                             len(self.sheets)))
+            elif tag == "definedName":
+                local = el.get("localSheetId")
+                self.defined_names.append((el.get("name", ""), int(local) if local is not None else None,
+                                           el.text or ""))
+            elif tag == "workbookProtection":
+                self.structure_locked = el.get("lockStructure") in ("1", "true")
+
+    @property
+    def shared_strings(self) -> list[str]:
+        if self._shared is None:
+            self._shared = []
+            if "xl/sharedStrings.xml" in self.names:
+                for _, el in self._parse("xl/sharedStrings.xml"):
+                    if _local(el.tag) == "si":
+                        self._shared.append(_si_text(el))
+                        el.clear()
+        return self._shared
+
+    @property
+    def locked_styles(self) -> list[bool]:
+        """Per cell style (xf) index: is the cell locked? (locked unless the xf says locked=0)."""
+        if self._locked is None:
+            self._locked = []
+            if "xl/styles.xml" in self.names:
+                in_xfs = False
+                for event, el in self._parse("xl/styles.xml", ("start", "end")):
+                    tag = _local(el.tag)
+                    if tag == "cellXfs":
+                        in_xfs = event == "start"
+                    elif tag == "xf" and in_xfs and event == "end":
+                        prot = next((c for c in el if _local(c.tag) == "protection"), None)
+                        self._locked.append(prot is None or prot.get("locked", "1") not in ("0", "false"))
+        return self._locked
+
+    def sheet(self, info: SheetInfo, want: set[str] | None = None) -> Sheet:
+        """Parse one sheet: every cell (or only those in `want`), and its protection."""
+        sheet = Sheet(info.name, info.state)
+        shared, locked = self.shared_strings, self.locked_styles
+        masters: dict[str, tuple[str, str]] = {}
+        count = 0
+        for _, el in self._parse(info.part):
+            tag = _local(el.tag)
+            if tag == "c":
+                count += 1
+                if count > self.limits.max_cells:
+                    raise BadWorkbook("too_large", f"more than {self.limits.max_cells} cells in {info.name}")
+                ref = el.get("r")
+                if ref is None:
+                    raise BadWorkbook("unsupported", "cells without references")
+                if want is None or ref in want:
+                    sheet.cells[ref] = self._cell(el, ref, shared, locked, masters)
+                el.clear()
+            elif tag == "row":
+                el.clear()
+            elif tag == "sheetProtection":
+                sheet.protected = el.get("sheet") in ("1", "true")
+        return sheet
+
+    @staticmethod
+    def _cell(el, ref, shared, locked, masters) -> Cell:
+        t = el.get("t", "n")
+        s = int(el.get("s", 0))
+        value = formula = None
+        for child in el:
+            tag = _local(child.tag)
+            if tag == "v":
+                value = child.text
+            elif tag == "f":
+                formula = child.text
+                if child.get("t") == "shared":
+                    si = child.get("si")
+                    if formula:
+                        masters[si] = (ref, formula)
+                    elif si in masters:
+                        from openpyxl.formula.translate import Translator
+                        origin, text = masters[si]
+                        formula = Translator("=" + text, origin).translate_formula(ref)[1:]
+                if formula is None:
+                    formula = ""
+            elif tag == "is":
+                value = "".join(x.text or "" for x in child.iter() if _local(x.tag) == "t")
+        if t == "s" and value is not None:
+            value = shared[int(value)]
+        elif t == "b" and value is not None:
+            value = value in ("1", "true")
+        elif t == "e" and value is not None:
+            value = Error(value)
+        elif t in ("n", "") and value not in (None, ""):
+            value = float(value)
+        elif t in ("n", "") or (t == "str" and value == ""):
+            value = None
+        return Cell(value, formula, locked[s] if s < len(locked) else True)
