@@ -64,3 +64,16 @@ def inputs_from(project, record: dict) -> Inputs:
                   goal_actual=record.get("goal_actual", "按计划完成年度总体目标。"),
                   actual=list(record["actual"]), reason=[reasons.get(i) for i in range(n)],
                   manual_score=[None] * n)
+
+
+def fill_openpyxl(src, dst, cells: dict, sheet="自评表", edit=None):
+    """Fill cells with openpyxl (which drops every cached formula value); `edit(wb)` may tamper further."""
+    import openpyxl
+    wb = openpyxl.load_workbook(src)
+    ws = wb[sheet]
+    for ref, v in cells.items():
+        ws[ref] = v
+    if edit:
+        edit(wb)
+    wb.save(dst)
+    return dst

@@ -104,7 +104,7 @@ def read(files, fmt, out, registry):
         from .render import atomic_write
         atomic_write(Path(out), text.encode("utf-8-sig" if fmt == "csv" else "utf-8"))
     else:
-        click.echo(text)
+        click.echo(text.rstrip("\n"))
     for r in records:
         for p in r.problems:
             if p.severity == "error" and r.sheet is None:

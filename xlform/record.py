@@ -69,7 +69,7 @@ def neutralise(value):
 def to_csv(records: list[Record]) -> str:
     """One row per indicator, the project's columns repeated; a record without indicators gets one row."""
     out = io.StringIO()
-    w = csv.writer(out)
+    w = csv.writer(out, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for r in records:
         total = r.funds.get("rows", {}).get("total", {})
