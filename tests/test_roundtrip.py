@@ -159,3 +159,40 @@ def test_tampering_in_libreoffice_is_reported(lo, small, tmp_path, cells, unprot
     [r] = read(out, reg)
     got = sorted((p.code, p.where) for p in r.problems if p.severity == "error")
     assert got == sorted(expected)
+
+
+def test_a_stale_cached_value_is_a_warning(lo, small, tmp_path):
+    """A client that saved without recalculating: the formula is intact, its cached value is not."""
+    import re
+    import zipfile
+    path, reg = small
+    filled = tmp_path / "f.xlsx"
+    lo.fill(path, filled, FILLED)
+    stale = tmp_path / "stale.xlsx"
+    with zipfile.ZipFile(filled) as zin, zipfile.ZipFile(stale, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data, n = re.subn(rb'(<c r="H13"[^>]*><f[^>]*>[^<]*</f><v>)50(</v>)', rb"\g<1>12\g<2>", data)
+                assert n == 1
+            zout.writestr(item, data)
+    [r] = read(stale, reg)
+    assert [(p.code, p.where, p.severity) for p in r.problems] == [("stale_value", "自评表!H13", "warning")]
+    assert r.indicators[0].score == 50 and "“12”" in r.problems[0].message
+
+
+def test_a_department_workbook_gives_one_record_per_sheet(lo, tmp_path):
+    defs = [definition([("产出指标", "数量指标", "a", "≥4次", 90)], id=f"d-{i}", project=f"项目{i}", department="财政局/预算处")
+            for i in range(3)]
+    projects = [load_def(tmp_path, d, f"{d['id']}.yaml") for d in defs]
+    reg = Registry(tmp_path / "r.db")
+    [issued] = render(projects, tmp_path / "out", per="department", registry=reg)
+    assert issued.file.name == "财政局_预算处.xlsx"
+    step = tmp_path / "step1.xlsx"
+    lo.fill(issued.file, step, {"F7": 50, "F11": "完成", "F13": 4}, sheet="项目0")
+    lo.fill(step, tmp_path / "done.xlsx", {"F7": 100, "F11": "完成", "F13": 2, "I13": "原因"}, sheet="项目2")
+    records = read(tmp_path / "done.xlsx", reg)
+    assert [(r.sheet, r.template["id"]) for r in records] == [("项目0", "d-0"), ("项目1", "d-1"), ("项目2", "d-2")]
+    assert [r.total_score for r in records] == [95, 0, 55]
+    assert [p.code for p in records[1].problems].count("blank_actual") == 1
+    assert records[0].problems == [] and records[2].problems == []
