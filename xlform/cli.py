@@ -115,5 +115,81 @@ def read(files, fmt, out, registry):
     sys.exit(1 if errors else 0)
 
 
+@main.command()
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--db", "db_url", default=None, help="Collection database: a path or sqlite:///PATH "
+              "[default output/collect.db].")
+@click.option("--summary", "summary_path", default="output/summary.xlsx", show_default=True,
+              type=click.Path(dir_okay=False), help="The summary workbook (汇总表).")
+@click.option("--report", "report_dir", default="output/reports", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the per-department problem reports.")
+@click.option("--jobs", type=click.IntRange(min=0), default=0, help="Worker processes [default: the core count].")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--registry", envvar="XLFORM_REGISTRY", default=None, type=click.Path(dir_okay=False),
+              help="The issuer's registry [env XLFORM_REGISTRY; default output/registry.db].")
+def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
+    """Collect folders of returned workbooks into the database, the summary workbook and the reports.
+
+    Collecting again adds nothing already collected; a newer different file for the same template becomes
+    current and the older stays as history. Exit 0 when every current return is free of errors and no file
+    was rejected, 1 otherwise, 2 when the command could not run.
+    """
+    from pathlib import Path
+
+    from .collect import collect as do_collect
+    from .registry import default_path
+    from .report import write_reports
+    from .store import Store, db_path
+    from .summary import write_summary
+    try:
+        store = Store(db_path(db_url))
+    except ValueError as e:
+        raise click.UsageError(str(e))
+    try:
+        outcome = do_collect(dirs, store, registry or default_path(), jobs,
+                             progress=not quiet and sys.stderr.isatty(),
+                             exclude={Path(summary_path), *Path(report_dir).glob("*")})
+        write_summary(Path(summary_path), store, outcome.missing)
+        reports = write_reports(Path(report_dir), store, outcome.missing)
+        bad = store.rows("SELECT COUNT(*) FROM submissions WHERE status='rejected' OR "
+                         "(status='current' AND errors > 0)")[0][0]
+    finally:
+        store.close()
+    click.echo(f"database {store.path}, summary {summary_path}, {len(reports) // 2} department reports in "
+               f"{report_dir}", err=True)
+    click.echo(outcome.line(), err=True)
+    sys.exit(1 if bad else 0)
+
+
+@main.command()
+@click.option("--db", "db_url", default=None, help="Collection database [default output/collect.db].")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="csv", show_default=True)
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file instead of standard output.")
+def export(db_url, fmt, out):
+    """Export the current record of every template from the collection database.
+
+    In CSV every text that a spreadsheet would run as a formula (= + - @ tab) is neutralised.
+    """
+    from pathlib import Path
+
+    from .record import record_from_dict, to_csv, to_json
+    from .store import Store, db_path
+    try:
+        store = Store(db_path(db_url), create=False)
+    except (ValueError, FileNotFoundError) as e:
+        raise click.UsageError(str(e))
+    try:
+        records = [record_from_dict(d) for d in store.current_records()]
+    finally:
+        store.close()
+    text = to_json(records) if fmt == "json" else to_csv(records)
+    if out:
+        from .render import atomic_write
+        atomic_write(Path(out), text.encode("utf-8-sig" if fmt == "csv" else "utf-8"))
+    else:
+        click.echo(text.rstrip("\n"))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

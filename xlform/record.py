@@ -49,12 +49,21 @@ class Record:
         return d
 
 
+def record_from_dict(d: dict) -> Record:
+    """A record back from its JSON form (the collection database stores them so)."""
+    problems = [Problem(p["cell"], "", p["message"], p["code"], p["severity"]) for p in d.get("problems", [])]
+    return Record(d["file"], d.get("sheet"), d.get("template", {}), d.get("project", {}), d.get("funds", {}),
+                  d.get("goal", {}), [IndicatorRecord(**i) for i in d.get("indicators", [])], d.get("total_score"),
+                  problems)
+
+
 def to_json(records: list[Record]) -> str:
     return json.dumps([r.to_dict() for r in records], ensure_ascii=False, indent=2)
 
 
 CSV_COLUMNS = ["file", "sheet", "template_id", "version", "project", "department", "implementer", "year",
                "funds_annual", "funds_executed", "funds_rate", "funds_score", "total_score", "errors", "warnings",
+               "goal_actual",
                "indicator_id", "level1", "level2", "name", "target", "actual", "weight", "score",
                "deviation_reason"]
 
@@ -76,7 +85,7 @@ def to_csv(records: list[Record]) -> str:
         head = [r.file, r.sheet, r.template.get("id"), r.template.get("version"), r.project.get("name"),
                 r.project.get("department"), r.project.get("implementer"), r.project.get("year"),
                 total.get("annual"), total.get("executed"), r.funds.get("rate"), r.funds.get("score"),
-                r.total_score, len(r.errors), len(r.warnings)]
+                r.total_score, len(r.errors), len(r.warnings), r.goal.get("actual")]
         rows = [[i.id, i.level1, i.level2, i.name, i.target, i.actual, i.weight, i.score, i.deviation_reason]
                 for i in r.indicators] or [[None] * 9]
         for tail in rows:

@@ -1,0 +1,153 @@
+"""The collection database (SQLite): every file seen, every record read, every problem, queryable by any
+SQLite client. Each file's records go in one transaction, so a killed run leaves nothing half-written."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+
+from .record import Record
+
+DEFAULT = Path("output") / "collect.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (          -- one row per distinct file content
+    sha256 TEXT PRIMARY KEY, path TEXT NOT NULL, size INTEGER, modified TEXT, received_at TEXT NOT NULL,
+    status TEXT NOT NULL                    -- read | rejected
+);
+CREATE TABLE IF NOT EXISTS file_paths (     -- every path a content was found under (duplicates too)
+    path TEXT PRIMARY KEY, sha256 TEXT NOT NULL REFERENCES files(sha256), seen_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS submissions (    -- one row per project sheet read (or per rejected file)
+    id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL REFERENCES files(sha256), path TEXT NOT NULL,
+    sheet TEXT, template_id TEXT, version INTEGER, department TEXT, project TEXT,
+    modified TEXT, received_at TEXT NOT NULL,
+    status TEXT NOT NULL,                   -- current | superseded | rejected
+    errors INTEGER NOT NULL, warnings INTEGER NOT NULL, total_score REAL,
+    record TEXT NOT NULL                    -- the full record as JSON
+);
+CREATE INDEX IF NOT EXISTS submissions_template ON submissions(template_id, status);
+CREATE TABLE IF NOT EXISTS projects (
+    submission_id INTEGER PRIMARY KEY REFERENCES submissions(id), template_id TEXT, version INTEGER,
+    name TEXT, department TEXT, implementer TEXT, year INTEGER, goal_expected TEXT, goal_actual TEXT,
+    funds_weight REAL, funds_rate REAL, funds_score REAL, total_score REAL
+);
+CREATE TABLE IF NOT EXISTS funds (
+    submission_id INTEGER NOT NULL REFERENCES submissions(id), row TEXT NOT NULL,
+    initial REAL, annual REAL, executed REAL, PRIMARY KEY (submission_id, row)
+);
+CREATE TABLE IF NOT EXISTS indicators (
+    submission_id INTEGER NOT NULL REFERENCES submissions(id), position INTEGER NOT NULL,
+    indicator_id TEXT, level1 TEXT, level2 TEXT, name TEXT, target TEXT, actual REAL, weight REAL,
+    score REAL, deviation_reason TEXT, PRIMARY KEY (submission_id, position)
+);
+CREATE TABLE IF NOT EXISTS problems (
+    id INTEGER PRIMARY KEY, submission_id INTEGER NOT NULL REFERENCES submissions(id),
+    cell TEXT, severity TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL
+);
+CREATE VIEW IF NOT EXISTS current AS
+    SELECT s.*, p.implementer, p.funds_rate, p.funds_score FROM submissions s
+    LEFT JOIN projects p ON p.submission_id = s.id WHERE s.status = 'current';
+"""
+
+
+def db_path(url: str | None) -> Path:
+    """A file path, or a sqlite:/// URL (sqlite:///relative.db, sqlite:////absolute.db)."""
+    if not url:
+        return DEFAULT
+    if url.startswith("sqlite:///"):
+        return Path(url[len("sqlite:///"):])
+    if "://" in url:
+        raise ValueError(f"only SQLite databases are supported (a path or sqlite:///PATH), not {url!r}")
+    return Path(url)
+
+
+class Store:
+    def __init__(self, path: Path, create: bool = True):
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise FileNotFoundError(f"no database at {self.path}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(_SCHEMA)
+
+    def close(self):
+        self.db.close()
+
+    @contextmanager
+    def transaction(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def known(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT sha256 FROM files")}
+
+    def add_path(self, path: str, sha: str, now: str):
+        self.db.execute("INSERT OR REPLACE INTO file_paths VALUES (?,?,?)", (path, sha, now))
+
+    def add_file(self, path: str, sha: str, size: int, modified: str, now: str,
+                 records: list[Record]) -> str | None:
+        """Store one file and its records in one transaction: 'read' or 'rejected' (no usable record),
+        None if its content was already stored."""
+        with self.transaction():
+            if self.db.execute("SELECT 1 FROM files WHERE sha256=?", (sha,)).fetchone():
+                self.add_path(path, sha, now)
+                return None
+            usable = [bool(r.template.get("id") and r.project) for r in records]
+            status = "read" if any(usable) else "rejected"
+            self.db.execute("INSERT INTO files VALUES (?,?,?,?,?,?)", (sha, path, size, modified, now, status))
+            self.add_path(path, sha, now)
+            for r, ok in zip(records, usable):
+                self._add_record(r, sha, path, modified, now, ok)
+        return status
+
+    def _add_record(self, r: Record, sha, path, modified, now, usable: bool):
+        tid = r.template.get("id") or None
+        status = self._claim_current(tid, modified) if usable else "rejected"
+        cur = self.db.execute(
+            "INSERT INTO submissions (sha256, path, sheet, template_id, version, department, project, modified, "
+            "received_at, status, errors, warnings, total_score, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (sha, path, r.sheet, tid, r.template.get("version"), r.project.get("department"), r.project.get("name"),
+             modified, now, status, len(r.errors), len(r.warnings), r.total_score,
+             json.dumps(r.to_dict(), ensure_ascii=False)))
+        sid = cur.lastrowid
+        if r.project:
+            self.db.execute("INSERT INTO projects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                            (sid, tid, r.template.get("version"), r.project["name"], r.project["department"],
+                             r.project["implementer"], r.project["year"], r.goal.get("expected"), r.goal.get("actual"),
+                             r.funds.get("weight"), r.funds.get("rate"), r.funds.get("score"), r.total_score))
+            self.db.executemany("INSERT INTO funds VALUES (?,?,?,?,?)",
+                                [(sid, k, v["initial"], v["annual"], v["executed"]) for k, v in r.funds["rows"].items()])
+            self.db.executemany("INSERT INTO indicators VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                                [(sid, n, i.id, i.level1, i.level2, i.name, i.target, i.actual, i.weight, i.score,
+                                  i.deviation_reason) for n, i in enumerate(r.indicators)])
+        self.db.executemany("INSERT INTO problems (submission_id, cell, severity, code, message) VALUES (?,?,?,?,?)",
+                            [(sid, p.where, p.severity, p.code, p.message) for p in r.problems])
+
+    def _claim_current(self, template_id: str, modified: str) -> str:
+        """The newest file of a template is current; an older one goes into history as superseded."""
+        row = self.db.execute("SELECT id, modified FROM submissions WHERE template_id=? AND status='current'",
+                              (template_id,)).fetchone()
+        if row is None:
+            return "current"
+        if modified >= row[1]:
+            self.db.execute("UPDATE submissions SET status='superseded' WHERE id=?", (row[0],))
+            return "current"
+        return "superseded"
+
+    # -- queries ------------------------------------------------------------------------------
+    def current_records(self) -> list[dict]:
+        return [json.loads(r[0]) for r in self.db.execute(
+            "SELECT record FROM submissions WHERE status='current' ORDER BY department, template_id")]
+
+    def rows(self, sql: str, *args) -> list[tuple]:
+        return self.db.execute(sql, args).fetchall()

@@ -1,0 +1,82 @@
+"""The summary workbook (汇总表) for the director: projects, indicators, problems, 未报送."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import xlsxwriter
+
+from .render import atomic_write
+from .store import Store
+
+SEVERITY = {"error": "错误", "warning": "提示"}
+
+
+def status_text(errors: int, warnings: int) -> str:
+    if errors:
+        return "有错误，需退回修改"
+    return "通过（有提示）" if warnings else "通过"
+
+
+def write_summary(path: Path, store: Store, missing: list[dict]):
+    buffer = io.BytesIO()
+    wb = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
+                                      "strings_to_numbers": False, "strings_to_urls": False})
+    head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
+                          "valign": "vcenter", "font_name": "宋体"})
+    formats = {"text": wb.add_format({"font_name": "宋体"}), "amount": wb.add_format({"num_format": "#,##0.00"}),
+               "rate": wb.add_format({"num_format": "0.00%"}), "score": wb.add_format({"num_format": "0.00"}),
+               "int": wb.add_format({"num_format": "0"})}
+
+    def sheet(name, columns, rows):
+        ws = wb.add_worksheet(name)
+        for c, (title, kind, width) in enumerate(columns):
+            ws.write_string(0, c, title, head)
+            ws.set_column(c, c, width, formats[kind])
+        for r, row in enumerate(rows, start=1):
+            for c, value in enumerate(row):
+                if value is None:
+                    continue
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    ws.write_number(r, c, value)
+                else:
+                    ws.write_string(r, c, str(value))
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, max(len(rows), 1), len(columns) - 1)
+        return ws
+
+    current = [json.loads(r[0]) for r in store.rows(
+        "SELECT record FROM submissions WHERE status='current' ORDER BY department, template_id")]
+    sheet("汇总", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
+                 ("全年预算数（万元）", "amount", 12), ("全年执行数（万元）", "amount", 12), ("执行率", "rate", 9),
+                 ("资金得分", "score", 9), ("总分", "score", 8), ("错误数", "int", 7), ("提示数", "int", 7),
+                 ("状态", "text", 18), ("文件", "text", 40), ("工作表", "text", 14)],
+          [[r["project"]["department"], r["project"]["name"], r["template"]["id"], r["template"]["version"],
+            r["funds"]["rows"]["total"]["annual"], r["funds"]["rows"]["total"]["executed"], r["funds"]["rate"],
+            r["funds"]["score"], r["total_score"], _count(r, "error"), _count(r, "warning"),
+            status_text(_count(r, "error"), _count(r, "warning")), r["file"], r["sheet"]] for r in current])
+    sheet("指标", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
+                 ("一级指标", "text", 12), ("二级指标", "text", 14), ("三级指标", "text", 36), ("指标编号", "text", 20),
+                 ("年度指标值", "text", 16), ("实际完成值", "text", 12), ("分值", "score", 7), ("得分", "score", 7),
+                 ("偏差原因分析及改进措施", "text", 40)],
+          [[r["project"]["department"], r["project"]["name"], r["template"]["id"], r["template"]["version"],
+            i["level1"], i["level2"], i["name"], i["id"], i["target"], i["actual"], i["weight"], i["score"],
+            i["deviation_reason"]] for r in current for i in r["indicators"]])
+    problems = store.rows(
+        "SELECT s.department, s.project, s.path, s.sheet, p.cell, p.severity, p.code, p.message, s.status "
+        "FROM problems p JOIN submissions s ON s.id = p.submission_id "
+        "WHERE s.status IN ('current', 'rejected') ORDER BY s.department, s.path, p.id")
+    sheet("问题", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
+                 ("单元格", "text", 14), ("级别", "text", 6), ("代码", "text", 18), ("问题及处理", "text", 80),
+                 ("状态", "text", 10)],
+          [[d or "（未识别）", p, f, s, c, SEVERITY.get(sev, sev), code, m, {"rejected": "已拒收"}.get(st, "")]
+           for d, p, f, s, c, sev, code, m, st in problems])
+    sheet("未报送", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6)],
+          [[m["department"], m["project"], m["template_id"], m["version"]] for m in missing])
+    wb.close()
+    atomic_write(Path(path), buffer.getvalue())
+
+
+def _count(record: dict, severity: str) -> int:
+    return sum(1 for p in record["problems"] if p["severity"] == severity)
