@@ -191,5 +191,95 @@ def export(db_url, fmt, out):
         click.echo(text.rstrip("\n"))
 
 
+@main.command()
+@click.argument("args", nargs=-1, required=True)
+@click.option("--registry", envvar="XLFORM_REGISTRY", default=None, type=click.Path(dir_okay=False),
+              help="The issuer's registry, for ID V1 V2 [default output/registry.db].")
+def diff(args, registry):
+    """Compare two versions of a template: OLD.yaml NEW.yaml, or ID V1 V2 from the registry.
+
+    Lists indicators added, removed, renamed (only by `was:`) and changed (target, weight, rule, level),
+    and funds and project changes. Exit 0 when they are the same, 1 when they differ.
+    """
+    from .definition import from_canonical, load
+    from .errors import DefinitionError
+    from .registry import Registry
+    from .versions import diff as do_diff, table
+    if len(args) == 2:
+        try:
+            old, new = load(args[0]), load(args[1])
+        except DefinitionError as e:
+            for p in e.problems:
+                click.echo(f"Error: {p}", err=True)
+            sys.exit(2)
+        except OSError as e:
+            raise click.UsageError(str(e))
+    elif len(args) == 3:
+        reg = Registry(registry, create=False)
+        try:
+            found = [reg.lookup(args[0], int(v)) if v.isdigit() else None for v in args[1:]]
+        finally:
+            reg.close()
+        if None in found:
+            raise click.UsageError(f"the registry has no versions {args[1]} and {args[2]} of template {args[0]}")
+        old, new = (from_canonical(f["definition"]) for f in found)
+    else:
+        raise click.UsageError("give OLD.yaml NEW.yaml, or ID V1 V2")
+    changes = do_diff(old, new)
+    click.echo(table(changes) if changes else "no differences")
+    sys.exit(1 if changes else 0)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--to", "to", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The new definition (rendered and registered as the next version); default: the latest "
+                   "registered version of each template.")
+@click.option("-o", "--output", "out_dir", default="output/migrated", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the migrated workbooks and their reports.")
+@click.option("--password", envvar="XLFORM_PASSWORD", default=None, help="Protection password [env XLFORM_PASSWORD].")
+@click.option("--registry", envvar="XLFORM_REGISTRY", default=None, type=click.Path(dir_okay=False),
+              help="The issuer's registry [env XLFORM_REGISTRY; default output/registry.db].")
+def migrate(files, to, out_dir, password, registry):
+    """Carry filled returns over to a new version of their template.
+
+    Writes the new version's workbook with every value that still has a place (全年执行数, 实际完成情况,
+    实际完成值, 偏差原因) and FILE.migration.csv listing what was carried, dropped (with its value), new and
+    blank. Exit 1 when a file could not be migrated.
+    """
+    from pathlib import Path
+
+    from .definition import load
+    from .errors import DefinitionError, XlformError
+    from .migrate import BLANK, CARRIED, DROPPED, NEW, migrate as do_migrate
+    from .registry import Registry
+    try:
+        target = load(to) if to else None
+    except DefinitionError as e:
+        for p in e.problems:
+            click.echo(f"Error: {p}", err=True)
+        sys.exit(1)
+    reg = Registry(registry)
+    failed = False
+    try:
+        for f in files:
+            try:
+                m = do_migrate(Path(f), reg, Path(out_dir), target, password)
+            except XlformError as e:
+                m = None
+                click.echo(f"Error: {e}", err=True)
+            if m is None or m.error:
+                failed = True
+                if m is not None:
+                    click.echo(f"Error: {f}: {m.error}", err=True)
+                continue
+            versions = ", ".join(f"{sheet}: {tid} v{a} -> v{b}" for sheet, tid, a, b in m.sheets)
+            click.echo(f"{f} -> {m.output} ({versions}): {m.count(CARRIED)} carried, {m.count(DROPPED)} dropped, "
+                       f"{m.count(NEW)} new, {m.count(BLANK)} blank; report {m.output.with_suffix('.migration.csv')}")
+    finally:
+        reg.close()
+    sys.exit(1 if failed else 0)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

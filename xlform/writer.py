@@ -94,7 +94,7 @@ class _SheetWriter:
         value = "" if value is None else str(value)
         if (last_row, last_col) != (row, col):
             _check(self.ws.merge_range(row, col, last_row, last_col, "", fmt))
-        _check(self.ws.write_string(row, col, value, fmt))
+        _check(self.ws.write_string(row, col, value, fmt) if value else self.ws.write_blank(row, col, None, fmt))
         if last_row == row:
             self.fit(row, value, sum(self.widths[col:last_col + 1]))
 

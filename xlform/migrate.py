@@ -1,0 +1,149 @@
+"""Filled returns of an old template version -> the new version's workbook, every value that still has a
+place carried over, and a report of what was carried, dropped (with its value), new and blank."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .definition import FUND_ROWS, Project, from_canonical
+from .errors import XlformError
+from .evaluate import Inputs
+from .forms import form_kind
+from .layout import indicator_kind, layout
+from .reader import read_file
+from .record import Record, neutralise
+from .registry import Registry
+from .render import atomic_write, now
+from .versions import match
+from .writer import SheetSpec, write
+
+CARRIED, DROPPED, NEW, BLANK = "已转入", "未转入", "新增", "空白"
+
+
+@dataclass
+class Line:
+    category: str    # 已转入 | 未转入 | 新增 | 空白
+    field: str       # what the value is, in the form's words
+    old_cell: str
+    new_cell: str
+    value: object = None
+    note: str = ""
+
+
+@dataclass
+class Migration:
+    source: str
+    output: Path | None = None
+    sheets: list[tuple[str, str, int, int]] = field(default_factory=list)  # (sheet, id, from, to)
+    lines: list[Line] = field(default_factory=list)
+    error: str | None = None
+
+    def count(self, category: str) -> int:
+        return sum(1 for line in self.lines if line.category == category)
+
+    def csv(self) -> str:
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["类别", "内容", "原单元格", "新单元格", "值", "说明"])
+        for line in self.lines:
+            w.writerow([neutralise(v) for v in (line.category, line.field, line.old_cell, line.new_cell,
+                                                 "" if line.value is None else line.value, line.note)])
+        return out.getvalue()
+
+
+def _carry_ok(kind: str, value) -> bool:
+    """Does a carried 实际完成值 pass the new cell's validation?"""
+    if not isinstance(value, (int, float)):
+        return False
+    return 0 <= value <= 1 if kind == "qualitative" else value >= 0
+
+
+def carry(record: Record, old: Project, new: Project, sheet: str) -> tuple[Inputs, list[Line]]:
+    """The new form's inputs from an old record, and the report lines."""
+    old_lay, new_lay = layout(old), layout(new)
+    lines: list[Line] = []
+    inputs = Inputs.blank(new)
+
+    def cells(key_old, key_new):
+        return (f"{sheet}!{old_lay.cell(key_old)}" if key_old else "", f"{sheet}!{new_lay.cell(key_new)}")
+
+    for row in FUND_ROWS:
+        key = f"funds.{row}.executed"
+        v = record.funds["rows"][row]["executed"]
+        inputs.executed[row] = v
+        lines.append(Line(CARRIED if v is not None else BLANK, f"全年执行数·{row}", *cells(key, key), v))
+    goal = record.goal.get("actual")
+    inputs.goal_actual = goal
+    lines.append(Line(CARRIED if goal else BLANK, "实际完成情况", *cells("goal.actual", "goal.actual"), goal))
+    pairs = match(old, new)
+    for j, ind in enumerate(new.indicators):
+        key_new = f"indicators.{j}"
+        if j not in pairs:
+            lines.append(Line(NEW, ind.name, "", f"{sheet}!{new_lay.cell(key_new + '.actual')}", None,
+                              f"新增指标（{ind.target.text}，{ind.weight:g} 分），需填写"))
+            continue
+        i = pairs[j]
+        key_old, was = f"indicators.{i}", record.indicators[i]
+        old_kind, new_kind = indicator_kind(old.indicators[i]), indicator_kind(ind)
+        label = ind.name if ind.name == was.name else f"{ind.name}（原 {was.name}）"
+        if was.actual is None:
+            lines.append(Line(BLANK, f"{label}·实际完成值", *cells(key_old + ".actual", key_new + ".actual")))
+        elif old_kind != new_kind or not _carry_ok(new_kind, was.actual):
+            lines.append(Line(DROPPED, f"{label}·实际完成值", *cells(key_old + ".actual", key_new + ".actual"),
+                              was.actual, f"年度指标值由“{was.target}”改为“{ind.target.text}”，原值不再适用，请重新填写"))
+        else:
+            inputs.actual[j] = was.actual
+            lines.append(Line(CARRIED, f"{label}·实际完成值", *cells(key_old + ".actual", key_new + ".actual"),
+                              was.actual))
+        if was.deviation_reason:
+            inputs.reason[j] = was.deviation_reason
+            lines.append(Line(CARRIED, f"{label}·偏差原因", *cells(key_old + ".reason", key_new + ".reason"),
+                              was.deviation_reason))
+        if ind.manual and old.indicators[i].manual and was.score is not None and 0 <= was.score <= ind.weight:
+            inputs.manual_score[j] = was.score
+            lines.append(Line(CARRIED, f"{label}·得分", *cells(key_old + ".score", key_new + ".score"), was.score))
+    for i, was in enumerate(record.indicators):
+        if i in pairs.values():
+            continue
+        for part, value in (("实际完成值", was.actual), ("偏差原因", was.deviation_reason)):
+            if value not in (None, ""):
+                lines.append(Line(DROPPED, f"{was.name}·{part}", f"{sheet}!{old_lay.cell(f'indicators.{i}.' + ('actual' if part == '实际完成值' else 'reason'))}",
+                                  "", value, "指标已删除，此值无处转入"))
+    return inputs, lines
+
+
+def migrate(path: Path, registry: Registry, out_dir: Path, to: Project | None = None,
+            password: str | None = None) -> Migration:
+    """Migrate one filled workbook to the newest version of its template(s) (or to `to`)."""
+    result = Migration(str(path))
+    records = read_file(Path(path), registry)
+    specs, stamp = [], now()
+    for record in records:
+        if not record.project:
+            result.error = "; ".join(p.message for p in record.errors) or "不是可识别的自评表"
+            return result
+        tid, version = record.template["id"], record.template["version"]
+        old = from_canonical(registry.lookup(tid, version)["definition"])
+        if to is not None and to.id == tid:
+            new, new_version = to, registry.version_for(to, stamp)
+        else:
+            latest = registry.lookup(tid)
+            new, new_version = from_canonical(latest["definition"]), latest["version"]
+        inputs, lines = carry(record, old, new, record.sheet)
+        result.lines += lines
+        result.sheets.append((record.sheet, tid, version, new_version))
+        specs.append(SheetSpec(new, form_kind(new.form), new_version, record.sheet, inputs))
+    if to is not None and to.id not in {s.project.id for s in specs}:
+        raise XlformError(f"{path}: holds no return of template {to.id}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / (f"{specs[0].project.id}.xlsx" if len(specs) == 1 else Path(path).name)
+    buffer = io.BytesIO()
+    write(buffer, specs, password, stamp)
+    atomic_write(target, buffer.getvalue())
+    for s in specs:
+        registry.record_file(s.project, s.version, str(target), s.sheet, stamp)
+    atomic_write(target.with_suffix(".migration.csv"), result.csv().encode("utf-8-sig"))
+    result.output = target
+    return result
