@@ -73,7 +73,8 @@ def carry(record: Record, old: Project, new: Project, sheet: str) -> tuple[Input
         key = f"funds.{row}.executed"
         v = record.funds["rows"][row]["executed"]
         inputs.executed[row] = v
-        lines.append(Line(CARRIED if v is not None else BLANK, f"全年执行数·{row}", *cells(key, key), v))
+        label = form_kind(new.form).label(row).removeprefix("其中：")
+        lines.append(Line(CARRIED if v is not None else BLANK, f"{label}·全年执行数", *cells(key, key), v))
     goal = record.goal.get("actual")
     inputs.goal_actual = goal
     lines.append(Line(CARRIED if goal else BLANK, "实际完成情况", *cells("goal.actual", "goal.actual"), goal))
