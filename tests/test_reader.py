@@ -161,9 +161,10 @@ def test_unknown_template_and_hash_mismatch(form, tmp_path):
             if row[1].value == key:
                 row[2].value = value
     [r] = read(fill_openpyxl(path, tmp_path / "a.xlsx", GOOD, edit=lambda wb: meta(wb, "template_id", "zz-9")), reg)
-    assert [p.code for p in r.problems] == ["unknown_template"] and "zz-9" in r.problems[0].message
+    assert [(p.code, p.where) for p in r.problems] == [("unknown_template", "_xlform!C4")]
+    assert "zz-9" in r.problems[0].message
     [r] = read(fill_openpyxl(path, tmp_path / "b.xlsx", GOOD, edit=lambda wb: meta(wb, "hash", "0" * 64)), reg)
-    assert [p.code for p in r.problems] == ["hash_mismatch"]
+    assert [(p.code, p.where) for p in r.problems] == [("hash_mismatch", "_xlform!C7")]
     [r] = read(fill_openpyxl(path, tmp_path / "c.xlsx", GOOD, edit=lambda wb: meta(wb, "version", "7")), reg)
     assert [p.code for p in r.problems] == ["unknown_version"]
 

@@ -9,6 +9,7 @@ from xlform import scoring
 from xlform.evaluate import rules
 from xlform.forms import form_kind
 from xlform.layout import layout
+from xlform.metadata import parse_meta
 from xlform.registry import Registry
 from xlform.render import render
 from xlform.writer import password_hash
@@ -120,9 +121,9 @@ def test_defined_names_and_hidden_metadata_find_every_field(rendered, examples, 
     assert kv[("自评表", "template_id")] == p.id and kv[("自评表", "version")] == "1"
     assert kv[("自评表", "hash")] == p.hash and kv[("自评表", "form")] == "project"
     assert kv[("xlform", "xlform_version")] and kv[("xlform", "generated")].startswith("20")
-    cell_map = {r[2]: r[3] for r in meta if r[1] == "cell"}
-    assert cell_map == {k: f.cell for k, f in lay.fields.items()}
-    assert [kv[("自评表", f"indicator.{i}.id")] for i in range(len(p.indicators))] == [i.id for i in p.indicators]
+    parsed = parse_meta(meta)["自评表"]
+    assert parsed["cells"] == {k: f.cell for k, f in lay.fields.items()}
+    assert parsed["indicator_ids"] == [i.id for i in p.indicators]
 
 
 @pytest.mark.parametrize("tid", IDS)

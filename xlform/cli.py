@@ -50,7 +50,9 @@ def check(definitions):
                    "when not given.")
 @click.option("--registry", envvar="XLFORM_REGISTRY", default=None, type=click.Path(dir_okay=False),
               help="The issuer's registry (SQLite) [env XLFORM_REGISTRY; default output/registry.db].")
-def render(definitions, out_dir, per, password, registry):
+@click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Worker processes writing workbooks (0: the core count).")
+def render(definitions, out_dir, per, password, registry, jobs):
     """Render definitions (YAML files or folders) into locked 自评表 workbooks.
 
     Valid definitions are rendered even when others fail; the exit code is 1 when any failed.
@@ -62,7 +64,8 @@ def render(definitions, out_dir, per, password, registry):
     if projects:
         reg = Registry(registry)
         try:
-            for issued in do_render(projects, out_dir, per, password, reg):
+            import os
+            for issued in do_render(projects, out_dir, per, password, reg, jobs or os.cpu_count() or 1):
                 for sheet, template_id, version in issued.sheets:
                     click.echo(f"{issued.file}  {sheet}  {template_id} v{version}")
         except XlformError as e:

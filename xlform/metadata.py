@@ -1,22 +1,54 @@
-"""The hidden sheet that makes a workbook self-describing: template id, version, hash and cell map."""
+"""The hidden sheet that makes a workbook self-describing: template id, version, hash and cell map.
+
+Rows of (sheet, key, value). Workbook-wide keys use the sheet name 'xlform'. The cell map and indicator
+ids are JSON (split over several cells if long), so that a reader finds every field in a few cells.
+"""
 from __future__ import annotations
+
+import json
 
 from . import __version__
 
 META_SHEET = "_xlform"
-META_VERSION = "1"
+META_VERSION = "2"
+CHUNK = 30000  # a cell holds at most 32,767 characters
 
 
 def meta_rows(sheets, generated: str) -> list[list[str]]:
-    """Rows of (sheet, key, value, …); workbook-wide keys use the sheet name 'xlform'."""
+    from .layout import layout
     rows = [["xlform", "meta_version", META_VERSION],
             ["xlform", "xlform_version", __version__],
             ["xlform", "generated", generated]]
     for spec in sheets:
-        from .layout import layout
         p, s = spec.project, spec.sheet
         rows += [[s, "template_id", p.id], [s, "version", str(spec.version)], [s, "form", p.form],
                  [s, "hash", p.hash], [s, "indicators", str(len(p.indicators))]]
-        rows += [[s, f"indicator.{i}.id", ind.id] for i, ind in enumerate(p.indicators)]
-        rows += [[s, "cell", key, f.cell, f.role, f.kind, f.name] for key, f in layout(p).fields.items()]
+        cells = json.dumps({k: f.cell for k, f in layout(p).fields.items()}, ensure_ascii=False,
+                           separators=(",", ":"))
+        ids = json.dumps([i.id for i in p.indicators], ensure_ascii=False, separators=(",", ":"))
+        rows += [[s, "cells", cells[i:i + CHUNK]] for i in range(0, len(cells), CHUNK)]
+        rows += [[s, "indicator_ids", ids[i:i + CHUNK]] for i in range(0, len(ids), CHUNK)]
     return rows
+
+
+def parse_meta(rows, numbers=None) -> dict[str, dict]:
+    """{sheet name: {template_id, version, form, hash, cells: {field: cell}, indicator_ids: [...],
+    rows: {key: row number}}}; `numbers` are the sheet's row numbers of `rows`, for problem reports."""
+    out: dict[str, dict] = {}
+    joined: dict[tuple[str, str], str] = {}
+    for n, row in enumerate(rows):
+        if len(row) < 3 or row[0] in (None, "xlform") or row[1] is None:
+            continue
+        sheet, key, value = str(row[0]), str(row[1]), "" if row[2] is None else row[2]
+        entry = out.setdefault(sheet, {"rows": {}})
+        entry["rows"].setdefault(key, numbers[n] if numbers else n + 1)
+        if key in ("cells", "indicator_ids"):
+            joined[(sheet, key)] = joined.get((sheet, key), "") + str(value)
+        else:
+            entry[key] = value
+    for (sheet, key), text in joined.items():
+        try:
+            out[sheet][key] = json.loads(text)
+        except ValueError:
+            out[sheet][key] = {}  # damaged: the cell map check reports it
+    return out

@@ -143,8 +143,7 @@ def migrate(path: Path, registry: Registry, out_dir: Path, to: Project | None = 
     buffer = io.BytesIO()
     write(buffer, specs, password, stamp)
     atomic_write(target, buffer.getvalue())
-    for s in specs:
-        registry.record_file(s.project, s.version, str(target), s.sheet, stamp)
+    registry.record_files([(s.project, s.version, str(target), s.sheet) for s in specs], stamp)
     atomic_write(target.with_suffix(".migration.csv"), result.csv().encode("utf-8-sig"))
     result.output = target
     return result

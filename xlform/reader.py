@@ -6,13 +6,13 @@ import math
 import re
 from pathlib import Path
 
-from .definition import FUND_ROWS, Project, from_canonical
+from .definition import FUND_ROWS, Project
 from .errors import XlformError
 from .evaluate import Inputs, evaluate
 from .forms import form_kind
 from .layout import layout
 from .messages import problem
-from .metadata import META_SHEET
+from .metadata import META_SHEET, parse_meta
 from .record import IndicatorRecord, Record
 from .registry import Registry
 from .values import NotANumber, read_number, read_text
@@ -53,8 +53,8 @@ def _failed(file: str, code: str, **values) -> Record:
     return Record(file, problems=[problem(code, Path(file).name, **values)])
 
 
-def _rows(sheet: Sheet) -> list[list]:
-    """A sheet's cells as rows of values (for the metadata sheet)."""
+def _rows(sheet: Sheet) -> tuple[list[list], list[int]]:
+    """A sheet's cells as rows of values (for the metadata sheet), and their row numbers."""
     rows: dict[int, dict[int, object]] = {}
     for ref, cell in sheet.cells.items():
         m = _REF.match(ref)
@@ -62,27 +62,21 @@ def _rows(sheet: Sheet) -> list[list]:
         for ch in m.group(1):
             col = col * 26 + ord(ch) - 64
         rows.setdefault(int(m.group(2)), {})[col - 1] = cell.value
-    return [[r.get(c) for c in range(max(r) + 1)] for _, r in sorted(rows.items())]
-
-
-def parse_meta(sheet: Sheet) -> dict[str, dict]:
-    """{sheet name: {template_id, version, form, hash, cells: {field: cell}, indicator_ids}}"""
-    out: dict[str, dict] = {}
-    for row in _rows(sheet):
-        if len(row) < 3 or row[0] in (None, "xlform"):
-            continue
-        entry = out.setdefault(str(row[0]), {"cells": {}, "indicator_ids": {}})
-        key = str(row[1])
-        if key == "cell" and len(row) >= 4:
-            entry["cells"][str(row[2])] = str(row[3])
-        elif key.startswith("indicator.") and key.endswith(".id"):
-            entry["indicator_ids"][int(key.split(".")[1])] = str(row[2])
-        else:
-            entry[key] = row[2]
-    return out
+    ordered = sorted(rows.items())
+    return [[r.get(c) for c in range(max(r) + 1)] for _, r in ordered], [n for n, _ in ordered]
 
 
 _EXPECTED: dict[tuple, Sheet] = {}
+_LAYOUTS: dict[str, object] = {}
+
+
+def _layout(project: Project):
+    """Layouts by definition hash: a collection reads many returns of few templates."""
+    if project.hash not in _LAYOUTS:
+        if len(_LAYOUTS) > 256:
+            _LAYOUTS.clear()
+        _LAYOUTS[project.hash] = layout(project)
+    return _LAYOUTS[project.hash]
 
 
 def _expected(project: Project, version: int, sheet_name: str) -> Sheet:
@@ -100,6 +94,11 @@ def _expected(project: Project, version: int, sheet_name: str) -> Sheet:
                 _EXPECTED.clear()
             _EXPECTED[key] = pkg.sheet(pkg.sheets[0])
     return _EXPECTED[key]
+
+
+def _meta_cell(entry: dict, key: str) -> str:
+    row = entry.get("rows", {}).get(key)
+    return f"{META_SHEET}!C{row}" if row else META_SHEET
 
 
 def _same(a, b) -> bool:
@@ -129,7 +128,7 @@ class _WorkbookReader:
 
     def records(self) -> list[Record]:
         meta_info = self.by_name.get(META_SHEET)
-        meta = parse_meta(self.pkg.sheet(meta_info)) if meta_info else self.identify()
+        meta = parse_meta(*_rows(self.pkg.sheet(meta_info))) if meta_info else self.identify()
         if not meta:
             return [_failed(self.file, "not_xlform")]
         unclaimed = [s for s in self.pkg.sheets if s.name != META_SHEET and s.name not in meta]
@@ -170,16 +169,17 @@ class _WorkbookReader:
                 return record
         reg = self.registry.lookup(template_id, version)
         if reg is None:
-            code = "unknown_version" if self.registry.lookup(template_id) else "unknown_template"
-            problems.append(problem(code, f"{META_SHEET}!C4", template_id=template_id, version=version))
+            code = "unknown_version" if self.registry.latest_version(template_id) else "unknown_template"
+            problems.append(problem(code, _meta_cell(entry, "template_id"), template_id=template_id, version=version))
             return record
         if entry.get("hash") != reg["hash"]:
-            problems.append(problem("hash_mismatch", f"{META_SHEET}!C7", template_id=template_id, version=version))
-        latest = self.registry.lookup(template_id)
-        if latest["version"] > version:
+            problems.append(problem("hash_mismatch", _meta_cell(entry, "hash"), template_id=template_id,
+                                    version=version))
+        latest = self.registry.latest_version(template_id)
+        if latest > version:
             problems.append(problem("outdated_version", f"{info.name}!A1", template_id=template_id,
-                                    version=version, current=latest["version"]))
-        project = from_canonical(reg["definition"])
+                                    version=version, current=latest))
+        project = reg["project"]
         try:
             kind = form_kind(project.form)
         except XlformError as e:
@@ -196,7 +196,7 @@ class _SheetReader:
                  entry: dict, record: Record):
         self.sheet, self.name, self.project, self.kind = sheet, actual_name, project, kind
         self.record, self.problems = record, record.problems
-        self.lay = layout(project)
+        self.lay = _layout(project)
         self.entry = entry
         self.expected = _expected(project, version, issued_name)
         self.invalid: set[str] = set()

@@ -11,7 +11,7 @@ import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 
-from .definition import Project
+from .definition import Project, from_canonical
 
 DEFAULT = Path("output") / "registry.db"
 
@@ -42,7 +42,9 @@ class Registry:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across crashes, no fsync per commit
         self.db.executescript(_SCHEMA)
+        self._cache: dict[tuple[str, int], dict | None] = {}
 
     def close(self):
         self.db.close()
@@ -72,13 +74,31 @@ class Registry:
                  json.dumps(project.canonical(), ensure_ascii=False, sort_keys=True), now))
             return version
 
-    def record_file(self, project: Project, version: int, file: str, sheet: str, now: str):
+    def record_files(self, issued: list[tuple[Project, int, str, str]], now: str):
+        """Record issued (project, version, file, sheet) rows in one transaction."""
         with self._transaction():
-            self.db.execute("INSERT INTO issued_files VALUES (?,?,?,?,?,?)",
-                            (project.id, version, file, sheet, project.department, now))
+            self.db.executemany("INSERT INTO issued_files VALUES (?,?,?,?,?,?)",
+                                [(p.id, v, f, s, p.department, now) for p, v, f, s in issued])
+
+    def latest_version(self, template_id: str) -> int:
+        """The newest version issued of a template id (0 if none)."""
+        row = self.db.execute("SELECT MAX(version) FROM templates WHERE id=?", (template_id,)).fetchone()
+        return row[0] or 0
 
     def lookup(self, template_id: str, version: int | None = None) -> dict | None:
-        """The registered template (latest version unless one is named), definition parsed."""
+        """The registered template (latest version unless one is named): its definition as data and as a
+        Project. A named version never changes once issued, so it is cached."""
+        if version is not None:
+            key = (template_id, int(version))
+            if key not in self._cache:
+                found = self._lookup(template_id, version)
+                if found is None:
+                    return None  # not issued (yet): ask again next time
+                self._cache[key] = found
+            return self._cache[key]
+        return self._lookup(template_id, None)
+
+    def _lookup(self, template_id: str, version: int | None) -> dict | None:
         sql = "SELECT id, version, hash, form, definition, issued_at FROM templates WHERE id=?"
         args: tuple = (template_id,)
         if version is not None:
@@ -86,8 +106,9 @@ class Registry:
         row = self.db.execute(sql + " ORDER BY version DESC LIMIT 1", args).fetchone()
         if not row:
             return None
-        return {"id": row[0], "version": row[1], "hash": row[2], "form": row[3],
-                "definition": json.loads(row[4]), "issued_at": row[5]}
+        definition = json.loads(row[4])
+        return {"id": row[0], "version": row[1], "hash": row[2], "form": row[3], "definition": definition,
+                "project": from_canonical(definition), "issued_at": row[5]}
 
     def find_project(self, project: str, department: str) -> dict | None:
         """The latest template issued for a 项目名称 and 主管部门 (to recognise a form that lost its metadata)."""

@@ -26,15 +26,18 @@ def now() -> str:
 
 
 def render(projects: list[Project], out_dir: str | Path = "output", per: str = "project",
-           password: str | None = None, registry: Registry | None = None) -> list[Issued]:
-    """Render each group of projects into one workbook; records every issued version in the registry."""
+           password: str | None = None, registry: Registry | None = None, jobs: int = 1) -> list[Issued]:
+    """Render each group of projects into one workbook; records every issued version in the registry.
+
+    Versions are assigned here, in order; with jobs > 1 the workbooks are written by worker processes.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     own_registry = registry is None
     registry = registry or Registry()
     stamp = now()
-    issued = []
     try:
+        work = []
         for stem, group in _groups(projects, per):
             taken: set[str] = set()
             specs = []
@@ -42,17 +45,26 @@ def render(projects: list[Project], out_dir: str | Path = "output", per: str = "
                 kind = form_kind(p.form)
                 name = sheet_name(kind.spec["sheet"] if per == "project" else p.project, taken)
                 specs.append(SheetSpec(p, kind, registry.version_for(p, stamp), name))
-            path = out_dir / f"{stem}.xlsx"
-            buffer = io.BytesIO()
-            write(buffer, specs, password, stamp)
-            atomic_write(path, buffer.getvalue())
-            for s in specs:
-                registry.record_file(s.project, s.version, str(path), s.sheet, stamp)
-            issued.append(Issued(path, [(s.sheet, s.project.id, s.version) for s in specs]))
+            work.append((out_dir / f"{stem}.xlsx", specs, password, stamp))
+        if jobs > 1 and len(work) > 1:
+            import multiprocessing
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                pool.starmap(_write_file, work, chunksize=max(1, len(work) // (jobs * 8)))
+        else:
+            for args in work:
+                _write_file(*args)
+        registry.record_files([(s.project, s.version, str(path), s.sheet) for path, specs, _, _ in work
+                               for s in specs], stamp)
     finally:
         if own_registry:
             registry.close()
-    return issued
+    return [Issued(path, [(s.sheet, s.project.id, s.version) for s in specs]) for path, specs, _, _ in work]
+
+
+def _write_file(path: Path, specs: list[SheetSpec], password: str | None, stamp: str):
+    buffer = io.BytesIO()
+    write(buffer, specs, password, stamp)
+    atomic_write(path, buffer.getvalue())
 
 
 def _groups(projects: list[Project], per: str):

@@ -7,6 +7,7 @@ entity expansion or external entities).
 """
 from __future__ import annotations
 
+import html
 import os
 import posixpath
 import re
@@ -34,6 +35,7 @@ class Limits:
     max_ratio: int = 200                        # uncompressed/compressed for parts above 1 MB
     max_parts: int = 5000
     max_cells: int = 2_000_000                  # per sheet
+    max_scan: int = 64 * 1024 * 1024            # parts up to this size are scanned in memory (fast path)
 
 
 @dataclass
@@ -215,10 +217,14 @@ class Package:
         if self._shared is None:
             self._shared = []
             if "xl/sharedStrings.xml" in self.names:
-                for _, el in self._parse("xl/sharedStrings.xml"):
-                    if _local(el.tag) == "si":
-                        self._shared.append(_si_text(el))
-                        el.clear()
+                data = self._small("xl/sharedStrings.xml")
+                if data is not None and b"<sst" in data:
+                    self._shared = [_si_bytes(m.group(1) or b"") for m in _SI.finditer(data)]
+                else:  # a prefixed namespace or a huge table: the streaming parser
+                    for _, el in self._parse("xl/sharedStrings.xml"):
+                        if _local(el.tag) == "si":
+                            self._shared.append(_si_text(el))
+                            el.clear()
         return self._shared
 
     @property
@@ -237,8 +243,61 @@ class Package:
                         self._locked.append(prot is None or prot.get("locked", "1") not in ("0", "false"))
         return self._locked
 
+    def _small(self, name: str) -> bytes | None:
+        """A part's bytes when it is small enough to scan in memory (DTD refused), else None."""
+        try:
+            if self.zip.getinfo(name).file_size > self.limits.max_scan:
+                return None
+            data = self.zip.read(name)
+        except KeyError:
+            raise BadWorkbook("not_xlsx", f"missing part {name}")
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
+            raise BadWorkbook("truncated", f"{name}: {e}")
+        _refuse_dtd(data[:4096])
+        return data
+
     def sheet(self, info: SheetInfo, want: set[str] | None = None) -> Sheet:
-        """Parse one sheet: every cell (or only those in `want`), and its protection."""
+        """One sheet: every cell with content (or only those in `want`), and its protection.
+
+        Cells with no content (<c r=".." s=".."/>) are left out: they read as blank either way.
+        """
+        data = self._small(info.part)
+        if data is None or b"<worksheet" not in data:  # huge, or a prefixed namespace: stream it
+            return self._stream_sheet(info, want)
+        sheet = Sheet(info.name, info.state)
+        if data.count(b"<c ") > self.limits.max_cells:
+            raise BadWorkbook("too_large", f"more than {self.limits.max_cells} cells in {info.name}")
+        prot = _PROTECTION.search(data)
+        sheet.protected = bool(prot and _SHEET_ON.search(prot.group(1)))
+        shared, locked = self.shared_strings, self.locked_styles
+        masters: dict[str, tuple[str, str]] = {}
+        for m in _CELL.finditer(data):
+            attrs = dict(_ATTR.findall(m.group(1)))
+            ref = attrs.get(b"r")
+            if ref is None:
+                raise BadWorkbook("unsupported", "cells without references")
+            ref = ref.decode()
+            if want is not None and ref not in want:
+                continue
+            inner = m.group(2)
+            value = formula = None
+            f = _FORMULA.search(inner)
+            if f:
+                formula = _text(f.group(2)) if f.group(2) is not None else ""
+                fattrs = dict(_ATTR.findall(f.group(1) or b""))
+                if fattrs.get(b"t") == b"shared":
+                    formula = _shared_formula(masters, fattrs.get(b"si"), ref, formula)
+            v = _VALUE.search(inner)
+            if v:
+                value = _text(v.group(1))
+            elif b"<is" in inner:
+                value = "".join(_text(t) for t in _T.findall(inner))
+            s = int(attrs.get(b"s", 0))
+            sheet.cells[ref] = Cell(_typed(attrs.get(b"t", b"n").decode(), value, shared),
+                                    formula, locked[s] if s < len(locked) else True)
+        return sheet
+
+    def _stream_sheet(self, info: SheetInfo, want: set[str] | None = None) -> Sheet:
         sheet = Sheet(info.name, info.state)
         shared, locked = self.shared_strings, self.locked_styles
         masters: dict[str, tuple[str, str]] = {}
@@ -252,7 +311,7 @@ class Package:
                 ref = el.get("r")
                 if ref is None:
                     raise BadWorkbook("unsupported", "cells without references")
-                if want is None or ref in want:
+                if (want is None or ref in want) and len(el):
                     sheet.cells[ref] = self._cell(el, ref, shared, locked, masters)
                 el.clear()
             elif tag == "row":
@@ -263,35 +322,64 @@ class Package:
 
     @staticmethod
     def _cell(el, ref, shared, locked, masters) -> Cell:
-        t = el.get("t", "n")
-        s = int(el.get("s", 0))
         value = formula = None
         for child in el:
             tag = _local(child.tag)
             if tag == "v":
                 value = child.text
             elif tag == "f":
-                formula = child.text
+                formula = child.text or ""
                 if child.get("t") == "shared":
-                    si = child.get("si")
-                    if formula:
-                        masters[si] = (ref, formula)
-                    elif si in masters:
-                        from openpyxl.formula.translate import Translator
-                        origin, text = masters[si]
-                        formula = Translator("=" + text, origin).translate_formula(ref)[1:]
-                if formula is None:
-                    formula = ""
+                    formula = _shared_formula(masters, child.get("si"), ref, formula)
             elif tag == "is":
                 value = "".join(x.text or "" for x in child.iter() if _local(x.tag) == "t")
-        if t == "s" and value is not None:
-            value = shared[int(value)]
-        elif t == "b" and value is not None:
-            value = value in ("1", "true")
-        elif t == "e" and value is not None:
-            value = Error(value)
-        elif t in ("n", "") and value not in (None, ""):
-            value = float(value)
-        elif t in ("n", "") or (t == "str" and value == ""):
-            value = None
-        return Cell(value, formula, locked[s] if s < len(locked) else True)
+        s = int(el.get("s", 0))
+        return Cell(_typed(el.get("t", "n"), value, shared), formula, locked[s] if s < len(locked) else True)
+
+
+_CELL = re.compile(rb"<c\s([^>]*?)(?<!/)>(.*?)</c>", re.S)
+_ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
+_FORMULA = re.compile(rb"<f(\s[^>]*?)?(?:/>|>(.*?)</f>)", re.S)
+_VALUE = re.compile(rb"<v(?:\s[^>]*)?>(.*?)</v>", re.S)
+_T = re.compile(rb"<t(?:\s[^>]*)?>(.*?)</t>", re.S)
+_SI = re.compile(rb"<si(?:\s[^>]*)?(?:/>|>(.*?)</si>)", re.S)
+_RPH = re.compile(rb"<rPh\b.*?</rPh>", re.S)
+_PROTECTION = re.compile(rb"<sheetProtection\b([^>]*)>")
+_SHEET_ON = re.compile(rb'\ssheet="(?:1|true)"')
+
+
+def _text(b: bytes) -> str:
+    s = b.decode("utf-8")
+    return html.unescape(s) if "&" in s else s
+
+
+def _si_bytes(inner: bytes) -> str:
+    return "".join(_text(t) for t in _T.findall(_RPH.sub(b"", inner)))
+
+
+def _shared_formula(masters: dict, si, ref: str, formula: str) -> str:
+    """Expand a shared formula (Excel writes filled-down formulas once) for the cell at ref."""
+    if formula:
+        masters[si] = (ref, formula)
+        return formula
+    if si in masters:
+        from openpyxl.formula.translate import Translator
+        origin, text = masters[si]
+        return Translator("=" + text, origin).translate_formula(ref)[1:]
+    return formula
+
+
+def _typed(t: str, value, shared):
+    if value is None:
+        return None
+    if t == "s":
+        return shared[int(value)]
+    if t == "b":
+        return value in ("1", "true")
+    if t == "e":
+        return Error(value)
+    if t in ("n", ""):
+        return float(value) if value != "" else None
+    if t == "str":
+        return value or None
+    return value

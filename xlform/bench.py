@@ -1,0 +1,427 @@
+"""Benchmark: `python -m xlform.bench` builds its own data and prints ratios against baselines run in the
+same process (so they hold on a noisy machine), with the issue's floors beside them.
+
+- render: xlform's render of one definition (checks, layout, metadata, registry, atomic write) against raw
+  xlsxwriter replaying the very same calls (cells, formats, merges, formulas, validations) into a file;
+- read: xlform's read of a filled form (every check, scores recomputed) against openpyxl's full
+  load_workbook walking every cell, and python-calamine dumping the values (for reference);
+- collect: time and peak memory (the whole process tree) on 1,000 and 10,000 files; --jobs 2 against 1;
+- render --jobs 2 against --jobs 1; the cold start of `xlform --help` and `xlform read FILE`.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import xlsxwriter
+
+
+def definition_text(n: int, tid: str) -> str:
+    """A realistic definition with n indicators of every kind, weights adding up to 100."""
+    kinds = ["≥{v}次", "≥{p}%", "≤{v}天", "{v}万元", "不断提高", ">{p}%", "文件批复当日下达"]
+    level2 = {"产出指标": ["数量指标", "质量指标", "时效指标", "成本指标"], "效益指标": ["经济效益指标", "社会效益指标",
+              "可持续影响指标"], "满意度指标": ["满意度指标"]}
+    groups = [(l1, l2) for l1, l2s in level2.items() for l2 in l2s]
+    weights = [round(90 / n, 2)] * n  # a 120-indicator form has 0.75-point indicators
+    tree: dict = {}
+    for i in range(n):
+        l1, l2 = groups[i * len(groups) // n]
+        target = kinds[i % len(kinds)].format(v=3 + i % 17, p=60 + i % 35)
+        tree.setdefault(l1, {}).setdefault(l2, []).append(
+            f"      - {{name: 第{i + 1}项绩效指标：完成年度工作任务的情况说明{i % 7}, target: '{target}', weight: {weights[i]}}}")
+    body = "\n".join(f"  {l1}:\n" + "\n".join(f"    {l2}:\n" + "\n".join(items) for l2, items in l2s.items())
+                     for l1, l2s in tree.items())
+    return (f"year: 2019\nid: {tid}\nproject: 基准测试项目{tid}\ndepartment: 基准测试局{int(tid.split('-')[-1]) % 10}\n"
+            f"implementer: 基准测试单位\nfunds:\n  weight: 10\n  fiscal: {{initial: 100, annual: 100}}\n"
+            f"  carryover: {{initial: 20.5, annual: 20.5}}\ngoal: 完成年度总体目标，提高资金使用效益。\nindicators:\n{body}\n"
+            f"allow_total: {round(10 + sum(weights), 2)}\n")
+
+
+def filled_inputs(project, seed: int):
+    """What a department types: executions, a goal, actuals near the targets, a reason where one is due."""
+    from .evaluate import Inputs
+    n = len(project.indicators)
+    actual = []
+    for i, ind in enumerate(project.indicators):
+        t = ind.target
+        if t.qualitative:
+            actual.append([1, 0.95, 0.9][(i + seed) % 3])
+        else:
+            actual.append(round(t.value * [1, 0.9, 1.2, 1.4][(i + seed) % 4], 4))
+    return Inputs(executed={"fiscal": 95 - seed % 7, "carryover": 20.5, "other": None},
+                  goal_actual="按计划完成年度总体目标。", actual=actual,
+                  reason=["受客观因素影响，部分指标未完全达到。" if (i + seed) % 4 == 1 else None for i in range(n)],
+                  manual_score=[None] * n)
+
+
+def timed(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+class _Recorder:
+    """Records every call the writer makes on xlsxwriter, so a baseline can replay exactly the same work."""
+
+    def __init__(self):
+        self.calls: list[tuple] = []
+        self.formats: dict[int, int] = {}
+
+
+def record_calls(project, kind, version, sheet):
+    """The writer's xlsxwriter calls for one form, as a replayable list."""
+    from . import writer
+    rec = _Recorder()
+    base = writer._Workbook
+
+    class Spy(base):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            self._recording = True  # the formats xlsxwriter makes for itself are made by the replay too
+
+        def add_format(self, props=None):
+            f = super().add_format(props)
+            if not getattr(self, "_recording", False):
+                return f
+            rec.formats[id(f)] = len(rec.formats)
+            rec.calls.append(("wb", "add_format", (dict(props or {}),), {}))
+            return f
+
+        def add_worksheet(self, name=None):
+            ws = super().add_worksheet(name)
+            index = sum(1 for c in rec.calls if c[1] == "add_worksheet")
+            rec.calls.append(("wb", "add_worksheet", (name,), {}))
+            return _WorksheetSpy(ws, index, rec)
+
+        def __getattribute__(self, name):
+            attr = super().__getattribute__(name)
+            if name in ("set_properties", "set_custom_property", "define_name"):
+                def call(*a, **k):
+                    rec.calls.append(("wb", name, a, k))
+                    return attr(*a, **k)
+                return call
+            return attr
+
+    writer._Workbook = Spy
+    try:
+        writer.write(io.BytesIO(), [writer.SheetSpec(project, kind, version, sheet)], None, "")
+    finally:
+        writer._Workbook = base
+    return rec
+
+
+class _WorksheetSpy:
+    def __init__(self, ws, index, rec):
+        self._ws, self._index, self._rec = ws, index, rec
+
+    def __getattr__(self, name):
+        attr = getattr(self._ws, name)
+        if not callable(attr):
+            return attr
+
+        def call(*a, **k):
+            self._rec.calls.append((self._index, name, _encode(a, self._rec.formats), k))
+            return attr(*a, **k)
+        return call
+
+
+def _encode(value, formats):
+    """Formats (objects of the recorded workbook) as ("fmt", n), inside tuples and option dicts too."""
+    if isinstance(value, xlsxwriter.format.Format):
+        return ("fmt", formats[id(value)])
+    if isinstance(value, tuple):
+        return tuple(_encode(v, formats) for v in value)
+    if isinstance(value, dict):
+        return {k: _encode(v, formats) for k, v in value.items()}
+    return value
+
+
+def _decode(value, formats):
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == "fmt":
+        return formats[value[1]]
+    if isinstance(value, tuple):
+        return tuple(_decode(v, formats) for v in value)
+    if isinstance(value, dict):
+        return {k: _decode(v, formats) for k, v in value.items()}
+    return value
+
+
+def replay(rec: _Recorder, path):
+    """Raw xlsxwriter doing the same work: the render baseline."""
+    wb = xlsxwriter.Workbook(path, {"strings_to_numbers": False, "strings_to_formulas": False,
+                                    "strings_to_urls": False, "in_memory": True})
+    formats, sheets = [], []
+    for target, name, args, kwargs in rec.calls:
+        if target == "wb":
+            if name == "add_format":
+                formats.append(wb.add_format(*args))
+            elif name == "add_worksheet":
+                sheets.append(wb.add_worksheet(*args))
+            else:
+                getattr(wb, name)(*args, **kwargs)
+        else:
+            getattr(sheets[target], name)(*_decode(args, formats), **kwargs)
+    wb.close()
+
+
+def rss_tree(pid: int) -> int:
+    """Resident memory (bytes) of a process and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo += children.get(p, [])
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+def run_measured(cmd: list[str], cwd=None) -> tuple[float, int, str]:
+    """(seconds, peak RSS of the process tree, stderr) of a command, sampling memory every 20 ms."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, rss_tree(proc.pid))
+            time.sleep(0.02)
+    th = threading.Thread(target=sample)
+    th.start()
+    _, err = proc.communicate()
+    seconds = time.perf_counter() - t
+    done.set()
+    th.join()
+    return seconds, peak, err
+
+
+class Bench:
+    def __init__(self, work: Path, repeat: int, quick: bool):
+        from .definition import load
+        from .forms import form_kind
+        from .registry import Registry
+        self.work, self.repeat, self.quick = work, repeat, quick
+        self.kind = form_kind("project")
+        self.registry_path = work / "registry.db"
+        self.registry = Registry(self.registry_path)
+        self.defs: dict[int, object] = {}
+        for n in (10, 40, 120):
+            path = work / "defs" / f"b-{n}.yaml"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(definition_text(n, f"bench-{n:03d}"), encoding="utf-8")
+            self.defs[n] = load(path)
+        self.rows: list[tuple] = []
+
+    def add(self, what, figure, floor, ok, note=""):
+        self.rows.append((what, figure, floor, "ok" if ok else "MISSED", note))
+
+    def filled_form(self, project, seed: int, folder: Path) -> Path:
+        """A form as a department returns it: inputs typed, cached values computed (as Excel saves)."""
+        from .writer import SheetSpec, write
+        version = self.registry.version_for(project, "bench")
+        path = folder / f"{project.id}-{seed}.xlsx"
+        write(str(path), [SheetSpec(project, self.kind, version, "自评表", filled_inputs(project, seed))], None, "")
+        return path
+
+    def render(self):
+        from .render import render
+        out = self.work / "render"
+        for n, p in self.defs.items():
+            rec = record_calls(p, self.kind, 1, "自评表")
+            k = max(3, 60 // n * 2)
+            base = [statistics.median(timed(lambda: replay(rec, str(out / "raw.xlsx")), k))
+                    for _ in range(self.repeat)] if out.mkdir(exist_ok=True) is None else []
+            ours = [statistics.median(timed(lambda: render([p], out, registry=self.registry), k))
+                    for _ in range(self.repeat)]
+            ratios = sorted(o / b for o, b in zip(ours, base))
+            med = statistics.median(ratios)
+            self.add(f"render {n} indicators", f"{med:.2f}x raw xlsxwriter (min {ratios[0]:.2f}, max {ratios[-1]:.2f}; "
+                     f"{statistics.median(ours) * 1000:.1f} ms)", "<= 1.3x", med <= 1.3)
+
+    def read(self):
+        import openpyxl
+        from .reader import read_file
+        try:
+            from python_calamine import CalamineWorkbook
+        except ImportError:
+            CalamineWorkbook = None
+        folder = self.work / "read"
+        folder.mkdir(exist_ok=True)
+        for n, p in self.defs.items():
+            files = [self.filled_form(p, seed, folder) for seed in range(4)]
+
+            def ours():
+                for f in files:
+                    read_file(f, self.registry)
+
+            def full_load():
+                for f in files:
+                    wb = openpyxl.load_workbook(f)
+                    for ws in wb.worksheets:
+                        for row in ws.iter_rows():
+                            for c in row:
+                                c.value
+
+            def calamine():
+                for f in files:
+                    wb = CalamineWorkbook.from_path(str(f))
+                    for name in wb.sheet_names:
+                        wb.get_sheet_by_name(name).to_python()
+            ours()  # the expected form of each template is rendered once and cached, as in a collection
+            k = 3
+            mine = [statistics.median(timed(ours, k)) for _ in range(self.repeat)]
+            base = [statistics.median(timed(full_load, k)) for _ in range(self.repeat)]
+            ratios = sorted(b / o for o, b in zip(mine, base))
+            med = statistics.median(ratios)
+            note = ""
+            if CalamineWorkbook:
+                cal = statistics.median([statistics.median(timed(calamine, k)) for _ in range(self.repeat)])
+                note = f"calamine values only: {cal / len(files) * 1000:.1f} ms/file"
+            self.add(f"read {n} indicators", f"{med:.2f}x faster than openpyxl full load (min {ratios[0]:.2f}, "
+                     f"max {ratios[-1]:.2f}; {statistics.median(mine) / len(files) * 1000:.1f} ms/file)", ">= 3x",
+                     med >= 3, note)
+
+    def corpus(self, count: int) -> Path:
+        """count distinct returns of 40-indicator forms (25 templates), as files arrive in a folder."""
+        from dataclasses import replace
+        folder = self.work / f"corpus-{count}"
+        if folder.exists():
+            return folder
+        base = self.work / "corpus-base"
+        base.mkdir(exist_ok=True)
+        sources = []
+        for t in range(25):
+            p = replace(self.defs[40], id=f"bench-40-{t:02d}", project=f"基准测试项目{t:02d}")
+            sources += [self.filled_form(p, seed, base) for seed in range(2)]
+        folder.mkdir()
+        for i in range(count):
+            dst = folder / f"sub{i % 10}" / f"return-{i:05d}.xlsx"
+            dst.parent.mkdir(exist_ok=True)
+            shutil.copyfile(sources[i % len(sources)], dst)
+            with zipfile.ZipFile(dst, "a") as z:
+                z.comment = f"mail {i}".encode()
+        return folder
+
+    def collect(self, counts):
+        results = {}
+        for count in counts:
+            folder = self.corpus(count)
+            for jobs in ((1, 2) if count == counts[0] else (2,)):
+                db = self.work / f"c-{count}-{jobs}.db"
+                db.unlink(missing_ok=True)
+                cmd = [sys.executable, "-m", "xlform.cli", "collect", str(folder), "--db", str(db), "--jobs", str(jobs),
+                       "--quiet", "--registry", str(self.registry_path), "--summary", str(self.work / "s.xlsx"),
+                       "--report", str(self.work / "reports")]
+                seconds, peak, err = run_measured(cmd)
+                if f"{count} files: {count} read" not in err:
+                    raise RuntimeError(f"collect did not read every file: {err}")
+                results[(count, jobs)] = (seconds, peak)
+        for count in counts:
+            seconds, peak = results[(count, 2)]
+            floor = 30 * count / 10000
+            self.add(f"collect {count:,} files --jobs 2", f"{seconds:.1f} s, peak {peak / 2**20:.0f} MB",
+                     f"< {floor:g} s, < 250 MB" if count != 10000 else "< 30 s, < 250 MB",
+                     seconds < floor and peak < 250 * 2**20)
+        if len(counts) > 1:
+            a, b = results[(counts[0], 2)][1], results[(counts[-1], 2)][1]
+            self.add(f"collect peak memory {counts[-1]:,} vs {counts[0]:,} files", f"{b / a:.2f}x", "within 20%",
+                     abs(b / a - 1) <= 0.2)
+        one, two = results[(counts[0], 1)][0], results[(counts[0], 2)][0]
+        self.add(f"collect --jobs 2 vs --jobs 1 ({counts[0]:,} files)", f"{one / two:.2f}x faster", ">= 1.7x",
+                 one / two >= 1.7)
+
+    def render_parallel(self, count: int):
+        folder = self.work / "defs-many"
+        folder.mkdir(exist_ok=True)
+        for i in range(count):
+            (folder / f"d{i:04d}.yaml").write_text(definition_text(40, f"many-{i:04d}"), encoding="utf-8")
+        times = {}
+        for jobs in (1, 2):
+            reg = self.work / f"r-{jobs}.db"
+            reg.unlink(missing_ok=True)
+            cmd = [sys.executable, "-m", "xlform.cli", "render", str(folder), "-o", str(self.work / f"many-{jobs}"),
+                   "--registry", str(reg), "--jobs", str(jobs)]
+            times[jobs] = run_measured(cmd)[0]
+        self.add(f"render --jobs 2 vs --jobs 1 ({count} forms)", f"{times[1] / times[2]:.2f}x faster "
+                 f"({times[1]:.1f} s -> {times[2]:.1f} s)", ">= 1.7x", times[1] / times[2] >= 1.7)
+
+    def cold_start(self):
+        one = self.filled_form(self.defs[40], 0, self.work)
+
+        def median_run(cmd):
+            return statistics.median(run_measured(cmd)[0] for _ in range(5))
+        helptime = median_run([sys.executable, "-m", "xlform.cli", "--help"])
+        script = shutil.which("xlform")
+        if script:
+            helptime = min(helptime, median_run([script, "--help"]))
+        readtime = median_run([sys.executable, "-m", "xlform.cli", "read", str(one), "--registry",
+                               str(self.registry_path)])
+        base = median_run([sys.executable, "-c", "pass"])
+        self.add("cold start `xlform --help`", f"{helptime:.3f} s (python itself: {base:.3f} s)", "< 0.3 s",
+                 helptime < 0.3)
+        self.add("cold start `xlform read FILE` (40 indicators)", f"{readtime:.3f} s", "", True)
+
+    def table(self) -> str:
+        head = ("measure", "figure", "floor", "", "reference")
+        rows = [head] + self.rows
+        widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
+        return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m xlform.bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="a small smoke run (the test suite runs this)")
+    ap.add_argument("--repeat", type=int, default=5, help="runs per figure; median, min and max are shown")
+    ap.add_argument("--files", default="1000,10000", help="collection sizes, comma-separated")
+    ap.add_argument("--keep", metavar="DIR", help="work in DIR and keep it")
+    args = ap.parse_args(argv)
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="xlform-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    counts = [40] if args.quick else [int(x) for x in args.files.split(",")]
+    repeat = 1 if args.quick else args.repeat
+    try:
+        b = Bench(work, repeat, args.quick)
+        print(f"xlform benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+              f"{time.strftime('%Y-%m-%d')}", flush=True)
+        for step in (b.render, b.read):
+            step()
+        b.collect(counts)
+        b.render_parallel(8 if args.quick else 200)
+        b.cold_start()
+        print(b.table())
+        return 0 if args.quick or all(r[3] == "ok" for r in b.rows) else 1
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
