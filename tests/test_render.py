@@ -214,3 +214,19 @@ def test_row_heights_leave_room_for_wrapped_text(rendered, examples):
     assert ws.row_dimensions[11].height > 60      # the long 预期目标
     assert ws.row_dimensions[13].height < ws.row_dimensions[17].height  # a one-line vs a three-line name
     assert range_boundaries("A1:I1")  # sanity of the helper import
+
+
+@pytest.mark.parametrize("tid", IDS)
+def test_expected_cells_are_what_the_workbook_holds(rendered, examples, tid):
+    """The reader's picture of an issued sheet (the writer run against a recorder) equals the file."""
+    from xlform.writer import SheetSpec, expected_cells
+    from xlform.xlsx import Package
+    p = examples[tid]
+    expected = expected_cells(SheetSpec(p, form_kind("project"), 1, "自评表"))
+    with Package(rendered[tid]) as pkg:
+        cells = pkg.sheet(pkg.sheets[0]).cells
+    written = {ref: (c.value, c.formula) for ref, c in cells.items() if c.value not in (None, "") or c.formula}
+    assert {ref: f for ref, (_, f) in written.items()} == {ref: f for ref, (_, f) in expected.items()}
+    assert {ref: v for ref, (v, f) in written.items() if f is None} == {
+        ref: v for ref, (v, f) in expected.items() if f is None}
+    assert len(expected) > 80

@@ -84,6 +84,8 @@ def _work(path: str):
         records = read_file(p, _REGISTRY)
     except Exception as e:  # a reader bug must cost one file, not the run
         records = [Record(path, problems=[problem("unsupported", p.name, detail=f"{type(e).__name__}: {e}")])]
+    for r in records:  # encoded here, in parallel, rather than in the process that writes the database
+        r.encoded = r.to_json()
     return path, sha, st.st_size, modified, records
 
 

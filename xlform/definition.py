@@ -1,6 +1,7 @@
 """Project definitions: validated, frozen data built from YAML, every error with its file and line."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -84,7 +85,7 @@ class Project:
             "allow_total": self.allow_total,
         }
 
-    @property
+    @functools.cached_property
     def hash(self) -> str:
         text = json.dumps(self.canonical(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()

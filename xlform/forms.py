@@ -43,7 +43,13 @@ class FormKind:
 
     def prompt(self, kind: str, part: str, **values) -> str:
         entry = self.spec["prompts"][kind] if part != "error_title" else self.spec["prompts"]
-        return _template(entry[part]).render(**values)
+        return _rendered(entry[part], tuple(sorted(values.items())))
+
+
+@functools.lru_cache(maxsize=8192)
+def _rendered(source: str, values: tuple) -> str:
+    """A prompt text; forms repeat the same prompts (same target, unit, limit) many times."""
+    return _template(source).render(**dict(values))
 
 
 @functools.lru_cache(maxsize=None)

@@ -14,16 +14,15 @@ META_VERSION = "2"
 CHUNK = 30000  # a cell holds at most 32,767 characters
 
 
-def meta_rows(sheets, generated: str) -> list[list[str]]:
-    from .layout import layout
+def meta_rows(sheets, layouts, generated: str) -> list[list[str]]:
     rows = [["xlform", "meta_version", META_VERSION],
             ["xlform", "xlform_version", __version__],
             ["xlform", "generated", generated]]
-    for spec in sheets:
+    for spec, lay in zip(sheets, layouts):
         p, s = spec.project, spec.sheet
         rows += [[s, "template_id", p.id], [s, "version", str(spec.version)], [s, "form", p.form],
                  [s, "hash", p.hash], [s, "indicators", str(len(p.indicators))]]
-        cells = json.dumps({k: f.cell for k, f in layout(p).fields.items()}, ensure_ascii=False,
+        cells = json.dumps({k: f.cell for k, f in lay.fields.items()}, ensure_ascii=False,
                            separators=(",", ":"))
         ids = json.dumps([i.id for i in p.indicators], ensure_ascii=False, separators=(",", ":"))
         rows += [[s, "cells", cells[i:i + CHUNK]] for i in range(0, len(cells), CHUNK)]

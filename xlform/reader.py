@@ -1,7 +1,6 @@
 """Returned workbooks -> checked records, every score recomputed by the rules, every problem at its cell."""
 from __future__ import annotations
 
-import io
 import math
 import re
 from pathlib import Path
@@ -80,19 +79,14 @@ def _layout(project: Project):
 
 
 def _expected(project: Project, version: int, sheet_name: str) -> Sheet:
-    """The issued blank sheet, parsed the same way as the return: what every locked cell must hold.
-
-    Rendered again from the registry's definition (cached per template version and sheet name).
-    """
+    """The issued blank sheet: what every locked cell must hold (cached per template version and sheet)."""
     key = (project.hash, version, sheet_name)
     if key not in _EXPECTED:
-        from .writer import SheetSpec, write
-        buffer = io.BytesIO()
-        write(buffer, [SheetSpec(project, form_kind(project.form), version, sheet_name)], None, "")
-        with Package(buffer) as pkg:
-            if len(_EXPECTED) > 256:
-                _EXPECTED.clear()
-            _EXPECTED[key] = pkg.sheet(pkg.sheets[0])
+        from .writer import SheetSpec, expected_cells
+        cells = expected_cells(SheetSpec(project, form_kind(project.form), version, sheet_name))
+        if len(_EXPECTED) > 256:
+            _EXPECTED.clear()
+        _EXPECTED[key] = Sheet(sheet_name, cells={ref: Cell(v, f) for ref, (v, f) in cells.items()})
     return _EXPECTED[key]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from .errors import Problem
 
@@ -43,10 +43,18 @@ class Record:
         return [p for p in self.problems if p.severity == "warning"]
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["problems"] = [{"severity": p.severity, "cell": p.where, "code": p.code, "message": p.message}
-                         for p in self.problems]
-        return d
+        # by hand rather than dataclasses.asdict, whose deep copies cost more than reading the file
+        return {"file": self.file, "sheet": self.sheet, "template": dict(self.template),
+                "project": dict(self.project),
+                "funds": {**self.funds, "rows": {k: dict(v) for k, v in self.funds.get("rows", {}).items()}}
+                if self.funds else {},
+                "goal": dict(self.goal), "indicators": [vars(i).copy() for i in self.indicators],
+                "total_score": self.total_score,
+                "problems": [{"severity": p.severity, "cell": p.where, "code": p.code, "message": p.message}
+                             for p in self.problems]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
 
 
 def record_from_dict(d: dict) -> Record:

@@ -118,7 +118,7 @@ class Store:
             "received_at, status, errors, warnings, total_score, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (sha, path, r.sheet, tid, r.template.get("version"), r.project.get("department"), r.project.get("name"),
              modified, now, status, len(r.errors), len(r.warnings), r.total_score,
-             json.dumps(r.to_dict(), ensure_ascii=False)))
+             getattr(r, "encoded", None) or r.to_json()))
         sid = cur.lastrowid
         if r.project:
             self.db.execute("INSERT INTO projects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",

@@ -61,15 +61,79 @@ def write(target, sheets: list[SheetSpec], password: str | None, generated: str)
     wb.lock_structure, wb.structure_password = True, password or None
     wb.set_properties({"title": sheets[0].kind.text("title"), "comments": f"xlform {__version__}"})
     wb.set_custom_property("xlform", "1")
+    layouts = []
     for spec in sheets:
-        _SheetWriter(wb, spec, password).write()
+        sheet = _SheetWriter(wb, spec, password)
+        sheet.write()
+        layouts.append(sheet.lay)
     meta = wb.add_worksheet(META_SHEET)
-    for r, row in enumerate(meta_rows(sheets, generated)):
+    for r, row in enumerate(meta_rows(sheets, layouts, generated)):
         for c, value in enumerate(row):
             meta.write_string(r, c, value)
     meta.very_hidden()
     meta.protect(password or "")
     wb.close()
+
+
+def expected_cells(spec: SheetSpec) -> dict:
+    """What every cell of an issued sheet holds, {A1: (value, formula)}, without writing a file.
+
+    The writer runs against a recorder instead of xlsxwriter, so the reader compares a return with exactly
+    what the writer puts in each cell, at a fraction of the cost of writing and parsing a workbook.
+    """
+    wb = _Recorder()
+    _SheetWriter(wb, spec, None).write()
+    return {xl_rowcol_to_cell(r, c): v for (r, c), v in wb.sheet.cells.items() if v[0] not in (None, "") or v[1]}
+
+
+class _SheetRecorder:
+    """Stands in for an xlsxwriter worksheet: keeps cell contents, ignores everything else."""
+
+    def __init__(self):
+        self.cells: dict[tuple[int, int], tuple] = {}
+
+    @staticmethod
+    def _rc(args):
+        if isinstance(args[0], str):
+            from xlsxwriter.utility import xl_cell_to_rowcol
+            return xl_cell_to_rowcol(args[0]), args[1:]
+        return (args[0], args[1]), args[2:]
+
+    def write_string(self, *args):
+        rc, (value, *_) = self._rc(args)
+        self.cells[rc] = (value, None)
+
+    def write_number(self, *args):
+        rc, (value, *_) = self._rc(args)
+        self.cells[rc] = (float(value), None)
+
+    def write_blank(self, *args):
+        rc, _ = self._rc(args)
+        self.cells[rc] = (None, None)
+
+    def write_formula(self, *args):
+        rc, (formula, _fmt, value) = self._rc(args)
+        self.cells[rc] = (value, formula.lstrip("="))
+
+    def merge_range(self, first_row, first_col, *_):
+        self.cells[(first_row, first_col)] = (None, None)
+
+    def __getattr__(self, name):
+        return lambda *a, **k: 0
+
+
+class _Recorder:
+    """Stands in for the xlsxwriter workbook in expected_cells."""
+    _xlform_formats = None
+
+    def __init__(self):
+        self.sheet = _SheetRecorder()
+
+    def add_worksheet(self, name=None):
+        return self.sheet
+
+    def __getattr__(self, name):
+        return lambda *a, **k: 0
 
 
 def text_width(text: str) -> float:

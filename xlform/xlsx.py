@@ -195,22 +195,29 @@ class Package:
         return out
 
     def _read_workbook(self):
+        """The sheets (name, state, part); defined names are parsed only when asked for."""
         rels = self._rels("xl/workbook.xml")
         self.sheets: list[SheetInfo] = []
-        self.defined_names: list[tuple[str, int | None, str]] = []
-        self.structure_locked = False
+        data = self._small("xl/workbook.xml")
+        if data is None or b"<workbook" not in data:
+            raise BadWorkbook("unsupported", "an unusual workbook part")
+        for m in _SHEET.finditer(data):
+            attrs = {k.decode(): _text(v) for k, v in _ATTR.findall(m.group(1))}
+            rid = next((v for k, v in attrs.items() if k.endswith(":id")), "")
+            self.sheets.append(SheetInfo(attrs.get("name", ""), attrs.get("state", "visible"), rels.get(rid, ""),
+                                         len(self.sheets)))
+        prot = _WORKBOOK_PROTECTION.search(data)
+        self.structure_locked = bool(prot and re.search(rb'lockStructure="(?:1|true)"', prot.group(1)))
+
+    @property
+    def defined_names(self) -> list[tuple[str, int | None, str]]:
+        """(name, local sheet index or None, formula text) of every defined name."""
+        out = []
         for _, el in self._parse("xl/workbook.xml"):
-            tag = _local(el.tag)
-            if tag == "sheet":
-                part = rels.get(el.get(f"{{{NS_REL}}}id"), "")
-                self.sheets.append(SheetInfo(el.get("name", ""), el.get("state", "visible"), part,
-                                             len(self.sheets)))
-            elif tag == "definedName":
+            if _local(el.tag) == "definedName":
                 local = el.get("localSheetId")
-                self.defined_names.append((el.get("name", ""), int(local) if local is not None else None,
-                                           el.text or ""))
-            elif tag == "workbookProtection":
-                self.structure_locked = el.get("lockStructure") in ("1", "true")
+                out.append((el.get("name", ""), int(local) if local is not None else None, el.text or ""))
+        return out
 
     @property
     def shared_strings(self) -> list[str]:
@@ -345,6 +352,8 @@ _T = re.compile(rb"<t(?:\s[^>]*)?>(.*?)</t>", re.S)
 _SI = re.compile(rb"<si(?:\s[^>]*)?(?:/>|>(.*?)</si>)", re.S)
 _RPH = re.compile(rb"<rPh\b.*?</rPh>", re.S)
 _PROTECTION = re.compile(rb"<sheetProtection\b([^>]*)>")
+_WORKBOOK_PROTECTION = re.compile(rb"<workbookProtection\b([^>]*)>")
+_SHEET = re.compile(rb"<sheet\s([^>]*?)/?>")
 _SHEET_ON = re.compile(rb'\ssheet="(?:1|true)"')
 
 
@@ -354,6 +363,9 @@ def _text(b: bytes) -> str:
 
 
 def _si_bytes(inner: bytes) -> str:
+    if b"<r>" not in inner and b"<rPh" not in inner:  # plain text: one <t>
+        m = _T.search(inner)
+        return _text(m.group(1)) if m else ""
     return "".join(_text(t) for t in _T.findall(_RPH.sub(b"", inner)))
 
 
