@@ -17,7 +17,7 @@ from pathlib import Path
 from .messages import problem
 from .record import Record
 from .registry import Registry
-from .store import Store
+from .store import Prepared, Store
 
 
 @dataclass
@@ -76,7 +76,7 @@ def _work(path: str):
         st = p.stat()
         sha = _sha256(p)
     except OSError as e:
-        return path, None, 0, "", [Record(path, problems=[problem("not_found", p.name, detail=str(e))])]
+        return path, None, 0, "", None
     modified = datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat(timespec="microseconds")
     if sha in _KNOWN:
         return path, sha, st.st_size, modified, None
@@ -84,9 +84,8 @@ def _work(path: str):
         records = read_file(p, _REGISTRY)
     except Exception as e:  # a reader bug must cost one file, not the run
         records = [Record(path, problems=[problem("unsupported", p.name, detail=f"{type(e).__name__}: {e}")])]
-    for r in records:  # encoded here, in parallel, rather than in the process that writes the database
-        r.encoded = r.to_json()
-    return path, sha, st.st_size, modified, records
+    # database rows are built here, in parallel, so the process that writes the database only inserts
+    return path, sha, st.st_size, modified, [Prepared.of(r) for r in records]
 
 
 def collect(dirs, store: Store, registry_path: str | Path, jobs: int = 0, progress: bool = False,
@@ -111,23 +110,27 @@ def collect(dirs, store: Store, registry_path: str | Path, jobs: int = 0, progre
         bar = click.progressbar(length=len(paths), label="collecting", file=sys.stderr)
         bar.__enter__()
     try:
-        for path, sha, size, modified, records in results:
-            if bar:
-                bar.update(1)
-            if sha is None:  # unreadable from disk: nothing to store under a content hash
-                outcome.rejected += 1
-                continue
-            status = None if records is None else store.add_file(path, sha, size, modified, now, records)
-            if status is None:  # content already collected, under this or another name
-                with store.transaction():
+        with store.batches() as done_one:
+            for path, sha, size, modified, records in results:
+                if bar:
+                    bar.update(1)
+                if sha is None:  # unreadable from disk: nothing to store under a content hash
+                    outcome.rejected += 1
+                    continue
+                if records is None:  # a content known before this run
                     store.add_path(path, sha, now)
-                outcome.duplicates += 1
-                continue
-            outcome.read += 1
-            outcome.records += len(records)
-            outcome.errors += sum(len(r.errors) for r in records)
-            outcome.warnings += sum(len(r.warnings) for r in records)
-            outcome.rejected += status == "rejected"
+                    status = None
+                else:
+                    status = store.add_file(path, sha, size, modified, now, records)
+                done_one()
+                if status is None:  # content already collected, under this or another name
+                    outcome.duplicates += 1
+                    continue
+                outcome.read += 1
+                outcome.records += len(records)
+                outcome.errors += sum(r.errors for r in records)
+                outcome.warnings += sum(r.warnings for r in records)
+                outcome.rejected += status == "rejected"
     except BaseException:
         if pool:
             pool.terminate()  # interrupted: what was committed stays, the next run does the rest

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from .record import Record
@@ -52,6 +54,44 @@ CREATE VIEW IF NOT EXISTS current AS
 """
 
 
+@dataclass
+class Prepared:
+    """A record as database rows: built where the file was read (a worker), stored by the main process."""
+    usable: bool
+    template_id: str | None
+    submission: tuple   # sheet, template_id, version, department, project, errors, warnings, total, JSON
+    project: tuple | None
+    funds: list[tuple]
+    indicators: list[tuple]
+    problems: list[tuple]
+
+    @classmethod
+    def of(cls, r: Record) -> "Prepared":
+        tid = r.template.get("id") or None
+        p = r.project
+        project = None
+        if p:
+            project = (tid, r.template.get("version"), p["name"], p["department"], p["implementer"], p["year"],
+                       r.goal.get("expected"), r.goal.get("actual"), r.funds.get("weight"), r.funds.get("rate"),
+                       r.funds.get("score"), r.total_score)
+        return cls(bool(tid and p), tid,
+                   (r.sheet, tid, r.template.get("version"), p.get("department"), p.get("name"), len(r.errors),
+                    len(r.warnings), r.total_score, r.to_json()),
+                   project,
+                   [(k, v["initial"], v["annual"], v["executed"]) for k, v in r.funds.get("rows", {}).items()],
+                   [(n, i.id, i.level1, i.level2, i.name, i.target, i.actual, i.weight, i.score, i.deviation_reason)
+                    for n, i in enumerate(r.indicators)],
+                   [(x.where, x.severity, x.code, x.message) for x in r.problems])
+
+    @property
+    def errors(self) -> int:
+        return self.submission[5]
+
+    @property
+    def warnings(self) -> int:
+        return self.submission[6]
+
+
 def db_path(url: str | None) -> Path:
     """A file path, or a sqlite:/// URL (sqlite:///relative.db, sqlite:////absolute.db)."""
     if not url:
@@ -88,6 +128,26 @@ class Store:
             raise
         self.db.execute("COMMIT")
 
+    @contextmanager
+    def batches(self, files: int = 50, seconds: float = 0.5):
+        """Transactions holding whole files, committed every so many files or seconds: a killed run loses
+        at most the open batch, never part of a file. Call the yielded function after each file."""
+        state = {"n": 0, "t": time.monotonic()}
+        self.db.execute("BEGIN IMMEDIATE")
+
+        def done_one():
+            state["n"] += 1
+            if state["n"] >= files or time.monotonic() - state["t"] >= seconds:
+                self.db.execute("COMMIT")
+                self.db.execute("BEGIN IMMEDIATE")
+                state.update(n=0, t=time.monotonic())
+        try:
+            yield done_one
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
     def known(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT sha256 FROM files")}
 
@@ -95,43 +155,34 @@ class Store:
         self.db.execute("INSERT OR REPLACE INTO file_paths VALUES (?,?,?)", (path, sha, now))
 
     def add_file(self, path: str, sha: str, size: int, modified: str, now: str,
-                 records: list[Record]) -> str | None:
-        """Store one file and its records in one transaction: 'read' or 'rejected' (no usable record),
-        None if its content was already stored."""
-        with self.transaction():
-            if self.db.execute("SELECT 1 FROM files WHERE sha256=?", (sha,)).fetchone():
-                self.add_path(path, sha, now)
-                return None
-            usable = [bool(r.template.get("id") and r.project) for r in records]
-            status = "read" if any(usable) else "rejected"
-            self.db.execute("INSERT INTO files VALUES (?,?,?,?,?,?)", (sha, path, size, modified, now, status))
-            self.add_path(path, sha, now)
-            for r, ok in zip(records, usable):
-                self._add_record(r, sha, path, modified, now, ok)
+                 records: list["Prepared"]) -> str | None:
+        """Store one file and its records, inside the caller's transaction (see `batches`): 'read' or
+        'rejected' (no usable record), None if its content was already stored."""
+        status = "read" if any(r.usable for r in records) else "rejected"
+        added = self.db.execute("INSERT OR IGNORE INTO files VALUES (?,?,?,?,?,?)",
+                                (sha, path, size, modified, now, status)).rowcount
+        self.add_path(path, sha, now)
+        if not added:
+            return None
+        for r in records:
+            self._add_record(r, sha, path, modified, now)
         return status
 
-    def _add_record(self, r: Record, sha, path, modified, now, usable: bool):
-        tid = r.template.get("id") or None
-        status = self._claim_current(tid, modified) if usable else "rejected"
-        cur = self.db.execute(
+    def _add_record(self, r: "Prepared", sha, path, modified, now):
+        status = self._claim_current(r.template_id, modified) if r.usable else "rejected"
+        sheet, tid, version, department, project, errors, warnings, total, encoded = r.submission
+        sid = self.db.execute(
             "INSERT INTO submissions (sha256, path, sheet, template_id, version, department, project, modified, "
             "received_at, status, errors, warnings, total_score, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (sha, path, r.sheet, tid, r.template.get("version"), r.project.get("department"), r.project.get("name"),
-             modified, now, status, len(r.errors), len(r.warnings), r.total_score,
-             getattr(r, "encoded", None) or r.to_json()))
-        sid = cur.lastrowid
+            (sha, path, sheet, tid, version, department, project, modified, now, status, errors, warnings, total,
+             encoded)).lastrowid
         if r.project:
-            self.db.execute("INSERT INTO projects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                            (sid, tid, r.template.get("version"), r.project["name"], r.project["department"],
-                             r.project["implementer"], r.project["year"], r.goal.get("expected"), r.goal.get("actual"),
-                             r.funds.get("weight"), r.funds.get("rate"), r.funds.get("score"), r.total_score))
-            self.db.executemany("INSERT INTO funds VALUES (?,?,?,?,?)",
-                                [(sid, k, v["initial"], v["annual"], v["executed"]) for k, v in r.funds["rows"].items()])
+            self.db.execute("INSERT INTO projects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (sid,) + r.project)
+            self.db.executemany("INSERT INTO funds VALUES (?,?,?,?,?)", [(sid,) + row for row in r.funds])
             self.db.executemany("INSERT INTO indicators VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                                [(sid, n, i.id, i.level1, i.level2, i.name, i.target, i.actual, i.weight, i.score,
-                                  i.deviation_reason) for n, i in enumerate(r.indicators)])
+                                [(sid,) + row for row in r.indicators])
         self.db.executemany("INSERT INTO problems (submission_id, cell, severity, code, message) VALUES (?,?,?,?,?)",
-                            [(sid, p.where, p.severity, p.code, p.message) for p in r.problems])
+                            [(sid,) + row for row in r.problems])
 
     def _claim_current(self, template_id: str, modified: str) -> str:
         """The newest file of a template is current; an older one goes into history as superseded."""

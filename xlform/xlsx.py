@@ -239,7 +239,11 @@ class Package:
         """Per cell style (xf) index: is the cell locked? (locked unless the xf says locked=0)."""
         if self._locked is None:
             self._locked = []
-            if "xl/styles.xml" in self.names:
+            data = self._small("xl/styles.xml") if "xl/styles.xml" in self.names else b""
+            xfs = _CELL_XFS.search(data) if data else None
+            if xfs:
+                self._locked = [not _UNLOCKED.search(m.group(0)) for m in _XF.finditer(xfs.group(1))]
+            elif data is None or (data and b"<styleSheet" not in data):  # huge or prefixed: stream it
                 in_xfs = False
                 for event, el in self._parse("xl/styles.xml", ("start", "end")):
                     tag = _local(el.tag)
@@ -279,28 +283,42 @@ class Package:
         shared, locked = self.shared_strings, self.locked_styles
         masters: dict[str, tuple[str, str]] = {}
         for m in _CELL.finditer(data):
-            attrs = dict(_ATTR.findall(m.group(1)))
-            ref = attrs.get(b"r")
-            if ref is None:
-                raise BadWorkbook("unsupported", "cells without references")
+            head, inner = m.group(1), m.group(2)
+            fast = _CELL_HEAD.fullmatch(head)  # r="A1" s="3" t="s", the order every writer uses
+            if fast:
+                ref, style, t = fast.group(1), fast.group(2), fast.group(3)
+            else:
+                attrs = dict(_ATTR.findall(head))
+                ref, style, t = attrs.get(b"r"), attrs.get(b"s"), attrs.get(b"t")
+                if ref is None:
+                    raise BadWorkbook("unsupported", "cells without references")
             ref = ref.decode()
             if want is not None and ref not in want:
                 continue
-            inner = m.group(2)
             value = formula = None
-            f = _FORMULA.search(inner)
-            if f:
-                formula = _text(f.group(2)) if f.group(2) is not None else ""
-                fattrs = dict(_ATTR.findall(f.group(1) or b""))
-                if fattrs.get(b"t") == b"shared":
-                    formula = _shared_formula(masters, fattrs.get(b"si"), ref, formula)
-            v = _VALUE.search(inner)
-            if v:
-                value = _text(v.group(1))
-            elif b"<is" in inner:
-                value = "".join(_text(t) for t in _T.findall(inner))
-            s = int(attrs.get(b"s", 0))
-            sheet.cells[ref] = Cell(_typed(attrs.get(b"t", b"n").decode(), value, shared),
+            body = _CELL_BODY.fullmatch(inner)  # [<f …>formula</f>][<v>value</v>]
+            if body:
+                fattrs, ftext, vtext = body.group(1), body.group(2), body.group(3)
+                if body.group(0).startswith(b"<f"):
+                    formula = _text(ftext) if ftext is not None else ""
+                    if fattrs and b"shared" in fattrs:
+                        formula = _shared_formula(masters, dict(_ATTR.findall(fattrs)).get(b"si"), ref, formula)
+                if vtext is not None:
+                    value = _text(vtext)
+            else:
+                f = _FORMULA.search(inner)
+                if f:
+                    formula = _text(f.group(2)) if f.group(2) is not None else ""
+                    fattrs = dict(_ATTR.findall(f.group(1) or b""))
+                    if fattrs.get(b"t") == b"shared":
+                        formula = _shared_formula(masters, fattrs.get(b"si"), ref, formula)
+                v = _VALUE.search(inner)
+                if v:
+                    value = _text(v.group(1))
+                elif b"<is" in inner:
+                    value = "".join(_text(x) for x in _T.findall(inner))
+            s = int(style) if style else 0
+            sheet.cells[ref] = Cell(_typed(t.decode() if t else "n", value, shared),
                                     formula, locked[s] if s < len(locked) else True)
         return sheet
 
@@ -346,12 +364,17 @@ class Package:
 
 _CELL = re.compile(rb"<c\s([^>]*?)(?<!/)>(.*?)</c>", re.S)
 _ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
+_CELL_HEAD = re.compile(rb'r="([A-Z]{1,3}[0-9]{1,7})"(?: s="([0-9]+)")?(?: t="([a-zA-Z]+)")?')
+_CELL_BODY = re.compile(rb"(?:<f(\s[^>]*?)?(?:/>|>([^<]*)</f>))?(?:<v>([^<]*)</v>|<v/>)?")
 _FORMULA = re.compile(rb"<f(\s[^>]*?)?(?:/>|>(.*?)</f>)", re.S)
 _VALUE = re.compile(rb"<v(?:\s[^>]*)?>(.*?)</v>", re.S)
 _T = re.compile(rb"<t(?:\s[^>]*)?>(.*?)</t>", re.S)
 _SI = re.compile(rb"<si(?:\s[^>]*)?(?:/>|>(.*?)</si>)", re.S)
 _RPH = re.compile(rb"<rPh\b.*?</rPh>", re.S)
 _PROTECTION = re.compile(rb"<sheetProtection\b([^>]*)>")
+_CELL_XFS = re.compile(rb"<cellXfs\b[^>]*>(.*?)</cellXfs>", re.S)
+_XF = re.compile(rb"<xf\b[^>]*?(?:/>|>.*?</xf>)", re.S)
+_UNLOCKED = re.compile(rb'<protection\b[^>]*\blocked="(?:0|false)"')
 _WORKBOOK_PROTECTION = re.compile(rb"<workbookProtection\b([^>]*)>")
 _SHEET = re.compile(rb"<sheet\s([^>]*?)/?>")
 _SHEET_ON = re.compile(rb'\ssheet="(?:1|true)"')
