@@ -69,3 +69,13 @@ def test_usage_errors_exit_2(tmp_path):
 def test_installed_command_and_help():
     r = subprocess.run([sys.executable, "-m", "xlform.cli", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "render" in r.stdout and "check" in r.stdout
+
+
+def test_render_in_parallel_writes_the_same_workbooks(tmp_path):
+    from xlform.xlsx import Package
+    for jobs in ("1", "2"):
+        r = run("render", EXAMPLES, "-o", tmp_path / jobs, "--registry", tmp_path / f"r{jobs}.db", "--jobs", jobs)
+        assert r.exit_code == 0, r.output
+    for f in sorted((tmp_path / "1").glob("*.xlsx")):
+        with Package(f) as a, Package(tmp_path / "2" / f.name) as b:
+            assert a.sheet(a.sheets[0]).cells == b.sheet(b.sheets[0]).cells

@@ -12,7 +12,6 @@ from click.testing import CliRunner
 
 from helpers import definition, load_def, write_def
 from xlform.cli import main
-from xlform.definition import load
 from xlform.evaluate import Inputs, evaluate
 from xlform.forms import form_kind
 from xlform.layout import layout

@@ -18,9 +18,9 @@ def main():
     definitions to locked, self-scoring Excel workbooks."""
 
 
-def _load(definitions):
+def _load(definitions, jobs: int = 1):
     from .definition import load_many
-    projects, problems = load_many(definitions)
+    projects, problems = load_many(definitions, jobs)
     for p in problems:
         click.echo(f"Error: {p}", err=True)
     return projects, problems
@@ -60,12 +60,13 @@ def render(definitions, out_dir, per, password, registry, jobs):
     from .errors import XlformError
     from .registry import Registry
     from .render import render as do_render
-    projects, problems = _load(definitions)
+    import os
+    jobs = jobs or os.cpu_count() or 1
+    projects, problems = _load(definitions, jobs)
     if projects:
         reg = Registry(registry)
         try:
-            import os
-            for issued in do_render(projects, out_dir, per, password, reg, jobs or os.cpu_count() or 1):
+            for issued in do_render(projects, out_dir, per, password, reg, jobs):
                 for sheet, template_id, version in issued.sheets:
                     click.echo(f"{issued.file}  {sheet}  {template_id} v{version}")
         except XlformError as e:
@@ -148,10 +149,14 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
         store = Store(db_path(db_url))
     except ValueError as e:
         raise click.UsageError(str(e))
+    from .errors import XlformError
     try:
-        outcome = do_collect(dirs, store, registry or default_path(), jobs,
-                             progress=not quiet and sys.stderr.isatty(),
-                             exclude={Path(summary_path), *Path(report_dir).glob("*")})
+        try:
+            outcome = do_collect(dirs, store, registry or default_path(), jobs,
+                                 progress=not quiet and sys.stderr.isatty(),
+                                 exclude={Path(summary_path), *Path(report_dir).glob("*")})
+        except XlformError as e:
+            raise click.ClickException(str(e))
         write_summary(Path(summary_path), store, outcome.missing)
         reports = write_reports(Path(report_dir), store, outcome.missing)
         bad = store.rows("SELECT COUNT(*) FROM submissions WHERE status='rejected' OR "

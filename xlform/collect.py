@@ -1,23 +1,28 @@
 """A folder of returned workbooks -> the collection database, a summary workbook and per-department reports.
 
-Files are read in parallel worker processes; only the main process writes the database, one transaction
-per file, so a killed run is completed by the next without duplicates.
+Each worker process reads its share of the files and stores them itself, whole files in short write
+transactions (SQLite serialises the writers), so no record crosses a process boundary and a killed run
+leaves only complete files, which the next run skips.
 """
 from __future__ import annotations
 
 import hashlib
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .errors import XlformError
 from .messages import problem
 from .record import Record
 from .registry import Registry
 from .store import Prepared, Store
+
+BATCH_FILES, BATCH_SECONDS = 50, 0.5
 
 
 @dataclass
@@ -32,6 +37,10 @@ class Outcome:
     seconds: float = 0.0
     missing: list[dict] = field(default_factory=list)   # issued templates with no current submission
 
+    def add(self, other: dict):
+        for k in ("read", "records", "errors", "warnings", "duplicates", "rejected"):
+            setattr(self, k, getattr(self, k) + other[k])
+
     def line(self) -> str:
         return (f"{self.files} files: {self.read} read, {self.records} records, {self.errors} errors, "
                 f"{self.warnings} warnings, {self.duplicates} skipped duplicates, {self.rejected} rejected, "
@@ -41,23 +50,13 @@ class Outcome:
 def find_files(dirs, exclude: set[Path]) -> list[Path]:
     """Every regular file under the folders, except Office lock files (~$…), hidden files and our outputs."""
     out = set()
+    names = {p.name for p in exclude}  # resolve only what may be excluded: a collection has many files
     for d in map(Path, dirs):
         candidates = [d] if d.is_file() else d.rglob("*")
         for f in candidates:
-            if f.is_file() and not f.name.startswith(("~$", ".")) and f.resolve() not in exclude:
+            if f.is_file() and not f.name.startswith(("~$", ".")) and not (f.name in names and f.resolve() in exclude):
                 out.add(f)
     return sorted(out)
-
-
-# -- the worker side (module-level so that it pickles) -------------------------------------------
-_REGISTRY: Registry | None = None
-_KNOWN: frozenset = frozenset()
-
-
-def _init(registry_path: str, known: frozenset):
-    global _REGISTRY, _KNOWN
-    _REGISTRY = Registry(registry_path, create=False)
-    _KNOWN = known
 
 
 def _sha256(path: Path) -> str:
@@ -68,82 +67,154 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _work(path: str):
-    """(path, sha256, size, modified, records or None for content already stored)."""
+def read_one(path: str, registry: Registry, known: frozenset):
+    """(path, sha256, size, modified, database rows, or None for content stored before this run)."""
     from .reader import read_file
     p = Path(path)
     try:
         st = p.stat()
         sha = _sha256(p)
     except OSError as e:
-        return path, None, 0, "", None
+        return path, None, 0, "", str(e)
     modified = datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat(timespec="microseconds")
-    if sha in _KNOWN:
+    if sha in known:
         return path, sha, st.st_size, modified, None
     try:
-        records = read_file(p, _REGISTRY)
+        records = read_file(p, registry)
     except Exception as e:  # a reader bug must cost one file, not the run
         records = [Record(path, problems=[problem("unsupported", p.name, detail=f"{type(e).__name__}: {e}")])]
-    # database rows are built here, in parallel, so the process that writes the database only inserts
     return path, sha, st.st_size, modified, [Prepared.of(r) for r in records]
+
+
+def store_batch(store: Store, batch: list, now: str, counts: dict, lock=None):
+    """Store read files in one transaction, each whole; counts what happened. Writers take `lock` first:
+    it wakes a waiting writer at once, where SQLite's own busy wait sleeps in growing steps."""
+    with lock or _NO_LOCK, store.transaction():
+        for path, sha, size, modified, rows in batch:
+            if sha is None:  # vanished or unreadable from disk: nothing to store under a content hash
+                counts["rejected"] += 1
+                continue
+            status = None if rows is None else store.add_file(path, sha, size, modified, now, rows)
+            if rows is None:
+                store.add_path(path, sha, now)
+            if status is None:  # content already collected, under this or another name
+                counts["duplicates"] += 1
+                continue
+            counts["read"] += 1
+            counts["records"] += len(rows)
+            counts["errors"] += sum(r.errors for r in rows)
+            counts["warnings"] += sum(r.warnings for r in rows)
+            counts["rejected"] += status == "rejected"
+
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NO_LOCK = _NoLock()
+
+
+def run_share(paths: list[str], store: Store, registry: Registry, known: frozenset, now: str, tick,
+              lock=None) -> dict:
+    """Read and store a share of the files, committing whole files every BATCH_FILES files or BATCH_SECONDS."""
+    counts = dict.fromkeys(("read", "records", "errors", "warnings", "duplicates", "rejected"), 0)
+    batch, last = [], time.monotonic()
+    for path in paths:
+        batch.append(read_one(path, registry, known))
+        tick()
+        if len(batch) >= BATCH_FILES or time.monotonic() - last >= BATCH_SECONDS:
+            store_batch(store, batch, now, counts, lock)
+            batch, last = [], time.monotonic()
+    if batch:
+        store_batch(store, batch, now, counts, lock)
+    return counts
+
+
+def _worker(paths, db_path, registry_path, known, now, counter, results, lock):
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it stops us if it is interrupted
+    store, registry = Store(db_path), Registry(registry_path, create=False)
+
+    def tick():
+        with counter.get_lock():
+            counter.value += 1
+    try:
+        results.put(run_share(paths, store, registry, known, now, tick, lock))
+    finally:
+        store.close()
+        registry.close()
+
+
+def _die_with_parent():
+    """Linux: end this worker when the collecting process dies, even by SIGKILL."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def collect(dirs, store: Store, registry_path: str | Path, jobs: int = 0, progress: bool = False,
             exclude: set[Path] = frozenset()) -> Outcome:
     started = time.monotonic()
-    files = find_files(dirs, {Path(p).resolve() for p in exclude} | {store.path.resolve()})
-    outcome = Outcome(files=len(files))
-    jobs = jobs or os.cpu_count() or 1
+    paths = [str(f) for f in find_files(dirs, {Path(p).resolve() for p in exclude} | {store.path.resolve()})]
+    outcome = Outcome(files=len(paths))
+    jobs = min(jobs or os.cpu_count() or 1, max(len(paths), 1))
     known = frozenset(store.known())
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    paths = [str(f) for f in files]
-    if jobs == 1 or len(paths) < 2:
-        _init(str(registry_path), known)
-        results = map(_work, paths)
-        pool = None
-    else:
-        pool = multiprocessing.get_context("fork").Pool(jobs, _init, (str(registry_path), known))
-        results = pool.imap_unordered(_work, paths, chunksize=4)
     bar = None
     if progress:
         import click
         bar = click.progressbar(length=len(paths), label="collecting", file=sys.stderr)
         bar.__enter__()
     try:
-        with store.batches() as done_one:
-            for path, sha, size, modified, records in results:
-                if bar:
-                    bar.update(1)
-                if sha is None:  # unreadable from disk: nothing to store under a content hash
-                    outcome.rejected += 1
-                    continue
-                if records is None:  # a content known before this run
-                    store.add_path(path, sha, now)
-                    status = None
-                else:
-                    status = store.add_file(path, sha, size, modified, now, records)
-                done_one()
-                if status is None:  # content already collected, under this or another name
-                    outcome.duplicates += 1
-                    continue
-                outcome.read += 1
-                outcome.records += len(records)
-                outcome.errors += sum(r.errors for r in records)
-                outcome.warnings += sum(r.warnings for r in records)
-                outcome.rejected += status == "rejected"
-    except BaseException:
-        if pool:
-            pool.terminate()  # interrupted: what was committed stays, the next run does the rest
-        raise
+        if jobs == 1:
+            registry = Registry(registry_path, create=False)
+            try:
+                outcome.add(run_share(paths, store, registry, known, now, (lambda: bar.update(1)) if bar else
+                                      (lambda: None)))
+            finally:
+                registry.close()
+        else:
+            _run_workers(paths, jobs, store.path, str(registry_path), known, now, outcome, bar)
     finally:
         if bar:
             bar.__exit__(None, None, None)
-        if pool:
-            pool.close()
-            pool.join()
     outcome.missing = missing_returns(store, registry_path)
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _run_workers(paths, jobs, db_path, registry_path, known, now, outcome: Outcome, bar):
+    ctx = multiprocessing.get_context("fork")
+    counter, results, lock = ctx.Value("l", 0), ctx.SimpleQueue(), ctx.Lock()
+    workers = [ctx.Process(target=_worker, args=(paths[i::jobs], db_path, registry_path, known, now, counter,
+                                                 results, lock), daemon=True) for i in range(jobs)]
+    for w in workers:
+        w.start()
+    shown = 0
+    try:
+        while any(w.is_alive() for w in workers) or not results.empty():
+            while not results.empty():
+                outcome.add(results.get())
+            if bar and counter.value > shown:
+                bar.update(counter.value - shown)
+                shown = counter.value
+            time.sleep(0.05)
+    except BaseException:
+        for w in workers:  # interrupted: committed files stay, the next run does the rest
+            w.terminate()
+        for w in workers:
+            w.join()
+        raise
+    failed = [w.exitcode for w in workers if w.exitcode]
+    if failed:
+        raise XlformError(f"a collecting process stopped unexpectedly (exit {failed[0]}); what it stored is kept: "
+                          "run collect again to complete")
 
 
 def missing_returns(store: Store, registry_path) -> list[dict]:

@@ -111,14 +111,25 @@ def load(path: str | Path) -> Project:
     return _Builder(src, str(path)).build()
 
 
-def load_many(paths) -> tuple[list[Project], list[Problem]]:
-    """Every definition in the given files and folders (folders: *.yaml not starting with '_')."""
-    projects, problems = [], []
-    for p in expand(paths):
-        try:
-            projects.append(load(p))
-        except DefinitionError as e:
-            problems.extend(e.problems)
+def _load_one(path: Path) -> Project | list[Problem]:
+    try:
+        return load(path)
+    except DefinitionError as e:
+        return e.problems
+
+
+def load_many(paths, jobs: int = 1) -> tuple[list[Project], list[Problem]]:
+    """Every definition in the given files and folders (folders: *.yaml not starting with '_'), loaded by
+    `jobs` processes."""
+    files = expand(paths)
+    if jobs > 1 and len(files) > 1:
+        import multiprocessing
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            loaded = pool.map(_load_one, files, chunksize=max(1, len(files) // (jobs * 4)))
+    else:
+        loaded = [_load_one(f) for f in files]
+    projects = [x for x in loaded if isinstance(x, Project)]
+    problems = [p for x in loaded if not isinstance(x, Project) for p in x]
     seen: dict[str, str] = {}
     for pr in projects:
         if pr.id in seen:

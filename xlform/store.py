@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,26 +122,6 @@ class Store:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
-
-    @contextmanager
-    def batches(self, files: int = 50, seconds: float = 0.5):
-        """Transactions holding whole files, committed every so many files or seconds: a killed run loses
-        at most the open batch, never part of a file. Call the yielded function after each file."""
-        state = {"n": 0, "t": time.monotonic()}
-        self.db.execute("BEGIN IMMEDIATE")
-
-        def done_one():
-            state["n"] += 1
-            if state["n"] >= files or time.monotonic() - state["t"] >= seconds:
-                self.db.execute("COMMIT")
-                self.db.execute("BEGIN IMMEDIATE")
-                state.update(n=0, t=time.monotonic())
-        try:
-            yield done_one
         except BaseException:
             self.db.execute("ROLLBACK")
             raise

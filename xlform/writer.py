@@ -14,7 +14,7 @@ from .definition import FUND_ROWS, Project
 from .errors import XlformError
 from .evaluate import Inputs, evaluate, rules
 from .forms import FormKind
-from .layout import (DEPARTMENT, FIRST_INDICATOR, FUND_COL, FUND_ROW, FUNDS_HEADER, GOAL, GOAL_HEADER,
+from .layout import (DEPARTMENT, FUND_COL, FUND_ROW, FUNDS_HEADER, GOAL, GOAL_HEADER,
                      IND_COL, INDICATOR_HEADER, LAST_COL, NAME, SUBTITLE, TITLE, Layout, layout)
 from .metadata import META_SHEET, meta_rows
 

@@ -1,19 +1,19 @@
 """YAML files as plain data plus the file and line of every key, with `extends:` resolved.
 
-ruamel.yaml is used rather than PyYAML because it refuses duplicate keys and keeps the line of every
-key, which is what lets each definition error name its file and line.
+PyYAML's C parser composes the node tree (with the line of every node); building the data from the nodes
+ourselves lets a duplicate key be an error, where a YAML loader silently keeps the last one.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+import yaml
 
 from .errors import DefinitionError, Problem
 
 Path_ = tuple  # a key path: ("indicators", "产出指标", "数量指标", 0, "weight")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_scalars = yaml.constructor.SafeConstructor()
 
 
 class Located:
@@ -32,34 +32,34 @@ class Located:
         return "?"
 
 
-def _yaml() -> YAML:
-    y = YAML(typ="rt")
-    y.allow_duplicate_keys = False
-    return y
-
-
 def _plain(node, file: str, path: Path_, pos: dict):
-    """ruamel's commented tree as dicts, lists and scalars, recording each key's line."""
-    if isinstance(node, CommentedMap):
+    """A composed node as dicts, lists and scalars, recording each key's line; duplicate keys refused."""
+    if isinstance(node, yaml.MappingNode):
         out = {}
-        for k, v in node.items():
-            key = str(k)
-            pos[path + (key,)] = (file, node.lc.key(k)[0] + 1)
-            out[key] = _plain(v, file, path + (key,), pos)
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise DefinitionError([Problem(f"{file}:{key_node.start_mark.line + 1}", "", "a key must be "
+                                               "plain text", "yaml")])
+            key = str(_scalars.construct_object(key_node))
+            line = key_node.start_mark.line + 1
+            if key in out:
+                first = pos[path + (key,)][1]
+                raise DefinitionError([Problem(f"{file}:{line}", ".".join(map(str, path + (key,))),
+                                               f"duplicate key {key!r} (first at line {first}); YAML would silently "
+                                               "keep the last one: remove or rename one of them", "yaml")])
+            pos[path + (key,)] = (file, line)
+            out[key] = _plain(value_node, file, path + (key,), pos)
         return out
-    if isinstance(node, CommentedSeq):
+    if isinstance(node, yaml.SequenceNode):
         out = []
-        for i, v in enumerate(node):
-            pos[path + (i,)] = (file, node.lc.item(i)[0] + 1)
-            out.append(_plain(v, file, path + (i,), pos))
+        for i, item in enumerate(node.value):
+            pos[path + (i,)] = (file, item.start_mark.line + 1)
+            out.append(_plain(item, file, path + (i,), pos))
         return out
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    return str(node) if isinstance(node, str) else node
+    value = _scalars.construct_object(node)
+    if hasattr(value, "isoformat"):  # a date: keep it as the text that was written
+        return str(node.value)
+    return value
 
 
 def read_file(path: Path) -> Located:
@@ -69,20 +69,18 @@ def read_file(path: Path) -> Located:
     except (OSError, UnicodeDecodeError) as e:
         raise DefinitionError([Problem(file, "", f"cannot read the file: {e}", "unreadable")])
     try:
-        root = _yaml().load(text)
-    except MarkedYAMLError as e:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 1
         what = " ".join(str(s) for s in (e.context, e.problem) if s)
-        if "duplicate key" in what:
-            what += " (YAML would silently keep the last one; remove or rename one of them)"
-        raise DefinitionError([Problem(f"{file}:{line}", "", what, "yaml")])
-    except Exception as e:  # ruamel raises a few unmarked errors (e.g. bad anchors)
+        raise DefinitionError([Problem(f"{file}:{line}", "", f"not valid YAML: {what}", "yaml")])
+    except yaml.YAMLError as e:
         raise DefinitionError([Problem(file, "", f"not valid YAML: {e}", "yaml")])
-    pos = {(): (file, 1)}
-    if not isinstance(root, CommentedMap):
+    if not isinstance(root, yaml.MappingNode):
         raise DefinitionError([Problem(f"{file}:1", "", "a definition must be a YAML mapping of keys "
                                        "(form, year, id, project, …)", "yaml")])
+    pos = {(): (file, 1)}
     return Located(_plain(root, file, (), pos), pos)
 
 
