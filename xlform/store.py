@@ -1,5 +1,6 @@
 """The collection database (SQLite): every file seen, every record read, every problem, queryable by any
-SQLite client. Each file's records go in one transaction, so a killed run leaves nothing half-written."""
+SQLite client. A file's records always go in together, in one transaction, so a killed run leaves no file
+half-written."""
 from __future__ import annotations
 
 import json
