@@ -266,3 +266,39 @@ def test_interrupted_collection_keeps_what_it_committed(corpus, tmp_path):
     con = sqlite3.connect(db)
     assert con.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 300
     assert con.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 300
+
+
+def test_progress_bar_on_a_terminal_and_quiet_otherwise(corpus, tmp_path):
+    """A progress bar when stderr is a terminal (a pseudo-terminal here), none with --quiet or in a pipe."""
+    import pty
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    for n in range(30):
+        with_comment(corpus["inbox"] / "xj-jrj-2019-02.xlsx", inbox / f"r{n}.xlsx", f"{n}".encode())
+
+    def run(*extra, tty=True):
+        db = tmp_path / f"p{len(list(tmp_path.glob('*.db')))}.db"
+        cmd = [sys.executable, "-m", "xlform.cli", "collect", str(inbox), "--db", str(db), "--summary",
+               str(tmp_path / "s.xlsx"), "--report", str(tmp_path / "rep"), "--registry", str(corpus["registry"]),
+               *extra]
+        if not tty:
+            return subprocess.run(cmd, capture_output=True, text=True).stderr
+        leader, follower = pty.openpty()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=follower)
+        os.close(follower)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        proc.wait()
+        os.close(leader)
+        return out.decode("utf-8", "replace")
+    shown = run()
+    assert "collecting" in shown and "100%" in shown
+    assert "30 files: 30 read" in shown
+    assert "collecting" not in run("--quiet") and "collecting" not in run(tty=False)

@@ -284,3 +284,13 @@ def test_published_examples_filled_with_openpyxl(rendered, examples, published, 
     assert codes(r) == [("reason_missing", "自评表!I18")]
     wb = openpyxl.load_workbook(tmp_path / "f.xlsx", data_only=True)
     assert wb["自评表"]["H24"].value is None  # really no cached value
+
+
+def test_a_200_mb_workbook_is_refused_before_parsing(tmp_path):
+    big = tmp_path / "big.xlsx"
+    with open(big, "wb") as f:  # sparse: a zip header, then 200 MB of nothing
+        f.write(b"PK\x03\x04")
+        f.truncate(200 * 2**20)
+    [r] = read(big, Registry(tmp_path / "r.db"))
+    assert [(p.code, p.where) for p in r.problems] == [("too_large", "big.xlsx")]
+    assert "100 MB" in r.problems[0].message

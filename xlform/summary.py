@@ -44,6 +44,10 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
                     ws.write_string(r, c, str(value))
         ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, max(len(rows), 1), len(columns) - 1)
+        ws.set_paper(9)  # A4 landscape, one page wide, the header row on every page
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        ws.repeat_rows(0)
         return ws
 
     current = [json.loads(r[0]) for r in store.rows(
