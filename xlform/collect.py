@@ -211,6 +211,8 @@ def _run_workers(paths, jobs, db_path, registry_path, known, now, outcome: Outco
         for w in workers:
             w.join()
         raise
+    if bar and counter.value > shown:
+        bar.update(counter.value - shown)
     failed = [w.exitcode for w in workers if w.exitcode]
     if failed:
         raise XlformError(f"a collecting process stopped unexpectedly (exit {failed[0]}); what it stored is kept: "
