@@ -208,64 +208,67 @@ def test_export_neutralises_formula_injection(tmp_path, corpus):
     assert "<script" not in html
 
 
-def test_killed_collection_is_completed_by_a_second_run(corpus, tmp_path):
-    """SIGKILL in the middle of a run, then run again: every file exactly once, one current per template."""
-    src = corpus["inbox"] / "xj-jrj-2019-01.xlsx"
+def _many_returns(corpus, tmp_path, count):
     inbox = tmp_path / "many"
     inbox.mkdir()
-    for n in range(400):
-        with_comment(src, inbox / f"r{n:03d}.xlsx", f"copy {n}".encode())
+    for n in range(count):
+        with_comment(corpus["inbox"] / "xj-jrj-2019-01.xlsx", inbox / f"r{n:04d}.xlsx", f"copy {n}".encode())
     db = tmp_path / "k.db"
     cmd = [sys.executable, "-m", "xlform.cli", "collect", str(inbox), "--db", str(db), "--summary",
            str(tmp_path / "s.xlsx"), "--report", str(tmp_path / "rep"), "--registry", str(corpus["registry"]),
            "--jobs", "2", "--quiet"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    stored = 0
-    deadline = time.time() + 60
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-        if db.exists():
-            try:
-                stored = sqlite3.connect(db).execute("SELECT COUNT(*) FROM files").fetchone()[0]
-            except sqlite3.OperationalError:
-                continue
-            if stored >= 20:
-                break
-    assert proc.poll() is None, "the run finished before it could be killed"
+    return db, cmd
+
+
+def _stored(db) -> int:
+    try:
+        return sqlite3.connect(db, timeout=1).execute("SELECT COUNT(*) FROM files").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _start_and_wait_for(cmd, db, stored: int):
+    """Start a collection and return once it has committed `stored` files (it must still be running)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not (db.exists() and _stored(db) >= stored):
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run finished before it could be stopped"
+    return proc
+
+
+def test_killed_collection_is_completed_by_a_second_run(corpus, tmp_path):
+    """SIGKILL in the middle of a run, then run again: every file exactly once, one current per template."""
+    db, cmd = _many_returns(corpus, tmp_path, 1000)
+    proc = _start_and_wait_for(cmd, db, 50)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    partial = sqlite3.connect(db).execute("SELECT COUNT(*) FROM files").fetchone()[0]
-    assert 20 <= partial < 400
+    time.sleep(0.5)  # the workers die with their parent (PR_SET_PDEATHSIG)
+    partial = _stored(db)
+    assert 50 <= partial < 1000
+    assert _stored(db) == partial, "workers went on after the collecting process was killed"
     second = subprocess.run(cmd, capture_output=True, text=True)
-    assert "400 files" in second.stderr, second.stderr
+    assert "1000 files" in second.stderr and f"{1000 - partial} read" in second.stderr, second.stderr
     con = sqlite3.connect(db)
-    assert con.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 400
-    assert con.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 400
+    assert con.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 1000
+    assert con.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 1000
+    assert con.execute("SELECT COUNT(*) FROM indicators").fetchone()[0] == 1000 * 13
     assert con.execute("SELECT COUNT(*) FROM submissions WHERE status='current'").fetchone()[0] == 1
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_interrupted_collection_keeps_what_it_committed(corpus, tmp_path):
-    src = corpus["inbox"] / "xj-jrj-2019-02.xlsx"
-    inbox = tmp_path / "many"
-    inbox.mkdir()
-    for n in range(300):
-        with_comment(src, inbox / f"r{n:03d}.xlsx", f"copy {n}".encode())
-    db = tmp_path / "i.db"
-    cmd = [sys.executable, "-m", "xlform.cli", "collect", str(inbox), "--db", str(db), "--summary",
-           str(tmp_path / "s.xlsx"), "--report", str(tmp_path / "rep"), "--registry", str(corpus["registry"]),
-           "--jobs", "2", "--quiet"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    while not db.exists() and proc.poll() is None:
-        time.sleep(0.02)
-    time.sleep(0.3)
+    db, cmd = _many_returns(corpus, tmp_path, 1000)
+    proc = _start_and_wait_for(cmd, db, 50)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode != 0 and "Traceback" not in err
+    assert proc.returncode == 1 and "Aborted" in err and "Traceback" not in err
+    partial = _stored(db)
+    assert 50 <= partial < 1000
     subprocess.run(cmd, check=False, capture_output=True)
     con = sqlite3.connect(db)
-    assert con.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 300
-    assert con.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 300
+    assert con.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 1000
+    assert con.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 1000
 
 
 def test_progress_bar_on_a_terminal_and_quiet_otherwise(corpus, tmp_path):
