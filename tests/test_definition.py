@@ -192,3 +192,13 @@ def test_hash_is_stable_and_content_sensitive(tmp_path):
     b = load(write_def(tmp_path, "# a comment\n" + GOOD, "b.yaml"))
     c = load(write_def(tmp_path, GOOD.replace("≥2次", "≥3次"), "c.yaml"))
     assert a.hash == b.hash != c.hash
+
+
+def test_the_readme_definition_loads(tmp_path):
+    import re
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(form: project.*?)```", readme, re.S).group(1)
+    p = load(write_def(tmp_path, block))
+    assert p.id == "xj-jrj-2019-01" and [i.manual for i in p.indicators] == [False, True, False]
+    assert p.indicators[1].target.text == "≥100家"
