@@ -305,3 +305,15 @@ def test_progress_bar_on_a_terminal_and_quiet_otherwise(corpus, tmp_path):
     assert "collecting" in shown and "100%" in shown
     assert "30 files: 30 read" in shown
     assert "collecting" not in run("--quiet") and "collecting" not in run(tty=False)
+
+
+def test_outputs_inside_the_collected_folder_are_not_collected(corpus, tmp_path):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    shutil.copy(corpus["inbox"] / "xj-jrj-2019-02.xlsx", inbox / "a.xlsx")
+    args = ["collect", str(inbox), "--db", str(inbox / "c.db"), "--summary", str(inbox / "s.xlsx"), "--report",
+            str(inbox / "rep"), "--registry", str(corpus["registry"]), "--jobs", "1"]
+    for _ in range(2):
+        r = CliRunner().invoke(main, args)
+    assert "1 files: 0 read" in r.output and "0 rejected" in r.output, r.output
+    assert sqlite3.connect(inbox / "c.db").execute("SELECT COUNT(*) FROM files").fetchone()[0] == 1

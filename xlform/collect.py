@@ -161,7 +161,8 @@ def _die_with_parent():
 def collect(dirs, store: Store, registry_path: str | Path, jobs: int = 0, progress: bool = False,
             exclude: set[Path] = frozenset()) -> Outcome:
     started = time.monotonic()
-    paths = [str(f) for f in find_files(dirs, {Path(p).resolve() for p in exclude} | {store.path.resolve()})]
+    ours = {Path(f"{store.path}{suffix}").resolve() for suffix in ("", "-wal", "-shm", "-journal")}
+    paths = [str(f) for f in find_files(dirs, {Path(p).resolve() for p in exclude} | ours)]
     outcome = Outcome(files=len(paths))
     jobs = min(jobs or os.cpu_count() or 1, max(len(paths), 1))
     known = frozenset(store.known())
