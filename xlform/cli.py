@@ -26,6 +26,19 @@ def _load(definitions, jobs: int = 1):
     return projects, problems
 
 
+def _write_records(records, fmt: str, out: str | None):
+    """Records as JSON or CSV (with a BOM, so that Excel reads the Chinese), to a file or standard output."""
+    from .record import to_csv, to_json
+    text = to_json(records) if fmt == "json" else to_csv(records)
+    if out:
+        from pathlib import Path
+
+        from .render import atomic_write
+        atomic_write(Path(out), text.encode("utf-8-sig" if fmt == "csv" else "utf-8"))
+    else:
+        click.echo(text.rstrip("\n"))
+
+
 @main.command()
 @_DEFS
 def check(definitions):
@@ -93,7 +106,6 @@ def read(files, fmt, out, registry):
     from pathlib import Path
 
     from .reader import read_file
-    from .record import to_csv, to_json
     from .registry import Registry
     for f in files:
         if not Path(f).is_file():
@@ -103,12 +115,7 @@ def read(files, fmt, out, registry):
         records = [r for f in files for r in read_file(Path(f), reg)]
     finally:
         reg.close()
-    text = to_json(records) if fmt == "json" else to_csv(records)
-    if out:
-        from .render import atomic_write
-        atomic_write(Path(out), text.encode("utf-8-sig" if fmt == "csv" else "utf-8"))
-    else:
-        click.echo(text.rstrip("\n"))
+    _write_records(records, fmt, out)
     for r in records:
         for p in r.problems:
             if p.severity == "error" and r.sheet is None:
@@ -179,9 +186,8 @@ def export(db_url, fmt, out):
 
     In CSV every text that a spreadsheet would run as a formula (= + - @ tab) is neutralised.
     """
-    from pathlib import Path
 
-    from .record import record_from_dict, to_csv, to_json
+    from .record import record_from_dict
     from .store import Store, db_path
     try:
         store = Store(db_path(db_url), create=False)
@@ -191,12 +197,7 @@ def export(db_url, fmt, out):
         records = [record_from_dict(d) for d in store.current_records()]
     finally:
         store.close()
-    text = to_json(records) if fmt == "json" else to_csv(records)
-    if out:
-        from .render import atomic_write
-        atomic_write(Path(out), text.encode("utf-8-sig" if fmt == "csv" else "utf-8"))
-    else:
-        click.echo(text.rstrip("\n"))
+    _write_records(records, fmt, out)
 
 
 @main.command()

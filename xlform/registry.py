@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from contextlib import contextmanager
 from pathlib import Path
 
 from .definition import Project, from_canonical
+from .sqlite import connect, transaction
 
 DEFAULT = Path("output") / "registry.db"
 
@@ -39,29 +39,16 @@ class Registry:
         if not create and not self.path.exists():
             self.db = sqlite3.connect(":memory:", isolation_level=None)
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across crashes, no fsync per commit
+            self.db = connect(self.path)
         self.db.executescript(_SCHEMA)
         self._cache: dict[tuple[str, int], dict | None] = {}
 
     def close(self):
         self.db.close()
 
-    @contextmanager
-    def _transaction(self):
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
-
     def version_for(self, project: Project, now: str) -> int:
         """The version to issue: the last one if its content is unchanged, else the next number."""
-        with self._transaction():
+        with transaction(self.db):
             last = self.db.execute("SELECT version, hash FROM templates WHERE id=? ORDER BY version DESC LIMIT 1",
                                    (project.id,)).fetchone()
             if last and last[1] == project.hash:
@@ -76,7 +63,7 @@ class Registry:
 
     def record_files(self, issued: list[tuple[Project, int, str, str]], now: str):
         """Record issued (project, version, file, sheet) rows in one transaction."""
-        with self._transaction():
+        with transaction(self.db):
             self.db.executemany("INSERT INTO issued_files VALUES (?,?,?,?,?,?)",
                                 [(p.id, v, f, s, p.department, now) for p, v, f, s in issued])
 

@@ -4,12 +4,11 @@ half-written."""
 from __future__ import annotations
 
 import json
-import sqlite3
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from .record import Record
+from .sqlite import connect, transaction
 
 DEFAULT = Path("output") / "collect.db"
 
@@ -108,25 +107,15 @@ class Store:
         self.path = Path(path)
         if not create and not self.path.exists():
             raise FileNotFoundError(f"no database at {self.path}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db = connect(self.path)
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(_SCHEMA)
 
     def close(self):
         self.db.close()
 
-    @contextmanager
     def transaction(self):
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        return transaction(self.db)
 
     def known(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT sha256 FROM files")}
