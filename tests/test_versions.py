@@ -228,3 +228,23 @@ def test_was_never_guesses(tmp_path):
     items(d2)["产出指标"]["质量指标"][0].update(name="覆盖率（新）", was="不存在的名称")
     v2 = load_def(tmp_path, d2, "v2.yaml")
     assert 3 not in match(v1, v2).values()
+
+
+def test_migrate_a_department_workbook(tmp_path):
+    """One sheet's template changes: that sheet moves to v2, the other stays on its version, values kept."""
+    from helpers import fill_openpyxl
+    reg = Registry(tmp_path / "r.db")
+    a = copy.deepcopy(V1)
+    b = dict(copy.deepcopy(V1), id="t-002", project="另一个项目")
+    pa, pb = load_def(tmp_path, a, "a.yaml"), load_def(tmp_path, b, "b.yaml")
+    [issued] = render([pa, pb], tmp_path / "out", per="department", registry=reg)
+    filled = fill_openpyxl(issued.file, tmp_path / "filled.xlsx", FILLED_V1, sheet="测试项目")
+    filled = fill_openpyxl(filled, tmp_path / "filled2.xlsx", {**FILLED_V1, "F13": 4}, sheet="另一个项目")
+    change_target(a)
+    m = migrate(filled, reg, tmp_path / "m", to=load_def(tmp_path, a, "a2.yaml"))
+    assert m.output.name == "filled2.xlsx"
+    assert m.sheets == [("测试项目", "t-001", 1, 2), ("另一个项目", "t-002", 1, 1)]
+    first, second = read(m.output, reg)
+    assert (first.template["version"], second.template["version"]) == (2, 1)
+    assert first.indicators[1].actual == 1200 and second.indicators[0].actual == 4
+    assert not [p for r in (first, second) for p in r.problems if p.code in ("locked_changed", "formula_changed")]
