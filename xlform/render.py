@@ -49,7 +49,7 @@ def render(projects: list[Project], out_dir: str | Path = "output", per: str = "
         if jobs > 1 and len(work) > 1:
             import multiprocessing
             with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                pool.starmap(_write_file, work, chunksize=max(1, len(work) // (jobs * 8)))
+                pool.starmap(_write_file, work, chunksize=2)  # small: an even finish matters more
         else:
             for args in work:
                 _write_file(*args)
