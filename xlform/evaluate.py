@@ -49,7 +49,6 @@ def evaluate(project: Project, inputs: Inputs, preset: Preset) -> Result:
         x = inputs.actual[i]
         s = inputs.manual_score[i] if rule.manual else rule.score(x, ind.weight)
         scores.append(s)
-        needs.append(rule.needs_reason(x, s, ind.weight) if not rule.manual else
-                     (s is not None and s < ind.weight))
+        needs.append(rule.needs_reason(x, s, ind.weight))
     return Result(scoring.funds_executed_total(executed), rate, funds_score, scores, needs,
                   scoring.total_score([funds_score] + scores))

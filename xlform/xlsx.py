@@ -1,7 +1,7 @@
 """A small, guarded SpreadsheetML (.xlsx) reader: exactly what checking a returned form needs.
 
-One pass per sheet gives every cell's value, formula and locked state, plus sheet states, protection and
-defined names: what openpyxl needs two full loads for (formulas, then cached values), and nothing else.
+One pass per sheet gives every cell's value and formula, with the sheet's state and protection: what
+openpyxl needs two full loads for (formulas, then cached values), and nothing else.
 Limits are applied before any XML parser sees a byte: zip size and ratio, parts count, no DTDs (so no
 entity expansion or external entities).
 """
@@ -17,7 +17,6 @@ from xml.etree.ElementTree import iterparse
 
 from .errors import XlformError
 
-NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 
 class BadWorkbook(XlformError):
@@ -42,7 +41,7 @@ class Limits:
 class Cell:
     value: object = None        # str, float, bool, or Error
     formula: str | None = None  # without '='
-    locked: bool = True
+
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,6 @@ class Package:
                 raise BadWorkbook("ole")
             raise BadWorkbook("not_xlsx", "no xl/workbook.xml")
         self._shared: list[str] | None = None
-        self._locked: list[bool] | None = None
         self._read_workbook()
 
     def close(self):
@@ -195,7 +193,7 @@ class Package:
         return out
 
     def _read_workbook(self):
-        """The sheets (name, state, part); defined names are parsed only when asked for."""
+        """The sheets: name, state and part (nothing else of workbook.xml is needed)."""
         rels = self._rels("xl/workbook.xml")
         self.sheets: list[SheetInfo] = []
         data = self._small("xl/workbook.xml")
@@ -206,18 +204,6 @@ class Package:
             rid = next((v for k, v in attrs.items() if k.endswith(":id")), "")
             self.sheets.append(SheetInfo(attrs.get("name", ""), attrs.get("state", "visible"), rels.get(rid, ""),
                                          len(self.sheets)))
-        prot = _WORKBOOK_PROTECTION.search(data)
-        self.structure_locked = bool(prot and re.search(rb'lockStructure="(?:1|true)"', prot.group(1)))
-
-    @property
-    def defined_names(self) -> list[tuple[str, int | None, str]]:
-        """(name, local sheet index or None, formula text) of every defined name."""
-        out = []
-        for _, el in self._parse("xl/workbook.xml"):
-            if _local(el.tag) == "definedName":
-                local = el.get("localSheetId")
-                out.append((el.get("name", ""), int(local) if local is not None else None, el.text or ""))
-        return out
 
     @property
     def shared_strings(self) -> list[str]:
@@ -233,26 +219,6 @@ class Package:
                             self._shared.append(_si_text(el))
                             el.clear()
         return self._shared
-
-    @property
-    def locked_styles(self) -> list[bool]:
-        """Per cell style (xf) index: is the cell locked? (locked unless the xf says locked=0)."""
-        if self._locked is None:
-            self._locked = []
-            data = self._small("xl/styles.xml") if "xl/styles.xml" in self.names else b""
-            xfs = _CELL_XFS.search(data) if data else None
-            if xfs:
-                self._locked = [not _UNLOCKED.search(m.group(0)) for m in _XF.finditer(xfs.group(1))]
-            elif data is None or (data and b"<styleSheet" not in data):  # huge or prefixed: stream it
-                in_xfs = False
-                for event, el in self._parse("xl/styles.xml", ("start", "end")):
-                    tag = _local(el.tag)
-                    if tag == "cellXfs":
-                        in_xfs = event == "start"
-                    elif tag == "xf" and in_xfs and event == "end":
-                        prot = next((c for c in el if _local(c.tag) == "protection"), None)
-                        self._locked.append(prot is None or prot.get("locked", "1") not in ("0", "false"))
-        return self._locked
 
     def _small(self, name: str) -> bytes | None:
         """A part's bytes when it is small enough to scan in memory (DTD refused), else None."""
@@ -280,16 +246,16 @@ class Package:
             raise BadWorkbook("too_large", f"more than {self.limits.max_cells} cells in {info.name}")
         prot = _PROTECTION.search(data)
         sheet.protected = bool(prot and _SHEET_ON.search(prot.group(1)))
-        shared, locked = self.shared_strings, self.locked_styles
+        shared = self.shared_strings
         masters: dict[str, tuple[str, str]] = {}
         for m in _CELL.finditer(data):
             head, inner = m.group(1), m.group(2)
             fast = _CELL_HEAD.fullmatch(head)  # r="A1" s="3" t="s", the order every writer uses
             if fast:
-                ref, style, t = fast.group(1), fast.group(2), fast.group(3)
+                ref, t = fast.group(1), fast.group(2)
             else:
                 attrs = dict(_ATTR.findall(head))
-                ref, style, t = attrs.get(b"r"), attrs.get(b"s"), attrs.get(b"t")
+                ref, t = attrs.get(b"r"), attrs.get(b"t")
                 if ref is None:
                     raise BadWorkbook("unsupported", "cells without references")
             ref = ref.decode()
@@ -317,14 +283,12 @@ class Package:
                     value = _text(v.group(1))
                 elif b"<is" in inner:
                     value = "".join(_text(x) for x in _T.findall(inner))
-            s = int(style) if style else 0
-            sheet.cells[ref] = Cell(_typed(t.decode() if t else "n", value, shared),
-                                    formula, locked[s] if s < len(locked) else True)
+            sheet.cells[ref] = Cell(_typed(t.decode() if t else "n", value, shared), formula)
         return sheet
 
     def _stream_sheet(self, info: SheetInfo, want: set[str] | None = None) -> Sheet:
         sheet = Sheet(info.name, info.state)
-        shared, locked = self.shared_strings, self.locked_styles
+        shared = self.shared_strings
         masters: dict[str, tuple[str, str]] = {}
         count = 0
         for _, el in self._parse(info.part):
@@ -337,7 +301,7 @@ class Package:
                 if ref is None:
                     raise BadWorkbook("unsupported", "cells without references")
                 if (want is None or ref in want) and len(el):
-                    sheet.cells[ref] = self._cell(el, ref, shared, locked, masters)
+                    sheet.cells[ref] = self._cell(el, ref, shared, masters)
                 el.clear()
             elif tag == "row":
                 el.clear()
@@ -346,7 +310,7 @@ class Package:
         return sheet
 
     @staticmethod
-    def _cell(el, ref, shared, locked, masters) -> Cell:
+    def _cell(el, ref, shared, masters) -> Cell:
         value = formula = None
         for child in el:
             tag = _local(child.tag)
@@ -358,13 +322,12 @@ class Package:
                     formula = _shared_formula(masters, child.get("si"), ref, formula)
             elif tag == "is":
                 value = "".join(x.text or "" for x in child.iter() if _local(x.tag) == "t")
-        s = int(el.get("s", 0))
-        return Cell(_typed(el.get("t", "n"), value, shared), formula, locked[s] if s < len(locked) else True)
+        return Cell(_typed(el.get("t", "n"), value, shared), formula)
 
 
 _CELL = re.compile(rb"<c\s([^>]*?)(?<!/)>(.*?)</c>", re.S)
 _ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
-_CELL_HEAD = re.compile(rb'r="([A-Z]{1,3}[0-9]{1,7})"(?: s="([0-9]+)")?(?: t="([a-zA-Z]+)")?')
+_CELL_HEAD = re.compile(rb'r="([A-Z]{1,3}[0-9]{1,7})"(?: s="[0-9]+")?(?: t="([a-zA-Z]+)")?')
 _CELL_BODY = re.compile(rb"(?:<f(\s[^>]*?)?(?:/>|>([^<]*)</f>))?(?:<v>([^<]*)</v>|<v/>)?")
 _FORMULA = re.compile(rb"<f(\s[^>]*?)?(?:/>|>(.*?)</f>)", re.S)
 _VALUE = re.compile(rb"<v(?:\s[^>]*)?>(.*?)</v>", re.S)
@@ -372,10 +335,6 @@ _T = re.compile(rb"<t(?:\s[^>]*)?>(.*?)</t>", re.S)
 _SI = re.compile(rb"<si(?:\s[^>]*)?(?:/>|>(.*?)</si>)", re.S)
 _RPH = re.compile(rb"<rPh\b.*?</rPh>", re.S)
 _PROTECTION = re.compile(rb"<sheetProtection\b([^>]*)>")
-_CELL_XFS = re.compile(rb"<cellXfs\b[^>]*>(.*?)</cellXfs>", re.S)
-_XF = re.compile(rb"<xf\b[^>]*?(?:/>|>.*?</xf>)", re.S)
-_UNLOCKED = re.compile(rb'<protection\b[^>]*\blocked="(?:0|false)"')
-_WORKBOOK_PROTECTION = re.compile(rb"<workbookProtection\b([^>]*)>")
 _SHEET = re.compile(rb"<sheet\s([^>]*?)/?>")
 _SHEET_ON = re.compile(rb'\ssheet="(?:1|true)"')
 
