@@ -18,7 +18,6 @@ from xml.etree.ElementTree import iterparse
 from .errors import XlformError
 
 
-
 class BadWorkbook(XlformError):
     """A file that cannot be read as a workbook; `code` names why (see messages.py)."""
 
