@@ -9,7 +9,8 @@ from .definition import FUND_ROWS, Project
 from .errors import XlformError
 from .evaluate import Inputs, evaluate
 from .forms import form_kind
-from .layout import layout
+from .layout import DEPARTMENT, NAME, layout
+from .layout import ref as cell_ref
 from .messages import problem
 from .metadata import META_SHEET, parse_meta
 from .record import IndicatorRecord, Record
@@ -131,9 +132,10 @@ class _WorkbookReader:
     def identify(self) -> dict[str, dict]:
         """No metadata sheet: recognise project sheets by 项目名称 and 主管部门 in the registry."""
         found = {}
+        name_cell, department_cell = cell_ref(NAME, 2), cell_ref(DEPARTMENT, 2)
         for info in self.pkg.sheets:
-            cells = self.pkg.sheet(info, {"C3", "C4"}).cells
-            name, dep = (read_text(cells.get(c, _EMPTY).value) for c in ("C3", "C4"))
+            cells = self.pkg.sheet(info, {name_cell, department_cell}).cells
+            name, dep = (read_text(cells.get(c, _EMPTY).value) for c in (name_cell, department_cell))
             reg = self.registry.find_project(name, dep) if name and dep else None
             if reg:
                 found[info.name] = {"template_id": reg["id"], "version": reg["version"], "form": reg["form"],
