@@ -79,3 +79,13 @@ def test_render_in_parallel_writes_the_same_workbooks(tmp_path):
     for f in sorted((tmp_path / "1").glob("*.xlsx")):
         with Package(f) as a, Package(tmp_path / "2" / f.name) as b:
             assert a.sheet(a.sheets[0]).cells == b.sheet(b.sheets[0]).cells
+
+
+def test_every_command_and_option_is_in_the_readme():
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    for name, command in main.commands.items():
+        assert f"xlform {name} " in readme, name
+        for param in command.params:
+            for opt in param.opts:
+                if opt.startswith("--") and opt != "--help":
+                    assert opt in readme, f"{name} {opt}"
