@@ -202,3 +202,19 @@ def test_the_readme_definition_loads(tmp_path):
     p = load(write_def(tmp_path, block))
     assert p.id == "xj-jrj-2019-01" and [i.manual for i in p.indicators] == [False, True, False]
     assert p.indicators[1].target.text == "≥100家"
+
+
+def test_gbk_encoded_definition_is_read(tmp_path):
+    path = tmp_path / "gbk.yaml"
+    path.write_bytes(GOOD.encode("gbk"))
+    assert load(path).project == "测试项目"
+    bad = tmp_path / "binary.yaml"
+    bad.write_bytes(b"\xff\xfe\x00\x81\xff" * 10)
+    [p] = load_errors(bad)
+    assert p.code == "unreadable" and "UTF-8" in p.message
+
+
+def load_errors(path):
+    with pytest.raises(DefinitionError) as e:
+        load(path)
+    return e.value.problems

@@ -294,3 +294,18 @@ def test_a_200_mb_workbook_is_refused_before_parsing(tmp_path):
     [r] = read(big, Registry(tmp_path / "r.db"))
     assert [(p.code, p.where) for p in r.problems] == [("too_large", "big.xlsx")]
     assert "100 MB" in r.problems[0].message
+
+
+def test_inserted_rows_are_summed_up_not_listed_cell_by_cell(form, tmp_path):
+    _, path, reg = form
+
+    def insert_row(wb):
+        ws = wb["自评表"]
+        ws.protection.sheet = False
+        ws.insert_rows(14)  # a department adds its own indicator line
+    [r] = read(fill_openpyxl(path, tmp_path / "f.xlsx", GOOD, edit=insert_row), reg)
+    locked = [p for p in r.problems if p.code in ("locked_changed", "formula_changed")]
+    assert len(locked) == 10
+    [summary] = [p for p in r.problems if p.code == "structure_changed"]
+    assert summary.severity == "error" and "可能插入、删除或移动了行列" in summary.message
+    assert int(summary.message.split("共有 ")[1].split(" 个")[0]) > 10

@@ -9,7 +9,7 @@ from .definition import FUND_ROWS, Project
 from .errors import XlformError
 from .evaluate import Inputs, evaluate
 from .forms import form_kind
-from .layout import DEPARTMENT, NAME, layout
+from .layout import DEPARTMENT, LAST_COL, NAME, layout
 from .layout import ref as cell_ref
 from .messages import problem
 from .metadata import META_SHEET, parse_meta
@@ -19,6 +19,12 @@ from .values import NotANumber, read_number, read_text
 from .xlsx import BadWorkbook, Cell, Package, Sheet
 
 _REF = re.compile(r"^([A-Z]+)(\d+)$")
+MAX_LISTED = 10  # changed locked cells listed one by one; past that, one problem sums them up
+
+
+def _row_col(ref: str) -> tuple[int, str]:
+    m = _REF.match(ref)
+    return int(m.group(2)), m.group(1).rjust(3)
 _EMPTY = Cell(None, None)
 
 
@@ -221,29 +227,34 @@ class _SheetReader:
 
     # -- what the department may not change ------------------------------------------------------
     def check_locked_cells(self):
+        """Every locked cell and formula as issued; a flood (rows inserted or deleted) is summed up."""
         inputs = {f.cell for f in self.lay.inputs().values()}
-        last_row = self.lay.total_row + 1
+        changed = []
         for ref, exp in self.expected.cells.items():
             if ref in inputs:
                 continue
             got = self.sheet.cells.get(ref, _EMPTY)
+            shown = ("=" + got.formula) if got.formula is not None else _show(got.value)
             if exp.formula is not None:
                 if _norm_formula(got.formula) != _norm_formula(exp.formula):
-                    self.add("formula_changed", ref, expected=exp.formula,
-                             actual=("=" + got.formula) if got.formula is not None else _show(got.value))
+                    changed.append(("formula_changed", ref, {"expected": exp.formula, "actual": shown}))
             elif got.formula is not None or not _same(exp.value, got.value):
-                self.add("locked_changed", ref, expected=_show(exp.value),
-                         actual=("=" + got.formula) if got.formula is not None else _show(got.value))
+                changed.append(("locked_changed", ref, {"expected": _show(exp.value), "actual": shown}))
+        last_row, last_col = self.lay.total_row + 1, cell_ref(0, LAST_COL)[:-1]
         for ref, got in self.sheet.cells.items():
             if ref in self.expected.cells or ref in inputs or (got.value in (None, "") and got.formula is None):
                 continue
             m = _REF.match(ref)
-            inside = len(m.group(1)) == 1 and m.group(1) <= "I" and int(m.group(2)) <= last_row
             shown = ("=" + got.formula) if got.formula is not None else _show(got.value)
-            if inside:
-                self.add("locked_changed", ref, expected="（空）", actual=shown)
+            if len(m.group(1)) == 1 and m.group(1) <= last_col and int(m.group(2)) <= last_row:
+                changed.append(("locked_changed", ref, {"expected": "（空）", "actual": shown}))
             else:
                 self.add("extra_content", ref, actual=shown)
+        changed.sort(key=lambda c: _row_col(c[1]))
+        for code, ref, values in changed[:MAX_LISTED]:
+            self.add(code, ref, **values)
+        if len(changed) > MAX_LISTED:
+            self.add("structure_changed", changed[MAX_LISTED][1], count=len(changed), listed=MAX_LISTED)
 
     # -- inputs ------------------------------------------------------------------------------
     def number(self, key: str, percent: bool = False) -> float | None:

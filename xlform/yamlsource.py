@@ -65,9 +65,17 @@ def _plain(node, file: str, path: Path_, pos: dict):
 def read_file(path: Path) -> Located:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise DefinitionError([Problem(file, "", f"cannot read the file: {e}", "unreadable")])
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DefinitionError([Problem(file, "", f"cannot read the file: {e.strerror or e}", "unreadable")])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:  # Windows editors in China often save as GBK; GB18030 reads that and all of Unicode
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError:
+            raise DefinitionError([Problem(file, "", "the file is neither UTF-8 nor GBK/GB18030 text: save it as "
+                                           "UTF-8", "unreadable")])
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as e:
