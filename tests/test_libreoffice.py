@@ -188,23 +188,41 @@ def typed(v):
     return None if v is None else float(f"{v:.15g}")
 
 
+@st.composite
+def any_case(draw):
+    """(target, weight, actual, manual, typed 得分): a fifth of them scored by the evaluator, 0 … 分值."""
+    target, weight, actual = draw(indicator_case())
+    if draw(st.integers(0, 4)):
+        return target, weight, actual, False, None
+    return target, weight, actual, True, draw(st.one_of(st.none(), st.decimals(0, weight, places=2).map(float)))
+
+
+LEVELS = {"产出指标": ["数量指标", "质量指标", "时效指标", "成本指标"], "效益指标": ["社会效益指标", "可持续影响指标"],
+          "满意度指标": ["满意度指标"]}
+
+
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(cases=st.lists(indicator_case(), min_size=1, max_size=8),
+@given(cases=st.lists(st.tuples(any_case(), st.sampled_from([(a, b) for a, bs in LEVELS.items() for b in bs])),
+                      min_size=1, max_size=10),
        executed=st.fixed_dictionaries({k: st.one_of(st.none(), decimal_text) for k in FUND_ROWS}),
        funds_weight=st.sampled_from([5, 10, 20]), budget=st.sampled_from([0, 1, 9.5, 105, 66.19]))
 def test_generated_forms_score_the_same_in_libreoffice_and_python(lo, cases, executed, funds_weight, budget):
+    """Random indicator trees (levels in any order), targets of every kind, manual scores, edge inputs."""
     work = Path(tempfile.mkdtemp(prefix="xlform-h-"))
     try:
-        ind = [("产出指标" if i % 3 else "效益指标", f"二级{i % 2}", f"指标{i}", t, w)
-               for i, (t, w, _) in enumerate(cases)]
+        ind = [(l1, l2, f"指标{i}", t, w, {"rule": "manual"} if manual else {})
+               for i, ((t, w, _, manual, _), (l1, l2)) in enumerate(cases)]
         data = definition(ind, funds_weight=funds_weight)
         data["funds"]["fiscal"] = {"initial": budget, "annual": budget}
         p = load_def(work, data)
         reg = Registry(work / "r.db")
         [issued] = render([p], work, registry=reg)
+        # the definition groups indicators by level: inputs follow the project's order, by name
+        by_name = {f"指标{i}": case for i, (case, _) in enumerate(cases)}
         n = len(cases)
-        inputs = Inputs(executed=executed, goal_actual="完成", actual=[a for _, _, a in cases],
-                        reason=[None] * n, manual_score=[None] * n)
+        inputs = Inputs(executed=executed, goal_actual="完成", actual=[by_name[i.name][2] for i in p.indicators],
+                        reason=[None] * n,
+                        manual_score=[by_name[i.name][4] for i in p.indicators])
         fill_and_compare(lo, p, issued.file, inputs, work, registry=reg)
         reg.close()
     finally:
