@@ -255,6 +255,8 @@ def test_cli_read_reads_the_good_beside_the_bad(form, tmp_path):
     lines = clean.stdout.splitlines()
     assert lines[0].startswith("file,sheet,template_id,version") and len(lines) == 1 + 4 + 0
     assert CliRunner().invoke(main, ["read", str(tmp_path / "missing.xlsx")]).exit_code == 2
+    lost = CliRunner().invoke(main, ["read", str(good), "--registry", str(tmp_path / "nowhere.db")])
+    assert lost.exit_code == 1 and "Warning: no registry at" in lost.stderr
 
 
 def test_csv_neutralises_formula_text(form, tmp_path):

@@ -26,6 +26,17 @@ def _load(definitions, jobs: int = 1):
     return projects, problems
 
 
+def _warn_without_registry(registry):
+    """Reading without the issuer's registry makes every template unknown: say so once, up front."""
+    from pathlib import Path
+
+    from .registry import default_path
+    path = Path(registry) if registry else default_path()
+    if not path.exists():
+        click.echo(f"Warning: no registry at {path}: every template will be unknown (use --registry or "
+                   "XLFORM_REGISTRY to name the one `xlform render` wrote)", err=True)
+
+
 def _write_records(records, fmt: str, out: str | None):
     """Records as JSON or CSV (with a BOM, so that Excel reads the Chinese), to a file or standard output."""
     from .record import to_csv, to_json
@@ -110,6 +121,7 @@ def read(files, fmt, out, registry):
     for f in files:
         if not Path(f).is_file():
             raise click.UsageError(f"no such file: {f}")
+    _warn_without_registry(registry)
     reg = Registry(registry, create=False)
     try:
         records = [r for f in files for r in read_file(Path(f), reg)]
@@ -157,6 +169,7 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
     except ValueError as e:
         raise click.UsageError(str(e))
     from .errors import XlformError
+    _warn_without_registry(registry)
     try:
         try:
             outcome = do_collect(dirs, store, registry or default_path(), jobs,
