@@ -192,7 +192,8 @@ def test_export_neutralises_formula_injection(tmp_path, corpus):
     inbox.mkdir()
 
     def hostile(wb):
-        for ref, text in (("F11", "=cmd|' /C calc'!A0"), ("I13", "+1+1"), ("I14", "@SUM(1)"), ("I15", "-2")):
+        for ref, text in (("F11", "=cmd|' /C calc'!A0"), ("I13", "+1+1"), ("I14", "@SUM(1)"), ("I15", "-2"),
+                          ("F16", "<script>alert(1)</script>")):
             wb["自评表"][ref].value = text
             wb["自评表"][ref].data_type = "s"
     fill_openpyxl(corpus["issued"][p.id], inbox / "h.xlsx", cells_for(p, inputs_from(p, {
@@ -205,7 +206,7 @@ def test_export_neutralises_formula_injection(tmp_path, corpus):
     for bad in ("=cmd", "+1+1", "@SUM", "-2"):
         assert f",'{bad}" in text and f",{bad}" not in text
     html = (tmp_path / "rep" / "自治区地方金融监督管理局.html").read_text(encoding="utf-8")
-    assert "<script" not in html
+    assert "<script" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown, never run
 
 
 def _many_returns(corpus, tmp_path, count):
