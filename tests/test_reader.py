@@ -311,3 +311,12 @@ def test_inserted_rows_are_summed_up_not_listed_cell_by_cell(form, tmp_path):
     [summary] = [p for p in r.problems if p.code == "structure_changed"]
     assert summary.severity == "error" and "可能插入、删除或移动了行列" in summary.message
     assert int(summary.message.split("共有 ")[1].split(" 个")[0]) > 10
+
+
+def test_a_formula_typed_into_an_input_cell(form, tmp_path):
+    _, path, reg = form
+    [r] = read(fill_openpyxl(path, tmp_path / "f.xlsx", dict(GOOD, F13="=2+2")), reg)
+    # openpyxl saves no result for it: read as blank, and said why
+    assert sorted((p.code, p.where, p.severity) for p in r.problems) == [
+        ("blank_actual", "自评表!F13", "error"), ("input_formula", "自评表!F13", "warning")]
+    assert "“=2+2”" in next(p.message for p in r.problems if p.code == "input_formula")

@@ -196,3 +196,11 @@ def test_a_department_workbook_gives_one_record_per_sheet(lo, tmp_path):
     assert [r.total_score for r in records] == [95, 0, 55]
     assert [p.code for p in records[1].problems].count("blank_actual") == 1
     assert records[0].problems == [] and records[2].problems == []
+
+
+def test_a_formula_typed_in_libreoffice_is_read_by_its_result(lo, small, tmp_path):
+    path, reg = small
+    lo.fill(path, tmp_path / "f.xlsx", {**FILLED, "F13": "=2+2"})
+    [r] = read(tmp_path / "f.xlsx", reg)
+    assert [(p.code, p.where) for p in r.problems] == [("input_formula", "自评表!F13")]
+    assert r.indicators[0].actual == 4 and r.indicators[0].score == 50

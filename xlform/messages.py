@@ -37,6 +37,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "stale_value": ("warning", "单元格保存的计算结果“{cached}”与按评分规则计算的“{computed}”不一致（可能未重新计算），以规则计算结果为准。"),
     # inputs
     "not_a_number": ("error", "“{value}”不是有效的数字。请只填写数字{hint}。"),
+    "input_formula": ("warning", "单元格填写的是公式“={formula}”，已按其计算结果“{value}”读取。请直接填写数值或文字。"),
     "lenient_number": ("warning", "“{value}”已按 {parsed} 读取（{how}）。请直接填写数字。"),
     "negative": ("error", "{what}不能为负数（现为 {value}）。"),
     "percent_range": ("error", "完成程度须在 0% 至 100% 之间（现为 {value}）。"),

@@ -273,8 +273,16 @@ class _SheetReader:
                      how=how)
         return v
 
+    def check_input_formulas(self):
+        """A formula typed into an input cell: its cached result is read (none after an openpyxl save)."""
+        for f in self.lay.inputs().values():
+            got = self.sheet.cells.get(f.cell, _EMPTY)
+            if got.formula is not None:
+                self.add("input_formula", f.cell, formula=got.formula, value=_show(got.value))
+
     def read_inputs(self) -> Inputs:
         lay, p = self.lay, self.project
+        self.check_input_formulas()
         n = len(p.indicators)
         inputs = Inputs(executed={k: self.number(f"funds.{k}.executed") for k in FUND_ROWS},
                         goal_actual=read_text(self.value(lay.cell("goal.actual"))),
