@@ -318,3 +318,15 @@ def test_outputs_inside_the_collected_folder_are_not_collected(corpus, tmp_path)
         r = CliRunner().invoke(main, args)
     assert "1 files: 0 read" in r.output and "0 rejected" in r.output, r.output
     assert sqlite3.connect(inbox / "c.db").execute("SELECT COUNT(*) FROM files").fetchone()[0] == 1
+
+
+def test_python_api_collect_and_migrate(corpus, tmp_path):
+    import xlform
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    shutil.copy(corpus["inbox"] / "xj-jrj-2019-02.xlsx", inbox / "a.xlsx")
+    outcome = xlform.collect([inbox], db=tmp_path / "c.db", registry=corpus["registry"], jobs=1)
+    assert (outcome.files, outcome.read, outcome.records) == (1, 1, 1)
+    assert {m["template_id"] for m in outcome.missing} == {f"xj-jrj-2019-0{i}" for i in (1, 3, 4, 5, 6, 7)}
+    m = xlform.migrate(inbox / "a.xlsx", out_dir=tmp_path / "m", registry=Registry(corpus["registry"]))
+    assert m.sheets == [("自评表", "xj-jrj-2019-02", 1, 1)] and m.output.is_file()

@@ -4,7 +4,7 @@ The public API; heavy modules load on first use so that the command starts fast.
 """
 
 __version__ = "0.1.0"
-__all__ = ["load", "render", "read"]
+__all__ = ["load", "render", "read", "collect", "migrate"]
 
 
 def load(path):
@@ -14,7 +14,7 @@ def load(path):
 
 
 def render(projects, out_dir="output", **options):
-    """Render Projects into locked workbooks; see xlform.render.render."""
+    """Render Projects into locked workbooks -> list of Issued; see xlform.render.render."""
     from .render import render as _render
     return _render(projects, out_dir, **options)
 
@@ -23,3 +23,29 @@ def read(path, registry=None):
     """Read one returned workbook -> list[Record] (one per project sheet)."""
     from .reader import read as _read
     return _read(path, registry)
+
+
+def collect(dirs, db="output/collect.db", registry=None, jobs=0):
+    """Collect folders of returns into the SQLite database at `db` -> Outcome (counts, 未报送)."""
+    from .collect import collect as _collect
+    from .registry import default_path
+    from .store import Store, db_path
+    store = Store(db_path(str(db)))
+    try:
+        return _collect(dirs, store, registry or default_path(), jobs)
+    finally:
+        store.close()
+
+
+def migrate(path, to=None, out_dir="output/migrated", registry=None):
+    """Carry a filled return over to the latest (or `to`, a Project) version of its template -> Migration."""
+    from pathlib import Path
+
+    from .migrate import migrate as _migrate
+    from .registry import Registry
+    reg = registry if registry is not None else Registry()
+    try:
+        return _migrate(Path(path), reg, Path(out_dir), to)
+    finally:
+        if registry is None:
+            reg.close()
