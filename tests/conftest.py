@@ -39,7 +39,7 @@ def examples():
 def rendered(tmp_path_factory, examples):
     """The seven examples rendered once: {id: path}."""
     from xlform.registry import Registry
-    from xlform.render import render
+    from xlform.renderer import render
     out = tmp_path_factory.mktemp("rendered")
     reg = Registry(out / "registry.db")
     issued = render(list(examples.values()), out, registry=reg)

@@ -20,7 +20,7 @@ from test_reader import bad_files
 from xlform.cli import main
 from xlform.definition import load_many
 from xlform.registry import Registry
-from xlform.render import render
+from xlform.renderer import render
 
 
 def with_comment(src, dst, comment: bytes):
@@ -330,3 +330,13 @@ def test_python_api_collect_and_migrate(corpus, tmp_path):
     assert {m["template_id"] for m in outcome.missing} == {f"xj-jrj-2019-0{i}" for i in (1, 3, 4, 5, 6, 7)}
     m = xlform.migrate(inbox / "a.xlsx", out_dir=tmp_path / "m", registry=Registry(corpus["registry"]))
     assert m.sheets == [("自评表", "xj-jrj-2019-02", 1, 1)] and m.output.is_file()
+
+
+def test_api_names_are_functions_even_after_every_module_is_imported():
+    import importlib
+    import pkgutil
+
+    import xlform
+    for m in pkgutil.iter_modules(xlform.__path__):
+        importlib.import_module(f"xlform.{m.name}")
+    assert all(callable(getattr(xlform, name)) for name in xlform.__all__)

@@ -18,7 +18,7 @@ from xlform.forms import form_kind
 from xlform.layout import layout
 from xlform.registry import Registry
 from xlform.reader import read
-from xlform.render import render
+from xlform.renderer import render
 
 PRESET = form_kind("project").preset
 

@@ -13,7 +13,7 @@ from xlform.messages import CATALOGUE
 from xlform.reader import read
 from xlform.record import to_csv
 from xlform.registry import Registry
-from xlform.render import render
+from xlform.renderer import render
 
 
 @pytest.fixture()

@@ -11,7 +11,7 @@ from xlform.forms import form_kind
 from xlform.layout import layout
 from xlform.metadata import parse_meta
 from xlform.registry import Registry
-from xlform.render import render
+from xlform.renderer import render
 from xlform.writer import password_hash
 
 IDS = [f"xj-jrj-2019-0{i}" for i in range(1, 8)]

@@ -8,7 +8,7 @@ import pytest
 from helpers import cells_for, definition, inputs_from, load_def
 from xlform.reader import read
 from xlform.registry import Registry
-from xlform.render import render
+from xlform.renderer import render
 
 # (code, cell) of every problem the rules imply for the published values.
 EXPECTED_PROBLEMS = {

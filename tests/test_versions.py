@@ -15,10 +15,10 @@ from xlform.cli import main
 from xlform.evaluate import Inputs, evaluate
 from xlform.forms import form_kind
 from xlform.layout import layout
-from xlform.migrate import migrate
+from xlform.migration import migrate
 from xlform.reader import read
 from xlform.registry import Registry
-from xlform.render import render
+from xlform.renderer import render
 from xlform.versions import diff, match
 
 V1 = definition([

@@ -14,8 +14,8 @@ def load(path):
 
 
 def render(projects, out_dir="output", **options):
-    """Render Projects into locked workbooks -> list of Issued; see xlform.render.render."""
-    from .render import render as _render
+    """Render Projects into locked workbooks -> list of Issued; see xlform.renderer.render."""
+    from .renderer import render as _render
     return _render(projects, out_dir, **options)
 
 
@@ -27,7 +27,7 @@ def read(path, registry=None):
 
 def collect(dirs, db="output/collect.db", registry=None, jobs=0):
     """Collect folders of returns into the SQLite database at `db` -> Outcome (counts, 未报送)."""
-    from .collect import collect as _collect
+    from .collector import collect as _collect
     from .registry import default_path
     from .store import Store, db_path
     store = Store(db_path(str(db)))
@@ -41,7 +41,7 @@ def migrate(path, to=None, out_dir="output/migrated", registry=None):
     """Carry a filled return over to the latest (or `to`, a Project) version of its template -> Migration."""
     from pathlib import Path
 
-    from .migrate import migrate as _migrate
+    from .migration import migrate as _migrate
     from .registry import Registry
     reg = registry if registry is not None else Registry()
     try:

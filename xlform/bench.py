@@ -244,7 +244,7 @@ class Bench:
         return path
 
     def render(self):
-        from .render import render
+        from .renderer import render
         out = self.work / "render"
         for n, p in self.defs.items():
             rec = record_calls(p, self.kind, 1, "自评表")

@@ -44,7 +44,7 @@ def _write_records(records, fmt: str, out: str | None):
     if out:
         from pathlib import Path
 
-        from .render import atomic_write
+        from .renderer import atomic_write
         atomic_write(Path(out), text.encode("utf-8-sig" if fmt == "csv" else "utf-8"))
     else:
         click.echo(text.rstrip("\n"))
@@ -83,7 +83,7 @@ def render(definitions, out_dir, per, password, registry, jobs):
     """
     from .errors import XlformError
     from .registry import Registry
-    from .render import render as do_render
+    from .renderer import render as do_render
     import os
     jobs = jobs or os.cpu_count() or 1
     projects, problems = _load(definitions, jobs)
@@ -159,7 +159,7 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
     """
     from pathlib import Path
 
-    from .collect import collect as do_collect
+    from .collector import collect as do_collect
     from .registry import default_path
     from .report import write_reports
     from .store import Store, db_path
@@ -273,7 +273,7 @@ def migrate(files, to, out_dir, password, registry):
 
     from .definition import load
     from .errors import DefinitionError, XlformError
-    from .migrate import BLANK, CARRIED, DROPPED, NEW, migrate as do_migrate
+    from .migration import BLANK, CARRIED, DROPPED, NEW, migrate as do_migrate
     from .registry import Registry
     try:
         target = load(to) if to else None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import xlsxwriter
 
-from .render import atomic_write
+from .renderer import atomic_write
 from .store import Store
 
 SEVERITY = {"error": "错误", "warning": "提示"}

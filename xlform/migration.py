@@ -15,7 +15,7 @@ from .layout import indicator_kind, layout
 from .reader import read_file
 from .record import Record, neutralise
 from .registry import Registry
-from .render import atomic_write, now
+from .renderer import atomic_write, now
 from .versions import match
 from .writer import SheetSpec, write
 
