@@ -202,9 +202,7 @@ def _run_workers(paths, jobs, db_path, registry_path, known, now, outcome: Outco
         while any(w.is_alive() for w in workers) or not results.empty():
             while not results.empty():
                 outcome.add(results.get())
-            if bar and counter.value > shown:
-                bar.update(counter.value - shown)
-                shown = counter.value
+            shown = _advance(bar, shown, counter.value)
             time.sleep(0.05)
     except BaseException:
         for w in workers:  # interrupted: committed files stay, the next run does the rest
@@ -212,12 +210,18 @@ def _run_workers(paths, jobs, db_path, registry_path, known, now, outcome: Outco
         for w in workers:
             w.join()
         raise
-    if bar and counter.value > shown:
-        bar.update(counter.value - shown)
+    _advance(bar, shown, counter.value)
     failed = [w.exitcode for w in workers if w.exitcode]
     if failed:
         raise XlformError(f"a collecting process stopped unexpectedly (exit {failed[0]}); what it stored is kept: "
                           "run collect again to complete")
+
+
+def _advance(bar, shown: int, done: int) -> int:
+    """Move the bar to `done` files (read once: the workers go on counting meanwhile)."""
+    if bar and done > shown:
+        bar.update(done - shown)
+    return done
 
 
 def missing_returns(store: Store, registry_path) -> list[dict]:
