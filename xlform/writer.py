@@ -150,6 +150,9 @@ class _SheetWriter:
         self.fmt = _formats(wb, spec.kind)
         self.widths = [float(spec.kind.spec["columns"][chr(65 + c)]) for c in range(LAST_COL + 1)]
         self.heights: dict[int, float] = {}
+        # what the inputs (blank for an issued form) give: the cached values of every formula
+        self.inputs = spec.inputs or Inputs.blank(spec.project)
+        self.result = evaluate(spec.project, self.inputs, spec.kind.preset)
 
     # -- helpers -------------------------------------------------------------
     def text(self, row, col, value, fmt, last_row=None, last_col=None):
@@ -216,8 +219,7 @@ class _SheetWriter:
 
     def write_funds(self):
         k, f, lay, p = self.kind, self.fmt, self.lay, self.p
-        inputs = self.spec.inputs or Inputs.blank(p)
-        result = evaluate(p, inputs, k.preset)
+        inputs, result = self.inputs, self.result
         self.text(FUNDS_HEADER, 0, k.label("funds"), f["label"], FUND_ROW["other"], 0)
         self.text(FUNDS_HEADER, 1, "", f["label"], FUNDS_HEADER, 2)
         for part in ("initial", "annual", "executed", "weight", "rate", "score"):
@@ -249,11 +251,10 @@ class _SheetWriter:
                      result.rate, f["rate"])
         self.formula(lay.cell("funds.score"), scoring.funds_score_formula(rate, lay.cell("funds.weight")),
                      result.funds_score, f["score"])
-        self.result = result
 
     def write_goal(self):
         k, f, p = self.kind, self.fmt, self.p
-        inputs = self.spec.inputs or Inputs.blank(p)
+        inputs = self.inputs
         self.text(GOAL_HEADER, 0, k.label("goal"), f["label"], GOAL, 0)
         self.text(GOAL_HEADER, 1, k.label("expected"), f["label"], GOAL_HEADER, 4)
         self.text(GOAL_HEADER, 5, k.label("actual"), f["label"], GOAL_HEADER, LAST_COL)
@@ -266,8 +267,7 @@ class _SheetWriter:
 
     def write_indicators(self):
         k, f, lay, p = self.kind, self.fmt, self.lay, self.p
-        inputs = self.spec.inputs or Inputs.blank(p)
-        result = self.result
+        inputs, result = self.inputs, self.result
         total_row = lay.total_row
         self.text(INDICATOR_HEADER, 0, k.label("indicators"), f["label"], total_row - 1, 0)
         for part, label in (("level1", "level1"), ("level2", "level2"), ("name", "name"), ("target", "target"),
