@@ -7,7 +7,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .definition import FUND_ROWS, Project, from_canonical
+from .definition import FUND_ROWS, Project
 from .errors import XlformError
 from .evaluate import Inputs
 from .forms import form_kind
@@ -126,12 +126,12 @@ def migrate(path: Path, registry: Registry, out_dir: Path, to: Project | None = 
             result.error = "; ".join(p.message for p in record.errors) or "不是可识别的自评表"
             return result
         tid, version = record.template["id"], record.template["version"]
-        old = from_canonical(registry.lookup(tid, version)["definition"])
+        old = registry.lookup(tid, version)["project"]
         if to is not None and to.id == tid:
             new, new_version = to, registry.version_for(to, stamp)
         else:
             latest = registry.lookup(tid)
-            new, new_version = from_canonical(latest["definition"]), latest["version"]
+            new, new_version = latest["project"], latest["version"]
         inputs, lines = carry(record, old, new, record.sheet)
         result.lines += lines
         result.sheets.append((record.sheet, tid, version, new_version))

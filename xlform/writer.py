@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import xlsxwriter
-from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
 from . import __version__, scoring
 from .definition import FUND_ROWS, Project
@@ -95,7 +95,6 @@ class _SheetRecorder:
     @staticmethod
     def _rc(args):
         if isinstance(args[0], str):
-            from xlsxwriter.utility import xl_cell_to_rowcol
             return xl_cell_to_rowcol(args[0]), args[1:]
         return (args[0], args[1]), args[2:]
 
@@ -184,7 +183,7 @@ class _SheetWriter:
 
     def name(self, key: str):
         f = self.lay.fields[key]
-        row, col = _cell(f.cell)
+        row, col = xl_cell_to_rowcol(f.cell)
         sheet = self.spec.sheet.replace("'", "''")
         _check(self.wb.define_name(f"'{sheet}'!{f.name}", f"='{sheet}'!{xl_rowcol_to_cell(row, col, True, True)}"))
 
@@ -355,11 +354,6 @@ def _formats(wb: _Workbook, kind: FormKind) -> dict:
     }
     wb._xlform_formats = cache
     return cache
-
-
-def _cell(a1: str) -> tuple[int, int]:
-    from xlsxwriter.utility import xl_cell_to_rowcol
-    return xl_cell_to_rowcol(a1)
 
 
 def _clip(text: str, limit: int) -> str:

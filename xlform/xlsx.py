@@ -111,12 +111,9 @@ class Package:
 
     def __init__(self, path, limits: Limits = Limits()):
         self.path, self.limits = path, limits
-        if hasattr(path, "getvalue"):  # an in-memory workbook (the expected form)
-            head, size = path.getvalue()[:8], len(path.getvalue())
-        else:
-            with open(path, "rb") as f:
-                head = f.read(8)
-            size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(8)
+        size = os.path.getsize(path)
         if head.startswith(b"\xd0\xcf\x11\xe0"):
             raise BadWorkbook("ole", "an OLE2 file: encrypted .xlsx, or .xls/.et")
         if not head.startswith(b"PK"):
