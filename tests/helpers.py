@@ -6,9 +6,11 @@ from pathlib import Path
 
 import yaml
 
-from xlform.definition import FUND_ROWS, load
-from xlform.evaluate import Inputs
+from xlform.definition import load
+from xlform.forms import form_kind
 from xlform.layout import layout
+
+FUND_ROWS = ("fiscal", "carryover", "other")  # the national form's fund rows
 
 
 def write_def(folder: Path, data_or_text, name="def.yaml") -> Path:
@@ -41,29 +43,41 @@ def load_def(folder: Path, data, name="def.yaml"):
     return load(write_def(folder, data, name))
 
 
-def cells_for(project, inputs: Inputs) -> dict:
-    """The input cells a department would type, from an Inputs (None clears a cell)."""
-    lay = layout(project)
-    cells = {lay.cell(f"funds.{k}.executed"): inputs.executed.get(k) for k in FUND_ROWS}
-    if inputs.goal_actual is not None:
-        cells[lay.cell("goal.actual")] = inputs.goal_actual
-    for i, ind in enumerate(project.indicators):
-        cells[lay.cell(f"indicators.{i}.actual")] = inputs.actual[i]
-        if inputs.reason[i]:
-            cells[lay.cell(f"indicators.{i}.reason")] = inputs.reason[i]
-        if ind.manual:
-            cells[lay.cell(f"indicators.{i}.score")] = inputs.manual_score[i]
+def make_inputs(executed=None, goal_actual=None, actual=(), reason=(), manual_score=(), **extra) -> dict:
+    """Inputs keyed by field, from lists in indicator order (None: blank); `score` covers typed 得分."""
+    inputs = {f"funds.{k}.executed": (executed or {}).get(k) for k in FUND_ROWS}
+    inputs["goal.actual"] = goal_actual
+    for name, values in (("actual", actual), ("reason", reason), ("score", manual_score)):
+        for i, v in enumerate(values):
+            inputs[f"indicators.{i}.{name}"] = v
+    inputs.update(extra)
+    return inputs
+
+
+def lay_of(project):
+    return layout(project, form_kind(project.form))
+
+
+def cells_for(project, inputs: dict) -> dict:
+    """The input cells a department would type, from inputs keyed by field (None clears a cell)."""
+    lay = lay_of(project)
+    cells = {}
+    for key, f in lay.inputs().items():
+        v = inputs.get(key)
+        if f.kind == "text" and not v:
+            continue
+        cells[f.cell] = v
     return cells
 
 
-def inputs_from(project, record: dict) -> Inputs:
+def inputs_from(project, record: dict) -> dict:
     """Inputs from a tests/data/published.yaml entry."""
-    n = len(project.indicators)
     reasons = record.get("reason", {})
-    return Inputs(executed={k: record["executed"].get(k) for k in FUND_ROWS},
-                  goal_actual=record.get("goal_actual", "按计划完成年度总体目标。"),
-                  actual=list(record["actual"]), reason=[reasons.get(i) for i in range(n)],
-                  manual_score=[None] * n)
+    scores = record.get("typed", {})
+    n = len(project.indicators)
+    return make_inputs(record["executed"], record.get("goal_actual", "按计划完成年度总体目标。"),
+                       list(record["actual"]), [reasons.get(i) for i in range(n)],
+                       [scores.get(i) for i in range(n)])
 
 
 def fill_openpyxl(src, dst, cells: dict, sheet="自评表", edit=None):

@@ -16,12 +16,12 @@ def run(*args, env=None):
     return CliRunner().invoke(main, list(map(str, args)), env=env)
 
 
-def test_render_examples_writes_seven_locked_workbooks(tmp_path):
+def test_render_examples_writes_eight_locked_workbooks(tmp_path):
     out = tmp_path / "out"
     r = run("render", EXAMPLES, "-o", out, "--registry", tmp_path / "reg.db")
     assert r.exit_code == 0, r.output
     files = sorted(out.glob("*.xlsx"))
-    assert [f.stem for f in files] == [f"xj-jrj-2019-0{i}" for i in range(1, 8)]
+    assert [f.stem for f in files] == ["sc-2023-01"] + [f"xj-jrj-2019-0{i}" for i in range(1, 8)]
     assert "xj-jrj-2019-07 v1" in r.output
     for f in files:
         assert openpyxl.load_workbook(f)["自评表"].protection.sheet

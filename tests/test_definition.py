@@ -48,8 +48,10 @@ def test_good_definition_loads_with_parsed_targets(tmp_path):
     assert first.id == "产出指标/数量指标/培训次数"
 
 
-def test_seven_examples_load(examples):
-    assert sorted(examples) == [f"xj-jrj-2019-0{i}" for i in range(1, 8)]
+def test_the_examples_load(examples):
+    """The seven 2019 forms of one bureau, and a Sichuan form."""
+    assert sorted(examples) == ["sc-2023-01"] + [f"xj-jrj-2019-0{i}" for i in range(1, 8)]
+    assert examples["sc-2023-01"].form == "sichuan" and examples["sc-2023-01"].extra == {"code": "510000230001"}
     for p in examples.values():
         assert p.funds.weight + sum(i.weight for i in p.indicators) == 100
     assert len(examples["xj-jrj-2019-01"].indicators) == 13
@@ -218,3 +220,58 @@ def load_errors(path):
     with pytest.raises(DefinitionError) as e:
         load(path)
     return e.value.problems
+
+
+# -- what the form kind and the scoring profile add ----------------------------------------------------------
+
+def test_split_and_bare_targets_are_warnings_not_errors(tmp_path):
+    """GOOD gives 产出 80 and 满意度 10, no 效益: the national split 10/50/30/10 is departed from."""
+    text = GOOD.replace("target: ≥2次", "target: 2次")
+    p = load(write_def(tmp_path, text))
+    warnings = sorted((w.code, w.where.rsplit(":", 1)[1], w.field) for w in p.warnings)
+    assert ("bare_target", "15", "indicators.产出指标.数量指标.0.target") in warnings
+    split = [w.message for w in p.warnings if w.code == "weight_split"]
+    assert split == ["一级指标 产出指标 carries 80 points; the national split gives it 50",
+                     "一级指标 效益指标 carries 0 points; the national split gives it 30"]
+    assert p.indicators[0].target.op == ">=" and all(w.severity == "warning" for w in p.warnings)
+
+
+def test_check_prints_warnings_and_exits_0(tmp_path):
+    from click.testing import CliRunner
+    from xlform.cli import main
+    r = CliRunner().invoke(main, ["check", str(write_def(tmp_path, GOOD.replace("target: ≥2次", "target: 2次")))])
+    assert r.exit_code == 0
+    assert "Warning: " in r.stderr and "'2次' has no operator and is read as ≥2次 (scoring.bare_target: >=)" in r.stderr
+
+
+def test_scoring_overrides_change_the_rules_and_the_hash(tmp_path):
+    plain = load(write_def(tmp_path, GOOD, "a.yaml"))
+    exact = load(write_def(tmp_path, GOOD.replace("target: ≥2次", "target: 2次") + "scoring: {bare_target: '='}",
+                           "b.yaml"))
+    assert exact.indicators[0].target.op == "=" and exact.scoring == {"bare_target": "="}
+    assert [w.message[:30] for w in exact.warnings if w.code == "bare_target"] == ["'2次' has no operator and is re"]
+    assert "read as =2次" in exact.warnings[0].message
+    assert plain.hash != exact.hash
+
+
+@pytest.mark.parametrize("scoring, message", [
+    ("{reverse: square}", "scoring.reverse must be one of linear, ratio"),
+    ("{penalty: 1}", "unknown scoring key 'penalty'"),
+    ("[ratio]", "must be a mapping of profile keys"),
+])
+def test_bad_scoring_keys_are_errors(tmp_path, scoring, message):
+    [p] = errors(tmp_path, GOOD + f"scoring: {scoring}\n")
+    assert p.code == "scoring" and message in p.message and p.where.endswith(":21")
+
+
+def test_a_kind_brings_its_own_keys_and_fund_rows(tmp_path):
+    text = GOOD.replace("form: project", "form: sichuan").replace("{initial: 105, annual: 105}",
+                                                                   "{initial: 105, adjusted: 100}")
+    problems = errors(tmp_path, text + "  carryover: {initial: 1, annual: 1}\n".replace("  carryover", "funds2"))
+    assert [(p.code, p.field) for p in problems] == [("unknown_key", "funds2"), ("missing", "code")]
+    p = load(write_def(tmp_path, text.replace("id: t-001", "id: t-001\ncode: '0123'"), "ok.yaml"))
+    assert p.extra == {"code": "0123"} and p.funds.rows["fiscal"].annual == 100 and set(p.funds.rows) == {
+        "fiscal", "special", "unit", "other"}
+    [bad] = errors(tmp_path, text.replace("id: t-001", "id: t-001\ncode: x").replace(
+        "fiscal: {initial: 105, adjusted: 100}", "carryover: {initial: 105, annual: 100}"), "bad.yaml")
+    assert bad.code == "unknown_key" and "carryover" in bad.field and "special" in bad.message

@@ -14,6 +14,8 @@ from xlform.reader import read
 from xlform.record import to_csv
 from xlform.registry import Registry
 from xlform.renderer import render
+from xlform.forms import form_kind
+from xlform.writer import template_hash
 
 
 @pytest.fixture()
@@ -29,7 +31,7 @@ def form(tmp_path):
     return p, issued.file, reg
 
 
-GOOD = {"F7": 80, "F11": "完成", "F13": 4, "F14": 0.85, "F15": 1, "F16": 0.95}
+GOOD = {"F7": 80, "F11": "完成", "F13": 4, "F14": 0.85, "F15": "达成年度指标", "H15": 20, "F16": 0.95}
 
 
 def codes(record):
@@ -40,13 +42,14 @@ def test_openpyxl_filled_form_reads_clean(form, tmp_path):
     p, path, reg = form
     [r] = read(fill_openpyxl(path, tmp_path / "f.xlsx", GOOD), reg)
     assert r.problems == []
-    assert (r.template["id"], r.template["version"], r.template["hash"]) == ("t-001", 1, p.hash)
+    assert (r.template["id"], r.template["version"], r.template["hash"]) == ("t-001", 1, template_hash(p, form_kind("project")))
     assert r.project == {"name": "测试项目", "department": "测试局", "implementer": "测试局", "year": 2019}
     assert r.funds["rows"]["fiscal"] == {"initial": 100, "annual": 100, "executed": 80}
     assert r.funds["rows"]["total"]["executed"] == 80 and r.funds["rate"] == 0.8 and r.funds["score"] == 8
     assert [(i.name, i.actual, i.score) for i in r.indicators] == [
-        ("培训次数", 4, 30), ("覆盖率", 0.85, 30), ("群众意识", 1, 20), ("满意度", 0.95, 10)]
+        ("培训次数", 4, 30), ("覆盖率", 0.85, 30), ("群众意识", "达成年度指标", 20), ("满意度", 0.95, 10)]
     assert r.total_score == 98 and r.goal == {"expected": "完成年度任务", "actual": "完成"}
+    assert r.grade == "优" and r.template["form"] == "project"
 
 
 def test_record_json_keys(form, tmp_path):
@@ -54,9 +57,9 @@ def test_record_json_keys(form, tmp_path):
     [r] = read(fill_openpyxl(path, tmp_path / "f.xlsx", GOOD), reg)
     d = r.to_dict()
     assert set(d) == {"file", "sheet", "template", "project", "funds", "goal", "indicators", "total_score",
-                      "problems"}
+                      "grade", "extra", "problems"}
     assert set(d["indicators"][0]) == {"id", "level1", "level2", "name", "target", "actual", "weight", "score",
-                                       "deviation_reason"}
+                                       "deviation_reason", "extra"}
     assert set(d["funds"]["rows"]) == {"fiscal", "carryover", "other", "total"}
     json.dumps(d, ensure_ascii=False)
 
@@ -65,7 +68,7 @@ def test_what_people_really_type_is_read_with_a_warning(form, tmp_path):
     _, path, reg = form
     cells = dict(GOOD, F7="８０", F13="4次", F14="85%", F16=" 95 % ")
     [r] = read(fill_openpyxl(path, tmp_path / "f.xlsx", cells), reg)
-    assert [i.actual for i in r.indicators] == [4, 0.85, 1, 0.95] and r.funds["rows"]["fiscal"]["executed"] == 80
+    assert [i.actual for i in r.indicators] == [4, 0.85, "达成年度指标", 0.95] and r.funds["rows"]["fiscal"]["executed"] == 80
     assert codes(r) == [("lenient_number", f"自评表!{c}") for c in ("F13", "F14", "F16", "F7")]
     assert "去掉单位“次”" in next(p.message for p in r.problems if p.where.endswith("F13"))
 
@@ -88,13 +91,16 @@ def test_unreadable_numbers_are_errors(form, tmp_path, typed):
 
 def test_blank_inputs_missing_reasons_and_ranges(form, tmp_path):
     _, path, reg = form
-    cells = {"F7": 120, "F13": 2, "F14": 1.2, "F15": 1.5, "F16": None}
+    cells = {"F7": 120, "F13": 2, "F14": 1.2, "F15": "部分达成年度指标并具有一定效果", "H15": 17, "F16": None}
     [r] = read(fill_openpyxl(path, tmp_path / "f.xlsx", cells), reg)
     assert codes(r) == sorted([
         ("over_budget", "自评表!F7"), ("blank_goal_actual", "自评表!F11"),
         ("reason_missing", "自评表!I13"),         # 2 of ≥4次 scores 15 of 30
         ("reason_overshoot", "自评表!I14"),       # 120% of ≥80% is an overshoot of 30% or more
-        ("percent_range", "自评表!F15"), ("blank_actual", "自评表!F16")])
+        ("score_out_of_tier", "自评表!H15"),      # 部分达成 allows 12 to below 16 of 20
+        ("reason_tier", "自评表!I15"),            # a tier below 达成 asks why
+        ("blank_actual", "自评表!F16")])
+    assert "应在 12 至 16（不含） 之间" in next(p.message for p in r.problems if p.code == "score_out_of_tier")
     severity = {p.code: p.severity for p in r.problems}
     assert severity["reason_missing"] == "error" and severity["reason_overshoot"] == "warning"
     assert severity["over_budget"] == "warning" and severity["blank_actual"] == "error"
@@ -282,8 +288,8 @@ def test_published_examples_filled_with_openpyxl(rendered, examples, published, 
     p = examples["xj-jrj-2019-02"]
     [r] = read(fill_openpyxl(rendered[p.id], tmp_path / "f.xlsx", cells_for(p, inputs_from(p, published[p.id]))),
                reg)
-    assert r.total_score == 92.13 and r.funds["score"] == 8.13
-    assert codes(r) == [("reason_missing", "自评表!I18")]
+    assert r.total_score == 98.13 and r.funds["score"] == 8.13   # the qualitative 30 typed, within 达成
+    assert codes(r) == []
     wb = openpyxl.load_workbook(tmp_path / "f.xlsx", data_only=True)
     assert wb["自评表"]["H24"].value is None  # really no cached value
 

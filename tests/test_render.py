@@ -12,7 +12,7 @@ from xlform.layout import layout
 from xlform.metadata import parse_meta
 from xlform.registry import Registry
 from xlform.renderer import render
-from xlform.writer import password_hash
+from xlform.writer import password_hash, template_hash
 
 IDS = [f"xj-jrj-2019-0{i}" for i in range(1, 8)]
 
@@ -46,7 +46,7 @@ def test_texts_merges_and_fonts(rendered, examples, tid):
         assert ws[lay.cell(f"indicators.{i}.name")].value == ind.name
         assert ws[lay.cell(f"indicators.{i}.target")].value == ind.target.text
         assert ws[lay.cell(f"indicators.{i}.weight")].value == ind.weight
-    total_row = lay.total_row + 1
+    total_row = lay.rows["total"] + 1
     assert ws[f"A{total_row}"].value == "总分" and ws[f"G{total_row}"].value == 100
     merged = {str(r) for r in ws.merged_cells.ranges}
     assert {"A1:I1", "A2:I2", "C3:I3", "A5:A9", "B11:E11", "F11:I11", f"A12:A{total_row - 1}"} <= merged
@@ -59,15 +59,22 @@ def test_texts_merges_and_fonts(rendered, examples, tid):
 @pytest.mark.parametrize("tid", IDS)
 def test_formulas_come_from_the_rules(rendered, examples, tid):
     p, ws = examples[tid], openpyxl.load_workbook(rendered[tid])["自评表"]
-    lay, kind = layout(p), form_kind("project")
+    lay = layout(p)
     assert ws["F6"].value == "=SUM(F7:F9)"
     assert ws["H6"].value == "=" + scoring.funds_rate_formula("F7:F9", "F6", "E6")
     assert ws["I6"].value == '=IF(ISNUMBER(H6),ROUND(G6*MIN(H6,1),2),"")'
-    for i, rule in enumerate(rules(p, kind.preset)):
+    for i, rule in enumerate(rules(p, lay.profile)):
         x, w, s = (lay.cell(f"indicators.{i}.{k}") for k in ("actual", "weight", "score"))
-        assert ws[s].value == "=" + rule.formula(x, w)
+        if rule.manual:
+            assert ws[s].value is None and not ws[s].protection.locked   # typed by the department
+        else:
+            assert ws[s].value == "=" + rule.formula(x, w)
     last = lay.cell(f"indicators.{len(p.indicators) - 1}.score")
     assert ws[lay.cell("total_score")].value == f"=ROUND(SUM(I6,H13:{last}),2)"
+    total = lay.cell("total_score")
+    assert ws[lay.cell("grade")].value == (f'=IF(COUNT(I6,H13:{last})=0,"",IF({total}>=90,"优",IF({total}>=80,"良",'
+                                          f'IF({total}>=60,"中","差"))))')
+    assert ws[lay.cell("grade")].number_format == '"评价等级："@'
 
 
 @pytest.mark.parametrize("tid", IDS)
@@ -76,8 +83,9 @@ def test_only_input_cells_are_unlocked_and_sheet_protected(rendered, examples, t
     ws = wb["自评表"]
     lay = layout(p)
     inputs = {f.cell for f in lay.inputs().values()}
-    assert inputs >= {"F7", "F8", "F9", "F11"} and len(inputs) == 4 + 2 * len(p.indicators)
-    for row in ws.iter_rows(min_row=1, max_row=lay.total_row + 1, max_col=9):
+    typed = sum(1 for i in p.indicators if i.manual or i.target.qualitative)   # tiers: the 得分 is typed
+    assert inputs >= {"F7", "F8", "F9", "F11"} and len(inputs) == 4 + 2 * len(p.indicators) + typed
+    for row in ws.iter_rows(min_row=1, max_row=lay.rows["total"] + 1, max_col=9):
         for c in row:
             if isinstance(c, MergedCell):  # covered by a merge: the anchor's protection applies
                 continue
@@ -102,9 +110,15 @@ def test_every_input_cell_is_validated_with_chinese_prompts(rendered, examples, 
             assert (dv.type, dv.formula1, dv.formula2) == ("decimal", "0", "1"), key
         elif f.kind == "text":
             assert dv.type == "textLength" and dv.operator == "lessThanOrEqual", key
+        elif f.kind == "tier":
+            assert dv.type == "list" and dv.formula1 == '"达成年度指标,部分达成年度指标并具有一定效果,未达成年度指标且效果较差"'
+        elif key.endswith(".score"):   # a qualitative 得分 within its tier's range
+            i = int(key.split(".")[1])
+            x, w = lay.cell(f"indicators.{i}.actual"), lay.cell(f"indicators.{i}.weight")
+            assert dv.type == "custom" and f'AND({x}="达成年度指标",{f.cell}>=0.8*{w},{f.cell}<=1*{w})' in dv.formula1
     for i, ind in enumerate(p.indicators):
         cell = ws[lay.cell(f"indicators.{i}.actual")]
-        assert ("%" in cell.number_format) == (ind.target.percent or ind.target.qualitative)
+        assert ("%" in cell.number_format) == ind.target.percent, ind.name
 
 
 @pytest.mark.parametrize("tid", IDS)
@@ -119,7 +133,7 @@ def test_defined_names_and_hidden_metadata_find_every_field(rendered, examples, 
     meta = meta_of(wb)
     kv = {(r[0], r[1]): r[2] for r in meta}
     assert kv[("自评表", "template_id")] == p.id and kv[("自评表", "version")] == "1"
-    assert kv[("自评表", "hash")] == p.hash and kv[("自评表", "form")] == "project"
+    assert kv[("自评表", "hash")] == template_hash(p, form_kind("project")) and kv[("自评表", "form")] == "project"
     assert kv[("xlform", "xlform_version")] and kv[("xlform", "generated")].startswith("20")
     parsed = parse_meta(meta)["自评表"]
     assert parsed["cells"] == {k: f.cell for k, f in lay.fields.items()}

@@ -10,9 +10,9 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from helpers import definition, load_def, write_def
+from helpers import definition, load_def, make_inputs, write_def
 from xlform.cli import main
-from xlform.evaluate import Inputs, evaluate
+from xlform.evaluate import evaluate_form
 from xlform.forms import form_kind
 from xlform.layout import layout
 from xlform.migration import migrate
@@ -29,7 +29,7 @@ V1 = definition([
     ("效益指标", "社会效益指标", "群众意识", "不断提高", 10),
     ("满意度指标", "满意度指标", "满意度", "≥90%", 10)])
 FILLED_V1 = {"F7": 90, "F11": "完成年度目标", "F13": 3, "I13": "下半年场地受限", "F14": 1200, "F15": 2,
-             "F16": 0.85, "F17": 1, "F18": 0.95}
+             "F16": 0.85, "F17": "达成年度指标", "H17": 9, "F18": 0.95}
 
 
 def items(d):
@@ -138,11 +138,15 @@ def test_change_migrate_fill_read(lo, tmp_path, name):
                 for j, i in pairs.items()}, **new_cells}
     actual = [typed.get(new_lay.cell(f"indicators.{j}.actual")) for j in range(len(v2.indicators))]
     assert [i.actual for i in r.indicators] == actual
-    expected = evaluate(v2, Inputs(executed={"fiscal": 90, "carryover": None, "other": None}, goal_actual="完成年度目标",
-                                   actual=actual, reason=[i.deviation_reason for i in r.indicators],
-                                   manual_score=[None] * len(actual)), form_kind("project").preset)
-    assert [i.score for i in r.indicators] == expected.scores == [values[c] for c in score_cells]
-    assert r.total_score == expected.total == values[new_lay.cell("total_score")]
+    # the typed 得分 of the qualitative indicator was carried with its tier
+    assert r.indicators[[i.name for i in v2.indicators].index("群众意识")].score == 9
+    expected = evaluate_form(new_lay, make_inputs(
+        executed={"fiscal": 90}, goal_actual="完成年度目标", actual=actual,
+        reason=[i.deviation_reason for i in r.indicators],
+        manual_score=[9 if i.name == "群众意识" else None for i in v2.indicators]))
+    scores = [expected[f"indicators.{j}.score"] for j in range(len(v2.indicators))]
+    assert [i.score for i in r.indicators] == scores == [values[c] for c in score_cells]
+    assert r.total_score == expected["total_score"] == values[new_lay.cell("total_score")]
     assert [p for p in r.problems if p.code in ("locked_changed", "formula_changed", "blank_actual", "stale_value")] == []
 
 

@@ -47,21 +47,27 @@ def definition_text(n: int, tid: str) -> str:
             f"allow_total: {round(10 + sum(weights), 2)}\n")
 
 
-def filled_inputs(project, seed: int):
+def filled_inputs(project, seed: int) -> dict:
     """What a department types: executions, a goal, actuals near the targets, a reason where one is due."""
-    from .evaluate import Inputs
-    n = len(project.indicators)
-    actual = []
+    from .forms import form_kind
+    from .layout import layout
+    from .scoring import TIERS
+    lay = layout(project, form_kind(project.form))
+    inputs = {"funds.fiscal.executed": 95 - seed % 7, "funds.carryover.executed": 20.5,
+              "goal.actual": "按计划完成年度总体目标。"}
     for i, ind in enumerate(project.indicators):
-        t = ind.target
-        if t.qualitative:
-            actual.append([1, 0.95, 0.9][(i + seed) % 3])
+        t, kind = ind.target, lay.fields[f"indicators.{i}.actual"].kind
+        if kind == "tier":
+            name, low, high = TIERS[(i + seed) % 2]
+            inputs[f"indicators.{i}.actual"] = name
+            inputs[f"indicators.{i}.score"] = round(ind.weight * (low + high) / 2, 2)
+        elif t.qualitative:
+            inputs[f"indicators.{i}.actual"] = [1, 0.95, 0.9][(i + seed) % 3]
         else:
-            actual.append(round(t.value * [1, 0.9, 1.2, 1.4][(i + seed) % 4], 4))
-    return Inputs(executed={"fiscal": 95 - seed % 7, "carryover": 20.5, "other": None},
-                  goal_actual="按计划完成年度总体目标。", actual=actual,
-                  reason=["受客观因素影响，部分指标未完全达到。" if (i + seed) % 4 == 1 else None for i in range(n)],
-                  manual_score=[None] * n)
+            inputs[f"indicators.{i}.actual"] = round(t.value * [1, 0.9, 1.2, 1.4][(i + seed) % 4], 4)
+        if (i + seed) % 4 == 1:
+            inputs[f"indicators.{i}.reason"] = "受客观因素影响，部分指标未完全达到。"
+    return inputs
 
 
 def timed(fn, repeat: int) -> list[float]:
@@ -238,7 +244,7 @@ class Bench:
     def filled_form(self, project, seed: int, folder: Path) -> Path:
         """A form as a department returns it: inputs typed, cached values computed (as Excel saves)."""
         from .writer import SheetSpec, write
-        version = self.registry.version_for(project, "bench")
+        version = self.registry.version_for(project, self.kind, "bench")
         path = folder / f"{project.id}-{seed}.xlsx"
         write(str(path), [SheetSpec(project, self.kind, version, "自评表", filled_inputs(project, seed))], None, "")
         return path

@@ -55,11 +55,16 @@ def _write_records(records, fmt: str, out: str | None):
 def check(definitions):
     """Check definitions (YAML files or folders) without rendering anything.
 
-    Every problem is printed as FILE:LINE: FIELD: MESSAGE; the exit code is 1 when there is any.
+    Every problem is printed as FILE:LINE: FIELD: MESSAGE; the exit code is 1 when there is any error.
+    Warnings (a target without an operator read as ≥, 分值 departing from the national split) do not
+    change the exit code.
     """
     projects, problems = _load(definitions)
     for p in projects:
-        click.echo(f"ok {p.source}: {p.id} {p.project} ({len(p.indicators)} indicators)")
+        for w in p.warnings:
+            click.echo(f"Warning: {w}", err=True)
+        note = f", {len(p.warnings)} warnings" if p.warnings else ""
+        click.echo(f"ok {p.source}: {p.id} {p.project} ({len(p.indicators)} indicators{note})")
     sys.exit(1 if problems else 0)
 
 

@@ -11,14 +11,12 @@ from pathlib import Path
 
 from . import target as targets
 from .errors import DefinitionError, Problem, XlformError
-from .forms import form_kind
+from .forms import FormKind, form_kind
+from .scoring import profile_values
 from .yamlsource import Located, load as load_yaml
 
-FUND_ROWS = ("fiscal", "carryover", "other")
 _TOP_KEYS = {"form", "year", "id", "project", "department", "implementer", "funds", "goal",
-             "indicators", "allow_total"}
-_FUND_KEYS = {"weight", "total", *FUND_ROWS}
-_ROW_KEYS = {"initial", "annual"}
+             "indicators", "allow_total", "scoring"}
 _INDICATOR_KEYS = {"id", "name", "target", "weight", "rule", "kind", "was"}
 _TARGET_KEYS = {"op", "value", "unit", "percent"}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -70,6 +68,12 @@ class Project:
     indicators: tuple[Indicator, ...]
     allow_total: float | None = None
     source: str = field(default="", compare=False)
+    extra: dict = field(default_factory=dict)     # the kind's own keys (e.g. code: 项目编码)
+    scoring: dict = field(default_factory=dict)   # profile keys this definition overrides
+    warnings: tuple = field(default=(), compare=False)  # Problems that `check` shows but do not stop
+
+    def __hash__(self):
+        return hash(self.hash)
 
     def canonical(self) -> dict:
         """The content that defines the form; its hash identifies a template version."""
@@ -83,6 +87,8 @@ class Project:
                             **({"was": i.was} if i.was else {})}
                            for i in self.indicators],
             "allow_total": self.allow_total,
+            **({"extra": self.extra} if self.extra else {}),
+            **({"scoring": self.scoring} if self.scoring else {}),
         }
 
     @functools.cached_property
@@ -98,11 +104,11 @@ def from_canonical(c: dict, source: str = "") -> Project:
             return targets.Target(t["text"])
         return targets.Target(t["text"], t["op"], t["value"], t.get("unit", ""), t.get("percent", False))
 
-    funds = Funds(c["funds"]["weight"], {k: FundRow(**c["funds"][k]) for k in FUND_ROWS})
+    funds = Funds(c["funds"]["weight"], {k: FundRow(**v) for k, v in c["funds"].items() if k != "weight"})
     indicators = tuple(Indicator(i["id"], i["level1"], i["level2"], i["name"], target(i["target"]), i["weight"],
                                  i.get("rule", "auto"), i.get("was")) for i in c["indicators"])
     return Project(c["form"], c["year"], c["id"], c["project"], c["department"], c["implementer"], funds,
-                   c["goal"], indicators, c.get("allow_total"), source)
+                   c["goal"], indicators, c.get("allow_total"), source, c.get("extra", {}), c.get("scoring", {}))
 
 
 def load(path: str | Path) -> Project:
@@ -155,10 +161,15 @@ class _Builder:
     """Turns located YAML data into a Project, collecting problems instead of stopping at the first."""
 
     def __init__(self, src: Located, name: str):
-        self.src, self.name, self.problems = src, name, []
+        self.src, self.name, self.problems, self.warnings = src, name, [], []
+        self.kind: FormKind = form_kind("project")
+        self.profile = self.kind.profile
 
     def error(self, path, message, code="invalid"):
         self.problems.append(Problem(self.src.where(path), ".".join(map(str, path)), message, code))
+
+    def warn(self, path, message, code):
+        self.warnings.append(Problem(self.src.where(path), ".".join(map(str, path)), message, code, "warning"))
 
     def check_keys(self, data: dict, allowed: set, path: tuple):
         for k in data:
@@ -193,12 +204,23 @@ class _Builder:
 
     def build(self) -> Project:
         d = self.src.data
-        self.check_keys(d, _TOP_KEYS, ())
         form = self.text(d, "form", required=False) or "project"
         try:
-            form_kind(form)
+            self.kind = form_kind(form)
         except XlformError as e:
             self.error(("form",), str(e), "form")
+        self.check_keys(d, _TOP_KEYS | set(self.kind.definition_keys), ())
+        scoring = d.get("scoring") or {}
+        try:
+            if not isinstance(scoring, dict):
+                raise ValueError("must be a mapping of profile keys, e.g. {reverse: ratio}")
+            self.profile = self.kind.profile.merged(scoring)
+        except (ValueError, TypeError) as e:
+            self.error(("scoring",), str(e), "scoring")
+            scoring = {}
+        extra = {key: self.text(d, key, required=bool(opts and opts.get("required")))
+                 for key, opts in self.kind.definition_keys.items()}
+        extra = {k: v for k, v in extra.items() if v}
         year = d.get("year")
         if not isinstance(year, int) or isinstance(year, bool) or not 1990 <= year <= 2100:
             self.error(("year",), f"must be a year such as 2019 (got {year!r})",
@@ -220,29 +242,49 @@ class _Builder:
             self.error(("indicators",), f"分值 add up to {total:g} (funds {funds.weight:g} + indicators "
                        f"{total - funds.weight:g}), not {expected:g}; fix the weights or set "
                        "allow_total: N to accept another total", "weight_total")
+        if not self.problems and allow_total is None:
+            self.check_split(funds, indicators)
         project = Project(form, year, pid, self.text(d, "project"), self.text(d, "department"),
                           self.text(d, "implementer"), funds, self.text(d, "goal"), tuple(indicators),
-                          allow_total, self.name)
+                          allow_total, self.name, extra, dict(scoring), tuple(self.warnings))
         if self.problems:
             raise DefinitionError(self.problems)
         return project
 
+    def check_split(self, funds: Funds, indicators: list[Indicator]):
+        """Warn where the 分值 depart from the profile's split (national: 预算执行率 10, 产出 50, 效益 30,
+        满意度 10); offices may depart from it, so it is not an error."""
+        split = self.profile.weights
+        if not split:
+            return
+        got = {"funds": funds.weight}
+        for ind in indicators:
+            got[ind.level1] = got.get(ind.level1, 0.0) + ind.weight
+        for key, want in split.items():
+            have = got.get(key, 0.0)
+            if not math.isclose(have, want, abs_tol=1e-9):
+                what = "funds.weight (预算执行率)" if key == "funds" else f"一级指标 {key}"
+                self.warn(("funds", "weight") if key == "funds" else ("indicators",),
+                          f"{what} carries {have:g} points; the {self.profile.name} split gives it {want:g}",
+                          "weight_split")
+
     def funds(self, f) -> Funds:
         path = ("funds",)
         if not isinstance(f, dict):
-            self.error(path, "missing required field 'funds' (a mapping with weight, fiscal, carryover, "
-                       "other)" if f is None else "must be a mapping", "missing" if f is None else "type")
-            return Funds(10.0, {k: FundRow() for k in FUND_ROWS})
-        self.check_keys(f, _FUND_KEYS, path)
+            rows = ", ".join(self.kind.fund_rows)
+            self.error(path, f"missing required field 'funds' (a mapping with weight, {rows})"
+                       if f is None else "must be a mapping", "missing" if f is None else "type")
+            return Funds(10.0, {k: FundRow() for k in self.kind.fund_rows})
+        self.check_keys(f, {"weight", "total", *self.kind.fund_rows}, path)
         weight = self.number(f, "weight", path, default=10, positive=True)
-        rows = {k: self.fund_row(f.get(k), path + (k,)) for k in FUND_ROWS}
+        rows = {k: self.fund_row(f.get(k), path + (k,)) for k in self.kind.fund_rows}
         funds = Funds(weight, rows)
         if f.get("total") is not None:
             given = self.fund_row(f["total"], path + ("total",))
-            for part in ("initial", "annual"):
+            for part in ("initial", "annual"):  # "annual" is the kind's budget key
                 if not math.isclose(getattr(given, part), getattr(funds.total, part), abs_tol=1e-6):
                     self.error(path + ("total", part), f"年度资金总额 {getattr(given, part):g} is not the sum "
-                               f"of the three rows ({getattr(funds.total, part):g}); drop total or fix the "
+                               f"of the rows ({getattr(funds.total, part):g}); drop total or fix the "
                                "rows", "funds_total")
         return funds
 
@@ -250,10 +292,11 @@ class _Builder:
         if r is None:
             return FundRow()
         if not isinstance(r, dict):
-            self.error(path, "must be a mapping such as {initial: 105, annual: 105}", "type")
+            self.error(path, f"must be a mapping such as {{initial: 105, {self.kind.budget_key}: 105}}", "type")
             return FundRow()
-        self.check_keys(r, _ROW_KEYS, path)
-        return FundRow(self.number(r, "initial", path, default=0), self.number(r, "annual", path, default=0))
+        budget = self.kind.budget_key
+        self.check_keys(r, {"initial", budget}, path)
+        return FundRow(self.number(r, "initial", path, default=0), self.number(r, budget, path, default=0))
 
     def indicators(self, tree) -> list[Indicator]:
         path = ("indicators",)
@@ -322,7 +365,7 @@ class _Builder:
             self.error(path, f"must be text or a number, not {t!r}", "type")
             return None
         if isinstance(t, (int, float)):
-            return targets.parse(repr(t) if isinstance(t, float) else str(t))
+            return self.parsed(repr(t) if isinstance(t, float) else str(t), path)
         if isinstance(t, dict):
             self.check_keys(t, _TARGET_KEYS, path)
             op = str(t.get("op", "="))
@@ -336,4 +379,12 @@ class _Builder:
         if isinstance(t, list):
             self.error(path, "must be text, a number or {op, value, unit}", "type")
             return None
-        return targets.parse(str(t))
+        return self.parsed(str(t), path)
+
+    def parsed(self, text: str, path) -> targets.Target:
+        t = targets.parse(text, self.profile.bare_target)
+        if t.bare:
+            sign = {">=": "≥", "<=": "≤", "=": "="}[t.op]
+            self.warn(path, f"{text!r} has no operator and is read as {sign}{text} (scoring.bare_target: "
+                      f"{t.op}); write the operator (≥ ≤ =) to say so", "bare_target")
+        return t

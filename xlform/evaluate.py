@@ -1,54 +1,58 @@
-"""A form's computed values (执行率, every 得分, 总分) from its inputs, by the scoring rules.
+"""A form's computed values (执行率, every 得分, 总分, 评价等级) from its inputs, by the scoring rules.
 
-The writer uses it for the cached values of formula cells; the reader uses it to recompute a return.
+Inputs and results are keyed by the layout's field keys ("funds.fiscal.executed", "indicators.3.actual",
+"total_score", …), whatever the kind. The writer uses the results for the cached values of formula cells;
+the reader uses them to recompute a return.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import scoring
-from .definition import FUND_ROWS, Project
-from .scoring import Preset
+from .definition import Project
+from .scoring import Profile
 
-
-@dataclass
-class Inputs:
-    """What a department fills in (None where blank)."""
-    executed: dict[str, float | None] = field(default_factory=lambda: dict.fromkeys(FUND_ROWS))
-    goal_actual: str | None = None
-    actual: list[float | None] = field(default_factory=list)
-    reason: list[str | None] = field(default_factory=list)
-    manual_score: list[float | None] = field(default_factory=list)
-
-    @classmethod
-    def blank(cls, project: Project) -> "Inputs":
-        n = len(project.indicators)
-        return cls(actual=[None] * n, reason=[None] * n, manual_score=[None] * n)
+Inputs = dict  # field key -> the value typed (None where blank)
 
 
 @dataclass
 class Result:
-    executed_total: float
-    rate: float | None
-    funds_score: float | None
-    scores: list[float | None]
-    needs_reason: list[bool]
-    total: float
+    values: dict    # computed field key -> value (None where blank)
+    needs: dict     # input field key -> True where the rules ask for it (偏差原因, the funds 原因)
+
+    def __getitem__(self, key):
+        return self.values[key]
 
 
-def rules(project: Project, preset: Preset) -> list[scoring.Rule]:
-    return [scoring.rule_for(i.target, i.manual, preset) for i in project.indicators]
+def rules(project: Project, profile: Profile) -> list[scoring.Rule]:
+    return [scoring.rule_for(i.target, i.manual, profile) for i in project.indicators]
 
 
-def evaluate(project: Project, inputs: Inputs, preset: Preset) -> Result:
-    executed = [inputs.executed.get(k) for k in FUND_ROWS]
+def evaluate(project: Project, fund_rows, inputs: Inputs, profile: Profile,
+             reason_below: float | None = None) -> Result:
+    executed = [inputs.get(f"funds.{k}.executed") for k in fund_rows]
     rate = scoring.funds_rate(executed, project.funds.total.annual)
     funds_score = scoring.funds_score(rate, project.funds.weight)
-    scores, needs = [], []
-    for i, (ind, rule) in enumerate(zip(project.indicators, rules(project, preset))):
-        x = inputs.actual[i]
-        s = inputs.manual_score[i] if rule.manual else rule.score(x, ind.weight)
+    values = {"funds.total.executed": scoring.funds_executed_total(executed), "funds.rate": rate,
+              "funds.score": funds_score}
+    needs = {}
+    if reason_below is not None:
+        needs["funds.reason"] = scoring.rate_below(rate, reason_below)
+    scores = []
+    for i, (ind, rule) in enumerate(zip(project.indicators, rules(project, profile))):
+        x = inputs.get(f"indicators.{i}.actual")
+        s = inputs.get(f"indicators.{i}.score") if rule.manual else rule.score(x, ind.weight)
+        if rule.manual and not isinstance(s, (int, float)):
+            s = None
+        values[f"indicators.{i}.score"] = s
         scores.append(s)
-        needs.append(rule.needs_reason(x, s, ind.weight))
-    return Result(scoring.funds_executed_total(executed), rate, funds_score, scores, needs,
-                  scoring.total_score([funds_score] + scores))
+        needs[f"indicators.{i}.reason"] = rule.needs_reason(x, s, ind.weight)
+    total = scoring.total_score([funds_score] + scores, rate, profile)
+    values["total_score"] = total
+    values["grade"] = scoring.grade(total, any(s is not None for s in [funds_score] + scores), profile)
+    return Result(values, needs)
+
+
+def evaluate_form(lay, inputs: Inputs) -> Result:
+    """The results of a laid-out form (its kind's fund rows, its profile)."""
+    return evaluate(lay.project, lay.kind.fund_rows, inputs, lay.profile, lay.kind.spec["funds"].get("reason_below"))

@@ -1,7 +1,11 @@
-"""Form kinds: folders under templates/ holding labels, widths, fonts, scoring preset and texts."""
+"""Form kinds: a folder under templates/ whose form.yaml says everything a kind owns — the definition keys
+it accepts, its grid of columns and sections, its fund rows, its labels, fonts, texts and prompts, and its
+scoring profile. The shared parts that draw and read the sections are in xlform/sections.py."""
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +14,16 @@ import yaml
 from jinja2 import Environment, StrictUndefined
 
 from .errors import XlformError
-from .scoring import PRESETS, Preset
+from .scoring import Profile, profile
+
+# The version of the code that turns a form.yaml into cells: bump it when a section's placement changes,
+# so that every template rendered afterwards is a new version.
+LAYOUT_VERSION = 2
+
+# Indicator table columns the sections know; a kind may add input columns of its own (`input: text|number`).
+INDICATOR_COLUMNS = ("section", "level1", "level2", "name", "target", "nature", "target_value", "unit",
+                     "actual", "weight", "score", "reason")
+FUNDS_COLUMNS = ("initial", "annual", "executed", "weight", "rate", "score", "reason")
 
 
 def templates_dir() -> Path:
@@ -26,17 +39,72 @@ _jinja = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_
 
 
 @dataclass(frozen=True)
+class Column:
+    key: str
+    width: float
+    input: str | None = None   # an extra input column: text | number
+    limit: int = 0             # text length for a text input
+
+
+@dataclass(frozen=True)
 class FormKind:
     name: str
     spec: dict
 
-    @property
-    def preset(self) -> Preset:
-        base = PRESETS[self.spec.get("preset", "national")]
-        return Preset(base.name, float(self.spec.get("overshoot", base.overshoot)))
+    # -- what the kind owns ---------------------------------------------------------------------
+    @functools.cached_property
+    def profile(self) -> Profile:
+        return profile(self.spec.get("profile", "national"), self.spec.get("scoring"))
 
+    @functools.cached_property
+    def columns(self) -> tuple[Column, ...]:
+        return tuple(Column(c["key"], float(c["width"]), c.get("input"), int(c.get("limit", 0)))
+                     for c in self.spec["columns"])
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        return tuple(self.spec.get("sections", ("header", "funds", "goal", "indicators", "total")))
+
+    @property
+    def fund_rows(self) -> tuple[str, ...]:
+        return tuple(self.spec["funds"]["rows"])
+
+    @property
+    def budget_key(self) -> str:
+        """The definition's key for the budget the 执行率 divides by (全年预算数: annual)."""
+        return self.spec["funds"].get("budget", "annual")
+
+    @property
+    def funds_columns(self) -> tuple[str, ...]:
+        return tuple(self.spec["funds"]["columns"])
+
+    @property
+    def definition_keys(self) -> dict:
+        """Top-level definition keys the kind adds: {key: {required: bool}}."""
+        return self.spec.get("definition") or {}
+
+    @property
+    def extra_inputs(self) -> tuple[Column, ...]:
+        """Input columns of the indicator table beyond the shared ones."""
+        return tuple(c for c in self.columns if c.input)
+
+    def limit(self, key: str) -> int:
+        return int(self.spec["limits"][key])
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Identifies what the kind draws: its spec and the layout code; part of every template's hash."""
+        text = json.dumps({"spec": self.spec, "layout": LAYOUT_VERSION}, ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    # -- texts ----------------------------------------------------------------------------------
     def label(self, key: str) -> str:
         return self.spec["labels"][key]
+
+    def column_label(self, key: str) -> str:
+        """An indicator table heading: labels.<key>_column where a fund row shares the key (unit)."""
+        labels = self.spec["labels"]
+        return labels.get(f"{key}_column") or labels["actual_value" if key == "actual" else key]
 
     def text(self, key: str, **values) -> str:
         return _template(self.spec["texts"][key]).render(**values)
@@ -57,15 +125,41 @@ def _template(source: str):
     return _jinja.from_string(source)
 
 
-@functools.lru_cache(maxsize=None)
 def form_kind(name: str, root: str | None = None) -> FormKind:
     folder = Path(root) if root else templates_dir()
     path = folder / name / "form.yaml"
+    try:
+        stamp = path.stat().st_mtime_ns  # an edited form.yaml is read again, even in a long-running process
+    except OSError:
+        stamp = 0
+    return _form_kind(name, str(folder), stamp)
+
+
+@functools.lru_cache(maxsize=64)
+def _form_kind(name: str, folder: str, stamp: int) -> FormKind:
+    path = Path(folder) / name / "form.yaml"
     if not path.is_file():
-        known = sorted(p.name for p in folder.iterdir() if (p / "form.yaml").is_file()) if folder.is_dir() else []
+        known = sorted(p.name for p in Path(folder).iterdir() if (p / "form.yaml").is_file()) \
+            if Path(folder).is_dir() else []
         raise XlformError(f"unknown form kind {name!r}: no {path} (known: {', '.join(known) or 'none'})")
-    with path.open(encoding="utf-8") as f:
-        spec = yaml.safe_load(f)
-    if spec.get("preset", "national") not in PRESETS:
-        raise XlformError(f"{path}: unknown scoring preset {spec.get('preset')!r}; known: {', '.join(PRESETS)}")
-    return FormKind(name, spec)
+    try:
+        with path.open(encoding="utf-8") as f:
+            spec = yaml.safe_load(f)
+        return kind_from_spec(name, spec)
+    except (yaml.YAMLError, ValueError, KeyError, TypeError) as e:
+        raise XlformError(f"{path}: not a usable form kind: {e}") from None
+
+
+def kind_from_spec(name: str, spec: dict) -> FormKind:
+    """A kind from its spec (as read from form.yaml, or as the registry kept it for an issued version)."""
+    kind = FormKind(name, spec)
+    kind.profile  # noqa: B018 - raises ValueError on a bad profile
+    for c in kind.columns:
+        if c.key not in INDICATOR_COLUMNS and c.input not in ("text", "number"):
+            raise ValueError(f"column {c.key!r}: not a known column; an extra column needs input: text|number")
+        if c.input and not c.key.isidentifier():
+            raise ValueError(f"column {c.key!r}: an input column's key must be letters, digits and _")
+    for c in kind.funds_columns:
+        if c not in FUNDS_COLUMNS:
+            raise ValueError(f"funds column {c!r}: known are {', '.join(FUNDS_COLUMNS)}")
+    return kind

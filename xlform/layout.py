@@ -1,24 +1,19 @@
-"""Where every field of a project's form goes: a pure cell map shared by the writer and the reader."""
+"""Where every field of a project's form goes: a pure cell map shared by the writer and the reader.
+
+A form kind lists its sections and its grid of columns (templates/<kind>/form.yaml); each section is
+placed below the previous one on that grid. The sections are the shared parts of the official forms:
+header (title, 项目名称, 主管部门, 实施单位), funds (the funds grid), goal (年度总体目标), indicators (the
+indicator table), total (总分 and 评价等级), text_rows (评价结论 and the like) and signatures.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from .definition import FUND_ROWS, Project
-
-# Fixed rows of the form (0-based, as xlsxwriter counts); the indicator table starts at FIRST_INDICATOR.
-TITLE, SUBTITLE, NAME, DEPARTMENT = 0, 1, 2, 3
-FUNDS_HEADER = 4
-FUND_ROW = {"total": 5, "fiscal": 6, "carryover": 7, "other": 8}
-GOAL_HEADER, GOAL = 9, 10
-INDICATOR_HEADER, FIRST_INDICATOR = 11, 12
-LAST_COL = 8  # A..I
-
-# Columns (0-based) of the funds grid and of the indicator table.
-FUND_COL = {"initial": 3, "annual": 4, "executed": 5, "weight": 6, "rate": 7, "score": 8}
-IND_COL = {"level1": 1, "level2": 2, "name": 3, "target": 4, "actual": 5, "weight": 6, "score": 7,
-           "reason": 8}
+from .definition import Project
+from .forms import FormKind, form_kind
+from .scoring import Profile
 
 
 def ref(row: int, col: int) -> str:
@@ -28,28 +23,47 @@ def ref(row: int, col: int) -> str:
 @dataclass(frozen=True)
 class Field:
     cell: str
-    role: str          # input | formula | fixed
-    kind: str = "text"  # text | amount | number | percent | qualitative | score
-    name: str = ""     # defined name of an input cell
+    role: str           # input | formula | fixed
+    kind: str = "text"  # text | amount | number | percent | qualitative | tier | score | extra_number
+    name: str = ""      # defined name of an input cell
+    limit: int = 0      # text inputs: the most characters allowed
+    label: str = ""     # what the field is, in the form's words (for messages)
 
 
 @dataclass
 class Layout:
     project: Project
+    kind: FormKind
+    profile: Profile
     fields: dict[str, Field] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)       # named rows (0-based)
+    col: dict[str, int] = field(default_factory=dict)        # indicator table columns by key
+    funds_col: dict[str, int] = field(default_factory=dict)  # funds grid columns by key
 
     @property
-    def total_row(self) -> int:
-        return FIRST_INDICATOR + len(self.project.indicators)
+    def ncols(self) -> int:
+        return len(self.kind.columns)
+
+    @property
+    def last_col(self) -> int:
+        return self.ncols - 1
+
+    @property
+    def last_row(self) -> int:
+        return self.rows["end"] - 1
 
     def row_of(self, index: int) -> int:
-        return FIRST_INDICATOR + index
+        return self.rows["first_indicator"] + index
 
     def cell(self, key: str) -> str:
         return self.fields[key].cell
 
     def inputs(self) -> dict[str, Field]:
         return {k: f for k, f in self.fields.items() if f.role == "input"}
+
+    def split(self) -> int:
+        """The column where a two-part line (主管部门 | 实施单位) ends its first value."""
+        return 2 + (self.ncols - 2) // 2 - 1
 
     def groups(self, level: str) -> list[tuple[int, int, str]]:
         """Runs of consecutive indicators sharing a 一级 (level1) or 一级+二级 (level2): (first, last, text)."""
@@ -65,40 +79,121 @@ class Layout:
         return [(a, b, t) for a, b, t, _ in out]
 
 
-def indicator_kind(ind) -> str:
+def indicator_kind(ind, profile: Profile) -> str:
     if ind.target.qualitative:
-        return "qualitative"
+        return "tier" if profile.qualitative == "tiers" and not ind.manual else "qualitative"
     return "percent" if ind.target.percent else "number"
 
 
-def layout(project: Project) -> Layout:
-    lay = Layout(project)
-    f = lay.fields
-    f["project.name"] = Field(ref(NAME, 2), "fixed")
-    f["project.department"] = Field(ref(DEPARTMENT, 2), "fixed")
-    f["project.implementer"] = Field(ref(DEPARTMENT, 7), "fixed")
-    for row_key in ("total",) + FUND_ROWS:
-        r = FUND_ROW[row_key]
-        f[f"funds.{row_key}.initial"] = Field(ref(r, FUND_COL["initial"]), "fixed", "amount")
-        f[f"funds.{row_key}.annual"] = Field(ref(r, FUND_COL["annual"]), "fixed", "amount")
-        f[f"funds.{row_key}.executed"] = (
-            Field(ref(r, FUND_COL["executed"]), "formula", "amount") if row_key == "total" else
-            Field(ref(r, FUND_COL["executed"]), "input", "amount", f"XF_FUND_{row_key.upper()}_EXECUTED"))
-    total = FUND_ROW["total"]
-    f["funds.weight"] = Field(ref(total, FUND_COL["weight"]), "fixed", "number")
-    f["funds.rate"] = Field(ref(total, FUND_COL["rate"]), "formula", "percent")
-    f["funds.score"] = Field(ref(total, FUND_COL["score"]), "formula", "score")
-    f["goal.expected"] = Field(ref(GOAL, 1), "fixed")
-    f["goal.actual"] = Field(ref(GOAL, 5), "input", "text", "XF_GOAL_ACTUAL")
-    for i, ind in enumerate(project.indicators):
-        r, key, n = lay.row_of(i), f"indicators.{i}", f"XF_I{i + 1:03d}"
-        for part in ("level1", "level2", "name", "target"):
-            f[f"{key}.{part}"] = Field(ref(r, IND_COL[part]), "fixed")
-        f[f"{key}.actual"] = Field(ref(r, IND_COL["actual"]), "input", indicator_kind(ind), f"{n}_ACTUAL")
-        f[f"{key}.weight"] = Field(ref(r, IND_COL["weight"]), "fixed", "number")
-        f[f"{key}.score"] = (Field(ref(r, IND_COL["score"]), "input", "score", f"{n}_SCORE") if ind.manual
-                             else Field(ref(r, IND_COL["score"]), "formula", "score"))
-        f[f"{key}.reason"] = Field(ref(r, IND_COL["reason"]), "input", "text", f"{n}_REASON")
-    f["total_weight"] = Field(ref(lay.total_row, IND_COL["weight"]), "fixed", "number")
-    f["total_score"] = Field(ref(lay.total_row, IND_COL["score"]), "formula", "score")
+def typed_score(ind, profile: Profile) -> bool:
+    """Is the 得分 typed into the form (rule: manual, or a qualitative indicator scored by tiers)?"""
+    return ind.manual or (ind.target.qualitative and profile.qualitative == "tiers")
+
+
+def layout(project: Project, kind: FormKind | None = None) -> Layout:
+    """The cell map of a project's form (in its own form kind unless another, e.g. as issued, is given)."""
+    kind = kind or form_kind(project.form)
+    lay = Layout(project, kind, kind.profile.merged(project.scoring))
+    lay.col = {c.key: i for i, c in enumerate(kind.columns)}
+    row = 0
+    for section in kind.sections:
+        row = _PLACE[section](lay, row)
+    lay.rows["end"] = row
     return lay
+
+
+def _header(lay: Layout, row: int) -> int:
+    f = lay.fields
+    lay.rows.update(title=row, subtitle=row + 1, name=row + 2, department=row + 3)
+    f["project.name"] = Field(ref(row + 2, 2), "fixed")
+    f["project.department"] = Field(ref(row + 3, 2), "fixed")
+    f["project.implementer"] = Field(ref(row + 3, lay.split() + 3), "fixed")
+    return row + 4
+
+
+def _funds(lay: Layout, row: int) -> int:
+    kind, f = lay.kind, lay.fields
+    columns = kind.funds_columns
+    lay.funds_col = {c: lay.ncols - len(columns) + i for i, c in enumerate(columns)}
+    fc = lay.funds_col
+    lay.rows["funds_header"] = row
+    for n, row_key in enumerate(("total",) + kind.fund_rows):
+        r = row + 1 + n
+        lay.rows[f"funds.{row_key}"] = r
+        f[f"funds.{row_key}.initial"] = Field(ref(r, fc["initial"]), "fixed", "amount")
+        f[f"funds.{row_key}.annual"] = Field(ref(r, fc["annual"]), "fixed", "amount")
+        f[f"funds.{row_key}.executed"] = (
+            Field(ref(r, fc["executed"]), "formula", "amount") if row_key == "total" else
+            Field(ref(r, fc["executed"]), "input", "amount", f"XF_FUND_{row_key.upper()}_EXECUTED",
+                  label=kind.label(row_key).removeprefix("其中：")))
+    total = row + 1
+    f["funds.weight"] = Field(ref(total, fc["weight"]), "fixed", "number")
+    f["funds.rate"] = Field(ref(total, fc["rate"]), "formula", "percent")
+    f["funds.score"] = Field(ref(total, fc["score"]), "formula", "score")
+    if "reason" in fc:
+        f["funds.reason"] = Field(ref(total, fc["reason"]), "input", "text", "XF_FUND_REASON",
+                                  kind.limit("funds_reason"), kind.label("funds_reason"))
+    return row + 2 + len(kind.fund_rows)
+
+
+def _goal(lay: Layout, row: int) -> int:
+    lay.rows.update(goal_header=row, goal=row + 1)
+    middle = (lay.ncols - 1) // 2
+    lay.fields["goal.expected"] = Field(ref(row + 1, 1), "fixed")
+    lay.fields["goal.actual"] = Field(ref(row + 1, middle + 1), "input", "text", "XF_GOAL_ACTUAL",
+                                      lay.kind.limit("goal_actual"), lay.kind.label("actual"))
+    return row + 2
+
+
+def _indicators(lay: Layout, row: int) -> int:
+    f, col, kind, profile = lay.fields, lay.col, lay.kind, lay.profile
+    lay.rows.update(indicator_header=row, first_indicator=row + 1)
+    shown = [c for c in ("level1", "level2", "name", "target", "nature", "target_value", "unit") if c in col]
+    for i, ind in enumerate(lay.project.indicators):
+        r, key, n = row + 1 + i, f"indicators.{i}", f"XF_I{i + 1:03d}"
+        for part in shown:
+            f[f"{key}.{part}"] = Field(ref(r, col[part]), "fixed")
+        f[f"{key}.actual"] = Field(ref(r, col["actual"]), "input", indicator_kind(ind, profile), f"{n}_ACTUAL",
+                                   label=ind.name)
+        f[f"{key}.weight"] = Field(ref(r, col["weight"]), "fixed", "number")
+        f[f"{key}.score"] = (Field(ref(r, col["score"]), "input", "score", f"{n}_SCORE", label=ind.name)
+                             if typed_score(ind, profile) else Field(ref(r, col["score"]), "formula", "score"))
+        f[f"{key}.reason"] = Field(ref(r, col["reason"]), "input", "text", f"{n}_REASON", kind.limit("reason"),
+                                   kind.label("reason"))
+        for c in kind.extra_inputs:
+            f[f"{key}.{c.key}"] = Field(ref(r, col[c.key]), "input",
+                                        "text" if c.input == "text" else "extra_number",
+                                        f"{n}_{c.key.upper()}", c.limit, kind.label(c.key))
+    return row + 1 + len(lay.project.indicators)
+
+
+def _total(lay: Layout, row: int) -> int:
+    col = lay.col
+    lay.rows["total"] = row
+    lay.fields["total_weight"] = Field(ref(row, col["weight"]), "fixed", "number")
+    lay.fields["total_score"] = Field(ref(row, col["score"]), "formula", "score")
+    if lay.profile.grades and col["score"] < lay.last_col:
+        lay.fields["grade"] = Field(ref(row, col["score"] + 1), "formula", "text")
+    return row + 1
+
+
+def _text_rows(lay: Layout, row: int) -> int:
+    spec = lay.kind.spec["text_rows"]
+    for n, key in enumerate(spec["keys"]):
+        lay.rows[f"text.{key}"] = row + n
+        lay.fields[key] = Field(ref(row + n, 2), "input", "text", f"XF_{key.upper()}", int(spec["limit"]),
+                                lay.kind.label(key))
+    return row + len(spec["keys"])
+
+
+def _signatures(lay: Layout, row: int) -> int:
+    keys = lay.kind.spec["signatures"]
+    lay.rows["signatures"] = row
+    for key, c in zip(keys, (2, lay.split() + 3)):
+        lay.fields[key] = Field(ref(row, c), "input", "text", f"XF_{key.upper()}", 50, lay.kind.label(key))
+    return row + 1
+
+
+_PLACE = {"header": _header, "funds": _funds, "goal": _goal, "indicators": _indicators, "total": _total,
+          "text_rows": _text_rows, "signatures": _signatures}
+SECTIONS = tuple(_PLACE)

@@ -50,6 +50,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason_missing": ("error", "“{name}”得分 {score} 低于分值 {weight}，须填写偏差原因分析及改进措施。"),
     "reason_overshoot": ("warning", "“{name}”实际完成值 {actual} 超过年度指标值 {target} 达 {overshoot} 以上，请填写偏差原因分析及改进措施。"),
     "text_too_long": ("warning", "内容超过 {limit} 字（现为 {length} 字）。"),
+    "not_a_tier": ("error", "“{value}”不是可选的完成情况。请从下拉列表选择：达成年度指标、部分达成年度指标并具有一定效果、未达成年度指标且效果较差。"),
+    "score_out_of_tier": ("error", "得分 {score} 与所选完成情况“{tier}”不符：应在 {range} 之间。"),
+    "reason_tier": ("error", "“{name}”完成情况为“{tier}”，须填写偏差原因分析及改进措施。"),
+    "funds_reason_missing": ("error", "预算执行率 {rate} 低于 {threshold}，须填写原因。"),
+    "blank_text": ("error", "{label}未填写。"),
 }
 
 

@@ -21,7 +21,7 @@ def meta_rows(sheets, layouts, generated: str) -> list[list[str]]:
     for spec, lay in zip(sheets, layouts):
         p, s = spec.project, spec.sheet
         rows += [[s, "template_id", p.id], [s, "version", str(spec.version)], [s, "form", p.form],
-                 [s, "hash", p.hash], [s, "indicators", str(len(p.indicators))]]
+                 [s, "hash", spec.hash], [s, "indicators", str(len(p.indicators))]]
         cells = json.dumps({k: f.cell for k, f in lay.fields.items()}, ensure_ascii=False,
                            separators=(",", ":"))
         ids = json.dumps([i.id for i in p.indicators], ensure_ascii=False, separators=(",", ":"))

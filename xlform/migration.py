@@ -7,15 +7,16 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .definition import FUND_ROWS, Project
+from .definition import Project
 from .errors import XlformError
 from .evaluate import Inputs
-from .forms import form_kind
-from .layout import indicator_kind, layout
-from .reader import read_file
+from .forms import FormKind, form_kind
+from .layout import layout
+from .reader import lay_extras, read_file
 from .record import Record, neutralise
 from .registry import Registry
 from .renderer import atomic_write, now
+from .scoring import TIERS
 from .versions import match
 from .writer import SheetSpec, write
 
@@ -55,30 +56,36 @@ class Migration:
 
 def _carry_ok(kind: str, value) -> bool:
     """Does a carried 实际完成值 pass the new cell's validation?"""
+    if kind == "tier":
+        return isinstance(value, str) and value in {name for name, _, _ in TIERS}
     if not isinstance(value, (int, float)):
         return False
     return 0 <= value <= 1 if kind == "qualitative" else value >= 0
 
 
-def carry(record: Record, old: Project, new: Project, sheet: str) -> tuple[Inputs, list[Line]]:
+def carry(record: Record, old: Project, old_kind: FormKind, new: Project, new_kind: FormKind,
+          sheet: str) -> tuple[Inputs, list[Line]]:
     """The new form's inputs from an old record, and the report lines."""
-    old_lay, new_lay = layout(old), layout(new)
+    old_lay, new_lay = layout(old, old_kind), layout(new, new_kind)
     lines: list[Line] = []
-    inputs = Inputs.blank(new)
+    inputs: Inputs = {}
 
     def cells(key_old, key_new):
         return (f"{sheet}!{old_lay.cell(key_old)}" if key_old else "", f"{sheet}!{new_lay.cell(key_new)}")
 
-    for row in FUND_ROWS:
+    def put(key_old, key_new, what, value):
+        inputs[key_new] = value
+        lines.append(Line(CARRIED if value not in (None, "") else BLANK, what, *cells(key_old, key_new), value))
+
+    for row in new_kind.fund_rows:
         key = f"funds.{row}.executed"
-        v = record.funds["rows"][row]["executed"]
-        inputs.executed[row] = v
-        label = form_kind(new.form).label(row).removeprefix("其中：")
-        lines.append(Line(CARRIED if v is not None else BLANK, f"{label}·全年执行数", *cells(key, key), v))
-    goal = record.goal.get("actual")
-    inputs.goal_actual = goal
-    lines.append(Line(CARRIED if goal else BLANK, "实际完成情况", *cells("goal.actual", "goal.actual"), goal))
+        v = record.funds["rows"].get(row, {}).get("executed")
+        put(key if key in old_lay.fields else None, key, f"{new_lay.fields[key].label}·全年执行数", v)
+    put("goal.actual", "goal.actual", "实际完成情况", record.goal.get("actual"))
+    for key in lay_extras(new_lay):  # the kind's own inputs, where the old form had them too
+        put(key if key in old_lay.fields else None, key, new_lay.fields[key].label, record.extra.get(key))
     pairs = match(old, new)
+    extras = [c.key for c in new_kind.extra_inputs]
     for j, ind in enumerate(new.indicators):
         key_new = f"indicators.{j}"
         if j not in pairs:
@@ -87,31 +94,42 @@ def carry(record: Record, old: Project, new: Project, sheet: str) -> tuple[Input
             continue
         i = pairs[j]
         key_old, was = f"indicators.{i}", record.indicators[i]
-        old_kind, new_kind = indicator_kind(old.indicators[i]), indicator_kind(ind)
+        old_kind = old_lay.fields[key_old + ".actual"].kind
+        new_kind_of = new_lay.fields[key_new + ".actual"].kind
         label = ind.name if ind.name == was.name else f"{ind.name}（原 {was.name}）"
         if was.actual is None:
             lines.append(Line(BLANK, f"{label}·实际完成值", *cells(key_old + ".actual", key_new + ".actual")))
-        elif old_kind != new_kind or not _carry_ok(new_kind, was.actual):
+        elif old_kind != new_kind_of or not _carry_ok(new_kind_of, was.actual):
             lines.append(Line(DROPPED, f"{label}·实际完成值", *cells(key_old + ".actual", key_new + ".actual"),
                               was.actual, f"年度指标值由“{was.target}”改为“{ind.target.text}”，原值不再适用，请重新填写"))
         else:
-            inputs.actual[j] = was.actual
+            inputs[key_new + ".actual"] = was.actual
             lines.append(Line(CARRIED, f"{label}·实际完成值", *cells(key_old + ".actual", key_new + ".actual"),
                               was.actual))
         if was.deviation_reason:
-            inputs.reason[j] = was.deviation_reason
+            inputs[key_new + ".reason"] = was.deviation_reason
             lines.append(Line(CARRIED, f"{label}·偏差原因", *cells(key_old + ".reason", key_new + ".reason"),
                               was.deviation_reason))
-        if ind.manual and old.indicators[i].manual and was.score is not None and 0 <= was.score <= ind.weight:
-            inputs.manual_score[j] = was.score
+        typed = all(lay.fields[k].role == "input" for lay, k in ((old_lay, key_old + ".score"),
+                                                                  (new_lay, key_new + ".score")))
+        tier_kept = new_kind_of != "tier" or key_new + ".actual" in inputs  # a tier's 得分 follows its tier
+        if typed and tier_kept and isinstance(was.score, (int, float)) and 0 <= was.score <= ind.weight:
+            inputs[key_new + ".score"] = was.score
             lines.append(Line(CARRIED, f"{label}·得分", *cells(key_old + ".score", key_new + ".score"), was.score))
+        for c in extras:
+            value = was.extra.get(c)
+            if value not in (None, ""):
+                inputs[f"{key_new}.{c}"] = value
+                lines.append(Line(CARRIED, f"{label}·{new_lay.fields[f'{key_new}.{c}'].label}",
+                                  f"{sheet}!{old_lay.cell(f'{key_old}.{c}')}" if f"{key_old}.{c}" in old_lay.fields
+                                  else "", f"{sheet}!{new_lay.cell(f'{key_new}.{c}')}", value))
     for i, was in enumerate(record.indicators):
         if i in pairs.values():
             continue
         for part, value in (("实际完成值", was.actual), ("偏差原因", was.deviation_reason)):
             if value not in (None, ""):
-                lines.append(Line(DROPPED, f"{was.name}·{part}", f"{sheet}!{old_lay.cell(f'indicators.{i}.' + ('actual' if part == '实际完成值' else 'reason'))}",
-                                  "", value, "指标已删除，此值无处转入"))
+                cell = old_lay.cell(f"indicators.{i}." + ("actual" if part == "实际完成值" else "reason"))
+                lines.append(Line(DROPPED, f"{was.name}·{part}", f"{sheet}!{cell}", "", value, "指标已删除，此值无处转入"))
     return inputs, lines
 
 
@@ -126,16 +144,22 @@ def migrate(path: Path, registry: Registry, out_dir: Path, to: Project | None = 
             result.error = "; ".join(p.message for p in record.errors) or "不是可识别的自评表"
             return result
         tid, version = record.template["id"], record.template["version"]
-        old = registry.lookup(tid, version)["project"]
+        issued = registry.lookup(tid, version)
+        old, old_kind = issued["project"], issued["kind"] or form_kind(issued["project"].form)
         if to is not None and to.id == tid:
-            new, new_version = to, registry.version_for(to, stamp)
+            new, new_kind = to, form_kind(to.form)
+            new_version = registry.version_for(to, new_kind, stamp)
         else:
             latest = registry.lookup(tid)
             new, new_version = latest["project"], latest["version"]
-        inputs, lines = carry(record, old, new, record.sheet)
+            new_kind = latest["kind"] or form_kind(new.form)
+        if new_kind.name != old_kind.name:
+            raise XlformError(f"{path}: template {tid} moves from form kind {old_kind.name} to {new_kind.name}; "
+                              "migration works within one kind: render the new kind's blank form instead")
+        inputs, lines = carry(record, old, old_kind, new, new_kind, record.sheet)
         result.lines += lines
         result.sheets.append((record.sheet, tid, version, new_version))
-        specs.append(SheetSpec(new, form_kind(new.form), new_version, record.sheet, inputs))
+        specs.append(SheetSpec(new, new_kind, new_version, record.sheet, inputs))
     if to is not None and to.id not in {s.project.id for s in specs}:
         raise XlformError(f"{path}: holds no return of template {to.id}")
     out_dir.mkdir(parents=True, exist_ok=True)

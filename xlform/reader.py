@@ -5,13 +5,14 @@ import math
 import re
 from pathlib import Path
 
-from .definition import FUND_ROWS, Project
+from .definition import Project
 from .errors import XlformError
-from .evaluate import Inputs, evaluate
-from .forms import form_kind
-from .layout import DEPARTMENT, LAST_COL, NAME, layout
+from .evaluate import Inputs, evaluate_form, rules
+from .forms import FormKind, form_kind
+from .layout import layout
 from .layout import ref as cell_ref
 from .messages import problem
+from .scoring import TIERS
 from .metadata import META_SHEET, parse_meta
 from .record import IndicatorRecord, Record
 from .registry import Registry
@@ -73,24 +74,25 @@ def _rows(sheet: Sheet) -> tuple[list[list], list[int]]:
 
 
 _EXPECTED: dict[tuple, Sheet] = {}
-_LAYOUTS: dict[str, object] = {}
+_LAYOUTS: dict[tuple, object] = {}
 
 
-def _layout(project: Project):
-    """Layouts by definition hash: a collection reads many returns of few templates."""
-    if project.hash not in _LAYOUTS:
+def _layout(project: Project, kind: FormKind):
+    """Layouts by definition and kind: a collection reads many returns of few templates."""
+    key = (project.hash, kind.fingerprint)
+    if key not in _LAYOUTS:
         if len(_LAYOUTS) > 256:
             _LAYOUTS.clear()
-        _LAYOUTS[project.hash] = layout(project)
-    return _LAYOUTS[project.hash]
+        _LAYOUTS[key] = layout(project, kind)
+    return _LAYOUTS[key]
 
 
-def _expected(project: Project, version: int, sheet_name: str) -> Sheet:
+def _expected(project: Project, kind: FormKind, version: int, sheet_name: str) -> Sheet:
     """The issued blank sheet: what every locked cell must hold (cached per template version and sheet)."""
-    key = (project.hash, version, sheet_name)
+    key = (project.hash, kind.fingerprint, version, sheet_name)
     if key not in _EXPECTED:
         from .writer import SheetSpec, expected_cells
-        cells = expected_cells(SheetSpec(project, form_kind(project.form), version, sheet_name))
+        cells = expected_cells(SheetSpec(project, kind, version, sheet_name))
         if len(_EXPECTED) > 256:
             _EXPECTED.clear()
         _EXPECTED[key] = Sheet(sheet_name, cells={ref: Cell(v, f) for ref, (v, f) in cells.items()})
@@ -138,11 +140,14 @@ class _WorkbookReader:
     def identify(self) -> dict[str, dict]:
         """No metadata sheet: recognise project sheets by 项目名称 and 主管部门 in the registry."""
         found = {}
-        name_cell, department_cell = cell_ref(NAME, 2), cell_ref(DEPARTMENT, 2)
+        # every kind starts with the header section: 项目名称 in C3 (a kind may print a code in front of
+        # it, separated by a space) and 主管部门 in C4
         for info in self.pkg.sheets:
-            cells = self.pkg.sheet(info, {name_cell, department_cell}).cells
-            name, dep = (read_text(cells.get(c, _EMPTY).value) for c in (name_cell, department_cell))
-            reg = self.registry.find_project(name, dep) if name and dep else None
+            cells = self.pkg.sheet(info, {"C3", "C4"}).cells
+            name, dep = (read_text(cells.get(c, _EMPTY).value) for c in ("C3", "C4"))
+            reg = None
+            for candidate in ([name, name.split(" ", 1)[-1]] if name and dep else []):
+                reg = reg or self.registry.find_project(candidate, dep)
             if reg:
                 found[info.name] = {"template_id": reg["id"], "version": reg["version"], "form": reg["form"],
                                     "hash": reg["hash"], "cells": None,
@@ -183,7 +188,7 @@ class _WorkbookReader:
                                     version=version, current=latest))
         project = reg["project"]
         try:
-            kind = form_kind(project.form)
+            kind = reg["kind"] or form_kind(project.form)  # the kind as issued; a 0.1 registry kept none
         except XlformError as e:
             problems.append(problem("unsupported", info.name, detail=str(e)))
             return record
@@ -194,13 +199,13 @@ class _WorkbookReader:
 class _SheetReader:
     """Checks one project sheet against its issued template and reads its inputs."""
 
-    def __init__(self, sheet: Sheet, actual_name: str, issued_name: str, project: Project, kind, version: int,
-                 entry: dict, record: Record):
+    def __init__(self, sheet: Sheet, actual_name: str, issued_name: str, project: Project, kind: FormKind,
+                 version: int, entry: dict, record: Record):
         self.sheet, self.name, self.project, self.kind = sheet, actual_name, project, kind
         self.record, self.problems = record, record.problems
-        self.lay = _layout(project)
+        self.lay = _layout(project, kind)
         self.entry = entry
-        self.expected = _expected(project, version, issued_name)
+        self.expected = _expected(project, kind, version, issued_name)
         self.invalid: set[str] = set()
 
     def at(self, cell: str) -> str:
@@ -220,7 +225,7 @@ class _SheetReader:
             self.problems.append(problem("protection_removed", self.name))
         self.check_locked_cells()
         inputs = self.read_inputs()
-        result = evaluate(self.project, inputs, self.kind.preset)
+        result = evaluate_form(lay, inputs)
         self.check_inputs(inputs, result)
         self.check_cached(result)
         return self.build(inputs, result)
@@ -240,13 +245,13 @@ class _SheetReader:
                     changed.append(("formula_changed", ref, {"expected": exp.formula, "actual": shown}))
             elif got.formula is not None or not _same(exp.value, got.value):
                 changed.append(("locked_changed", ref, {"expected": _show(exp.value), "actual": shown}))
-        last_row, last_col = self.lay.total_row + 1, cell_ref(0, LAST_COL)[:-1]
+        last_row, last_col = self.lay.last_row + 1, cell_ref(0, self.lay.last_col)[:-1].rjust(3)
         for ref, got in self.sheet.cells.items():
             if ref in self.expected.cells or ref in inputs or (got.value in (None, "") and got.formula is None):
                 continue
             m = _REF.match(ref)
             shown = ("=" + got.formula) if got.formula is not None else _show(got.value)
-            if len(m.group(1)) == 1 and m.group(1) <= last_col and int(m.group(2)) <= last_row:
+            if m.group(1).rjust(3) <= last_col and int(m.group(2)) <= last_row:
                 changed.append(("locked_changed", ref, {"expected": "（空）", "actual": shown}))
             else:
                 self.add("extra_content", ref, actual=shown)
@@ -273,6 +278,15 @@ class _SheetReader:
                      how=how)
         return v
 
+    def tier(self, key: str) -> str | None:
+        cell = self.lay.cell(key)
+        text = read_text(self.value(cell))
+        if text is not None and text not in {name for name, _, _ in TIERS}:
+            self.invalid.add(key)
+            self.add("not_a_tier", cell, value=text)
+            return None
+        return text
+
     def check_input_formulas(self):
         """A formula typed into an input cell: its cached result is read (none after an openpyxl save)."""
         for f in self.lay.inputs().values():
@@ -281,97 +295,124 @@ class _SheetReader:
                 self.add("input_formula", f.cell, formula=got.formula, value=_show(got.value))
 
     def read_inputs(self) -> Inputs:
-        lay, p = self.lay, self.project
         self.check_input_formulas()
-        n = len(p.indicators)
-        inputs = Inputs(executed={k: self.number(f"funds.{k}.executed") for k in FUND_ROWS},
-                        goal_actual=read_text(self.value(lay.cell("goal.actual"))),
-                        actual=[], reason=[], manual_score=[None] * n)
-        for i, ind in enumerate(p.indicators):
-            kind = lay.fields[f"indicators.{i}.actual"].kind
-            inputs.actual.append(self.number(f"indicators.{i}.actual", percent=kind != "number"))
-            inputs.reason.append(read_text(self.value(lay.cell(f"indicators.{i}.reason"))))
-            if ind.manual:
-                inputs.manual_score[i] = self.number(f"indicators.{i}.score")
+        inputs: Inputs = {}
+        for key, f in self.lay.inputs().items():
+            if f.kind == "text":
+                inputs[key] = read_text(self.value(f.cell))
+            elif f.kind == "tier":
+                inputs[key] = self.tier(key)
+            else:
+                inputs[key] = self.number(key, percent=f.kind in ("percent", "qualitative"))
         return inputs
 
     def check_inputs(self, inputs: Inputs, result):
         lay, p, k = self.lay, self.project, self.kind
-        for row in FUND_ROWS:
+        for row in k.fund_rows:
             key, annual = f"funds.{row}.executed", p.funds.rows[row].annual
-            v, cell, label = inputs.executed[row], lay.cell(key), k.label(row).removeprefix("其中：")
+            v, cell, label = inputs[key], lay.cell(key), lay.fields[key].label
             if v is None and key not in self.invalid and annual > 0:
                 self.add("blank_executed", cell, row=label, annual=f"{annual:g}")
             elif v is not None and v < 0:
                 self.add("negative", cell, what="全年执行数", value=f"{v:g}")
             elif v is not None and v > annual + 1e-9:
                 self.add("over_budget", cell, row=label, executed=f"{v:g}", annual=f"{annual:g}")
-        goal_cell = lay.cell("goal.actual")
-        if inputs.goal_actual is None:
-            self.add("blank_goal_actual", goal_cell)
-        elif len(inputs.goal_actual) > k.spec["limits"]["goal_actual"]:
-            self.add("text_too_long", goal_cell, limit=k.spec["limits"]["goal_actual"],
-                     length=len(inputs.goal_actual))
-        limit = k.spec["limits"]["reason"]
-        for i, ind in enumerate(p.indicators):
-            key = f"indicators.{i}"
-            x, cell = inputs.actual[i], lay.cell(f"{key}.actual")
-            kind = lay.fields[f"{key}.actual"].kind
-            if x is None and f"{key}.actual" not in self.invalid:
-                self.add("blank_actual", cell, name=ind.name)
-            elif x is not None and kind == "qualitative" and not 0 <= x <= 1:
-                self.add("percent_range", cell, value=f"{x * 100:g}%")
-            elif x is not None and x < 0:
-                self.add("negative", cell, what="实际完成值", value=_show(x))
-            if ind.manual:
-                s, s_cell = inputs.manual_score[i], lay.cell(f"{key}.score")
-                if s is None and f"{key}.score" not in self.invalid:
-                    self.add("blank_score", s_cell, name=ind.name)
-                elif s is not None and not 0 <= s <= ind.weight:
-                    self.add("score_out_of_range", s_cell, score=f"{s:g}", weight=f"{ind.weight:g}")
-            reason, why_cell = inputs.reason[i], lay.cell(f"{key}.reason")
-            score = result.scores[i]
-            if result.needs_reason[i] and not reason:
-                if score is not None and score < ind.weight:
-                    self.add("reason_missing", why_cell, name=ind.name, score=f"{score:g}", weight=f"{ind.weight:g}")
-                else:
-                    self.add("reason_overshoot", why_cell, name=ind.name, actual=_show(x), target=ind.target.text,
-                             overshoot=f"{k.preset.overshoot:.0%}")
-            if reason and len(reason) > limit:
-                self.add("text_too_long", why_cell, limit=limit, length=len(reason))
+        if result.needs.get("funds.reason") and not inputs.get("funds.reason"):
+            self.add("funds_reason_missing", lay.cell("funds.reason"), rate=f"{result['funds.rate']:.2%}",
+                     threshold=f"{k.spec['funds']['reason_below']:.0%}")
+        if inputs["goal.actual"] is None:
+            self.add("blank_goal_actual", lay.cell("goal.actual"))
+        for key, f in lay.inputs().items():
+            if f.kind == "text" and inputs[key] and f.limit and len(inputs[key]) > f.limit:
+                self.add("text_too_long", f.cell, limit=f.limit, length=len(inputs[key]))
+            elif f.kind == "extra_number" and inputs[key] is not None and inputs[key] < 0:
+                self.add("negative", f.cell, what=f.label, value=_show(inputs[key]))
+        for key in [*k.spec.get("text_rows", {}).get("keys", ()), *k.spec.get("signatures", ())]:
+            if inputs.get(key) is None:
+                self.add("blank_text", lay.cell(key), label=lay.fields[key].label)
+        for i, (ind, rule) in enumerate(zip(p.indicators, rules(p, lay.profile))):
+            self.check_indicator(i, ind, rule, inputs, result)
+
+    def check_indicator(self, i, ind, rule, inputs, result):
+        lay, key = self.lay, f"indicators.{i}"
+        x, cell = inputs[f"{key}.actual"], lay.cell(f"{key}.actual")
+        kind = lay.fields[f"{key}.actual"].kind
+        if x is None and f"{key}.actual" not in self.invalid:
+            self.add("blank_actual", cell, name=ind.name)
+        elif isinstance(x, float) and kind == "qualitative" and not 0 <= x <= 1:
+            self.add("percent_range", cell, value=f"{x * 100:g}%")
+        elif isinstance(x, float) and x < 0:
+            self.add("negative", cell, what="实际完成值", value=_show(x))
+        if rule.manual:
+            s, s_cell = inputs[f"{key}.score"], lay.cell(f"{key}.score")
+            if s is None and f"{key}.score" not in self.invalid:
+                self.add("blank_score", s_cell, name=ind.name)
+            elif s is not None and not 0 <= s <= ind.weight:
+                self.add("score_out_of_range", s_cell, score=f"{s:g}", weight=f"{ind.weight:g}")
+            elif s is not None and not rule.valid_score(x, s, ind.weight):
+                low, high, closed = rule.score_range(x, ind.weight)
+                self.add("score_out_of_tier", s_cell, score=f"{s:g}", tier=x,
+                         range=f"{low:g} 至 {high:g}" + ("" if closed else "（不含）"))
+        reason, why_cell = inputs[f"{key}.reason"], lay.cell(f"{key}.reason")
+        score = result[f"{key}.score"]
+        if result.needs[f"{key}.reason"] and not reason:
+            if kind == "tier" and x != TIERS[0][0]:
+                self.add("reason_tier", why_cell, name=ind.name, tier=x)
+            elif score is not None and score < ind.weight:
+                self.add("reason_missing", why_cell, name=ind.name, score=f"{score:g}", weight=f"{ind.weight:g}")
+            else:
+                self.add("reason_overshoot", why_cell, name=ind.name, actual=_show(x), target=ind.target.text,
+                         overshoot=f"{lay.profile.overshoot:.0%}")
 
     def check_cached(self, result):
         """Cached formula values that disagree with the rules (stale, or computed by an edited formula)."""
         lay = self.lay
-        computed = {"funds.total.executed": result.executed_total, "funds.rate": result.rate,
-                    "funds.score": result.funds_score, "total_score": result.total}
-        computed.update({f"indicators.{i}.score": s for i, s in enumerate(result.scores)
-                         if not self.project.indicators[i].manual})
+        keys = ["funds.total.executed", "funds.rate", "funds.score", "total_score", "grade"]
+        keys += [f"indicators.{i}.score" for i in range(len(self.project.indicators))]
         flagged = {p.where for p in self.problems if p.code == "formula_changed"}
-        for key, value in computed.items():
-            cell = lay.cell(key)
-            got = self.sheet.cells.get(cell, _EMPTY)
-            if got.formula is None or self.at(cell) in flagged or got.value is None:
+        for key in keys:
+            f = lay.fields.get(key)
+            if f is None or f.role != "formula":
+                continue
+            value = result[key]
+            got = self.sheet.cells.get(f.cell, _EMPTY)
+            if got.formula is None or self.at(f.cell) in flagged or got.value is None:
                 continue  # no cached value (openpyxl saves none), or already reported as a replaced formula
-            if isinstance(got.value, float) and value is not None and math.isclose(got.value, value, abs_tol=1e-9):
+            if isinstance(got.value, float) and isinstance(value, float) and math.isclose(got.value, value,
+                                                                                          abs_tol=1e-9):
                 continue
-            if got.value == "" and value is None:
+            if got.value == "" and value is None or got.value == value:
                 continue
-            self.add("stale_value", cell, cached=_show(got.value), computed=_show(value))
+            self.add("stale_value", f.cell, cached=_show(got.value), computed=_show(value))
 
     # -- the record ---------------------------------------------------------------------------
     def build(self, inputs: Inputs, result) -> Record:
-        p, r = self.project, self.record
-        r.project = {"name": p.project, "department": p.department, "implementer": p.implementer, "year": p.year}
-        rows = {k: {"initial": p.funds.rows[k].initial, "annual": p.funds.rows[k].annual,
-                    "executed": inputs.executed[k]} for k in FUND_ROWS}
-        executed = [inputs.executed[k] for k in FUND_ROWS]
+        p, r, k = self.project, self.record, self.kind
+        r.template["form"] = k.name
+        r.project = {"name": p.project, "department": p.department, "implementer": p.implementer, "year": p.year,
+                     **p.extra}
+        rows = {row: {"initial": p.funds.rows[row].initial, "annual": p.funds.rows[row].annual,
+                      "executed": inputs[f"funds.{row}.executed"]} for row in k.fund_rows}
+        executed = [inputs[f"funds.{row}.executed"] for row in k.fund_rows]
         rows["total"] = {"initial": p.funds.total.initial, "annual": p.funds.total.annual,
-                         "executed": None if all(v is None for v in executed) else result.executed_total}
-        r.funds = {"weight": p.funds.weight, "rows": rows, "rate": result.rate, "score": result.funds_score}
-        r.goal = {"expected": p.goal, "actual": inputs.goal_actual}
-        r.indicators = [IndicatorRecord(ind.id, ind.level1, ind.level2, ind.name, ind.target.text, inputs.actual[i],
-                                        ind.weight, result.scores[i], inputs.reason[i])
+                         "executed": None if all(v is None for v in executed) else result["funds.total.executed"]}
+        r.funds = {"weight": p.funds.weight, "rows": rows, "rate": result["funds.rate"],
+                   "score": result["funds.score"]}
+        r.goal = {"expected": p.goal, "actual": inputs["goal.actual"]}
+        extras = [c.key for c in k.extra_inputs]
+        r.indicators = [IndicatorRecord(ind.id, ind.level1, ind.level2, ind.name, ind.target.text,
+                                        inputs[f"indicators.{i}.actual"], ind.weight, result[f"indicators.{i}.score"],
+                                        inputs[f"indicators.{i}.reason"],
+                                        {c: inputs[f"indicators.{i}.{c}"] for c in extras})
                         for i, ind in enumerate(p.indicators)]
-        r.total_score = result.total
+        r.extra = {key: inputs[key] for key in lay_extras(self.lay)}
+        r.total_score = result["total_score"]
+        r.grade = result["grade"]
         return r
+
+
+
+def lay_extras(lay) -> list[str]:
+    """The project-level inputs a kind adds beyond the shared record (funds 原因, 评价结论, signatures …)."""
+    return [key for key in lay.inputs() if not key.startswith(("funds.", "goal.", "indicators.")) or
+            key == "funds.reason"]

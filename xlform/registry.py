@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from .definition import Project, from_canonical
+from .forms import FormKind, kind_from_spec
 from .sqlite import connect, transaction
 
 DEFAULT = Path("output") / "registry.db"
@@ -20,6 +21,7 @@ CREATE TABLE IF NOT EXISTS templates (
     id TEXT NOT NULL, version INTEGER NOT NULL, hash TEXT NOT NULL, form TEXT NOT NULL,
     year INTEGER, project TEXT, department TEXT, implementer TEXT,
     definition TEXT NOT NULL, issued_at TEXT NOT NULL,
+    kind TEXT,                              -- the form kind's spec as issued (JSON), to read old returns
     PRIMARY KEY (id, version));
 CREATE TABLE IF NOT EXISTS issued_files (
     id TEXT NOT NULL, version INTEGER NOT NULL, file TEXT NOT NULL, sheet TEXT NOT NULL,
@@ -41,24 +43,31 @@ class Registry:
         else:
             self.db = connect(self.path)
         self.db.executescript(_SCHEMA)
+        if "kind" not in {r[1] for r in self.db.execute("PRAGMA table_info(templates)")}:
+            self.db.execute("ALTER TABLE templates ADD COLUMN kind TEXT")  # a registry from xlform 0.1
         self._cache: dict[tuple[str, int], dict | None] = {}
 
     def close(self):
         self.db.close()
 
-    def version_for(self, project: Project, now: str) -> int:
-        """The version to issue: the last one if its content is unchanged, else the next number."""
+    def version_for(self, project: Project, kind: FormKind, now: str) -> int:
+        """The version to issue: the last one if the definition and the form kind are unchanged, else the
+        next number (an edited form.yaml issues a new version too)."""
+        from .writer import template_hash
+        digest = template_hash(project, kind)
         with transaction(self.db):
             last = self.db.execute("SELECT version, hash FROM templates WHERE id=? ORDER BY version DESC LIMIT 1",
                                    (project.id,)).fetchone()
-            if last and last[1] == project.hash:
+            if last and last[1] == digest:
                 return last[0]
             version = (last[0] + 1) if last else 1
             self.db.execute(
-                "INSERT INTO templates VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (project.id, version, project.hash, project.form, project.year, project.project,
+                "INSERT INTO templates (id, version, hash, form, year, project, department, implementer, "
+                "definition, issued_at, kind) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (project.id, version, digest, project.form, project.year, project.project,
                  project.department, project.implementer,
-                 json.dumps(project.canonical(), ensure_ascii=False, sort_keys=True), now))
+                 json.dumps(project.canonical(), ensure_ascii=False, sort_keys=True), now,
+                 json.dumps(kind.spec, ensure_ascii=False)))
             return version
 
     def record_files(self, issued: list[tuple[Project, int, str, str]], now: str):
@@ -86,7 +95,7 @@ class Registry:
         return self._lookup(template_id, None)
 
     def _lookup(self, template_id: str, version: int | None) -> dict | None:
-        sql = "SELECT id, version, hash, form, definition, issued_at FROM templates WHERE id=?"
+        sql = "SELECT id, version, hash, form, definition, issued_at, kind FROM templates WHERE id=?"
         args: tuple = (template_id,)
         if version is not None:
             sql, args = sql + " AND version=?", args + (int(version),)
@@ -95,7 +104,8 @@ class Registry:
             return None
         definition = json.loads(row[4])
         return {"id": row[0], "version": row[1], "hash": row[2], "form": row[3], "definition": definition,
-                "project": from_canonical(definition), "issued_at": row[5]}
+                "project": from_canonical(definition), "issued_at": row[5],
+                "kind": kind_from_spec(row[3], json.loads(row[6])) if row[6] else None}
 
     def find_project(self, project: str, department: str) -> dict | None:
         """The latest template issued for a 项目名称 and 主管部门 (to recognise a form that lost its metadata)."""

@@ -44,7 +44,7 @@ def render(projects: list[Project], out_dir: str | Path = "output", per: str = "
             for p in group:
                 kind = form_kind(p.form)
                 name = sheet_name(kind.spec["sheet"] if per == "project" else p.project, taken)
-                specs.append(SheetSpec(p, kind, registry.version_for(p, stamp), name))
+                specs.append(SheetSpec(p, kind, registry.version_for(p, kind, stamp), name))
             work.append((out_dir / f"{stem}.xlsx", specs, password, stamp))
         if jobs > 1 and len(work) > 1:
             import multiprocessing

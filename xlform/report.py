@@ -25,7 +25,7 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
     env = Environment(loader=FileSystemLoader(str(templates_dir() / "report")),
                       autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("department.html.j2")
-    rows = store.rows("SELECT id, department, project, path, sheet, total_score FROM submissions "
+    rows = store.rows("SELECT id, department, project, path, sheet, total_score, grade FROM submissions "
                       "WHERE status IN ('current', 'rejected') ORDER BY department, path, sheet")
     problems: dict[int, list[dict]] = {}
     for sid, cell, severity, code, message in store.rows(
@@ -33,9 +33,9 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
             "JOIN submissions s ON s.id = p.submission_id WHERE s.status IN ('current', 'rejected') ORDER BY p.id"):
         problems.setdefault(sid, []).append({"cell": cell, "severity": severity, "code": code, "message": message})
     departments: dict[str, list[dict]] = {}
-    for sid, department, project, path, sheet, total in rows:
+    for sid, department, project, path, sheet, total, grade in rows:
         departments.setdefault(department or UNKNOWN, []).append(
-            {"name": Path(path).name, "path": path, "sheet": sheet, "project": project, "total_score": total,
+            {"name": Path(path).name, "path": path, "sheet": sheet, "project": project, "total_score": total, "grade": grade,
              "problems": problems.get(sid, [])})
     for m in missing:
         departments.setdefault(m["department"], [])

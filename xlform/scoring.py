@@ -1,11 +1,13 @@
 """Each scoring rule once: the Excel formula and the Python evaluation come from the same object.
 
 Rules mirror their formula step by step (same operations, same order) so that the Python value and the
-value LibreOffice or Excel computes agree; `xl_round` is Excel's ROUND, not Python's round().
+value LibreOffice or Excel computes agree; `xl_round` is Excel's ROUND, not Python's round(). Which rule
+applies, and how, is a scoring profile: the national one (财预〔2020〕10号) unless a form kind or a
+definition says otherwise.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from .target import Target
@@ -29,6 +31,11 @@ def at_most(a: float, b: float) -> bool:
     return a <= b or approx_equal(a, b)
 
 
+def below(a: float, b: float) -> bool:
+    """a < b as a spreadsheet compares: not when the two are approximately equal."""
+    return a < b and not approx_equal(a, b)
+
+
 def _decimal(x: float) -> float:
     """A derived constant as a person would write it (15 significant digits): 0.01 × 1.3 is 0.013."""
     return float(f"{x:.15g}")
@@ -39,35 +46,114 @@ def _num(c: float) -> str:
     return repr(float(c)).removesuffix(".0") if float(c).is_integer() else repr(float(c))
 
 
+# 定性指标 tiers of the national rules: the tier the department picks, and the share of the 分值 its 得分
+# must lie in: [low, high] for the top tier, [low, high) below it.
+TIERS = (("达成年度指标", 0.8, 1.0), ("部分达成年度指标并具有一定效果", 0.6, 0.8), ("未达成年度指标且效果较差", 0.0, 0.6))
+NATIONAL_GRADES = ((90.0, "优"), (80.0, "良"), (60.0, "中"), (0.0, "差"))
+NATIONAL_WEIGHTS = {"funds": 10.0, "产出指标": 50.0, "效益指标": 30.0, "满意度指标": 10.0}
+
+
 @dataclass(frozen=True)
-class Preset:
-    """A scoring preset chosen by the form kind (templates/<form>/form.yaml)."""
+class Profile:
+    """How a form is scored; a form kind names one (form.yaml `profile:`), and a form kind or a definition
+    may override single keys under `scoring:`."""
     name: str = "national"
-    overshoot: float = 0.3   # a ≥ target exceeded by this share asks for 偏差原因
+    bare_target: str = ">="          # how a target without an operator reads: ">=" or "=" or "<="
+    reverse: str = "linear"          # ≤ targets: linear (national) | ratio
+    qualitative: str = "tiers"       # tiers (national) | share
+    grades: tuple = NATIONAL_GRADES  # (from 总分, 评价等级), highest first; () shows none
+    weights: dict | None = field(default_factory=lambda: dict(NATIONAL_WEIGHTS))  # the split `check` warns on
+    overshoot: float = 0.3           # a deviation of this share asks for 偏差原因 (and may cost points)
+    deviation_penalty: float = 0.0   # points off an indicator deviating by `overshoot` or more (0: off)
+    rate_caps: tuple = ()            # ((执行率 below, 总分 at most), ...), e.g. ((0.8, 89), (0.7, 79))
+
+    def merged(self, overrides: dict | None) -> "Profile":
+        return replace(self, **profile_values(overrides)) if overrides else self
 
 
-PRESETS = {"national": Preset()}
+PROFILES = {
+    "national": Profile(),
+    # xlform before the 2020 rules: bare targets exact, ≤ by ratio, qualitative as a completion share
+    "share": Profile("share", bare_target="=", reverse="ratio", qualitative="share"),
+}
+PROFILE_KEYS = tuple(f.name for f in fields(Profile) if f.name != "name")
+_CHOICES = {"bare_target": (">=", "=", "<="), "reverse": ("linear", "ratio"), "qualitative": ("tiers", "share")}
+
+
+def profile_values(data: dict) -> dict:
+    """Profile keys from YAML data, checked; raises ValueError naming the key and what is allowed."""
+    out = {}
+    for key, value in (data or {}).items():
+        if key not in PROFILE_KEYS:
+            raise ValueError(f"unknown scoring key {key!r}; known: {', '.join(PROFILE_KEYS)}")
+        if key in _CHOICES:
+            value = {"≥": ">=", "≤": "<="}.get(str(value), str(value))
+            if value not in _CHOICES[key]:
+                raise ValueError(f"scoring.{key} must be one of {', '.join(_CHOICES[key])} (got {value!r})")
+        elif key == "grades":
+            value = () if not value else tuple(sorted(((float(v), str(k)) for k, v in dict(value).items()),
+                                                      reverse=True))
+        elif key == "weights":
+            value = None if not value else {str(k): float(v) for k, v in dict(value).items()}
+        elif key == "rate_caps":
+            value = tuple(sorted(((float(k), float(v)) for k, v in dict(value or {}).items()), reverse=True))
+        else:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"scoring.{key} must be a number ≥ 0 (got {value!r})")
+            value = float(value)
+        out[key] = value
+    return out
+
+
+def profile(name: str, overrides: dict | None = None) -> Profile:
+    if name not in PROFILES:
+        raise ValueError(f"unknown scoring profile {name!r}; known: {', '.join(PROFILES)}")
+    return PROFILES[name].merged(overrides)
 
 
 @dataclass(frozen=True)
 class Rule:
     """Scores one 三级指标 from its 实际完成值 (x) and 分值 (w)."""
     target: Target
-    preset: Preset = PRESETS["national"]
-    manual: bool = False
+    profile: Profile = PROFILES["national"]
 
     kind = "base"
+    manual = False      # the 得分 is typed into the form (rule: manual, qualitative tiers)
 
     def formula(self, x: str, w: str) -> str:
         """Excel formula text (no leading '=') for the 得分 cell; x and w are cell references."""
-        return f'IF(ISNUMBER({x}),{self._formula(x, w)},"")'
+        base = self._formula(x, w)
+        if self.profile.deviation_penalty and self.deviates_formula(x) != "FALSE":
+            base = f"MAX(0,{base}-IF({self.deviates_formula(x)},{_num(self.profile.deviation_penalty)},0))"
+        return f'IF(ISNUMBER({x}),{base},"")'
 
-    def score(self, x: float | None, w: float) -> float | None:
+    def score(self, x, w: float) -> float | None:
         if x is None:
             return None
-        return self._score(float(x), float(w))
+        s = self._score(float(x), float(w))
+        if self.profile.deviation_penalty and self.deviates(float(x)):
+            s = max(0.0, s - self.profile.deviation_penalty)
+        return s
 
-    def overshot(self, x: float | None) -> bool:
+    # -- deviation: the actual off its target by `overshoot` or more ------------------------------------
+    def bounds(self) -> tuple[float, float] | None:
+        """(low, high): an actual at or below low, or at or above high, deviates; None: never."""
+        t = self.target.value
+        if self.target.qualitative or not t:
+            return None
+        ov = self.profile.overshoot
+        return _decimal(t * (1 - ov)), _decimal(t * (1 + ov))
+
+    def deviates(self, x: float) -> bool:
+        b = self.bounds()
+        return b is not None and (at_most(x, b[0]) or at_least(x, b[1]))
+
+    def deviates_formula(self, x: str) -> str:
+        b = self.bounds()
+        return "FALSE" if b is None else f"OR({x}<={_num(b[0])},{x}>={_num(b[1])})"
+
+    # -- 偏差原因 ----------------------------------------------------------------------------------
+    def overshot(self, x) -> bool:
         """True where the target was exceeded enough that a 偏差原因 is asked for (≥ rules only)."""
         return False
 
@@ -79,9 +165,9 @@ class Rule:
         return (f'AND(ISBLANK({reason}),ISNUMBER({score}),'
                 f'OR({score}<{w},{self.overshoot_formula(x)}))')
 
-    def needs_reason(self, x: float | None, score: float | None, w: float) -> bool:
-        below = score is not None and score < w and not approx_equal(score, w)
-        return below or (score is not None and self.overshot(x))
+    def needs_reason(self, x, score: float | None, w: float) -> bool:
+        short = score is not None and below(score, w)
+        return short or (score is not None and self.overshot(x))
 
     def _formula(self, x: str, w: str) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -108,7 +194,7 @@ class AtLeast(Rule):
 
     def threshold(self) -> float:
         """The 实际完成值 from which an overshoot asks for a 偏差原因."""
-        return _decimal(self.target.value * (1 + self.preset.overshoot))
+        return _decimal(self.target.value * (1 + self.profile.overshoot))
 
     def overshot(self, x):
         return x is not None and self.target.value > 0 and at_least(x, self.threshold())
@@ -120,20 +206,29 @@ class AtLeast(Rule):
 
 
 class AtMost(Rule):
-    """≤ and <: full 分值 at or below the target, else target/actual of it."""
+    """≤ and <: full 分值 at or below the target. Above it, national (`reverse: linear`): less by the
+    relative excess, 0 from twice the target on; `reverse: ratio`: target/actual of the 分值."""
     kind = "at_most"
 
     def _formula(self, x, w):
         t = self.target.value
         if t == 0:
             return f"IF({x}<=0,{w},0)"
-        return f"IF({x}<={_num(t)},{w},ROUND({w}*{_num(t)}/{x},2))"
+        if self.profile.reverse == "ratio":
+            return f"IF({x}<={_num(t)},{w},ROUND({w}*{_num(t)}/{x},2))"
+        return f"IF({x}<={_num(t)},{w},IF({x}>={_num(2 * t)},0,ROUND({w}*(1-({x}-{_num(t)})/{_num(t)}),2)))"
 
     def _score(self, x, w):
         t = self.target.value
         if at_most(x, t):
             return w
-        return 0.0 if t == 0 else xl_round(w * t / x)
+        if t == 0:
+            return 0.0
+        if self.profile.reverse == "ratio":
+            return xl_round(w * t / x)
+        if at_least(x, 2 * t):
+            return 0.0
+        return xl_round(w * (1 - (x - t) / t))
 
 
 class Exactly(Rule):
@@ -153,9 +248,9 @@ class Exactly(Rule):
         return 0.0 if t == 0 else xl_round(w * max(0.0, 1 - abs(x - t) / t))
 
 
-class Qualitative(Rule):
-    """Qualitative: 实际完成值 is a completion share 0–100%; 得分 is that share of 分值."""
-    kind = "qualitative"
+class Share(Rule):
+    """Qualitative, `qualitative: share`: 实际完成值 is a completion share 0–100%; 得分 is that share of 分值."""
+    kind = "share"
 
     def _formula(self, x, w):
         return f"ROUND({w}*{x},2)"
@@ -164,24 +259,67 @@ class Qualitative(Rule):
         return xl_round(w * x)
 
 
-class Manual(Rule):
-    """`rule: manual`: the evaluator types the 得分; nothing is computed."""
-    kind = "manual"
+class Typed(Rule):
+    """A 得分 typed into the form: nothing is computed, the range is checked."""
+    manual = True
 
     def formula(self, x, w):
-        raise TypeError("a manual 得分 is an input, not a formula")
+        raise TypeError("a typed 得分 is an input, not a formula")
 
     def score(self, x, w):
-        raise TypeError("a manual 得分 is read from its cell")
+        raise TypeError("a typed 得分 is read from its cell")
+
+    def score_range(self, x, w: float) -> tuple[float, float, bool] | None:
+        """(low, high, high included) of the 得分 allowed; None: no tier chosen yet."""
+        return 0.0, w, True
+
+    def valid_score(self, x, s: float, w: float) -> bool:
+        r = self.score_range(x, w)
+        if r is None:
+            return True
+        low, high, closed = r
+        return at_least(s, low) and (at_most(s, high) if closed else below(s, high))
+
+    def validation_formula(self, x: str, w: str, s: str) -> str:
+        return f"AND(ISNUMBER({s}),{s}>=0,{s}<={w})"
 
 
-def rule_for(target: Target, manual: bool = False, preset: Preset = PRESETS["national"]) -> Rule:
+class Manual(Typed):
+    """`rule: manual`: the evaluator types the 得分, 0 … 分值."""
+    kind = "manual"
+
+
+class Tiers(Typed):
+    """Qualitative, `qualitative: tiers` (national): the department picks a tier in 实际完成值 and types a 得分
+    within that tier's share of the 分值; a tier below the top asks for 偏差原因."""
+    kind = "tiers"
+
+    def score_range(self, x, w):
+        for name, low, high in TIERS:
+            if x == name:
+                return _decimal(low * w), _decimal(high * w), high == 1.0
+        return None
+
+    def validation_formula(self, x, w, s):
+        parts = [f'AND({x}="{name}",{s}>={_num(low)}*{w},{s}{"<=" if high == 1.0 else "<"}{_num(high)}*{w})'
+                 for name, low, high in TIERS]
+        return f"AND(ISNUMBER({s}),OR({','.join(parts)}))"
+
+    def needs_reason(self, x, score, w):
+        return x in {name for name, _, _ in TIERS[1:]} or super().needs_reason(x, score, w)
+
+    def reason_formula(self, x, w, score, reason):
+        lower = ",".join(f'{x}="{name}"' for name, _, _ in TIERS[1:])
+        return f'AND(ISBLANK({reason}),OR({lower},AND(ISNUMBER({score}),{score}<{w})))'
+
+
+def rule_for(target: Target, manual: bool = False, profile: Profile = PROFILES["national"]) -> Rule:
     if manual:
-        return Manual(target, preset, True)
+        return Manual(target, profile)
     if target.qualitative:
-        return Qualitative(target, preset)
+        return Tiers(target, profile) if profile.qualitative == "tiers" else Share(target, profile)
     cls = {">=": AtLeast, ">": AtLeast, "<=": AtMost, "<": AtMost, "=": Exactly}[target.op]
-    return cls(target, preset)
+    return cls(target, profile)
 
 
 # The funds row: 执行率 = 全年执行数 / 全年预算数 on the 年度资金总额 row; 得分 = 分值 × min(执行率, 1).
@@ -212,12 +350,53 @@ def funds_score(rate: float | None, w: float) -> float | None:
     return None if rate is None else xl_round(w * min(rate, 1))
 
 
-def total_formula(cells: str) -> str:
-    return f"ROUND(SUM({cells}),2)"
+def rate_below_formula(rate: str, threshold: float) -> str:
+    """True when the 执行率 is known and below a threshold (a reason is then asked for)."""
+    return f"AND(ISNUMBER({rate}),{rate}<{_num(threshold)})"
 
 
-def total_score(scores: list[float | None]) -> float:
+def rate_below(rate: float | None, threshold: float) -> bool:
+    return rate is not None and below(rate, threshold)
+
+
+# 总分: the sum of every 得分, capped by the 执行率 where the profile says so.
+
+def total_formula(cells: str, rate: str, profile: Profile) -> str:
+    total = f"ROUND(SUM({cells}),2)"
+    if not profile.rate_caps:
+        return total
+    cap = "1E+307"
+    for below_rate, at_most_total in profile.rate_caps:  # highest threshold innermost: the lowest is tested first
+        cap = f"IF({rate}<{_num(below_rate)},{_num(at_most_total)},{cap})"
+    return f"MIN({total},IF(ISNUMBER({rate}),{cap},1E+307))"
+
+
+def total_score(scores: list[float | None], rate: float | None, profile: Profile) -> float:
     total = 0.0
     for s in scores:
         total += s or 0.0
-    return xl_round(total)
+    total = xl_round(total)
+    if rate is not None:
+        for below_rate, at_most_total in sorted(profile.rate_caps):
+            if below(rate, below_rate):
+                return min(total, at_most_total)
+    return total
+
+
+def grade_formula(total: str, scored: str, profile: Profile) -> str:
+    """评价等级 from the 总分; blank until some 得分 exists."""
+    if not profile.grades:
+        return '""'
+    inner = f'"{profile.grades[-1][1]}"'
+    for threshold, name in reversed(profile.grades[:-1]):
+        inner = f'IF({total}>={_num(threshold)},"{name}",{inner})'
+    return f'IF(COUNT({scored})=0,"",{inner})'
+
+
+def grade(total: float | None, any_scored: bool, profile: Profile) -> str | None:
+    if not profile.grades or total is None or not any_scored:
+        return None
+    for threshold, name in profile.grades:
+        if at_least(total, threshold):
+            return name
+    return profile.grades[-1][1]

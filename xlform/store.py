@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS submissions (    -- one row per project sheet read (o
     modified TEXT, received_at TEXT NOT NULL,
     status TEXT NOT NULL,                   -- current | superseded | rejected
     errors INTEGER NOT NULL, warnings INTEGER NOT NULL, total_score REAL,
-    record TEXT NOT NULL                    -- the full record as JSON
+    record TEXT NOT NULL,                   -- the full record as JSON
+    form TEXT, grade TEXT                   -- the form kind; 评价等级
 );
 CREATE INDEX IF NOT EXISTS submissions_template ON submissions(template_id, status);
 CREATE TABLE IF NOT EXISTS projects (
@@ -43,6 +44,10 @@ CREATE TABLE IF NOT EXISTS indicators (
     indicator_id TEXT, level1 TEXT, level2 TEXT, name TEXT, target TEXT, actual REAL, weight REAL,
     score REAL, deviation_reason TEXT, PRIMARY KEY (submission_id, position)
 );
+CREATE TABLE IF NOT EXISTS extra_values (  -- what a form kind adds: per project (position -1) or indicator
+    submission_id INTEGER NOT NULL REFERENCES submissions(id), position INTEGER NOT NULL, key TEXT NOT NULL,
+    value TEXT, PRIMARY KEY (submission_id, position, key)
+);
 CREATE TABLE IF NOT EXISTS problems (
     id INTEGER PRIMARY KEY, submission_id INTEGER NOT NULL REFERENCES submissions(id),
     cell TEXT, severity TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL
@@ -58,11 +63,13 @@ class Prepared:
     """A record as database rows: built where the file was read (a worker), stored by the main process."""
     usable: bool
     template_id: str | None
-    submission: tuple   # sheet, template_id, version, department, project, errors, warnings, total, JSON
+    submission: tuple   # sheet, template_id, version, department, project, errors, warnings, total, JSON,
+                        # form, grade
     project: tuple | None
     funds: list[tuple]
     indicators: list[tuple]
     problems: list[tuple]
+    extras: list[tuple] = ()   # (position, key, value); position -1 for the project
 
     @classmethod
     def of(cls, r: Record) -> "Prepared":
@@ -75,12 +82,14 @@ class Prepared:
                        r.funds.get("score"), r.total_score)
         return cls(bool(tid and p), tid,
                    (r.sheet, tid, r.template.get("version"), p.get("department"), p.get("name"), len(r.errors),
-                    len(r.warnings), r.total_score, r.to_json()),
+                    len(r.warnings), r.total_score, r.to_json(), r.template.get("form"), r.grade),
                    project,
                    [(k, v["initial"], v["annual"], v["executed"]) for k, v in r.funds.get("rows", {}).items()],
                    [(n, i.id, i.level1, i.level2, i.name, i.target, i.actual, i.weight, i.score, i.deviation_reason)
                     for n, i in enumerate(r.indicators)],
-                   [(x.where, x.severity, x.code, x.message) for x in r.problems])
+                   [(x.where, x.severity, x.code, x.message) for x in r.problems],
+                   [(-1, k, _text(v)) for k, v in {**dict(list(p.items())[4:]), **r.extra}.items()] +
+                   [(n, k, _text(v)) for n, i in enumerate(r.indicators) for k, v in i.extra.items()])
 
     @property
     def errors(self) -> int:
@@ -89,6 +98,10 @@ class Prepared:
     @property
     def warnings(self) -> int:
         return self.submission[6]
+
+
+def _text(v) -> str | None:
+    return None if v is None else (f"{v:g}" if isinstance(v, float) else str(v))
 
 
 def db_path(url: str | None) -> Path:
@@ -110,6 +123,10 @@ class Store:
         self.db = connect(self.path)
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(_SCHEMA)
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(submissions)")}
+        for column in ("form", "grade"):  # a database collected by xlform 0.1
+            if column not in columns:
+                self.db.execute(f"ALTER TABLE submissions ADD COLUMN {column} TEXT")
 
     def close(self):
         self.db.close()
@@ -139,17 +156,19 @@ class Store:
 
     def _add_record(self, r: "Prepared", sha, path, modified, now):
         status = self._claim_current(r.template_id, modified) if r.usable else "rejected"
-        sheet, tid, version, department, project, errors, warnings, total, encoded = r.submission
+        sheet, tid, version, department, project, errors, warnings, total, encoded, form, grade = r.submission
         sid = self.db.execute(
             "INSERT INTO submissions (sha256, path, sheet, template_id, version, department, project, modified, "
-            "received_at, status, errors, warnings, total_score, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "received_at, status, errors, warnings, total_score, record, form, grade) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (sha, path, sheet, tid, version, department, project, modified, now, status, errors, warnings, total,
-             encoded)).lastrowid
+             encoded, form, grade)).lastrowid
         if r.project:
             self.db.execute("INSERT INTO projects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (sid,) + r.project)
             self.db.executemany("INSERT INTO funds VALUES (?,?,?,?,?)", [(sid,) + row for row in r.funds])
             self.db.executemany("INSERT INTO indicators VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                                 [(sid,) + row for row in r.indicators])
+        self.db.executemany("INSERT INTO extra_values VALUES (?,?,?,?)", [(sid,) + row for row in r.extras])
         self.db.executemany("INSERT INTO problems (submission_id, cell, severity, code, message) VALUES (?,?,?,?,?)",
                             [(sid,) + row for row in r.problems])
 

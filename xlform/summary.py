@@ -52,21 +52,27 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
 
     current = [json.loads(r[0]) for r in store.rows(
         "SELECT record FROM submissions WHERE status='current' ORDER BY department, template_id")]
+    # the columns a form kind adds (项目编码, 评价结论, an extra indicator column …), labelled by the kind
+    project_extra = _extra_columns(current, lambda r: [*list(r["project"])[4:], *r.get("extra", {})])
+    indicator_extra = _extra_columns(current, lambda r: [k for i in r["indicators"] for k in i.get("extra", {})])
     sheet("汇总", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
                  ("全年预算数（万元）", "amount", 12), ("全年执行数（万元）", "amount", 12), ("执行率", "rate", 9),
-                 ("资金得分", "score", 9), ("总分", "score", 8), ("错误数", "int", 7), ("提示数", "int", 7),
-                 ("状态", "text", 18), ("文件", "text", 40), ("工作表", "text", 14)],
+                 ("资金得分", "score", 9), ("总分", "score", 8), ("评价等级", "text", 8), ("错误数", "int", 7),
+                 ("提示数", "int", 7), ("状态", "text", 18), ("文件", "text", 40), ("工作表", "text", 14),
+                 ("表样", "text", 10)] + [(label, "text", 20) for _, label in project_extra],
           [[r["project"]["department"], r["project"]["name"], r["template"]["id"], r["template"]["version"],
             r["funds"]["rows"]["total"]["annual"], r["funds"]["rows"]["total"]["executed"], r["funds"]["rate"],
-            r["funds"]["score"], r["total_score"], _count(r, "error"), _count(r, "warning"),
-            status_text(_count(r, "error"), _count(r, "warning")), r["file"], r["sheet"]] for r in current])
+            r["funds"]["score"], r["total_score"], r.get("grade"), _count(r, "error"), _count(r, "warning"),
+            status_text(_count(r, "error"), _count(r, "warning")), r["file"], r["sheet"], r["template"].get("form")]
+           + [r["project"].get(k, r.get("extra", {}).get(k)) for k, _ in project_extra] for r in current])
     sheet("指标", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
                  ("一级指标", "text", 12), ("二级指标", "text", 14), ("三级指标", "text", 36), ("指标编号", "text", 20),
                  ("年度指标值", "text", 16), ("实际完成值", "text", 12), ("分值", "score", 7), ("得分", "score", 7),
-                 ("偏差原因分析及改进措施", "text", 40)],
+                 ("偏差原因分析及改进措施", "text", 40)] + [(label, "text", 20) for _, label in indicator_extra],
           [[r["project"]["department"], r["project"]["name"], r["template"]["id"], r["template"]["version"],
             i["level1"], i["level2"], i["name"], i["id"], i["target"], i["actual"], i["weight"], i["score"],
-            i["deviation_reason"]] for r in current for i in r["indicators"]])
+            i["deviation_reason"]] + [i.get("extra", {}).get(k) for k, _ in indicator_extra]
+           for r in current for i in r["indicators"]])
     problems = store.rows(
         "SELECT s.department, s.project, s.path, s.sheet, p.cell, p.severity, p.code, p.message, s.status "
         "FROM problems p JOIN submissions s ON s.id = p.submission_id "
@@ -80,6 +86,21 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
           [[m["department"], m["project"], m["template_id"], m["version"]] for m in missing])
     wb.close()
     atomic_write(Path(path), buffer.getvalue())
+
+
+def _extra_columns(records: list[dict], keys_of) -> list[tuple[str, str]]:
+    """(key, Chinese label) of every extra field in the records, in first-seen order."""
+    from .errors import XlformError
+    from .forms import form_kind
+    out: dict[str, str] = {}
+    for r in records:
+        for key in keys_of(r):
+            if key not in out:
+                try:
+                    out[key] = form_kind(r["template"].get("form") or "project").spec["labels"].get(key, key)
+                except XlformError:
+                    out[key] = key
+    return list(out.items())
 
 
 def _count(record: dict, severity: str) -> int:

@@ -28,6 +28,7 @@ class Target:
     value: float | None = None  # percent targets are fractions: 80% is 0.8
     unit: str = ""
     percent: bool = False
+    bare: bool = False        # written without an operator: op comes from the profile's bare_target
 
     @property
     def qualitative(self) -> bool:
@@ -40,8 +41,9 @@ class Target:
                 "unit": self.unit, "percent": self.percent}
 
 
-def parse(text: str) -> Target:
-    """Parse a target as written in YAML; text that does not fit the grammar is qualitative."""
+def parse(text: str, bare: str = ">=") -> Target:
+    """Parse a target as written in YAML; text that does not fit the grammar is qualitative. A number
+    without an operator reads as `bare` (the profile's bare_target: ≥ in the national rules)."""
     text = str(text).strip()
     m = _TARGET.match(normalize(text))
     if not m:
@@ -50,7 +52,7 @@ def parse(text: str) -> Target:
     percent = bool(m["pct"])
     if percent:
         value = _fraction(m["num"])
-    return Target(text, _OPS[m["op"] or "="], value, m["unit"] or "", percent)
+    return Target(text, _OPS[m["op"] or bare], value, m["unit"] or "", percent, not m["op"])
 
 
 def explicit(op: str, value: float, unit: str = "", percent: bool = False) -> Target:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from .definition import FUND_ROWS, Indicator, Project
+from .definition import Indicator, Project
 
 
 def match(old: Project, new: Project) -> dict[int, int]:
@@ -62,11 +62,15 @@ def diff(old: Project, new: Project) -> list[Change]:
         a, b = getattr(old, field), getattr(new, field)
         if a != b:
             changes.append(Change("changed", "项目", field, a, b))
+    for group, old_values, new_values in (("项目", old.extra, new.extra), ("评分规则", old.scoring, new.scoring)):
+        for key in dict.fromkeys([*old_values, *new_values]):
+            if old_values.get(key) != new_values.get(key):
+                changes.append(Change("changed", group, key, old_values.get(key), new_values.get(key)))
     if old.funds.weight != new.funds.weight:
         changes.append(Change("changed", "项目资金", "weight", old.funds.weight, new.funds.weight))
-    for row in FUND_ROWS:
+    for row in dict.fromkeys([*old.funds.rows, *new.funds.rows]):
         for part in ("initial", "annual"):
-            a, b = getattr(old.funds.rows[row], part), getattr(new.funds.rows[row], part)
+            a, b = (getattr(p.funds.rows[row], part) if row in p.funds.rows else None for p in (old, new))
             if a != b:
                 changes.append(Change("changed", "项目资金", f"{row}.{part}", a, b))
     pairs = match(old, new)

@@ -10,13 +10,13 @@ import xlsxwriter
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
 from . import __version__, scoring
-from .definition import FUND_ROWS, Project
+from .definition import Project
 from .errors import XlformError
-from .evaluate import Inputs, evaluate, rules
+from .evaluate import Inputs, evaluate_form, rules
 from .forms import FormKind
-from .layout import (DEPARTMENT, FUND_COL, FUND_ROW, FUNDS_HEADER, GOAL, GOAL_HEADER,
-                     IND_COL, INDICATOR_HEADER, LAST_COL, NAME, SUBTITLE, TITLE, Layout, layout)
+from .layout import Layout, layout
 from .metadata import META_SHEET, meta_rows
+from .scoring import TIERS
 
 
 @dataclass
@@ -26,6 +26,16 @@ class SheetSpec:
     version: int
     sheet: str
     inputs: Inputs | None = None   # values to carry into the input cells (migration); None: blank
+
+    @property
+    def hash(self) -> str:
+        return template_hash(self.project, self.kind)
+
+
+def template_hash(project: Project, kind: FormKind) -> str:
+    """What identifies an issued template: its definition and its form kind (spec and layout code)."""
+    import hashlib
+    return hashlib.sha256(f"{project.hash}:{kind.fingerprint}".encode()).hexdigest()
 
 
 class _Workbook(xlsxwriter.Workbook):
@@ -144,14 +154,15 @@ class _SheetWriter:
     def __init__(self, wb: _Workbook, spec: SheetSpec, password: str | None):
         self.wb, self.spec, self.password = wb, spec, password
         self.p, self.kind = spec.project, spec.kind
-        self.lay: Layout = layout(spec.project)
+        self.lay: Layout = layout(spec.project, spec.kind)
         self.ws = wb.add_worksheet(spec.sheet)
         self.fmt = _formats(wb, spec.kind)
-        self.widths = [float(spec.kind.spec["columns"][chr(65 + c)]) for c in range(LAST_COL + 1)]
+        self.widths = [c.width for c in spec.kind.columns]
+        self.last = len(self.widths) - 1
         self.heights: dict[int, float] = {}
         # what the inputs (blank for an issued form) give: the cached values of every formula
-        self.inputs = spec.inputs or Inputs.blank(spec.project)
-        self.result = evaluate(spec.project, self.inputs, spec.kind.preset)
+        self.inputs = spec.inputs or {}
+        self.result = evaluate_form(self.lay, self.inputs)
 
     # -- helpers -------------------------------------------------------------
     def text(self, row, col, value, fmt, last_row=None, last_col=None):
@@ -187,138 +198,232 @@ class _SheetWriter:
         sheet = self.spec.sheet.replace("'", "''")
         _check(self.wb.define_name(f"'{sheet}'!{f.name}", f"='{sheet}'!{xl_rowcol_to_cell(row, col, True, True)}"))
 
+    def text_input(self, key: str, last_col: int | None = None, prompt: str = "text"):
+        """An unlocked text cell (merged up to last_col), limited in length, named."""
+        f = self.lay.fields[key]
+        row, col = xl_cell_to_rowcol(f.cell)
+        self.text(row, col, self.inputs.get(key) or "", self.fmt["in_text"], row, col if last_col is None else last_col)
+        self.validate(f.cell, prompt, {"validate": "length", "criteria": "<=", "value": f.limit},
+                      label=f.label, limit=f.limit)
+        self.name(key)
+
+    def input_number(self, cell, value, fmt):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            _check(self.ws.write_number(cell, value, fmt))
+        else:
+            _check(self.ws.write_blank(cell, None, fmt))
+
     # -- the form ------------------------------------------------------------
     def write(self):
-        ws, k, f = self.ws, self.kind, self.fmt
+        ws, k = self.ws, self.kind
         for c, w in enumerate(self.widths):
             ws.set_column(c, c, w)
-        values = dict(year=self.p.year, id=self.p.id, version=self.spec.version, department=self.p.department)
-        self.text(TITLE, 0, k.text("title", **values), f["title"], TITLE, LAST_COL)
-        self.text(SUBTITLE, 0, k.text("subtitle", **values), f["subtitle"], SUBTITLE, LAST_COL)
-        self.heights[TITLE] = k.spec["fonts"]["title_size"] * 1.8
-        self.text(NAME, 0, k.label("project"), f["label"], NAME, 1)
-        self.text(NAME, 2, self.p.project, f["text"], NAME, LAST_COL)
-        self.text(DEPARTMENT, 0, k.label("department"), f["label"], DEPARTMENT, 1)
-        self.text(DEPARTMENT, 2, self.p.department, f["text"], DEPARTMENT, 4)
-        self.text(DEPARTMENT, 5, k.label("implementer"), f["label"], DEPARTMENT, 6)
-        self.text(DEPARTMENT, 7, self.p.implementer, f["text"], DEPARTMENT, LAST_COL)
-        self.write_funds()
-        self.write_goal()
-        self.write_indicators()
+        self.values = dict(year=self.p.year, id=self.p.id, version=self.spec.version, department=self.p.department,
+                           project=self.p.project, **self.p.extra)
+        for section in k.sections:
+            getattr(self, f"write_{section}")()
         for row, height in self.heights.items():
             ws.set_row(row, height)
+        rows = self.lay.rows
         ws.set_paper(9)  # A4
         ws.set_portrait()
         ws.fit_to_pages(1, 0)
-        ws.repeat_rows(TITLE, SUBTITLE)
+        ws.repeat_rows(rows["title"], rows["subtitle"])
         ws.center_horizontally()
         ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.7)
-        ws.set_footer(_clip(k.text("footer", **values), 255))
+        ws.set_footer(_clip(k.text("footer", **self.values), 255))
         ws.protect(self.password or "", {"select_locked_cells": True, "select_unlocked_cells": True})
+
+    def write_header(self):
+        k, f, rows, last = self.kind, self.fmt, self.lay.rows, self.last
+        self.text(rows["title"], 0, k.text("title", **self.values), f["title"], rows["title"], last)
+        self.text(rows["subtitle"], 0, k.text("subtitle", **self.values), f["subtitle"], rows["subtitle"], last)
+        self.heights[rows["title"]] = k.spec["fonts"]["title_size"] * 1.8
+        name = k.text("project_line", **self.values) if "project_line" in k.spec["texts"] else self.p.project
+        split = self.lay.split()
+        self.text(rows["name"], 0, k.label("project"), f["label"], rows["name"], 1)
+        self.text(rows["name"], 2, name, f["text"], rows["name"], last)
+        self.text(rows["department"], 0, k.label("department"), f["label"], rows["department"], 1)
+        self.text(rows["department"], 2, self.p.department, f["text"], rows["department"], split)
+        self.text(rows["department"], split + 1, k.label("implementer"), f["label"], rows["department"], split + 2)
+        self.text(rows["department"], split + 3, self.p.implementer, f["text"], rows["department"], last)
 
     def write_funds(self):
         k, f, lay, p = self.kind, self.fmt, self.lay, self.p
-        inputs, result = self.inputs, self.result
-        self.text(FUNDS_HEADER, 0, k.label("funds"), f["label"], FUND_ROW["other"], 0)
-        self.text(FUNDS_HEADER, 1, "", f["label"], FUNDS_HEADER, 2)
-        for part in ("initial", "annual", "executed", "weight", "rate", "score"):
-            self.text(FUNDS_HEADER, FUND_COL[part], k.label(part), f["label"])
-        for row_key in ("total",) + FUND_ROWS:
-            r = FUND_ROW[row_key]
-            self.text(r, 1, k.label(row_key), f["label"], r, 2)
+        fc, header = lay.funds_col, lay.rows["funds_header"]
+        first = min(fc.values())
+        self.text(header, 0, k.label("funds"), f["label"], lay.rows[f"funds.{k.fund_rows[-1]}"], 0)
+        self.text(header, 1, "", f["label"], header, first - 1)
+        for part, c in fc.items():
+            self.text(header, c, k.label("funds_reason" if part == "reason" else part), f["label"])
+        for row_key in ("total",) + k.fund_rows:
+            r = lay.rows[f"funds.{row_key}"]
+            self.text(r, 1, k.label(row_key), f["label"], r, first - 1)
             budget = p.funds.total if row_key == "total" else p.funds.rows[row_key]
             self.ws.write_number(lay.cell(f"funds.{row_key}.initial"), budget.initial, f["amount"])
             self.ws.write_number(lay.cell(f"funds.{row_key}.annual"), budget.annual, f["amount"])
-            if row_key != "total":
-                cell = lay.cell(f"funds.{row_key}.executed")
-                self.input_number(cell, inputs.executed.get(row_key), f["in_amount"])
-                self.validate(cell, "executed", {"validate": "decimal", "criteria": ">=", "value": 0},
-                              row=k.label(row_key), annual=f"{budget.annual:g}")
-                self.ws.conditional_format(cell, {"type": "formula", "format": f["warn"],
-                                                  "criteria": f"=AND(ISNUMBER({cell}),{cell}>"
-                                                              f"{lay.cell(f'funds.{row_key}.annual')})"})
-                self.name(f"funds.{row_key}.executed")
-                for part in ("weight", "rate", "score"):
-                    self.text(r, FUND_COL[part], k.label("dash"), f["label"])
-        cells = [lay.cell(f"funds.{r}.executed") for r in FUND_ROWS]
+            if row_key == "total":
+                continue
+            key = f"funds.{row_key}.executed"
+            cell = lay.cell(key)
+            self.input_number(cell, self.inputs.get(key), f["in_amount"])
+            self.validate(cell, "executed", {"validate": "decimal", "criteria": ">=", "value": 0},
+                          row=k.label(row_key), annual=f"{budget.annual:g}")
+            self.ws.conditional_format(cell, {"type": "formula", "format": f["warn"],
+                                              "criteria": f"=AND(ISNUMBER({cell}),{cell}>"
+                                                          f"{lay.cell(f'funds.{row_key}.annual')})"})
+            self.name(key)
+            for part in ("weight", "rate", "score", "reason"):
+                if part in fc:
+                    self.text(r, fc[part], k.label("dash"), f["label"])
+        cells = [lay.cell(f"funds.{r}.executed") for r in k.fund_rows]
         span = f"{cells[0]}:{cells[-1]}"
         total_exec = lay.cell("funds.total.executed")
-        self.formula(total_exec, f"SUM({span})", result.executed_total, f["amount"])
+        self.formula(total_exec, f"SUM({span})", self.result["funds.total.executed"], f["amount"])
         self.ws.write_number(lay.cell("funds.weight"), p.funds.weight, f["number"])
         rate = lay.cell("funds.rate")
         self.formula(rate, scoring.funds_rate_formula(span, total_exec, lay.cell("funds.total.annual")),
-                     result.rate, f["rate"])
+                     self.result["funds.rate"], f["rate"])
         self.formula(lay.cell("funds.score"), scoring.funds_score_formula(rate, lay.cell("funds.weight")),
-                     result.funds_score, f["score"])
+                     self.result["funds.score"], f["score"])
+        if "funds.reason" in lay.fields:
+            self.text_input("funds.reason")
+            below = k.spec["funds"]["reason_below"]
+            cell = lay.cell("funds.reason")
+            self.ws.conditional_format(cell, {"type": "formula", "format": f["warn"], "criteria":
+                                              f"=AND(ISBLANK({cell}),{scoring.rate_below_formula(rate, below)})"})
 
     def write_goal(self):
-        k, f, p = self.kind, self.fmt, self.p
-        inputs = self.inputs
-        self.text(GOAL_HEADER, 0, k.label("goal"), f["label"], GOAL, 0)
-        self.text(GOAL_HEADER, 1, k.label("expected"), f["label"], GOAL_HEADER, 4)
-        self.text(GOAL_HEADER, 5, k.label("actual"), f["label"], GOAL_HEADER, LAST_COL)
-        self.text(GOAL, 1, p.goal, f["text"], GOAL, 4)
-        self.text(GOAL, 5, inputs.goal_actual or "", f["in_text"], GOAL, LAST_COL)
-        cell = self.lay.cell("goal.actual")
-        limit = k.spec["limits"]["goal_actual"]
-        self.validate(cell, "goal_actual", {"validate": "length", "criteria": "<=", "value": limit}, limit=limit)
-        self.name("goal.actual")
+        k, f, p, rows = self.kind, self.fmt, self.p, self.lay.rows
+        middle = (len(self.widths) - 1) // 2
+        self.text(rows["goal_header"], 0, k.label("goal"), f["label"], rows["goal"], 0)
+        self.text(rows["goal_header"], 1, k.label("expected"), f["label"], rows["goal_header"], middle)
+        self.text(rows["goal_header"], middle + 1, k.label("actual"), f["label"], rows["goal_header"], self.last)
+        self.text(rows["goal"], 1, p.goal, f["text"], rows["goal"], middle)
+        self.text_input("goal.actual", self.last, "goal_actual")
 
     def write_indicators(self):
-        k, f, lay, p = self.kind, self.fmt, self.lay, self.p
-        inputs, result = self.inputs, self.result
-        total_row = lay.total_row
-        self.text(INDICATOR_HEADER, 0, k.label("indicators"), f["label"], total_row - 1, 0)
-        for part, label in (("level1", "level1"), ("level2", "level2"), ("name", "name"), ("target", "target"),
-                            ("actual", "actual_value"), ("weight", "weight"), ("score", "score"),
-                            ("reason", "reason")):
-            self.text(INDICATOR_HEADER, IND_COL[part], k.label(label), f["label"])
+        k, f, lay, p, col = self.kind, self.fmt, self.lay, self.p, self.lay.col
+        header, last_row = lay.rows["indicator_header"], lay.rows["first_indicator"] + len(p.indicators) - 1
+        self.text(header, 0, k.label("indicators"), f["label"], last_row, 0)
+        for key, c in col.items():
+            if c:
+                self.text(header, c, k.column_label(key), f["label"])
         for level in ("level1", "level2"):
             for first, last, text in lay.groups(level):
-                self.text(first, IND_COL[level], text, f["label"], last, IND_COL[level])
-        overshoot = f"{k.preset.overshoot:.0%}"
-        limit = k.spec["limits"]["reason"]
-        for i, (ind, rule) in enumerate(zip(p.indicators, rules(p, k.preset))):
+                self.text(first, col[level], text, f["label"], last, col[level])
+        overshoot = f"{lay.profile.overshoot:.0%}"
+        limit = k.limit("reason")
+        for i, (ind, rule) in enumerate(zip(p.indicators, rules(p, lay.profile))):
             key, row = f"indicators.{i}", lay.row_of(i)
-            self.text(row, IND_COL["name"], ind.name, f["text"])
-            self.text(row, IND_COL["target"], ind.target.text, f["label"])
+            self.text(row, col["name"], ind.name, f["text"])
+            self.write_target(row, ind)
             x, w, s, why = (lay.cell(f"{key}.{part}") for part in ("actual", "weight", "score", "reason"))
             self.ws.write_number(w, ind.weight, f["number"])
             kind = lay.fields[f"{key}.actual"].kind
-            self.input_number(x, inputs.actual[i], f["in_percent"] if kind != "number" else f["in_number"])
             values = dict(target=_clip(ind.target.text, 60), unit=ind.target.unit, weight=f"{ind.weight:g}")
-            if kind == "qualitative":
-                self.validate(x, "qualitative", {"validate": "decimal", "criteria": "between",
-                                                  "minimum": 0, "maximum": 1}, **values)
+            actual = self.inputs.get(f"{key}.actual")
+            if kind == "tier":
+                self.text(row, col["actual"], actual if isinstance(actual, str) else "", f["in_text"])
+                self.validate(x, "tier", {"validate": "list", "source": [t for t, _, _ in TIERS]}, **values)
             else:
-                self.validate(x, kind, {"validate": "decimal", "criteria": ">=", "value": 0}, **values)
+                self.input_number(x, actual, f["in_percent"] if kind != "number" else f["in_number"])
+                if kind == "qualitative":
+                    self.validate(x, "qualitative", {"validate": "decimal", "criteria": "between",
+                                                      "minimum": 0, "maximum": 1}, **values)
+                else:
+                    self.validate(x, kind, {"validate": "decimal", "criteria": ">=", "value": 0}, **values)
             self.name(f"{key}.actual")
             if rule.manual:
-                self.input_number(s, inputs.manual_score[i], f["in_score"])
-                self.validate(s, "manual", {"validate": "decimal", "criteria": "between",
-                                             "minimum": 0, "maximum": ind.weight}, **values)
+                self.input_number(s, self.inputs.get(f"{key}.score"), f["in_score"])
+                if kind == "tier":
+                    bands = {name: f"{low * ind.weight:g}–{high * ind.weight:g}" for name, low, high in TIERS}
+                    tiers = dict(zip(("high", "middle", "low"), bands.values()))
+                    self.validate(s, "tier_score", {"validate": "custom",
+                                                    "value": "=" + rule.validation_formula(x, w, s)},
+                                  weight=f"{ind.weight:g}", **tiers)
+                    self.ws.conditional_format(s, {"type": "formula", "format": f["warn"], "criteria":
+                                                   f"=AND(ISNUMBER({s}),NOT({rule.validation_formula(x, w, s)}))"})
+                else:
+                    self.validate(s, "manual", {"validate": "decimal", "criteria": "between",
+                                                 "minimum": 0, "maximum": ind.weight}, **values)
                 self.name(f"{key}.score")
             else:
-                self.formula(s, rule.formula(x, w), result.scores[i], f["score"])
-            self.text(row, IND_COL["reason"], inputs.reason[i] or "", f["in_text"])
+                self.formula(s, rule.formula(x, w), self.result[f"{key}.score"], f["score"])
+            self.text(row, col["reason"], self.inputs.get(f"{key}.reason") or "", f["in_text"])
             self.validate(why, "reason", {"validate": "length", "criteria": "<=", "value": limit},
                           limit=limit, overshoot=overshoot)
             self.ws.conditional_format(why, {"type": "formula", "format": f["warn"],
                                              "criteria": "=" + rule.reason_formula(x, w, s, why)})
             self.name(f"{key}.reason")
-        self.text(total_row, 0, k.label("total_score"), f["label"], total_row, IND_COL["weight"] - 1)
-        scores = f"{lay.cell('indicators.0.score')}:{lay.cell(f'indicators.{len(p.indicators) - 1}.score')}"
+            for c in k.extra_inputs:
+                self.write_extra(f"{key}.{c.key}", c)
+
+    def write_target(self, row, ind):
+        """年度指标值 as one cell, or split into 指标性质 | 指标值 | 度量单位 where the kind has those columns."""
+        f, col, t = self.fmt, self.lay.col, ind.target
+        if "target" in col:
+            self.text(row, col["target"], t.text, f["label"])
+        if "nature" in col:
+            self.text(row, col["nature"], self.kind.label("qualitative_nature") if t.qualitative else
+                      {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": "="}[t.op], f["label"])
+        if "target_value" in col:
+            shown = t.text if t.qualitative else f"{t.value * 100 if t.percent else t.value:.15g}" + \
+                ("%" if t.percent else "")
+            self.text(row, col["target_value"], shown, f["label"])
+        if "unit" in col:
+            self.text(row, col["unit"], t.unit, f["label"])
+
+    def write_extra(self, key: str, column):
+        fld = self.lay.fields[key]
+        if column.input == "text":
+            row, c = xl_cell_to_rowcol(fld.cell)
+            self.text(row, c, self.inputs.get(key) or "", self.fmt["in_text"])
+            self.validate(fld.cell, "text", {"validate": "length", "criteria": "<=", "value": fld.limit},
+                          label=fld.label, limit=fld.limit)
+        else:
+            self.input_number(fld.cell, self.inputs.get(key), self.fmt["in_number"])
+            self.validate(fld.cell, "extra_number", {"validate": "decimal", "criteria": ">=", "value": 0},
+                          label=fld.label)
+        self.name(key)
+
+    def write_total(self):
+        k, f, lay, p, col = self.kind, self.fmt, self.lay, self.p, self.lay.col
+        row = lay.rows["total"]
+        self.text(row, 0, k.label("total_score"), f["label"], row, col["weight"] - 1)
+        n = len(p.indicators)
+        scores = f"{lay.cell('indicators.0.score')}:{lay.cell(f'indicators.{n - 1}.score')}"
         self.ws.write_number(lay.cell("total_weight"), p.funds.weight + sum(i.weight for i in p.indicators),
                              f["number"])
-        self.formula(lay.cell("total_score"), scoring.total_formula(f"{lay.cell('funds.score')},{scores}"),
-                     result.total, f["score"])
-        self.text(total_row, IND_COL["reason"], "", f["label"])
+        total = lay.cell("total_score")
+        self.formula(total, scoring.total_formula(f"{lay.cell('funds.score')},{scores}", lay.cell("funds.rate"),
+                                                  lay.profile), self.result["total_score"], f["score"])
+        if col["score"] < self.last:
+            grade_col = col["score"] + 1
+            if "grade" in lay.fields:
+                if grade_col < self.last:
+                    self.ws.merge_range(row, grade_col, row, self.last, "", f["grade"])
+                self.formula(lay.cell("grade"), scoring.grade_formula(total, f"{lay.cell('funds.score')},{scores}",
+                                                                      lay.profile),
+                             self.result["grade"], f["grade"])
+            else:
+                self.text(row, grade_col, "", f["label"], row, self.last)
 
-    def input_number(self, cell, value, fmt):
-        if value is None:
-            _check(self.ws.write_blank(cell, None, fmt))
-        else:
-            _check(self.ws.write_number(cell, value, fmt))
+    def write_text_rows(self):
+        k, f = self.kind, self.fmt
+        for key in k.spec["text_rows"]["keys"]:
+            row = self.lay.rows[f"text.{key}"]
+            self.text(row, 0, k.label(key), f["label"], row, 1)
+            self.text_input(key, self.last)
+            self.heights[row] = max(self.heights.get(row, 0), 3 * k.spec["fonts"]["size"] * 1.4 + 5)
+
+    def write_signatures(self):
+        k, f, row = self.kind, self.fmt, self.lay.rows["signatures"]
+        split = self.lay.split()
+        for key, (label_col, value_col, end) in zip(k.spec["signatures"], ((0, 2, split), (split + 1, split + 3,
+                                                                                          self.last))):
+            self.text(row, label_col, k.label(key), f["label"], row, value_col - 1)
+            self.text_input(key, end)
 
 
 def _formats(wb: _Workbook, kind: FormKind) -> dict:
@@ -351,6 +456,7 @@ def _formats(wb: _Workbook, kind: FormKind) -> dict:
         "in_score": add(align="center", num_format="0.00", **unlocked),
         "in_text": add(align="left", **unlocked),
         "warn": wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
+        "grade": add(align="center", num_format=f'"{kind.label("grade")}："@'),
     }
     wb._xlform_formats = cache
     return cache
