@@ -97,19 +97,22 @@ def test_sichuan_round_trip_through_libreoffice(lo, sichuan, tmp_path):
 def test_sichuan_problems_name_their_cells(lo, sichuan, tmp_path):
     """Below 90% 预算执行率 without 原因, a 评价结论 over 200 characters, a tier score out of range, blank foot."""
     p, path, reg, _ = sichuan
-    cells = {"G7": 300, "G8": 20, "G10": 0, "G12": "完成", "H14": 20, "H15": 3000, "H16": 1, "H17": 30,
+    cells = {"G7": 300, "G8": 21, "G10": 0, "G12": "完成", "H14": 20, "H15": 3000, "H16": 1, "H17": 30,
              "H18": REACHED, "J18": 11, "H19": REACHED, "J19": 15, "H20": 0.95, "C22": LONG + "超出二百字的部分",
              "C23": "无", "C24": "无"}
     filled = tmp_path / "sc-bad.xlsx"
     lo.fill(path, filled, cells)
     [r] = read(filled, reg)
     assert sorted((x.code, x.where) for x in r.problems) == sorted([
-        ("funds_reason_missing", "自评表!K6"),   # 320 of 510: 62.75%
+        ("funds_reason_missing", "自评表!K6"),   # 321 of 510: 62.94%
+        ("over_budget", "自评表!G8"),            # 21 of 20 (a warning)
         ("text_too_long", "自评表!C22"),
         ("score_out_of_tier", "自评表!J18"),     # 达成 asks 12 to 15 of 15
         ("reason_missing", "自评表!K18"),        # 11 is below the 分值
         ("blank_text", "自评表!C25"), ("blank_text", "自评表!I25")])
-    assert "预算执行率 62.75% 低于 90%" in next(x.message for x in r.problems if x.code == "funds_reason_missing")
+    message = {x.code: x.message for x in r.problems}
+    assert "预算执行率 62.94% 低于 90%" in message["funds_reason_missing"]
+    assert message["over_budget"] == "财政专户管理资金的预算执行数 21 万元超过调整后预算数 20 万元，请核实。"
 
 
 def test_two_kinds_in_one_collection_summary_and_export(lo, sichuan, rendered, examples, published, tmp_path):

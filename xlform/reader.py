@@ -311,12 +311,13 @@ class _SheetReader:
         for row in k.fund_rows:
             key, annual = f"funds.{row}.executed", p.funds.rows[row].annual
             v, cell, label = inputs[key], lay.cell(key), lay.fields[key].label
+            words = dict(executed_label=k.label("executed"), annual_label=k.label("annual"))  # the kind's terms
             if v is None and key not in self.invalid and annual > 0:
-                self.add("blank_executed", cell, row=label, annual=f"{annual:g}")
+                self.add("blank_executed", cell, row=label, annual=f"{annual:g}", **words)
             elif v is not None and v < 0:
-                self.add("negative", cell, what="全年执行数", value=f"{v:g}")
+                self.add("negative", cell, what=words["executed_label"], value=f"{v:g}")
             elif v is not None and v > annual + 1e-9:
-                self.add("over_budget", cell, row=label, executed=f"{v:g}", annual=f"{annual:g}")
+                self.add("over_budget", cell, row=label, executed=f"{v:g}", annual=f"{annual:g}", **words)
         if result.needs.get("funds.reason") and not inputs.get("funds.reason"):
             self.add("funds_reason_missing", lay.cell("funds.reason"), rate=f"{result['funds.rate']:.2%}",
                      threshold=f"{k.spec['funds']['reason_below']:.0%}")
