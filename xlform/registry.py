@@ -34,13 +34,17 @@ def default_path() -> Path:
 
 class Registry:
     def __init__(self, path: str | Path | None = None, create: bool = True):
-        """Open (or create) the registry; with create=False a missing file reads as an empty registry."""
+        """Open (or create) the registry; with create=False it is opened read-only (a read-only location
+        will do), and a missing file reads as an empty registry."""
         self.path = Path(path) if path else default_path()
-        if not create and not self.path.exists():
-            self.db = sqlite3.connect(":memory:", isolation_level=None)
+        if create:
+            self.db = connect(self.path, _SCHEMA)
+        elif self.path.exists():
+            self.db = connect(self.path, readonly=True)
+            self.db.execute("SELECT 1 FROM templates, issued_files LIMIT 1")  # not a registry: fail here
         else:
-            self.db = connect(self.path)
-        self.db.executescript(_SCHEMA)
+            self.db = sqlite3.connect(":memory:", isolation_level=None)
+            self.db.executescript(_SCHEMA)
         self._cache: dict[tuple[str, int], dict | None] = {}
 
     def close(self):

@@ -107,9 +107,8 @@ class Store:
         self.path = Path(path)
         if not create and not self.path.exists():
             raise FileNotFoundError(f"no database at {self.path}")
-        self.db = connect(self.path)
+        self.db = connect(self.path, _SCHEMA, readonly=not create)
         self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(_SCHEMA)
 
     def close(self):
         self.db.close()
