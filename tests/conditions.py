@@ -32,7 +32,7 @@ def read_only(folder: Path):
         folder.chmod(0o555)
         undo = lambda: folder.chmod(0o755)  # noqa: E731
     elif _run("mount", "--bind", "-o", "ro", str(folder), str(folder)):
-        undo = lambda: _run("umount", str(folder))  # noqa: E731
+        undo = lambda: _run("umount", "--lazy", str(folder))  # noqa: E731  (lazy: even if a file is open)
     elif _run("chattr", "+i", str(folder)):
         undo = lambda: _run("chattr", "-i", str(folder))  # noqa: E731
     else:
@@ -62,4 +62,4 @@ def full_disk(folder: Path, size_kb: int = 512):
             os.close(fd)
         yield folder
     finally:
-        _run("umount", str(folder))
+        _run("umount", "--lazy", str(folder))
