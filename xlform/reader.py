@@ -133,7 +133,11 @@ class _WorkbookReader:
         if not meta:
             return [_failed(self.file, "not_xlform")]
         unclaimed = [s for s in self.pkg.sheets if s.name != META_SHEET and s.name not in meta]
-        return [self.read_sheet(name, entry, unclaimed) for name, entry in meta.items()]
+        records = [self.read_sheet(name, entry, unclaimed) for name, entry in meta.items()]
+        if meta_info and meta_info.state == "visible":  # LibreOffice saves it as "hidden": not reported
+            for record in records:
+                record.problems.append(problem("meta_visible", META_SHEET, sheet=META_SHEET))
+        return records
 
     def identify(self) -> dict[str, dict]:
         """No metadata sheet: recognise project sheets by 项目名称 and 主管部门 in the registry."""
