@@ -37,6 +37,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "formula_changed": ("error", "公式被修改或替换：应为“={expected}”，现为“{actual}”。请使用下发的原模板填写。"),
     "structure_changed": ("error", "共有 {count} 个锁定单元格或公式与下发的模板不一致（以上只列出前 {listed} 个），"
                           "可能插入、删除或移动了行列。请在下发的原模板中重新填写，不要改动表格结构。"),
+    "hidden_row": ("error", "第 {row} 行被隐藏。请取消隐藏，不要隐藏表格中的行或列。"),
+    "hidden_column": ("error", "第 {column} 列被隐藏。请取消隐藏，不要隐藏表格中的行或列。"),
+    "number_format": ("error", "单元格的数字格式被改为“{format}”，显示的内容不是实际数值。请恢复原格式，或在下发的原模板中填写。"),
     "extra_content": ("warning", "表格以外的单元格有内容“{actual}”，不会被读取。"),
     "stale_value": ("warning", "单元格保存的计算结果“{cached}”与按评分规则计算的“{computed}”不一致（可能未重新计算），以规则计算结果为准。"),
     # inputs

@@ -114,6 +114,18 @@ def _norm_formula(f: str | None) -> str | None:
     return None if f is None else re.sub(r"\s+", "", f.lstrip("=")).upper()
 
 
+_NOT_PLACEHOLDERS = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
+
+
+def _hides_value(code: str) -> bool:
+    """A number format with a section (positive; negative; zero) that shows no digit of the value."""
+    for section in code.split(";")[:3]:
+        bare = _NOT_PLACEHOLDERS.sub("", section)
+        if not re.search(r"[0#?@]|general", bare, re.I):
+            return True
+    return False
+
+
 def _show(v) -> str:
     if v is None:
         return "（空）"
@@ -223,6 +235,7 @@ class _SheetReader:
         if not self.sheet.protected:
             self.problems.append(problem("protection_removed", self.name))
         self.check_locked_cells()
+        self.check_display()
         inputs = self.read_inputs()
         result = evaluate(self.project, inputs, self.kind.preset)
         self.check_inputs(inputs, result)
@@ -259,6 +272,21 @@ class _SheetReader:
             self.add(code, ref, **values)
         if len(changed) > MAX_LISTED:
             self.add("structure_changed", changed[MAX_LISTED][1], count=len(changed), listed=MAX_LISTED)
+
+    def check_display(self):
+        """What the printed form hides or fakes without changing a value: hidden rows or columns of the
+        form, a number format that does not show the value (a literal "100.00", an empty section)."""
+        last_col = LAST_COL + 1
+        for row in sorted(r for r in getattr(self.sheet, "hidden_rows", ()) if r <= self.lay.total_row + 1):
+            self.add("hidden_row", f"A{row}", row=row)
+        for col in sorted(c for c in getattr(self.sheet, "hidden_cols", ()) if c <= last_col):
+            letter = cell_ref(0, col - 1)[:-1]
+            self.add("hidden_column", f"{letter}1", column=letter)
+        watched = {ref for ref, e in self.expected.cells.items() if e.formula is not None}
+        watched |= {f.cell for f in self.lay.inputs().values()}
+        for ref, code in sorted(getattr(self.sheet, "cell_formats", {}).items(), key=lambda x: _row_col(x[0])):
+            if ref in watched and _hides_value(code):
+                self.add("number_format", ref, format=code)
 
     # -- inputs ------------------------------------------------------------------------------
     def number(self, key: str, percent: bool = False) -> float | None:
