@@ -171,6 +171,14 @@ def test_collect_with_an_unwritable_summary_keeps_the_database_and_the_reports(i
     assert (tmp_path / "summary.xlsx").is_file()
 
 
+def test_outputs_go_into_folders_that_do_not_exist_yet(issued, tmp_path):
+    r = run(*collect_args(issued, tmp_path, summary=tmp_path / "new" / "deep" / "summary.xlsx"))
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "new" / "deep" / "summary.xlsx").is_file()
+    r = run("read", issued["good"], "-o", tmp_path / "new" / "records" / "out.json", "--registry", issued["registry"])
+    assert r.exit_code == 0 and (tmp_path / "new" / "records" / "out.json").is_file()
+
+
 def test_collect_with_a_full_disk_for_the_summary(issued, tmp_path, monkeypatch):
     """The summary's temporary file is /dev/full: the kernel's own 'no space left on device'."""
     import tempfile

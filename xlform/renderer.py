@@ -80,7 +80,9 @@ def _groups(projects: list[Project], per: str):
 
 
 def atomic_write(path: Path, data: bytes):
-    """Readers never see half a workbook: write beside it, then rename over."""
+    """Readers never see half a workbook: write beside it (its folder made if need be), then rename over;
+    an error (read-only, disk full) leaves the old file as it was and no temporary file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".xlsx")
     try:
         with os.fdopen(fd, "wb") as f:
