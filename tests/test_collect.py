@@ -117,7 +117,7 @@ def test_rejected_files_have_a_row_and_one_problem_each(collected):
                       "WHERE s.status = 'rejected' ORDER BY s.path").fetchall()
     by_name = {os.path.basename(path): code for path, code in rows}
     assert by_name == {"bomb.xlsx": "too_large", "empty.xlsx": "not_zip",
-                       "notxlsx.zip.xlsx": "not_xlsx", "old.xls": "ole", "text.xlsx": "not_zip",
+                       "notxlsx.zip.xlsx": "not_xlsx", "old.xls": "save_as_xlsx", "text.xlsx": "not_zip",
                        "truncated.xlsx": "truncated", "xxe.xlsx": "hostile", "其他单位.xlsx": "unknown_template"}
 
 

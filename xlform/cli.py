@@ -1,37 +1,108 @@
-"""The `xlform` command: a thin click layer; the library raises, only this turns errors into exit codes."""
+"""The `xlform` command: a thin click layer. The exit-code policy is in xlform/errors.py; `_Main` applies it
+to every command, so that no command ends in a traceback."""
 from __future__ import annotations
 
+import os
+import sqlite3
 import sys
+from pathlib import Path
 
 import click
 
 from . import __version__
+from .errors import CANNOT_RUN, OK, PROBLEMS, CannotRun, XlformError, failing, reason
 
 _DEFS = click.argument("definitions", nargs=-1, required=True,
                        type=click.Path(exists=True, dir_okay=True, readable=True))
+_REGISTRY_FIX = "name the registry `xlform render` wrote with --registry"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Failed(click.ClickException):
+    """An error that ends the command: 'Error: ' and one line for each line of the message."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file=None):
+        for line in self.format_message().splitlines() or [""]:
+            click.echo(f"Error: {line}", err=True)
+
+
+class _Main(click.Group):
+    """Runs every command under the one exit-code policy (xlform/errors.py)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except XlformError as e:
+            raise _Failed(str(e), e.exit_code)
+        except (OSError, sqlite3.Error) as e:  # a path no step named: say which, if the error knows
+            where = getattr(e, "filename", None)
+            raise _Failed(f"cannot use {where}: {reason(e)}" if where else reason(e), CANNOT_RUN)
+        except Exception as e:
+            if os.environ.get("XLFORM_DEBUG"):
+                raise
+            detail = f"{type(e).__name__}: {e}".splitlines()[0]
+            raise _Failed(f"internal error ({detail}); please report it with the command you ran "
+                          "(XLFORM_DEBUG=1 shows the traceback)", CANNOT_RUN)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="xlform")
 def main():
     """xlform: 项目支出绩效自评表 (project expenditure performance self-evaluation forms) from YAML
-    definitions to locked, self-scoring Excel workbooks."""
+    definitions to locked, self-scoring Excel workbooks.
+
+    Exit codes: 0 clean; 1 returns or definitions with errors; 2 the command could not run (bad usage, an
+    unreadable input, an unwritable output, a locked or read-only database, a full disk).
+    """
+
+
+def _shared_part(path: Path) -> bool:
+    """A file named `_…` without an `id`: a shared part for `extends:`, not a definition of its own."""
+    if not path.name.startswith("_") or not path.is_file():
+        return False
+    import yaml
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False  # loading it reports what is wrong
+    return isinstance(data, dict) and "id" not in data
 
 
 def _load(definitions, jobs: int = 1):
     from .definition import load_many
-    projects, problems = load_many(definitions, jobs)
+    wanted = []
+    for d in definitions:
+        if _shared_part(Path(d)):
+            click.echo(f"Note: {d} skipped: a shared part for extends: (no id), not a definition", err=True)
+        else:
+            wanted.append(d)
+    projects, problems = load_many(wanted, jobs)
     for p in problems:
         click.echo(f"Error: {p}", err=True)
     return projects, problems
 
 
+def _registry_path(registry) -> Path:
+    from .registry import default_path
+    return Path(registry) if registry else default_path()
+
+
+def _open_registry(registry, create: bool = False):
+    """The registry, read-only unless `create` (then it is written: render, migrate)."""
+    from .registry import Registry
+    path = _registry_path(registry)
+    with failing("open the registry", path, _REGISTRY_FIX if not create else "name another with --registry"):
+        return Registry(path, create=create)
+
+
 def _warn_without_registry(registry):
     """Reading without the issuer's registry makes every template unknown: say so once, up front."""
-    from pathlib import Path
-
-    from .registry import default_path
-    path = Path(registry) if registry else default_path()
+    path = _registry_path(registry)
     if not path.exists():
         click.echo(f"Warning: no registry at {path}: every template will be unknown (use --registry or "
                    "XLFORM_REGISTRY to name the one `xlform render` wrote)", err=True)
@@ -42,10 +113,9 @@ def _write_records(records, fmt: str, out: str | None):
     from .record import to_csv, to_json
     text = to_json(records) if fmt == "json" else to_csv(records)
     if out:
-        from pathlib import Path
-
         from .renderer import atomic_write
-        atomic_write(Path(out), text.encode("utf-8-sig" if fmt == "csv" else "utf-8"))
+        with failing("write", out, "choose another file with -o"):
+            atomic_write(Path(out), text.encode("utf-8-sig" if fmt == "csv" else "utf-8"))
     else:
         click.echo(text.rstrip("\n"))
 
@@ -65,7 +135,7 @@ def check(definitions):
             click.echo(f"Warning: {w}", err=True)
         note = f", {len(p.warnings)} warnings" if p.warnings else ""
         click.echo(f"ok {p.source}: {p.id} {p.project} ({len(p.indicators)} indicators{note})")
-    sys.exit(1 if problems else 0)
+    sys.exit(PROBLEMS if problems else OK)
 
 
 @main.command()
@@ -86,23 +156,21 @@ def render(definitions, out_dir, per, password, registry, jobs):
 
     Valid definitions are rendered even when others fail; the exit code is 1 when any failed.
     """
-    from .errors import XlformError
-    from .registry import Registry
     from .renderer import render as do_render
-    import os
     jobs = jobs or os.cpu_count() or 1
     projects, problems = _load(definitions, jobs)
     if projects:
-        reg = Registry(registry)
+        reg = _open_registry(registry, create=True)
         try:
-            for issued in do_render(projects, out_dir, per, password, reg, jobs):
-                for sheet, template_id, version in issued.sheets:
-                    click.echo(f"{issued.file}  {sheet}  {template_id} v{version}")
-        except XlformError as e:
-            raise click.ClickException(str(e))
+            with failing("write the registry", reg.path, "name another with --registry", catch=sqlite3.Error), \
+                    failing("write to", out_dir, "choose another folder with -o", catch=OSError):
+                issued = do_render(projects, out_dir, per, password, reg, jobs)
         finally:
             reg.close()
-    sys.exit(1 if problems else 0)
+        for workbook in issued:
+            for sheet, template_id, version in workbook.sheets:
+                click.echo(f"{workbook.file}  {sheet}  {template_id} v{version}")
+    sys.exit(PROBLEMS if problems else OK)
 
 
 @main.command()
@@ -119,17 +187,14 @@ def read(files, fmt, out, registry):
     Each problem names its cell (Sheet!F13). Exit 0 when no record has an error, 1 when some has (the
     records are still written), 2 when the command could not run.
     """
-    from pathlib import Path
-
-    from .reader import read_file
-    from .registry import Registry
+    from .collector import read_return
     for f in files:
         if not Path(f).is_file():
             raise click.UsageError(f"no such file: {f}")
     _warn_without_registry(registry)
-    reg = Registry(registry, create=False)
+    reg = _open_registry(registry)
     try:
-        records = [r for f in files for r in read_file(Path(f), reg)]
+        records = [r for f in files for r in read_return(Path(f), reg)]  # a failed file is one error record
     finally:
         reg.close()
     _write_records(records, fmt, out)
@@ -140,7 +205,7 @@ def read(files, fmt, out, registry):
     errors = sum(len(r.errors) for r in records)
     warnings = sum(len(r.warnings) for r in records)
     click.echo(f"{len(files)} files, {len(records)} records, {errors} errors, {warnings} warnings", err=True)
-    sys.exit(1 if errors else 0)
+    sys.exit(PROBLEMS if errors else OK)
 
 
 @main.command()
@@ -162,36 +227,47 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
     current and the older stays as history. Exit 0 when every current return is free of errors and no file
     was rejected, 1 otherwise, 2 when the command could not run.
     """
-    from pathlib import Path
-
     from .collector import collect as do_collect
-    from .registry import default_path
     from .report import write_reports
     from .store import Store, db_path
     from .summary import write_summary
     try:
-        store = Store(db_path(db_url))
+        path = db_path(db_url)
     except ValueError as e:
         raise click.UsageError(str(e))
-    from .errors import XlformError
     _warn_without_registry(registry)
+    _open_registry(registry).close()  # a registry that cannot be read stops us here, not in every worker
+    with failing("open the database", path, "name another with --db"):
+        store = Store(path)
+    failures, reports = [], []
     try:
-        try:
-            outcome = do_collect(dirs, store, registry or default_path(), jobs,
+        with failing("write the database", path, "run collect again (what is stored is kept), or name another "
+                     "database with --db", catch=sqlite3.Error):
+            outcome = do_collect(dirs, store, _registry_path(registry), jobs,
                                  progress=not quiet and sys.stderr.isatty(),
                                  exclude={Path(summary_path), *Path(report_dir).glob("*")})
-        except XlformError as e:
-            raise click.ClickException(str(e))
-        write_summary(Path(summary_path), store, outcome.missing)
-        reports = write_reports(Path(report_dir), store, outcome.missing)
+        # the collected files are committed: each output is written, or fails on its own
+        try:
+            with failing("write", summary_path, "choose another file with --summary"):
+                write_summary(Path(summary_path), store, outcome.missing)
+        except CannotRun as e:
+            failures.append(e)
+        try:
+            with failing("write the reports to", report_dir, "choose another folder with --report"):
+                reports = write_reports(Path(report_dir), store, outcome.missing)
+        except CannotRun as e:
+            failures.append(e)
         bad = store.rows("SELECT COUNT(*) FROM submissions WHERE status='rejected' OR "
                          "(status='current' AND errors > 0)")[0][0]
     finally:
         store.close()
-    click.echo(f"database {store.path}, summary {summary_path}, {len(reports) // 2} department reports in "
-               f"{report_dir}", err=True)
+    if not failures:
+        click.echo(f"database {store.path}, summary {summary_path}, {len(reports) // 2} department reports in "
+                   f"{report_dir}", err=True)
     click.echo(outcome.line(), err=True)
-    sys.exit(1 if bad else 0)
+    for e in failures:
+        click.echo(f"Error: {e}", err=True)
+    sys.exit(CANNOT_RUN if failures else PROBLEMS if bad else OK)
 
 
 @main.command()
@@ -208,11 +284,16 @@ def export(db_url, fmt, out):
     from .record import record_from_dict
     from .store import Store, db_path
     try:
-        store = Store(db_path(db_url), create=False)
-    except (ValueError, FileNotFoundError) as e:
+        path = db_path(db_url)
+    except ValueError as e:
         raise click.UsageError(str(e))
+    if not path.is_file():
+        raise CannotRun(f"no collection database at {path}; run `xlform collect` first, or name it with --db")
+    with failing("read the database", path, "name the one `xlform collect` wrote with --db"):
+        store = Store(path, create=False)
     try:
-        records = [record_from_dict(d) for d in store.current_records()]
+        with failing("read the database", path, "name the one `xlform collect` wrote with --db"):
+            records = [record_from_dict(d) for d in store.current_records()]
     finally:
         store.close()
     _write_records(records, fmt, out)
@@ -230,19 +311,25 @@ def diff(args, registry):
     """
     from .definition import from_canonical, load
     from .errors import DefinitionError
-    from .registry import Registry
     from .versions import diff as do_diff, table
     if len(args) == 2:
-        try:
-            old, new = load(args[0]), load(args[1])
-        except DefinitionError as e:
-            for p in e.problems:
-                click.echo(f"Error: {p}", err=True)
-            sys.exit(2)
-        except OSError as e:
-            raise click.UsageError(str(e))
+        for a in args:
+            if not Path(a).is_file():
+                raise click.UsageError(f"no such file: {a}")
+        loaded, problems = [], []
+        for a in args:
+            try:
+                loaded.append(load(a))
+            except DefinitionError as e:
+                problems += e.problems
+        if problems:
+            raise DefinitionError(problems)  # exit 1, as for check and render
+        old, new = loaded
     elif len(args) == 3:
-        reg = Registry(registry, create=False)
+        path = _registry_path(registry)
+        if not path.is_file():
+            raise CannotRun(f"no registry at {path}; {_REGISTRY_FIX} or XLFORM_REGISTRY")
+        reg = _open_registry(registry)
         try:
             found = [reg.lookup(args[0], int(v)) if v.isdigit() else None for v in args[1:]]
         finally:
@@ -254,7 +341,7 @@ def diff(args, registry):
         raise click.UsageError("give OLD.yaml NEW.yaml, or ID V1 V2")
     changes = do_diff(old, new)
     click.echo(table(changes) if changes else "no differences")
-    sys.exit(1 if changes else 0)
+    sys.exit(PROBLEMS if changes else OK)
 
 
 @main.command()
@@ -274,38 +361,40 @@ def migrate(files, to, out_dir, password, registry):
     实际完成值, 偏差原因) and FILE.migration.csv listing what was carried, dropped (with its value), new and
     blank. Exit 1 when a file could not be migrated.
     """
-    from pathlib import Path
-
     from .definition import load
-    from .errors import DefinitionError, XlformError
     from .migration import BLANK, CARRIED, DROPPED, NEW, migrate as do_migrate
-    from .registry import Registry
-    try:
-        target = load(to) if to else None
-    except DefinitionError as e:
-        for p in e.problems:
-            click.echo(f"Error: {p}", err=True)
-        sys.exit(1)
-    reg = Registry(registry)
+    target = load(to) if to else None  # a DefinitionError: exit 1, as for check and render
+    path = _registry_path(registry)
+    if not path.is_file():
+        raise CannotRun(f"no registry at {path}: migrate needs the registry `xlform render` wrote; name it with "
+                        "--registry or XLFORM_REGISTRY")
+    reg = _open_registry(registry, create=True)
     failed = False
     try:
         for f in files:
             try:
-                m = do_migrate(Path(f), reg, Path(out_dir), target, password)
-            except XlformError as e:
-                m = None
-                click.echo(f"Error: {e}", err=True)
-            if m is None or m.error:
+                with failing("write to", out_dir, "choose another folder with -o", catch=OSError), \
+                        failing("write the registry", path, "name another with --registry", catch=sqlite3.Error):
+                    m = do_migrate(Path(f), reg, Path(out_dir), target, password)
+            except CannotRun:
+                raise
+            except Exception as e:  # this file only: the others are still migrated
+                if os.environ.get("XLFORM_DEBUG"):
+                    raise
                 failed = True
-                if m is not None:
-                    click.echo(f"Error: {f}: {m.error}", err=True)
+                detail = str(e) if isinstance(e, XlformError) else f"internal error ({type(e).__name__}: {e})"
+                click.echo(f"Error: {f}: {detail.splitlines()[0]}", err=True)
+                continue
+            if m.error:
+                failed = True
+                click.echo(f"Error: {f}: {m.error}", err=True)
                 continue
             versions = ", ".join(f"{sheet}: {tid} v{a} -> v{b}" for sheet, tid, a, b in m.sheets)
             click.echo(f"{f} -> {m.output} ({versions}): {m.count(CARRIED)} carried, {m.count(DROPPED)} dropped, "
                        f"{m.count(NEW)} new, {m.count(BLANK)} blank; report {m.output.with_suffix('.migration.csv')}")
     finally:
         reg.close()
-    sys.exit(1 if failed else 0)
+    sys.exit(PROBLEMS if failed else OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

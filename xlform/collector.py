@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import time
@@ -16,13 +17,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import XlformError
+from .errors import CannotRun
 from .messages import problem
 from .record import Record
 from .registry import Registry
 from .store import Prepared, Store
 
 BATCH_FILES, BATCH_SECONDS = 50, 0.5
+WORKBOOKS = {".xlsx", ".xlsm"}
+OLD_FORMATS = {".xls", ".et", ".ods"}  # collected, to tell the department to save them as .xlsx
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Outcome:
     warnings: int = 0
     duplicates: int = 0
     rejected: int = 0
+    skipped: int = 0        # files that are not workbooks (.txt, .pdf …), not read
     seconds: float = 0.0
     missing: list[dict] = field(default_factory=list)   # issued templates with no current submission
 
@@ -44,19 +48,24 @@ class Outcome:
     def line(self) -> str:
         return (f"{self.files} files: {self.read} read, {self.records} records, {self.errors} errors, "
                 f"{self.warnings} warnings, {self.duplicates} skipped duplicates, {self.rejected} rejected, "
-                f"{len(self.missing)} not yet returned, {self.seconds:.1f} s")
+                f"{self.skipped} skipped (not workbooks), {len(self.missing)} not yet returned, {self.seconds:.1f} s")
 
 
-def find_files(dirs, exclude: set[Path]) -> list[Path]:
-    """Every regular file under the folders, except Office lock files (~$…), hidden files and our outputs."""
-    out = set()
+def find_files(dirs, exclude: set[Path]) -> tuple[list[Path], int]:
+    """The workbooks under the folders (.xlsx, .xlsm and the old formats), and how many other files were
+    skipped; Office lock files (~$…), hidden files and folders (.name) and our outputs are left out."""
+    out, other = set(), set()
     names = {p.name for p in exclude}  # resolve only what may be excluded: a collection has many files
     for d in map(Path, dirs):
         candidates = [d] if d.is_file() else d.rglob("*")
         for f in candidates:
-            if f.is_file() and not f.name.startswith(("~$", ".")) and not (f.name in names and f.resolve() in exclude):
-                out.add(f)
-    return sorted(out)
+            inside = f.relative_to(d).parts if f != d else (f.name,)
+            if any(part.startswith(".") for part in inside) or f.name.startswith("~$") or not f.is_file():
+                continue
+            if f.name in names and f.resolve() in exclude:
+                continue
+            (out if f.suffix.lower() in WORKBOOKS | OLD_FORMATS else other).add(f)
+    return sorted(out), len(other)
 
 
 def _sha256(path: Path) -> str:
@@ -67,9 +76,22 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def read_return(path: Path, registry: Registry) -> list[Record]:
+    """The records of one returned file; an unexpected failure costs this file only (one error record)."""
+    from .reader import read_file
+    try:
+        records = read_file(path, registry)
+    except Exception as e:  # a reader bug, or a file nobody foresaw: the batch goes on
+        detail = f"{type(e).__name__}: {e}".splitlines()[0][:200]
+        return [Record(str(path), problems=[problem("internal", path.name, detail=detail)])]
+    if (path.suffix.lower() in OLD_FORMATS and len(records) == 1 and records[0].sheet is None
+            and [p.code for p in records[0].problems] in (["ole"], ["not_zip"], ["not_xlsx"])):
+        return [Record(str(path), problems=[problem("save_as_xlsx", path.name, ext=path.suffix)])]
+    return records
+
+
 def read_one(path: str, registry: Registry, known: frozenset):
     """(path, sha256, size, modified, database rows, or None for content stored before this run)."""
-    from .reader import read_file
     p = Path(path)
     try:
         st = p.stat()
@@ -79,11 +101,7 @@ def read_one(path: str, registry: Registry, known: frozenset):
     modified = datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat(timespec="microseconds")
     if sha in known:
         return path, sha, st.st_size, modified, None
-    try:
-        records = read_file(p, registry)
-    except Exception as e:  # a reader bug must cost one file, not the run
-        records = [Record(path, problems=[problem("unsupported", p.name, detail=f"{type(e).__name__}: {e}")])]
-    return path, sha, st.st_size, modified, [Prepared.of(r) for r in records]
+    return path, sha, st.st_size, modified, [Prepared.of(r) for r in read_return(p, registry)]
 
 
 def store_batch(store: Store, batch: list, now: str, counts: dict, lock=None):
@@ -143,7 +161,13 @@ def _worker(paths, db_path, registry_path, known, now, counter, results, lock):
         with counter.get_lock():
             counter.value += 1
     try:
-        results.put(run_share(paths, store, registry, known, now, tick, lock))
+        results.put(("done", run_share(paths, store, registry, known, now, tick, lock)))
+    except Exception as e:  # the parent reports it (a full disk, a database error) in one line
+        try:
+            pickle.dumps(e)
+        except Exception:
+            e = RuntimeError(f"{type(e).__name__}: {e}")
+        results.put(("failed", e))
     finally:
         store.close()
         registry.close()
@@ -162,8 +186,9 @@ def collect(dirs, store: Store, registry_path: str | Path, jobs: int = 0, progre
             exclude: set[Path] = frozenset()) -> Outcome:
     started = time.monotonic()
     ours = {Path(f"{store.path}{suffix}").resolve() for suffix in ("", "-wal", "-shm", "-journal")}
-    paths = [str(f) for f in find_files(dirs, {Path(p).resolve() for p in exclude} | ours)]
-    outcome = Outcome(files=len(paths))
+    found, skipped = find_files(dirs, {Path(p).resolve() for p in exclude} | ours)
+    paths = [str(f) for f in found]
+    outcome = Outcome(files=len(paths), skipped=skipped)
     jobs = min(jobs or os.cpu_count() or 1, max(len(paths), 1))
     known = frozenset(store.known())
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -197,11 +222,15 @@ def _run_workers(paths, jobs, db_path, registry_path, known, now, outcome: Outco
                                                  results, lock), daemon=True) for i in range(jobs)]
     for w in workers:
         w.start()
-    shown = 0
+    shown, failures = 0, []
     try:
         while any(w.is_alive() for w in workers) or not results.empty():
             while not results.empty():
-                outcome.add(results.get())
+                how, what = results.get()
+                if how == "done":
+                    outcome.add(what)
+                else:
+                    failures.append(what)
             shown = _advance(bar, shown, counter.value)
             time.sleep(0.05)
     except BaseException:
@@ -211,10 +240,12 @@ def _run_workers(paths, jobs, db_path, registry_path, known, now, outcome: Outco
             w.join()
         raise
     _advance(bar, shown, counter.value)
+    if failures:
+        raise failures[0]  # what the workers stored is kept: the next run does the rest
     failed = [w.exitcode for w in workers if w.exitcode]
     if failed:
-        raise XlformError(f"a collecting process stopped unexpectedly (exit {failed[0]}); what it stored is kept: "
-                          "run collect again to complete")
+        raise CannotRun(f"a collecting process stopped unexpectedly (exit {failed[0]}); what it stored is kept: "
+                        "run collect again to complete")
 
 
 def _advance(bar, shown: int, done: int) -> int:

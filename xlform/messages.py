@@ -16,6 +16,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "bad_xml": ("error", "工作簿内容已损坏，无法读取（{detail}）。请重新保存后报送。"),
     "hostile": ("error", "工作簿含有不允许的内容（{detail}），已拒绝读取。"),
     "too_large": ("error", "文件超出读取限制（{detail}），已拒绝读取。请只报送下发的自评表。"),
+    "internal": ("error", "读取此文件时出现意外错误（{detail}），未能完成检查。请用 Excel 或 WPS 重新保存为 .xlsx 后重新报送；"
+                 "如仍出现此提示，请联系下发单位。"),
+    "save_as_xlsx": ("error", "文件是 {ext} 格式，无法读取。请用 Excel、WPS 或 LibreOffice 打开后另存为 .xlsx 再重新报送。"),
     "unsupported": ("error", "工作簿的保存方式无法识别（{detail}）。请用 Excel、WPS 或 LibreOffice 重新保存为 .xlsx 后报送。"),
     # identity of the form
     "not_xlform": ("error", "工作簿不是下发的自评表模板（缺少模板信息），无法识别。请使用下发的模板填写。"),
@@ -25,6 +28,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "unknown_version": ("error", "模板 {template_id} 没有第 {version} 版的下发记录，请使用下发的模板。"),
     "hash_mismatch": ("error", "模板 {template_id} 第 {version} 版的校验值与下发记录不符，模板信息可能被修改。请使用下发的原模板填写。"),
     "outdated_version": ("warning", "填写的是模板 {template_id} 第 {version} 版，当前为第 {current} 版。"),
+    "meta_visible": ("warning", "隐藏的模板信息表“{sheet}”已被设为可见。请勿修改该表，将其重新隐藏，或在下发的原模板中填写。"),
     "sheet_missing": ("error", "找不到工作表“{sheet}”，可能已被删除或重命名。请使用下发的原模板填写。"),
     "sheet_renamed": ("error", "工作表“{sheet}”被重命名为“{actual}”。请勿修改工作表名称。"),
     "protection_removed": ("error", "工作表保护已被撤销。请使用下发的原模板填写，不要撤销工作表保护。"),
@@ -33,6 +37,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "formula_changed": ("error", "公式被修改或替换：应为“={expected}”，现为“{actual}”。请使用下发的原模板填写。"),
     "structure_changed": ("error", "共有 {count} 个锁定单元格或公式与下发的模板不一致（以上只列出前 {listed} 个），"
                           "可能插入、删除或移动了行列。请在下发的原模板中重新填写，不要改动表格结构。"),
+    "hidden_row": ("error", "第 {row} 行被隐藏。请取消隐藏，不要隐藏表格中的行或列。"),
+    "hidden_column": ("error", "第 {column} 列被隐藏。请取消隐藏，不要隐藏表格中的行或列。"),
+    "number_format": ("error", "单元格的数字格式被改为“{format}”，显示的内容不是实际数值。请恢复原格式，或在下发的原模板中填写。"),
     "extra_content": ("warning", "表格以外的单元格有内容“{actual}”，不会被读取。"),
     "stale_value": ("warning", "单元格保存的计算结果“{cached}”与按评分规则计算的“{computed}”不一致（可能未重新计算），以规则计算结果为准。"),
     # inputs

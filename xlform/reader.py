@@ -116,6 +116,18 @@ def _norm_formula(f: str | None) -> str | None:
     return None if f is None else re.sub(r"\s+", "", f.lstrip("=")).upper()
 
 
+_NOT_PLACEHOLDERS = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
+
+
+def _hides_value(code: str) -> bool:
+    """A number format with a section (positive; negative; zero) that shows no digit of the value."""
+    for section in code.split(";")[:3]:
+        bare = _NOT_PLACEHOLDERS.sub("", section)
+        if not re.search(r"[0#?@]|general", bare, re.I):
+            return True
+    return False
+
+
 def _show(v) -> str:
     if v is None:
         return "（空）"
@@ -135,7 +147,11 @@ class _WorkbookReader:
         if not meta:
             return [_failed(self.file, "not_xlform")]
         unclaimed = [s for s in self.pkg.sheets if s.name != META_SHEET and s.name not in meta]
-        return [self.read_sheet(name, entry, unclaimed) for name, entry in meta.items()]
+        records = [self.read_sheet(name, entry, unclaimed) for name, entry in meta.items()]
+        if meta_info and meta_info.state == "visible":  # LibreOffice saves it as "hidden": not reported
+            for record in records:
+                record.problems.append(problem("meta_visible", META_SHEET, sheet=META_SHEET))
+        return records
 
     def identify(self) -> dict[str, dict]:
         """No metadata sheet: recognise project sheets by 项目名称 and 主管部门 in the registry."""
@@ -224,6 +240,7 @@ class _SheetReader:
         if not self.sheet.protected:
             self.problems.append(problem("protection_removed", self.name))
         self.check_locked_cells()
+        self.check_display()
         inputs = self.read_inputs()
         result = evaluate_form(lay, inputs)
         self.check_inputs(inputs, result)
@@ -260,6 +277,22 @@ class _SheetReader:
             self.add(code, ref, **values)
         if len(changed) > MAX_LISTED:
             self.add("structure_changed", changed[MAX_LISTED][1], count=len(changed), listed=MAX_LISTED)
+
+    def check_display(self):
+        """What the printed form hides or fakes without changing a value: hidden rows or columns of the
+        form, a number format that does not show the value (a literal "100.00", an empty section)."""
+        last_col = self.lay.last_col + 1
+        for row in sorted(r for r in getattr(self.sheet, "hidden_rows", ()) if r <= self.lay.last_row + 1):
+            self.add("hidden_row", f"A{row}", row=row)
+        for col in sorted(c for c in getattr(self.sheet, "hidden_cols", ()) if c <= last_col):
+            letter = cell_ref(0, col - 1)[:-1]
+            self.add("hidden_column", f"{letter}1", column=letter)
+        watched = {ref for ref, e in self.expected.cells.items() if e.formula is not None}
+        watched |= {f.cell for f in self.lay.inputs().values()}
+        watched -= {self.lay.fields["grade"].cell} if "grade" in self.lay.fields else set()  # text, labelled by format
+        for ref, code in sorted(getattr(self.sheet, "cell_formats", {}).items(), key=lambda x: _row_col(x[0])):
+            if ref in watched and _hides_value(code):
+                self.add("number_format", ref, format=code)
 
     # -- inputs ------------------------------------------------------------------------------
     def number(self, key: str, percent: bool = False) -> float | None:

@@ -36,15 +36,22 @@ def default_path() -> Path:
 
 class Registry:
     def __init__(self, path: str | Path | None = None, create: bool = True):
-        """Open (or create) the registry; with create=False a missing file reads as an empty registry."""
+        """Open (or create) the registry; with create=False it is opened read-only (a read-only location
+        will do), and a missing file reads as an empty registry."""
         self.path = Path(path) if path else default_path()
-        if not create and not self.path.exists():
-            self.db = sqlite3.connect(":memory:", isolation_level=None)
+        if create:
+            self.db = connect(self.path, _SCHEMA)
+        elif self.path.exists():
+            self.db = connect(self.path, readonly=True)
+            self.db.execute("SELECT 1 FROM templates, issued_files LIMIT 1")  # not a registry: fail here
         else:
-            self.db = connect(self.path)
-        self.db.executescript(_SCHEMA)
-        if "kind" not in {r[1] for r in self.db.execute("PRAGMA table_info(templates)")}:
+            self.db = sqlite3.connect(":memory:", isolation_level=None)
+            self.db.executescript(_SCHEMA)
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(templates)")}
+        if create and "kind" not in columns:
             self.db.execute("ALTER TABLE templates ADD COLUMN kind TEXT")  # a registry from xlform 0.1
+            columns.add("kind")
+        self._kind = "kind" if "kind" in columns else "NULL"   # read-only 0.1 registry: no kinds kept
         self._cache: dict[tuple[str, int], dict | None] = {}
 
     def close(self):
@@ -95,7 +102,7 @@ class Registry:
         return self._lookup(template_id, None)
 
     def _lookup(self, template_id: str, version: int | None) -> dict | None:
-        sql = "SELECT id, version, hash, form, definition, issued_at, kind FROM templates WHERE id=?"
+        sql = f"SELECT id, version, hash, form, definition, issued_at, {self._kind} FROM templates WHERE id=?"
         args: tuple = (template_id,)
         if version is not None:
             sql, args = sql + " AND version=?", args + (int(version),)

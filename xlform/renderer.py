@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .definition import Project
 from .forms import form_kind
-from .names import file_stem, sheet_name
+from .names import file_stems, sheet_name
 from .registry import Registry
 from .writer import SheetSpec, write
 
@@ -75,20 +75,14 @@ def _groups(projects: list[Project], per: str):
     by_department: dict[str, list[Project]] = {}
     for p in projects:
         by_department.setdefault(p.department, []).append(p)
-    stems: set[str] = set()
-    out = []
-    for department, group in by_department.items():
-        stem, n = file_stem(department), 1
-        while stem.lower() in stems:  # two departments whose safe names collide
-            n += 1
-            stem = f"{file_stem(department)}_{n}"
-        stems.add(stem.lower())
-        out.append((stem, group))
-    return out
+    stems = file_stems(by_department)
+    return [(stems[department], group) for department, group in by_department.items()]
 
 
 def atomic_write(path: Path, data: bytes):
-    """Readers never see half a workbook: write beside it, then rename over."""
+    """Readers never see half a workbook: write beside it (its folder made if need be), then rename over;
+    an error (read-only, disk full) leaves the old file as it was and no temporary file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".xlsx")
     try:
         with os.fdopen(fd, "wb") as f:

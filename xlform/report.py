@@ -9,7 +9,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from .forms import templates_dir
-from .names import file_stem
+from .names import file_stems
 from .record import neutralise
 from .renderer import atomic_write
 from .store import Store
@@ -41,16 +41,17 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
         departments.setdefault(m["department"], [])
     written = []
     generated = datetime.now().strftime("%Y-%m-%d %H:%M")
+    stems = file_stems(departments)
     for department, files in sorted(departments.items()):
         mine = [m for m in missing if m["department"] == department]
         all_problems = [p for f in files for p in f["problems"]]
         html = template.render(department=department, files=files, missing=mine, generated=generated,
                                errors=sum(p["severity"] == "error" for p in all_problems),
                                warnings=sum(p["severity"] == "warning" for p in all_problems))
-        stem = folder / file_stem(department)
-        atomic_write(stem.with_suffix(".html"), html.encode("utf-8"))
-        atomic_write(stem.with_suffix(".csv"), _csv(files, mine).encode("utf-8-sig"))
-        written += [stem.with_suffix(".html"), stem.with_suffix(".csv")]
+        page, table = folder / f"{stems[department]}.html", folder / f"{stems[department]}.csv"
+        atomic_write(page, html.encode("utf-8"))
+        atomic_write(table, _csv(files, mine).encode("utf-8-sig"))
+        written += [page, table]
     return written
 
 

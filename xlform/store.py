@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS submissions (    -- one row per project sheet read (o
     status TEXT NOT NULL,                   -- current | superseded | rejected
     errors INTEGER NOT NULL, warnings INTEGER NOT NULL, total_score REAL,
     record TEXT NOT NULL,                   -- the full record as JSON
-    form TEXT, grade TEXT                   -- the form kind; 评价等级
+    form TEXT, grade TEXT                   -- the form kind, the 评价等级
 );
 CREATE INDEX IF NOT EXISTS submissions_template ON submissions(template_id, status);
 CREATE TABLE IF NOT EXISTS projects (
@@ -120,13 +120,13 @@ class Store:
         self.path = Path(path)
         if not create and not self.path.exists():
             raise FileNotFoundError(f"no database at {self.path}")
-        self.db = connect(self.path)
+        self.db = connect(self.path, _SCHEMA, readonly=not create)
         self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(_SCHEMA)
-        columns = {r[1] for r in self.db.execute("PRAGMA table_info(submissions)")}
-        for column in ("form", "grade"):  # a database collected by xlform 0.1
-            if column not in columns:
-                self.db.execute(f"ALTER TABLE submissions ADD COLUMN {column} TEXT")
+        if create:
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(submissions)")}
+            for column in ("form", "grade"):  # a database collected by xlform 0.1
+                if column not in columns:
+                    self.db.execute(f"ALTER TABLE submissions ADD COLUMN {column} TEXT")
 
     def close(self):
         self.db.close()

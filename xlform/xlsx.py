@@ -58,6 +58,9 @@ class Sheet:
     state: str = "visible"
     protected: bool = False
     cells: dict[str, Cell] = field(default_factory=dict)
+    hidden_rows: set[int] = field(default_factory=set)        # row numbers (1-based) with hidden="1"
+    hidden_cols: set[int] = field(default_factory=set)        # column numbers (1-based, A = 1) hidden
+    cell_formats: dict[str, str] = field(default_factory=dict)  # ref -> number format code, unless General
 
 
 @dataclass
@@ -140,6 +143,7 @@ class Package:
                 raise BadWorkbook("ole")
             raise BadWorkbook("not_xlsx", "no xl/workbook.xml")
         self._shared: list[str] | None = None
+        self._formats: list[str] | None = None
         self._read_workbook()
 
     def close(self):
@@ -216,6 +220,28 @@ class Package:
                             el.clear()
         return self._shared
 
+    @property
+    def number_formats(self) -> list[str]:
+        """The number format code of each cell style (cellXfs), by style index."""
+        if self._formats is None:
+            custom, ids = {}, []
+            data = self._small("xl/styles.xml") if "xl/styles.xml" in self.names else None
+            if data:
+                for m in _NUMFMT.finditer(data):
+                    attrs = dict(_ATTR.findall(m.group(1)))
+                    custom[_text(attrs.get(b"numFmtId", b""))] = _text(attrs.get(b"formatCode", b"")) or "General"
+                xfs = _CELL_XFS.search(data)
+                for m in _XF.finditer(xfs.group(1) if xfs else b""):
+                    ids.append(_text(dict(_ATTR.findall(m.group(1))).get(b"numFmtId", b"0")))
+            self._formats = [custom.get(i) or _BUILTIN_FORMATS.get(i, "General") for i in ids]
+        return self._formats
+
+    def _cell_format(self, sheet: Sheet, ref: str, style) -> None:
+        if style is not None and style.isdigit():
+            formats, i = self.number_formats, int(style)
+            if i < len(formats) and formats[i] != "General":
+                sheet.cell_formats[ref] = formats[i]
+
     def _small(self, name: str) -> bytes | None:
         """A part's bytes when it is small enough to scan in memory (DTD refused), else None."""
         try:
@@ -242,16 +268,22 @@ class Package:
             raise BadWorkbook("too_large", f"more than {self.limits.max_cells} cells in {info.name}")
         prot = _PROTECTION.search(data)
         sheet.protected = bool(prot and _SHEET_ON.search(prot.group(1)))
-        shared = self.shared_strings
+        if b'hidden="1"' in data or b'hidden="true"' in data:
+            for m in _ROW_TAG.finditer(data):
+                _hide_row(sheet, dict(_ATTR.findall(m.group(1))))
+            for m in _COL_TAG.finditer(data):
+                _hide_cols(sheet, dict(_ATTR.findall(m.group(1))))
+        shared, formats = self.shared_strings, self.number_formats
         masters: dict[str, tuple[str, str]] = {}
         for m in _CELL.finditer(data):
             head, inner = m.group(1), m.group(2)
             fast = _CELL_HEAD.fullmatch(head)  # r="A1" s="3" t="s", the order every writer uses
             if fast:
-                ref, t = fast.group(1), fast.group(2)
+                ref, style, t = fast.group(1), fast.group(2), fast.group(3)
             else:
                 attrs = dict(_ATTR.findall(head))
-                ref, t = attrs.get(b"r"), attrs.get(b"t")
+                ref, style, t = attrs.get(b"r"), attrs.get(b"s"), attrs.get(b"t")
+                style = style if style and style.isdigit() else None
                 if ref is None:
                     raise BadWorkbook("unsupported", "cells without references")
             ref = ref.decode()
@@ -280,6 +312,10 @@ class Package:
                 elif b"<is" in inner:
                     value = "".join(_text(x) for x in _T.findall(inner))
             sheet.cells[ref] = Cell(_typed(t.decode() if t else "n", value, shared), formula)
+            if style:
+                code = formats[int(style)] if int(style) < len(formats) else "General"
+                if code != "General":
+                    sheet.cell_formats[ref] = code
         return sheet
 
     def _stream_sheet(self, info: SheetInfo, want: set[str] | None = None) -> Sheet:
@@ -298,9 +334,13 @@ class Package:
                     raise BadWorkbook("unsupported", "cells without references")
                 if (want is None or ref in want) and len(el):
                     sheet.cells[ref] = self._cell(el, ref, shared, masters)
+                    self._cell_format(sheet, ref, el.get("s"))
                 el.clear()
             elif tag == "row":
+                _hide_row(sheet, {k.encode(): v.encode() for k, v in el.attrib.items()})
                 el.clear()
+            elif tag == "col":
+                _hide_cols(sheet, {k.encode(): v.encode() for k, v in el.attrib.items()})
             elif tag == "sheetProtection":
                 sheet.protected = el.get("sheet") in ("1", "true")
         return sheet
@@ -323,7 +363,14 @@ class Package:
 
 _CELL = re.compile(rb"<c\s([^>]*?)(?<!/)>(.*?)</c>", re.S)
 _ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
-_CELL_HEAD = re.compile(rb'r="([A-Z]{1,3}[0-9]{1,7})"(?: s="[0-9]+")?(?: t="([a-zA-Z]+)")?')
+_CELL_HEAD = re.compile(rb'r="([A-Z]{1,3}[0-9]{1,7})"(?: s="([0-9]+)")?(?: t="([a-zA-Z]+)")?')
+_ROW_TAG = re.compile(rb"<row\s([^>]*)>")
+_COL_TAG = re.compile(rb"<col\s([^>]*?)/?>")
+_NUMFMT = re.compile(rb"<numFmt\s([^>]*?)/?>")
+_CELL_XFS = re.compile(rb"<cellXfs\b[^>]*>(.*?)</cellXfs>", re.S)
+_XF = re.compile(rb"<xf\s([^>]*?)/?>")
+_BUILTIN_FORMATS = {"1": "0", "2": "0.00", "3": "#,##0", "4": "#,##0.00", "9": "0%", "10": "0.00%",
+                    "11": "0.00E+00", "12": "# ?/?", "13": "# ??/??", "49": "@"}
 _CELL_BODY = re.compile(rb"(?:<f(\s[^>]*?)?(?:/>|>([^<]*)</f>))?(?:<v>([^<]*)</v>|<v/>)?")
 _FORMULA = re.compile(rb"<f(\s[^>]*?)?(?:/>|>(.*?)</f>)", re.S)
 _VALUE = re.compile(rb"<v(?:\s[^>]*)?>(.*?)</v>", re.S)
@@ -333,6 +380,18 @@ _RPH = re.compile(rb"<rPh\b.*?</rPh>", re.S)
 _PROTECTION = re.compile(rb"<sheetProtection\b([^>]*)>")
 _SHEET = re.compile(rb"<sheet\s([^>]*?)/?>")
 _SHEET_ON = re.compile(rb'\ssheet="(?:1|true)"')
+
+
+def _hide_row(sheet: Sheet, attrs: dict):
+    if attrs.get(b"hidden") in (b"1", b"true") and attrs.get(b"r", b"").isdigit():
+        sheet.hidden_rows.add(int(attrs[b"r"]))
+
+
+def _hide_cols(sheet: Sheet, attrs: dict):
+    if attrs.get(b"hidden") in (b"1", b"true") and attrs.get(b"min", b"").isdigit():
+        first = int(attrs[b"min"])
+        last = int(attrs[b"max"]) if attrs.get(b"max", b"").isdigit() else first
+        sheet.hidden_cols.update(range(first, min(last, 16384) + 1))
 
 
 def _text(b: bytes) -> str:
