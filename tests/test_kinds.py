@@ -46,12 +46,13 @@ def test_sichuan_prints_its_own_layout(sichuan):
     assert ws["A1"].value == "项目支出绩效自评表" and "510000_0013zp" in ws["A2"].value
     assert (ws["A3"].value, ws["C3"].value) == ("项目名称", "510000230001 乡村振兴专项资金")
     assert [ws.cell(5, c).value for c in range(5, 12)] == [
-        "年初预算数", "调整后预算数", "预算执行数", "预算执行率", "权重", "得分", "原因"]
+        "年初\n预算数", "调整后\n预算数", "预算\n执行数", "预算\n执行率", "权重", "得分", "原因"]
     assert [ws[f"B{r}"].value for r in range(6, 11)] == ["预算资金总额", "财政资金", "财政专户管理资金", "单位资金", "其他资金"]
     assert (ws["E6"].value, ws["F6"].value, ws["F7"].value, ws["I6"].value) == (520, 510, 480, 10)
-    assert ws["G6"].value == "=SUM(G7:G10)" and ws["H6"].value.startswith("=IF(AND(COUNT(G7:G10)>0,F6>0),G6/F6")
+    assert ws["G6"].value == '=IF(COUNT(G7:G10)=0,"",SUM(G7:G10))' and ws["H6"].value.startswith("=IF(AND(COUNT(G7:G10)>0,F6>0),G6/F6")
     assert [ws.cell(13, c).value for c in range(1, 12)] == [
-        "绩效指标", "一级指标", "二级指标", "三级指标", "指标性质", "指标值", "度量单位", "完成值", "权重", "得分", "未完成原因分析"]
+        "绩效指标", "一级\n指标", "二级\n指标", "三级指标", "指标\n性质", "指标值", "度量\n单位", "完成值", "权重", "得分",
+        "未完成原因\n分析"]
     # the target split into 指标性质 | 指标值 | 度量单位, as Sichuan prints it
     assert [ws.cell(14, c).value for c in range(4, 8)] == ["建设示范村数量", "≥", "20", "个"]
     assert [ws.cell(16, c).value for c in range(5, 8)] == ["=", "100%", None]
@@ -215,7 +216,7 @@ def test_editing_a_kind_issues_a_new_version_and_old_returns_still_read(lo, tmp_
     filled = tmp_path / "filled.xlsx"
     lo.fill(v1.file, filled, {"F7": 41.65, "F11": "完成"})
     form = templates / "project" / "form.yaml"
-    form.write_text(form.read_text(encoding="utf-8").replace("goal: 年度总体目标", "goal: 年度绩效目标"),
+    form.write_text(form.read_text(encoding="utf-8").replace('goal: "年度\\n总体目标"', "goal: 年度绩效目标"),
                     encoding="utf-8")
     [again] = render([load(path)], tmp_path / "v2", registry=reg)
     assert again.sheets[0][2] == 2   # same definition, edited kind: the next version

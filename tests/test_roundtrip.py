@@ -191,7 +191,7 @@ def test_a_department_workbook_gives_one_record_per_sheet(lo, tmp_path):
     lo.fill(step, tmp_path / "done.xlsx", {"F7": 100, "F11": "完成", "F13": 2, "I13": "原因"}, sheet="项目2")
     records = read(tmp_path / "done.xlsx", reg)
     assert [(r.sheet, r.template["id"]) for r in records] == [("项目0", "d-0"), ("项目1", "d-1"), ("项目2", "d-2")]
-    assert [r.total_score for r in records] == [95, 0, 55]
+    assert [r.total_score for r in records] == [95, None, 55]   # nothing typed on 项目1: no 总分 yet
     assert [p.code for p in records[1].problems].count("blank_actual") == 1
     assert records[0].problems == [] and records[2].problems == []
 

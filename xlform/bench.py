@@ -85,6 +85,7 @@ class _Recorder:
     def __init__(self):
         self.calls: list[tuple] = []
         self.formats: dict[int, int] = {}
+        self.options: dict = {}
 
 
 def record_calls(project, kind, version, sheet):
@@ -96,6 +97,7 @@ def record_calls(project, kind, version, sheet):
     class Spy(base):
         def __init__(self, *a, **k):
             super().__init__(*a, **k)
+            rec.options = {"default_format_properties": dict(a[1]["default_format_properties"])}
             self._recording = True  # the formats xlsxwriter makes for itself are made by the replay too
 
         def add_format(self, props=None):
@@ -106,8 +108,8 @@ def record_calls(project, kind, version, sheet):
             rec.calls.append(("wb", "add_format", (dict(props or {}),), {}))
             return f
 
-        def add_worksheet(self, name=None):
-            ws = super().add_worksheet(name)
+        def add_worksheet(self, name=None, worksheet_class=None):
+            ws = super().add_worksheet(name, worksheet_class)
             index = sum(1 for c in rec.calls if c[1] == "add_worksheet")
             rec.calls.append(("wb", "add_worksheet", (name,), {}))
             return _WorksheetSpy(ws, index, rec)
@@ -168,7 +170,7 @@ def _decode(value, formats):
 def replay(rec: _Recorder, path):
     """Raw xlsxwriter doing the same work: the render baseline."""
     wb = xlsxwriter.Workbook(path, {"strings_to_numbers": False, "strings_to_formulas": False,
-                                    "strings_to_urls": False, "in_memory": True})
+                                    "strings_to_urls": False, "in_memory": True, **rec.options})
     formats, sheets = [], []
     for target, name, args, kwargs in rec.calls:
         if target == "wb":
@@ -178,7 +180,7 @@ def replay(rec: _Recorder, path):
                 sheets.append(wb.add_worksheet(*args))
             else:
                 getattr(wb, name)(*args, **kwargs)
-        else:
+        elif hasattr(sheets[target], name):  # xlform's own additions (rows that grow) are not xlsxwriter's work
             getattr(sheets[target], name)(*_decode(args, formats), **kwargs)
     wb.close()
 

@@ -33,7 +33,8 @@ def evaluate(project: Project, fund_rows, inputs: Inputs, profile: Profile,
     executed = [inputs.get(f"funds.{k}.executed") for k in fund_rows]
     rate = scoring.funds_rate(executed, project.funds.total.annual)
     funds_score = scoring.funds_score(rate, project.funds.weight)
-    values = {"funds.total.executed": scoring.funds_executed_total(executed), "funds.rate": rate,
+    values = {"funds.total.executed": None if all(v is None for v in executed) else
+              scoring.funds_executed_total(executed), "funds.rate": rate,
               "funds.score": funds_score}
     needs = {}
     if reason_below is not None:
@@ -49,7 +50,7 @@ def evaluate(project: Project, fund_rows, inputs: Inputs, profile: Profile,
         needs[f"indicators.{i}.reason"] = rule.needs_reason(x, s, ind.weight)
     total = scoring.total_score([funds_score] + scores, rate, profile)
     values["total_score"] = total
-    values["grade"] = scoring.grade(total, any(s is not None for s in [funds_score] + scores), profile)
+    values["grade"] = scoring.grade(total, total is not None, profile)
     return Result(values, needs)
 
 

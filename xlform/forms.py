@@ -99,6 +99,11 @@ class FormKind:
 
     # -- texts ----------------------------------------------------------------------------------
     def label(self, key: str) -> str:
+        """A label as a sentence uses it (messages, prompts): without the line breaks of the printed form."""
+        return self.spec["labels"][key].replace("\n", "")
+
+    def heading(self, key: str) -> str:
+        """A label as printed: a narrow column breaks it where form.yaml says (between words)."""
         return self.spec["labels"][key]
 
     def column_label(self, key: str) -> str:

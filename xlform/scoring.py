@@ -324,6 +324,11 @@ def rule_for(target: Target, manual: bool = False, profile: Profile = PROFILES["
 
 # The funds row: 执行率 = 全年执行数 / 全年预算数 on the 年度资金总额 row; 得分 = 分值 × min(执行率, 1).
 
+def funds_executed_formula(executed_cells: str) -> str:
+    """全年执行数 of the 年度资金总额 row: blank until some row's is typed (a blank form prints no 0)."""
+    return f'IF(COUNT({executed_cells})=0,"",SUM({executed_cells}))'
+
+
 def funds_rate_formula(executed_cells: str, executed_total: str, annual_total: str) -> str:
     return (f'IF(AND(COUNT({executed_cells})>0,{annual_total}>0),'
             f'{executed_total}/{annual_total},"")')
@@ -362,16 +367,19 @@ def rate_below(rate: float | None, threshold: float) -> bool:
 # 总分: the sum of every 得分, capped by the 执行率 where the profile says so.
 
 def total_formula(cells: str, rate: str, profile: Profile) -> str:
+    """总分: blank until some 得分 exists (a blank form prints no 0.00)."""
     total = f"ROUND(SUM({cells}),2)"
-    if not profile.rate_caps:
-        return total
-    cap = "1E+307"
-    for below_rate, at_most_total in profile.rate_caps:  # highest threshold innermost: the lowest is tested first
-        cap = f"IF({rate}<{_num(below_rate)},{_num(at_most_total)},{cap})"
-    return f"MIN({total},IF(ISNUMBER({rate}),{cap},1E+307))"
+    if profile.rate_caps:
+        cap = "1E+307"
+        for below_rate, at_most_total in profile.rate_caps:  # highest threshold innermost: lowest tested first
+            cap = f"IF({rate}<{_num(below_rate)},{_num(at_most_total)},{cap})"
+        total = f"MIN({total},IF(ISNUMBER({rate}),{cap},1E+307))"
+    return f'IF(COUNT({cells})=0,"",{total})'
 
 
-def total_score(scores: list[float | None], rate: float | None, profile: Profile) -> float:
+def total_score(scores: list[float | None], rate: float | None, profile: Profile) -> float | None:
+    if all(s is None for s in scores):
+        return None
     total = 0.0
     for s in scores:
         total += s or 0.0

@@ -2,14 +2,12 @@
 defined names and the hidden metadata sheet."""
 from __future__ import annotations
 
-import math
-import unicodedata
 from dataclasses import dataclass
 
 import xlsxwriter
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
-from . import __version__, scoring
+from . import __version__, measure, scoring
 from .definition import Project
 from .errors import XlformError
 from .evaluate import Inputs, evaluate_form, rules
@@ -53,6 +51,22 @@ class _Workbook(xlsxwriter.Workbook):
         super()._write_book_views()
 
 
+class _Worksheet(xlsxwriter.worksheet.Worksheet):
+    """Rows in `fitted_rows` are written with their height but without customHeight: LibreOffice and Excel
+    then show the height given and still grow the row to fit what a department types (xlsxwriter marks
+    every row it gives a height as custom, which freezes it)."""
+
+    fitted_rows: frozenset = frozenset()
+
+    def fit_rows_to_input(self, rows):
+        self.fitted_rows = frozenset(rows)
+
+    def _xml_start_tag_unencoded(self, tag, attributes=None):
+        if tag == "row" and attributes and attributes[0][1] - 1 in self.fitted_rows:
+            attributes = [a for a in attributes if a[0] != "customHeight"]
+        super()._xml_start_tag_unencoded(tag, attributes)
+
+
 def password_hash(password: str) -> str:
     """The legacy 16-bit protection hash (ECMA-376 Part 4, 14.7.1), as Excel writes it."""
     digest = 0
@@ -66,8 +80,12 @@ def password_hash(password: str) -> str:
 
 def write(target, sheets: list[SheetSpec], password: str | None, generated: str) -> None:
     """Write one workbook (a path or a binary stream) holding the given project sheets."""
+    fonts = sheets[0].kind.spec["fonts"]
+    # the body font is the workbook's default: column widths are counted in its digits, in every client
     wb = _Workbook(target, {"strings_to_numbers": False, "strings_to_formulas": False,
-                            "strings_to_urls": False, "in_memory": True})
+                            "strings_to_urls": False, "in_memory": True,
+                            "default_format_properties": {"font_name": fonts["body"], "font_size": fonts["size"]},
+                            })
     wb.lock_structure, wb.structure_password = True, password or None
     wb.set_properties({"title": sheets[0].kind.text("title"), "comments": f"xlform {__version__}"})
     wb.set_custom_property("xlform", "1")
@@ -138,16 +156,11 @@ class _Recorder:
     def __init__(self):
         self.sheet = _SheetRecorder()
 
-    def add_worksheet(self, name=None):
+    def add_worksheet(self, name=None, worksheet_class=None):
         return self.sheet
 
     def __getattr__(self, name):
         return lambda *a, **k: 0
-
-
-def text_width(text: str) -> float:
-    """Display width in column units: a CJK character is about two digits wide."""
-    return sum(1.9 if unicodedata.east_asian_width(ch) in "WF" else 1.0 for ch in text)
 
 
 class _SheetWriter:
@@ -155,11 +168,12 @@ class _SheetWriter:
         self.wb, self.spec, self.password = wb, spec, password
         self.p, self.kind = spec.project, spec.kind
         self.lay: Layout = layout(spec.project, spec.kind)
-        self.ws = wb.add_worksheet(spec.sheet)
+        self.ws = wb.add_worksheet(spec.sheet, worksheet_class=_Worksheet)
         self.fmt = _formats(wb, spec.kind)
         self.widths = [c.width for c in spec.kind.columns]
         self.last = len(self.widths) - 1
-        self.heights: dict[int, float] = {}
+        self.heights: dict[int, float] = {}    # estimated height of every row with text (points)
+        self.auto_rows: set[int] = set()        # rows the client fits to their text itself
         # what the inputs (blank for an issued form) give: the cached values of every formula
         self.inputs = spec.inputs or {}
         self.result = evaluate_form(self.lay, self.inputs)
@@ -175,10 +189,9 @@ class _SheetWriter:
         if last_row == row:
             self.fit(row, value, sum(self.widths[col:last_col + 1]))
 
-    def fit(self, row, value: str, width: float):
-        lines = max(1, math.ceil(text_width(value) / max(width - 0.8, 1)))
-        size = self.kind.spec["fonts"]["size"]
-        self.heights[row] = max(self.heights.get(row, 0), lines * (size * 1.4) + 5)
+    def fit(self, row, value: str, width: float, at_least: int = 1):
+        n = max(at_least, measure.lines(value, width))
+        self.heights[row] = max(self.heights.get(row, 0), measure.height(n, self.kind.spec["fonts"]["size"]))
 
     def formula(self, cell: str, text: str, value, fmt):
         _check(self.ws.write_formula(cell, "=" + text, fmt, "" if value is None else value))
@@ -202,7 +215,10 @@ class _SheetWriter:
         """An unlocked text cell (merged up to last_col), limited in length, named."""
         f = self.lay.fields[key]
         row, col = xl_cell_to_rowcol(f.cell)
-        self.text(row, col, self.inputs.get(key) or "", self.fmt["in_text"], row, col if last_col is None else last_col)
+        last_col = col if last_col is None else last_col
+        self.text(row, col, self.inputs.get(key) or "", self.fmt["in_text"], row, last_col)
+        if last_col != col:  # no client fits a merged cell: reserve room to write in (the filler may resize)
+            self.fit(row, "", sum(self.widths[col:last_col + 1]), at_least=self.kind.spec.get("reserve_lines", 3))
         self.validate(f.cell, prompt, {"validate": "length", "criteria": "<=", "value": f.limit},
                       label=f.label, limit=f.limit)
         self.name(key)
@@ -222,17 +238,25 @@ class _SheetWriter:
                            project=self.p.project, **self.p.extra)
         for section in k.sections:
             getattr(self, f"write_{section}")()
+        plan = self.write_levels() if "indicators" in k.sections else measure.Plan([], {})
         for row, height in self.heights.items():
             ws.set_row(row, height)
+        ws.fit_rows_to_input(self.auto_rows)
         rows = self.lay.rows
         ws.set_paper(9)  # A4
         ws.set_portrait()
         ws.fit_to_pages(1, 0)
-        ws.repeat_rows(rows["title"], rows["subtitle"])
+        if "indicator_header" in rows:  # later pages start with the table's header; the page header names the project
+            ws.repeat_rows(rows["indicator_header"])
+        if plan.breaks:
+            ws.set_h_pagebreaks(plan.breaks)
         ws.center_horizontally()
-        ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.7)
+        ws.set_margins(**measure.MARGINS)
+        ws.print_black_and_white()  # the input highlights are for the screen
+        ws.set_header(_clip(k.text("header", **self.values), 255))
         ws.set_footer(_clip(k.text("footer", **self.values), 255))
-        ws.protect(self.password or "", {"select_locked_cells": True, "select_unlocked_cells": True})
+        ws.protect(self.password or "", {"select_locked_cells": True, "select_unlocked_cells": True,
+                                         "format_rows": True})  # merged text cells need the filler's resize
 
     def write_header(self):
         k, f, rows, last = self.kind, self.fmt, self.lay.rows, self.last
@@ -241,27 +265,27 @@ class _SheetWriter:
         self.heights[rows["title"]] = k.spec["fonts"]["title_size"] * 1.8
         name = k.text("project_line", **self.values) if "project_line" in k.spec["texts"] else self.p.project
         split = self.lay.split()
-        self.text(rows["name"], 0, k.label("project"), f["label"], rows["name"], 1)
+        self.text(rows["name"], 0, k.heading("project"), f["label"], rows["name"], 1)
         self.text(rows["name"], 2, name, f["text"], rows["name"], last)
-        self.text(rows["department"], 0, k.label("department"), f["label"], rows["department"], 1)
+        self.text(rows["department"], 0, k.heading("department"), f["label"], rows["department"], 1)
         self.text(rows["department"], 2, self.p.department, f["text"], rows["department"], split)
-        self.text(rows["department"], split + 1, k.label("implementer"), f["label"], rows["department"], split + 2)
+        self.text(rows["department"], split + 1, k.heading("implementer"), f["label"], rows["department"], split + 2)
         self.text(rows["department"], split + 3, self.p.implementer, f["text"], rows["department"], last)
 
     def write_funds(self):
         k, f, lay, p = self.kind, self.fmt, self.lay, self.p
         fc, header = lay.funds_col, lay.rows["funds_header"]
         first = min(fc.values())
-        self.text(header, 0, k.label("funds"), f["label"], lay.rows[f"funds.{k.fund_rows[-1]}"], 0)
+        self.text(header, 0, k.heading("funds"), f["label"], lay.rows[f"funds.{k.fund_rows[-1]}"], 0)
         self.text(header, 1, "", f["label"], header, first - 1)
         for part, c in fc.items():
-            self.text(header, c, k.label("funds_reason" if part == "reason" else part), f["label"])
+            self.text(header, c, k.heading("funds_reason" if part == "reason" else part), f["label"])
         for row_key in ("total",) + k.fund_rows:
             r = lay.rows[f"funds.{row_key}"]
-            self.text(r, 1, k.label(row_key), f["label"], r, first - 1)
+            self.text(r, 1, k.heading(row_key), f["label"], r, first - 1)
             budget = p.funds.total if row_key == "total" else p.funds.rows[row_key]
-            self.ws.write_number(lay.cell(f"funds.{row_key}.initial"), budget.initial, f["amount"])
-            self.ws.write_number(lay.cell(f"funds.{row_key}.annual"), budget.annual, f["amount"])
+            for part in ("initial", "annual"):  # a row without money prints blank, not 0
+                self.input_number(lay.cell(f"funds.{row_key}.{part}"), getattr(budget, part) or None, f["amount"])
             if row_key == "total":
                 continue
             key = f"funds.{row_key}.executed"
@@ -279,7 +303,8 @@ class _SheetWriter:
         cells = [lay.cell(f"funds.{r}.executed") for r in k.fund_rows]
         span = f"{cells[0]}:{cells[-1]}"
         total_exec = lay.cell("funds.total.executed")
-        self.formula(total_exec, f"SUM({span})", self.result["funds.total.executed"], f["amount"])
+        self.formula(total_exec, scoring.funds_executed_formula(span), self.result["funds.total.executed"],
+                     f["amount"])
         self.ws.write_number(lay.cell("funds.weight"), p.funds.weight, f["number"])
         rate = lay.cell("funds.rate")
         self.formula(rate, scoring.funds_rate_formula(span, total_exec, lay.cell("funds.total.annual")),
@@ -296,26 +321,24 @@ class _SheetWriter:
     def write_goal(self):
         k, f, p, rows = self.kind, self.fmt, self.p, self.lay.rows
         middle = (len(self.widths) - 1) // 2
-        self.text(rows["goal_header"], 0, k.label("goal"), f["label"], rows["goal"], 0)
-        self.text(rows["goal_header"], 1, k.label("expected"), f["label"], rows["goal_header"], middle)
-        self.text(rows["goal_header"], middle + 1, k.label("actual"), f["label"], rows["goal_header"], self.last)
+        self.text(rows["goal_header"], 0, k.heading("goal"), f["label"], rows["goal"], 0)
+        self.text(rows["goal_header"], 1, k.heading("expected"), f["label"], rows["goal_header"], middle)
+        self.text(rows["goal_header"], middle + 1, k.heading("actual"), f["label"], rows["goal_header"], self.last)
         self.text(rows["goal"], 1, p.goal, f["text"], rows["goal"], middle)
         self.text_input("goal.actual", self.last, "goal_actual")
 
     def write_indicators(self):
         k, f, lay, p, col = self.kind, self.fmt, self.lay, self.p, self.lay.col
         header, last_row = lay.rows["indicator_header"], lay.rows["first_indicator"] + len(p.indicators) - 1
-        self.text(header, 0, k.label("indicators"), f["label"], last_row, 0)
+        self.text(header, 0, k.heading("indicators"), f["label"], last_row, 0)
         for key, c in col.items():
             if c:
                 self.text(header, c, k.column_label(key), f["label"])
-        for level in ("level1", "level2"):
-            for first, last, text in lay.groups(level):
-                self.text(first, col[level], text, f["label"], last, col[level])
         overshoot = f"{lay.profile.overshoot:.0%}"
         limit = k.limit("reason")
         for i, (ind, rule) in enumerate(zip(p.indicators, rules(p, lay.profile))):
             key, row = f"indicators.{i}", lay.row_of(i)
+            self.auto_rows.add(row)  # single cells: every client fits the row to a typed 偏差原因
             self.text(row, col["name"], ind.name, f["text"])
             self.write_target(row, ind)
             x, w, s, why = (lay.cell(f"{key}.{part}") for part in ("actual", "weight", "score", "reason"))
@@ -359,6 +382,27 @@ class _SheetWriter:
             for c in k.extra_inputs:
                 self.write_extra(f"{key}.{c.key}", c)
 
+    def write_levels(self) -> measure.Plan:
+        """The merged 一级/二级 labels, drawn once the rows are known: page breaks fall between 二级 groups,
+        and a group split over two pages has its labels again on the second."""
+        lay, col, f = self.lay, self.lay.col, self.fmt
+        for level in ("level1", "level2"):  # a one-row group is a plain wrapped cell: its row must hold it
+            for first, last, text in lay.groups(level):
+                if first == last:
+                    self.fit(first, text, self.widths[col[level]])
+        end = lay.rows["end"]
+        heights = [self.heights.get(r, measure.height(1, self.kind.spec["fonts"]["size"])) for r in range(end)]
+        plan = measure.plan_pages(heights, lay.rows["first_indicator"],
+                                  [(a, b) for a, b, _ in lay.groups("level2")],
+                                  heights[lay.rows["indicator_header"]])
+        cuts = set(plan.breaks)
+        for level in ("level1", "level2"):
+            for first, last, text in lay.groups(level):
+                starts = [first] + [r for r in sorted(cuts) if first < r <= last]
+                for a, b in zip(starts, starts[1:] + [last + 1]):
+                    self.text(a, col[level], text, f["label"], b - 1, col[level])
+        return plan
+
     def write_target(self, row, ind):
         """年度指标值 as one cell, or split into 指标性质 | 指标值 | 度量单位 where the kind has those columns."""
         f, col, t = self.fmt, self.lay.col, ind.target
@@ -390,7 +434,7 @@ class _SheetWriter:
     def write_total(self):
         k, f, lay, p, col = self.kind, self.fmt, self.lay, self.p, self.lay.col
         row = lay.rows["total"]
-        self.text(row, 0, k.label("total_score"), f["label"], row, col["weight"] - 1)
+        self.text(row, 0, k.heading("total_score"), f["label"], row, col["weight"] - 1)
         n = len(p.indicators)
         scores = f"{lay.cell('indicators.0.score')}:{lay.cell(f'indicators.{n - 1}.score')}"
         self.ws.write_number(lay.cell("total_weight"), p.funds.weight + sum(i.weight for i in p.indicators),
@@ -413,7 +457,7 @@ class _SheetWriter:
         k, f = self.kind, self.fmt
         for key in k.spec["text_rows"]["keys"]:
             row = self.lay.rows[f"text.{key}"]
-            self.text(row, 0, k.label(key), f["label"], row, 1)
+            self.text(row, 0, k.heading(key), f["label"], row, 1)
             self.text_input(key, self.last)
             self.heights[row] = max(self.heights.get(row, 0), 3 * k.spec["fonts"]["size"] * 1.4 + 5)
 
@@ -422,7 +466,7 @@ class _SheetWriter:
         split = self.lay.split()
         for key, (label_col, value_col, end) in zip(k.spec["signatures"], ((0, 2, split), (split + 1, split + 3,
                                                                                           self.last))):
-            self.text(row, label_col, k.label(key), f["label"], row, value_col - 1)
+            self.text(row, label_col, k.heading(key), f["label"], row, value_col - 1)
             self.text_input(key, end)
 
 
@@ -446,11 +490,11 @@ def _formats(wb: _Workbook, kind: FormKind) -> dict:
                                    "align": "center", "valign": "vcenter"}),
         "label": add(align="center"),
         "text": add(align="left"),
-        "amount": add(align="right", num_format="#,##0.00"),
+        "amount": add(align="right", num_format="General"),   # amounts as typed: 105, 57.5, 89.974
         "number": add(align="center", num_format="General"),
         "rate": add(align="center", num_format="0.00%"),
         "score": add(align="center", num_format="0.00"),
-        "in_amount": add(align="right", num_format="#,##0.00", **unlocked),
+        "in_amount": add(align="right", num_format="General", **unlocked),
         "in_number": add(align="center", num_format="General", **unlocked),
         "in_percent": add(align="center", num_format="0.00%", **unlocked),
         "in_score": add(align="center", num_format="0.00", **unlocked),

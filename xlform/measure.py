@@ -1,0 +1,74 @@
+"""How much paper text and rows take: line counts, row heights and page breaks, shared by the writer (the
+blank form) and the printer (a filled return fitted to its text).
+
+Widths are in Excel column units (one digit of the body font, 7 px for 宋体 10); a CJK character is about
+two of them. The estimates err on the large side: a row a little too tall prints, a row too short cuts text.
+"""
+from __future__ import annotations
+
+import math
+import unicodedata
+from dataclasses import dataclass
+
+A4_HEIGHT = 841.9              # points
+MARGINS = {"left": 0.45, "right": 0.45, "top": 0.6, "bottom": 0.7}   # inches, as the writer sets them
+PRINTABLE_HEIGHT = A4_HEIGHT - (MARGINS["top"] + MARGINS["bottom"]) * 72
+LINE = 1.4                     # line height as a multiple of the font size
+PADDING = 5.0                  # points above and below the text of a cell
+
+
+def text_width(text: str) -> float:
+    """Display width in column units: a CJK character is about two digits wide."""
+    return sum(1.9 if unicodedata.east_asian_width(ch) in "WF" else 1.0 for ch in text)
+
+
+def lines(text: str, width: float) -> int:
+    """Lines a wrapped text takes in a cell `width` units wide (explicit line breaks count)."""
+    usable = max(width - 0.8, 1.0)
+    return max(1, sum(max(1, math.ceil(text_width(part) / usable)) for part in str(text).split("\n")))
+
+
+def height(n_lines: int, size: float) -> float:
+    """Row height in points for n lines of a font size."""
+    return round(n_lines * size * LINE + PADDING, 1)
+
+
+@dataclass
+class Plan:
+    breaks: list[int]                 # rows (0-based) that start a new page
+    splits: dict[int, list[int]]      # first row of a group -> rows where its label is repeated
+
+
+def plan_pages(heights: list[float], first_body: int, groups: list[tuple[int, int]], repeated: float,
+               capacity: float = PRINTABLE_HEIGHT) -> Plan:
+    """Page breaks for a form whose rows have the given heights (points, from row 0).
+
+    The body (from `first_body` on) is laid block by block: a group (a 二级 block, (first, last) rows) or a
+    single row. A block that does not fit on the current page starts the next one; a block taller than a
+    page is split where the page ends, and the rows where its parts start are returned so that its labels
+    can be repeated there. `repeated` is the height printed again at the top of every later page (the
+    indicator table's header).
+    """
+    breaks: list[int] = []
+    splits: dict[int, list[int]] = {}
+    used, placed = sum(heights[:first_body]), False
+    starts = dict(groups)
+    row = first_body
+    while row < len(heights):
+        last = starts.get(row, row)
+        block = sum(heights[row:last + 1])
+        if used + block > capacity and placed:
+            breaks.append(row)
+            used = repeated
+        if used + block <= capacity:
+            used += block
+        else:  # taller than a page: split it where each page ends
+            for r in range(row, last + 1):
+                if used + heights[r] > capacity and used > repeated:
+                    breaks.append(r)
+                    splits.setdefault(row, []).append(r)
+                    used = repeated
+                used += heights[r]
+        placed = True
+        row = last + 1
+    return Plan(breaks, splits)
