@@ -397,5 +397,23 @@ def migrate(files, to, out_dir, password, registry):
     sys.exit(PROBLEMS if failed else OK)
 
 
+@main.command(name="print")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "out_dir", default="output/print", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the PDFs (one per workbook, named after it).")
+def print_(files, out_dir):
+    """Print blank or returned forms, or the summary workbook, to PDF through LibreOffice.
+
+    Every row is fitted to its text (merged cells too), pages break between 二级 groups, and nothing the
+    official form does not show is printed. The workbooks themselves are not changed.
+    """
+    from pathlib import Path
+
+    from .printer import print_pdfs
+    for printed in print_pdfs(files, Path(out_dir)):
+        click.echo(f"{printed.source} -> {printed.pdf}")
+    sys.exit(OK)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -33,6 +33,32 @@ def height(n_lines: int, size: float) -> float:
     return round(n_lines * size * LINE + PADDING, 1)
 
 
+# LibreOffice, which prints for `xlform print`, measured on its PDFs: a column unit is 6.7 pt wide (a digit
+# of the default font, WenQuanYi standing in for 宋体), a CJK character is as wide as the font is high, a
+# Latin one about half, lines are 1.2 of the size apart. Rounded up here for headroom.
+LO_UNIT = 6.75
+LO_LINE = 1.3
+
+
+def lo_lines(text: str, width: float, size: float) -> int:
+    """Lines a wrapped text takes when LibreOffice prints it in a cell `width` units wide."""
+    usable = max(width * LO_UNIT - 6.0, size)
+    count = 0
+    for part in str(text).split("\n"):
+        line, n = 0.0, 1
+        for ch in part:
+            w = size if unicodedata.east_asian_width(ch) in "WFA" else size * 0.6
+            if line + w > usable:
+                n, line = n + 1, 0.0
+            line += w
+        count += n
+    return max(1, count)
+
+
+def lo_height(n_lines: int, size: float) -> float:
+    return round(n_lines * size * LO_LINE + PADDING, 1)
+
+
 @dataclass
 class Plan:
     breaks: list[int]                 # rows (0-based) that start a new page
@@ -40,14 +66,15 @@ class Plan:
 
 
 def plan_pages(heights: list[float], first_body: int, groups: list[tuple[int, int]], repeated: float,
-               capacity: float = PRINTABLE_HEIGHT) -> Plan:
+               capacity: float = PRINTABLE_HEIGHT, keep: float = 0.3) -> Plan:
     """Page breaks for a form whose rows have the given heights (points, from row 0).
 
-    The body (from `first_body` on) is laid block by block: a group (a 二级 block, (first, last) rows) or a
-    single row. A block that does not fit on the current page starts the next one; a block taller than a
-    page is split where the page ends, and the rows where its parts start are returned so that its labels
-    can be repeated there. `repeated` is the height printed again at the top of every later page (the
-    indicator table's header).
+    The body (from `first_body` on: the indicator table and what follows it) is laid block by block: a group
+    (a 二级 block, (first, last) rows) or a single row. A block that does not fit on the current page starts
+    the next one, unless that would leave more than `keep` of the page empty: then, as for a block taller
+    than a page, it is split where the page ends, and the rows where its later parts start are returned so
+    that its labels can be repeated there. `repeated` is the height printed again at the top of every later
+    page (the table's header); a break before the first block falls before that header.
     """
     breaks: list[int] = []
     splits: dict[int, list[int]] = {}
@@ -57,18 +84,17 @@ def plan_pages(heights: list[float], first_body: int, groups: list[tuple[int, in
     while row < len(heights):
         last = starts.get(row, row)
         block = sum(heights[row:last + 1])
-        if used + block > capacity and placed:
-            breaks.append(row)
+        if used + block > capacity and block + repeated <= capacity and \
+                (last == row or capacity - used < keep * capacity):
+            breaks.append(row if placed else row - 1)   # a page never ends with the table's header
             used = repeated
-        if used + block <= capacity:
-            used += block
-        else:  # taller than a page: split it where each page ends
-            for r in range(row, last + 1):
-                if used + heights[r] > capacity and used > repeated:
-                    breaks.append(r)
+        for r in range(row, last + 1):   # what does not fit goes on: split where each page ends
+            if used + heights[r] > capacity and used > repeated:
+                breaks.append(r if placed or r > row else r - 1)
+                if r > row:
                     splits.setdefault(row, []).append(r)
-                    used = repeated
-                used += heights[r]
+                used = repeated
+            used += heights[r]
         placed = True
         row = last + 1
     return Plan(breaks, splits)

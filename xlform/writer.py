@@ -330,7 +330,6 @@ class _SheetWriter:
     def write_indicators(self):
         k, f, lay, p, col = self.kind, self.fmt, self.lay, self.p, self.lay.col
         header, last_row = lay.rows["indicator_header"], lay.rows["first_indicator"] + len(p.indicators) - 1
-        self.text(header, 0, k.heading("indicators"), f["label"], last_row, 0)
         for key, c in col.items():
             if c:
                 self.text(header, c, k.column_label(key), f["label"])
@@ -396,6 +395,10 @@ class _SheetWriter:
                                   [(a, b) for a, b, _ in lay.groups("level2")],
                                   heights[lay.rows["indicator_header"]])
         cuts = set(plan.breaks)
+        header, last_row = lay.rows["indicator_header"], lay.rows["first_indicator"] + len(self.p.indicators) - 1
+        starts = [header] + [r for r in sorted(cuts) if header < r <= last_row]
+        for a, b in zip(starts, starts[1:] + [last_row + 1]):  # 绩效指标, on every page the table reaches
+            self.text(a, 0, self.kind.heading("indicators"), f["label"], b - 1, 0)
         for level in ("level1", "level2"):
             for first, last, text in lay.groups(level):
                 starts = [first] + [r for r in sorted(cuts) if first < r <= last]
@@ -498,7 +501,7 @@ def _formats(wb: _Workbook, kind: FormKind) -> dict:
         "in_number": add(align="center", num_format="General", **unlocked),
         "in_percent": add(align="center", num_format="0.00%", **unlocked),
         "in_score": add(align="center", num_format="0.00", **unlocked),
-        "in_text": add(align="left", **unlocked),
+        "in_text": add(align="left", valign="top", **unlocked),   # typed text starts at the top, as on paper
         "warn": wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
         "grade": add(align="center", num_format=f'"{kind.label("grade")}："@'),
     }
