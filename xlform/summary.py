@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import xlsxwriter
@@ -50,8 +49,7 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
         ws.repeat_rows(0)
         return ws
 
-    current = [json.loads(r[0]) for r in store.rows(
-        "SELECT record FROM submissions WHERE status='current' ORDER BY department, template_id")]
+    current = store.current_records()
     # the columns a form kind adds (项目编码, 评价结论, an extra indicator column …), labelled by the kind
     project_extra = _extra_columns(current, lambda r: [*list(r["project"])[4:], *r.get("extra", {})])
     indicator_extra = _extra_columns(current, lambda r: [k for i in r["indicators"] for k in i.get("extra", {})])
@@ -73,10 +71,8 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
             i["level1"], i["level2"], i["name"], i["id"], i["target"], i["actual"], i["weight"], i["score"],
             i["deviation_reason"]] + [i.get("extra", {}).get(k) for k, _ in indicator_extra]
            for r in current for i in r["indicators"]])
-    problems = store.rows(
-        "SELECT s.department, s.project, s.path, s.sheet, p.cell, p.severity, p.code, p.message, s.status "
-        "FROM problems p JOIN submissions s ON s.id = p.submission_id "
-        "WHERE s.status IN ('current', 'rejected') ORDER BY s.department, s.path, p.id")
+    problems = [(d, p, f, s, c, sev, code, m, st)
+                for _, c, sev, code, m, d, p, f, s, st in store.problems_to_send_back()]
     sheet("问题", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
                  ("单元格", "text", 14), ("级别", "text", 6), ("代码", "text", 18), ("问题及处理", "text", 80),
                  ("状态", "text", 10)],
