@@ -89,11 +89,11 @@ def pg_reason(error: Exception) -> str:
     return re.sub(r"^(FATAL|ERROR):\s*", "", text).strip()
 
 
-def exists(location: Location, table: str) -> bool:
+def exists(location: Location, table: str, option: str = "") -> bool:
     """Whether the database is there and holds `table` (an xlform database, not merely a server)."""
     if location.engine == SQLITE:
         return Path(location.target).is_file()
-    db = Database(location, readonly=True, option="")
+    db = Database(location, readonly=True, option=option)
     try:
         return db.has(table)
     finally:
@@ -105,8 +105,8 @@ class Database:
 
     def __init__(self, location: Location, readonly: bool = False, option: str = "--db"):
         self.location, self.engine = location, location.engine
-        self.fix = (f"check that the server is running and the URL given with {option} (user, password, host, port, "
-                    "database); what is stored is kept") if option else "check the URL and the server"
+        where = f"the URL given with {option}" if option else "the URL"
+        self.fix = f"check the server and {where}; what is stored is kept: run the command again"
         if self.engine == SQLITE:
             self.con = sqlite_connect(Path(location.target), readonly=readonly)
             self.con.execute("PRAGMA foreign_keys=ON")
@@ -117,7 +117,8 @@ class Database:
             if readonly:
                 self.con.execute("SET default_transaction_read_only = on")
         except psycopg.Error as e:
-            raise CannotRun(f"cannot connect to the database {location}: {pg_reason(e)}; {self.fix}") from None
+            raise CannotRun(f"cannot connect to the database {location}: {pg_reason(e)}; check that the server is "
+                            f"running and {where} (user, password, host, port, database)") from None
 
     def close(self):
         self.con.close()

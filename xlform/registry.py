@@ -43,7 +43,7 @@ def default_path() -> Location:
 
 def exists(location: Location) -> bool:
     """Whether a registry is there (a file; on a server, its tables)."""
-    return engines.exists(location, "templates")
+    return engines.exists(location, "templates", "--registry")
 
 
 class Registry:

@@ -47,7 +47,9 @@ CREATE TABLE IF NOT EXISTS funds (
 CREATE TABLE IF NOT EXISTS indicators (
     submission_id {int8} NOT NULL REFERENCES submissions(id), position INTEGER NOT NULL,
     indicator_id TEXT, level1 TEXT, level2 TEXT, name TEXT, target TEXT, actual {real}, weight {real},
-    score {real}, deviation_reason TEXT, PRIMARY KEY (submission_id, position)
+    score {real}, deviation_reason TEXT,
+    actual_text TEXT,                       -- a 实际完成值 that is text (a qualitative tier), not a number
+    PRIMARY KEY (submission_id, position)
 );
 CREATE TABLE IF NOT EXISTS extra_values (  -- what a form kind adds: per project (position -1) or indicator
     submission_id {int8} NOT NULL REFERENCES submissions(id), position INTEGER NOT NULL, key TEXT NOT NULL,
@@ -63,7 +65,8 @@ _VIEWS = """
     SELECT s.*, p.implementer, p.funds_rate, p.funds_score FROM submissions s
     LEFT JOIN projects p ON p.submission_id = s.id WHERE s.status = 'current';
 """
-_ADDED = {"submissions": {"form": "TEXT", "grade": "TEXT"}}   # columns a database of xlform 0.1 lacks
+_ADDED = {"submissions": {"form": "TEXT", "grade": "TEXT"},   # columns a database of xlform 0.1 lacks
+          "indicators": {"actual_text": "TEXT"}}
 
 
 @dataclass
@@ -82,19 +85,20 @@ class Prepared:
     @classmethod
     def of(cls, r: Record) -> "Prepared":
         tid = r.template.get("id") or None
+        version = _small(r.template.get("version"))
         p = r.project
         project = None
         if p:
-            project = (tid, r.template.get("version"), p["name"], p["department"], p["implementer"], p["year"],
+            project = (tid, version, p["name"], p["department"], p["implementer"], p["year"],
                        r.goal.get("expected"), r.goal.get("actual"), r.funds.get("weight"), r.funds.get("rate"),
                        r.funds.get("score"), r.total_score)
         return cls(bool(tid and p), tid,
-                   (r.sheet, tid, r.template.get("version"), p.get("department"), p.get("name"), len(r.errors),
+                   (r.sheet, tid, version, p.get("department"), p.get("name"), len(r.errors),
                     len(r.warnings), r.total_score, r.to_json(), r.template.get("form"), r.grade),
                    project,
                    [(k, v["initial"], v["annual"], v["executed"]) for k, v in r.funds.get("rows", {}).items()],
-                   [(n, i.id, i.level1, i.level2, i.name, i.target, i.actual, i.weight, i.score, i.deviation_reason)
-                    for n, i in enumerate(r.indicators)],
+                   [(n, i.id, i.level1, i.level2, i.name, i.target, *_number_or_text(i.actual), i.weight, i.score,
+                     i.deviation_reason) for n, i in enumerate(r.indicators)],
                    [(x.where, x.severity, x.code, x.message) for x in r.problems],
                    [(-1, k, _text(v)) for k, v in {**dict(list(p.items())[4:]), **r.extra}.items()] +
                    [(n, k, _text(v)) for n, i in enumerate(r.indicators) for k, v in i.extra.items()])
@@ -106,6 +110,18 @@ class Prepared:
     @property
     def warnings(self) -> int:
         return self.submission[6]
+
+
+def _small(v):
+    """An integer an INTEGER column takes on both engines (a hostile hidden sheet may claim version 1e30)."""
+    return v if isinstance(v, int) and -2**31 <= v < 2**31 else None
+
+
+def _number_or_text(v) -> tuple:
+    """(number, None) or (None, text): a numeric column holds numbers only (PostgreSQL insists)."""
+    if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)):
+        return v, None
+    return None, _text(v)
 
 
 def _text(v) -> str | None:
@@ -120,7 +136,7 @@ def db_path(url) -> Location:
 
 def exists(location: Location) -> bool:
     """Whether a collection database is there (a file; on a server, its tables)."""
-    return engines.exists(location, "submissions")
+    return engines.exists(location, "submissions", "--db")
 
 
 def _first(value):
@@ -203,7 +219,9 @@ class Store:
         if r.project:
             self.db.execute("INSERT INTO projects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (sid,) + r.project)
             self.db.executemany("INSERT INTO funds VALUES (?,?,?,?,?)", [(sid,) + row for row in r.funds])
-            self.db.executemany("INSERT INTO indicators VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            self.db.executemany("INSERT INTO indicators (submission_id, position, indicator_id, level1, level2, name, "
+                                "target, actual, actual_text, weight, score, deviation_reason) "
+                                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                                 [(sid,) + row for row in r.indicators])
         self.db.executemany("INSERT INTO extra_values VALUES (?,?,?,?)", [(sid,) + row for row in r.extras])
         self.db.executemany("INSERT INTO problems (submission_id, cell, severity, code, message) VALUES (?,?,?,?,?)",
