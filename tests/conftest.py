@@ -50,3 +50,34 @@ def rendered(tmp_path_factory, examples):
 @pytest.fixture(scope="session")
 def published():
     return yaml.safe_load((Path(__file__).parent / "data" / "published.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One private PostgreSQL server for the run (tests/postgres.py). Failing to start it fails the tests;
+    they are skipped only outside CI (CI unset) on a machine without PostgreSQL installed."""
+    from postgres import Cluster, PostgresUnavailable, binaries
+    if binaries() is None and not os.environ.get("CI"):
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql); CI runs these tests")
+    try:
+        cluster = Cluster()
+    except PostgresUnavailable as e:
+        pytest.fail(f"cannot start PostgreSQL for the tests: {e}", pytrace=False)
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture()
+def pg_url(postgres):
+    """A new, empty database of the test server, dropped after the test."""
+    name = postgres.create_database()
+    yield postgres.url(name)
+    postgres.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """The collection database (or registry) on each engine: a SQLite file, or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "db" / "c.db")
+    return request.getfixturevalue("pg_url")

@@ -138,7 +138,7 @@ def test_tables_join_for_any_sqlite_client(collected):
 
 def test_summary_workbook(collected, corpus):
     wb = openpyxl.load_workbook(corpus["root"] / "summary.xlsx")
-    assert wb.sheetnames == ["汇总", "指标", "问题", "未报送"]
+    assert wb.sheetnames == ["汇总", "图表", "指标", "问题", "未报送"]
     ws = wb["汇总"]
     header = [c.value for c in ws[1]]
     assert header[:9] == ["主管部门", "项目名称", "模板编号", "版本", "全年预算数（万元）", "全年执行数（万元）", "执行率",

@@ -87,25 +87,44 @@ def _load(definitions, jobs: int = 1):
     return projects, problems
 
 
-def _registry_path(registry) -> Path:
-    from .registry import default_path
-    return Path(registry) if registry else default_path()
+def _registry_path(registry):
+    """Where the registry is (registry.locate): a path, or a postgresql:// URL."""
+    from .registry import locate
+    try:
+        return locate(registry)
+    except ValueError as e:
+        raise click.UsageError(f"--registry: {e}")
 
 
 def _open_registry(registry, create: bool = False):
     """The registry, read-only unless `create` (then it is written: render, migrate)."""
     from .registry import Registry
-    path = _registry_path(registry)
-    with failing("open the registry", path, _REGISTRY_FIX if not create else "name another with --registry"):
-        return Registry(path, create=create)
+    where = _registry_path(registry)
+    with failing("open the registry", where.shown, _REGISTRY_FIX if not create else "name another with --registry"):
+        return Registry(where, create=create)
+
+
+def _registry_exists(where) -> bool:
+    from .registry import exists
+    with failing("open the registry", where.shown, _REGISTRY_FIX):
+        return exists(where)
 
 
 def _warn_without_registry(registry):
     """Reading without the issuer's registry makes every template unknown: say so once, up front."""
-    path = _registry_path(registry)
-    if not path.exists():
-        click.echo(f"Warning: no registry at {path}: every template will be unknown (use --registry or "
+    where = _registry_path(registry)
+    if not _registry_exists(where):
+        click.echo(f"Warning: no registry at {where}: every template will be unknown (use --registry or "
                    "XLFORM_REGISTRY to name the one `xlform render` wrote)", err=True)
+
+
+def _database(db_url):
+    """Where the collection database is (store.db_path): a path, sqlite:///PATH or a postgresql:// URL."""
+    from .store import db_path
+    try:
+        return db_path(db_url)
+    except ValueError as e:
+        raise click.UsageError(f"--db: {e}")
 
 
 def _write_records(records, fmt: str, out: str | None):
@@ -148,7 +167,8 @@ def check(definitions):
               help="Sheet and workbook protection password [env XLFORM_PASSWORD]; protected without one "
                    "when not given.")
 @click.option("--registry", envvar="XLFORM_REGISTRY", default=None, type=click.Path(dir_okay=False),
-              help="The issuer's registry (SQLite) [env XLFORM_REGISTRY; default output/registry.db].")
+              help="The issuer's registry: a path or postgresql://USER:PASSWORD@HOST/DB [env XLFORM_REGISTRY; "
+                   "default output/registry.db].")
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes writing workbooks (0: the core count).")
 def render(definitions, out_dir, per, password, registry, jobs):
@@ -180,7 +200,8 @@ def render(definitions, out_dir, per, password, registry, jobs):
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write the records to this file instead of standard output.")
 @click.option("--registry", envvar="XLFORM_REGISTRY", default=None, type=click.Path(dir_okay=False),
-              help="The issuer's registry [env XLFORM_REGISTRY; default output/registry.db].")
+              help="The issuer's registry: a path or postgresql://USER:PASSWORD@HOST/DB [env XLFORM_REGISTRY; "
+                   "default output/registry.db].")
 def read(files, fmt, out, registry):
     """Read returned 自评表 workbooks into checked records, every score recomputed by the rules.
 
@@ -210,8 +231,8 @@ def read(files, fmt, out, registry):
 
 @main.command()
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--db", "db_url", default=None, help="Collection database: a path or sqlite:///PATH "
-              "[default output/collect.db].")
+@click.option("--db", "db_url", default=None, help="Collection database: a path, sqlite:///PATH or "
+              "postgresql://USER:PASSWORD@HOST/DB [default output/collect.db].")
 @click.option("--summary", "summary_path", default="output/summary.xlsx", show_default=True,
               type=click.Path(dir_okay=False), help="The summary workbook (汇总表).")
 @click.option("--report", "report_dir", default="output/reports", show_default=True,
@@ -219,7 +240,8 @@ def read(files, fmt, out, registry):
 @click.option("--jobs", type=click.IntRange(min=0), default=0, help="Worker processes [default: the core count].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--registry", envvar="XLFORM_REGISTRY", default=None, type=click.Path(dir_okay=False),
-              help="The issuer's registry [env XLFORM_REGISTRY; default output/registry.db].")
+              help="The issuer's registry: a path or postgresql://USER:PASSWORD@HOST/DB [env XLFORM_REGISTRY; "
+                   "default output/registry.db].")
 def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
     """Collect folders of returned workbooks into the database, the summary workbook and the reports.
 
@@ -229,16 +251,14 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
     """
     from .collector import collect as do_collect
     from .report import write_reports
-    from .store import Store, db_path
+    from .store import Store
     from .summary import write_summary
-    try:
-        path = db_path(db_url)
-    except ValueError as e:
-        raise click.UsageError(str(e))
+    where = _database(db_url)
+    path = where.shown
     _warn_without_registry(registry)
     _open_registry(registry).close()  # a registry that cannot be read stops us here, not in every worker
     with failing("open the database", path, "name another with --db"):
-        store = Store(path)
+        store = Store(where)
     failures, reports = [], []
     try:
         with failing("write the database", path, "run collect again (what is stored is kept), or name another "
@@ -257,8 +277,7 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
                 reports = write_reports(Path(report_dir), store, outcome.missing)
         except CannotRun as e:
             failures.append(e)
-        bad = store.rows("SELECT COUNT(*) FROM submissions WHERE status='rejected' OR "
-                         "(status='current' AND errors > 0)")[0][0]
+        bad = store.unresolved()
     finally:
         store.close()
     if not failures:
@@ -271,7 +290,8 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
 
 
 @main.command()
-@click.option("--db", "db_url", default=None, help="Collection database [default output/collect.db].")
+@click.option("--db", "db_url", default=None, help="Collection database: a path, sqlite:///PATH or "
+              "postgresql://USER:PASSWORD@HOST/DB [default output/collect.db].")
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="csv", show_default=True)
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
               help="Write to this file instead of standard output.")
@@ -282,15 +302,13 @@ def export(db_url, fmt, out):
     """
 
     from .record import record_from_dict
-    from .store import Store, db_path
-    try:
-        path = db_path(db_url)
-    except ValueError as e:
-        raise click.UsageError(str(e))
-    if not path.is_file():
-        raise CannotRun(f"no collection database at {path}; run `xlform collect` first, or name it with --db")
+    from .store import Store, exists
+    where = _database(db_url)
+    path = where.shown
     with failing("read the database", path, "name the one `xlform collect` wrote with --db"):
-        store = Store(path, create=False)
+        if not exists(where):
+            raise CannotRun(f"no collection database at {path}; run `xlform collect` first, or name it with --db")
+        store = Store(where, create=False)
     try:
         with failing("read the database", path, "name the one `xlform collect` wrote with --db"):
             records = [record_from_dict(d) for d in store.current_records()]
@@ -302,7 +320,7 @@ def export(db_url, fmt, out):
 @main.command()
 @click.argument("args", nargs=-1, required=True)
 @click.option("--registry", envvar="XLFORM_REGISTRY", default=None, type=click.Path(dir_okay=False),
-              help="The issuer's registry, for ID V1 V2 [default output/registry.db].")
+              help="The issuer's registry, for ID V1 V2: a path or postgresql://… [default output/registry.db].")
 def diff(args, registry):
     """Compare two versions of a template: OLD.yaml NEW.yaml, or ID V1 V2 from the registry.
 
@@ -326,9 +344,9 @@ def diff(args, registry):
             raise DefinitionError(problems)  # exit 1, as for check and render
         old, new = loaded
     elif len(args) == 3:
-        path = _registry_path(registry)
-        if not path.is_file():
-            raise CannotRun(f"no registry at {path}; {_REGISTRY_FIX} or XLFORM_REGISTRY")
+        where = _registry_path(registry)
+        if not _registry_exists(where):
+            raise CannotRun(f"no registry at {where}; {_REGISTRY_FIX} or XLFORM_REGISTRY")
         reg = _open_registry(registry)
         try:
             found = [reg.lookup(args[0], int(v)) if v.isdigit() else None for v in args[1:]]
@@ -353,7 +371,8 @@ def diff(args, registry):
               type=click.Path(file_okay=False), help="Folder for the migrated workbooks and their reports.")
 @click.option("--password", envvar="XLFORM_PASSWORD", default=None, help="Protection password [env XLFORM_PASSWORD].")
 @click.option("--registry", envvar="XLFORM_REGISTRY", default=None, type=click.Path(dir_okay=False),
-              help="The issuer's registry [env XLFORM_REGISTRY; default output/registry.db].")
+              help="The issuer's registry: a path or postgresql://USER:PASSWORD@HOST/DB [env XLFORM_REGISTRY; "
+                   "default output/registry.db].")
 def migrate(files, to, out_dir, password, registry):
     """Carry filled returns over to a new version of their template.
 
@@ -364,8 +383,9 @@ def migrate(files, to, out_dir, password, registry):
     from .definition import load
     from .migration import BLANK, CARRIED, DROPPED, NEW, migrate as do_migrate
     target = load(to) if to else None  # a DefinitionError: exit 1, as for check and render
-    path = _registry_path(registry)
-    if not path.is_file():
+    where = _registry_path(registry)
+    path = where.shown
+    if not _registry_exists(where):
         raise CannotRun(f"no registry at {path}: migrate needs the registry `xlform render` wrote; name it with "
                         "--registry or XLFORM_REGISTRY")
     reg = _open_registry(registry, create=True)

@@ -1,8 +1,9 @@
 """A folder of returned workbooks -> the collection database, a summary workbook and per-department reports.
 
 Each worker process reads its share of the files and stores them itself, whole files in short write
-transactions (SQLite serialises the writers), so no record crosses a process boundary and a killed run
-leaves only complete files, which the next run skips.
+transactions (SQLite serialises the writers; on PostgreSQL they write side by side, locking only the
+templates they touch), so no record crosses a process boundary and a killed run leaves only complete
+files, which the next run skips.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from pathlib import Path
 from .errors import CannotRun
 from .messages import problem
 from .record import Record
-from .registry import Registry
+from .db import SQLITE
+from .registry import Registry, locate as registry_locate
 from .store import Prepared, Store
 
 BATCH_FILES, BATCH_SECONDS = 50, 0.5
@@ -106,23 +108,37 @@ def read_one(path: str, registry: Registry, known: frozenset):
 
 def store_batch(store: Store, batch: list, now: str, counts: dict, lock=None):
     """Store read files in one transaction, each whole; counts what happened. Writers take `lock` first:
-    it wakes a waiting writer at once, where SQLite's own busy wait sleeps in growing steps."""
-    with lock or _NO_LOCK, store.transaction():
-        for path, sha, size, modified, rows in batch:
-            if sha is None:  # vanished or unreadable from disk: nothing to store under a content hash
-                counts["rejected"] += 1
-                continue
-            status = None if rows is None else store.add_file(path, sha, size, modified, now, rows)
-            if rows is None:
-                store.add_path(path, sha, now)
-            if status is None:  # content already collected, under this or another name
-                counts["duplicates"] += 1
-                continue
-            counts["read"] += 1
-            counts["records"] += len(rows)
-            counts["errors"] += sum(r.errors for r in rows)
-            counts["warnings"] += sum(r.warnings for r in rows)
-            counts["rejected"] += status == "rejected"
+    it wakes a waiting writer at once, where SQLite's own busy wait sleeps in growing steps.
+
+    Files go in by content hash and path, the order of every other writer too, and the transaction first
+    locks the templates it may make current: concurrent PostgreSQL writers then never deadlock (should one
+    still be chosen as a deadlock's victim, the whole batch is stored again)."""
+    batch = sorted(batch, key=lambda f: (f[1] or "", f[0]))
+    templates = {r.template_id for *_, rows in batch if rows for r in rows if r.usable}
+
+    def write() -> dict:
+        done = dict.fromkeys(counts, 0)
+        with store.transaction(templates):
+            for path, sha, size, modified, rows in batch:
+                if sha is None:  # vanished or unreadable from disk: nothing to store under a content hash
+                    done["rejected"] += 1
+                    continue
+                status = None if rows is None else store.add_file(path, sha, size, modified, now, rows)
+                if rows is None:
+                    store.add_path(path, sha, now)
+                if status is None:  # content already collected, under this or another name
+                    done["duplicates"] += 1
+                    continue
+                done["read"] += 1
+                done["records"] += len(rows)
+                done["errors"] += sum(r.errors for r in rows)
+                done["warnings"] += sum(r.warnings for r in rows)
+                done["rejected"] += status == "rejected"
+        return done
+    with lock or _NO_LOCK:
+        done = store.retrying(write)
+    for k, v in done.items():
+        counts[k] += v
 
 
 class _NoLock:
@@ -152,10 +168,18 @@ def run_share(paths: list[str], store: Store, registry: Registry, known: frozens
     return counts
 
 
-def _worker(paths, db_path, registry_path, known, now, counter, results, lock):
+def _worker(paths, db_location, registry_location, known, now, counter, results, lock):
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it stops us if it is interrupted
-    store, registry = Store(db_path), Registry(registry_path, create=False)
+    store = registry = None
+    try:
+        store, registry = Store(db_location), Registry(registry_location, create=False)
+    except Exception as e:  # a server that went away since the parent connected: one line in the parent
+        results.put(("failed", _picklable(e)))
+        for opened in (store, registry):
+            if opened:
+                opened.close()
+        return
 
     def tick():
         with counter.get_lock():
@@ -163,14 +187,18 @@ def _worker(paths, db_path, registry_path, known, now, counter, results, lock):
     try:
         results.put(("done", run_share(paths, store, registry, known, now, tick, lock)))
     except Exception as e:  # the parent reports it (a full disk, a database error) in one line
-        try:
-            pickle.dumps(e)
-        except Exception:
-            e = RuntimeError(f"{type(e).__name__}: {e}")
-        results.put(("failed", e))
+        results.put(("failed", _picklable(e)))
     finally:
         store.close()
         registry.close()
+
+
+def _picklable(e: Exception) -> Exception:
+    try:
+        pickle.dumps(e)
+        return e
+    except Exception:
+        return RuntimeError(f"{type(e).__name__}: {e}")
 
 
 def _die_with_parent():
@@ -182,10 +210,12 @@ def _die_with_parent():
         pass
 
 
-def collect(dirs, store: Store, registry_path: str | Path, jobs: int = 0, progress: bool = False,
+def collect(dirs, store: Store, registry_path, jobs: int = 0, progress: bool = False,
             exclude: set[Path] = frozenset()) -> Outcome:
+    """Collect into `store` with the registry at `registry_path` (a path or a URL, see registry.locate)."""
     started = time.monotonic()
-    ours = {Path(f"{store.path}{suffix}").resolve() for suffix in ("", "-wal", "-shm", "-journal")}
+    registry_path = registry_locate(registry_path)
+    ours = {f.resolve() for f in store.files()}
     found, skipped = find_files(dirs, {Path(p).resolve() for p in exclude} | ours)
     paths = [str(f) for f in found]
     outcome = Outcome(files=len(paths), skipped=skipped)
@@ -206,7 +236,7 @@ def collect(dirs, store: Store, registry_path: str | Path, jobs: int = 0, progre
             finally:
                 registry.close()
         else:
-            _run_workers(paths, jobs, store.path, str(registry_path), known, now, outcome, bar)
+            _run_workers(paths, jobs, store.location, registry_path, known, now, outcome, bar)
     finally:
         if bar:
             bar.__exit__(None, None, None)
@@ -215,11 +245,13 @@ def collect(dirs, store: Store, registry_path: str | Path, jobs: int = 0, progre
     return outcome
 
 
-def _run_workers(paths, jobs, db_path, registry_path, known, now, outcome: Outcome, bar):
+def _run_workers(paths, jobs, db_location, registry_location, known, now, outcome: Outcome, bar):
     ctx = multiprocessing.get_context("fork")
-    counter, results, lock = ctx.Value("l", 0), ctx.SimpleQueue(), ctx.Lock()
-    workers = [ctx.Process(target=_worker, args=(paths[i::jobs], db_path, registry_path, known, now, counter,
-                                                 results, lock), daemon=True) for i in range(jobs)]
+    counter, results = ctx.Value("l", 0), ctx.SimpleQueue()
+    # SQLite: one writer at a time anyway, and the lock wakes the next at once; PostgreSQL: side by side
+    lock = ctx.Lock() if db_location.engine == SQLITE else None
+    workers = [ctx.Process(target=_worker, args=(paths[i::jobs], db_location, registry_location, known, now,
+                                                 counter, results, lock), daemon=True) for i in range(jobs)]
     for w in workers:
         w.start()
     shown, failures = 0, []
@@ -259,11 +291,9 @@ def missing_returns(store: Store, registry_path) -> list[dict]:
     """Issued templates (latest version of each id) with no current submission: 未报送."""
     registry = Registry(registry_path, create=False)
     try:
-        issued = registry.db.execute(
-            "SELECT id, MAX(version), project, department FROM templates GROUP BY id ORDER BY department, id"
-        ).fetchall()
+        issued = registry.latest_issued()
     finally:
         registry.close()
-    returned = {r[0] for r in store.rows("SELECT template_id FROM submissions WHERE status='current'")}
+    returned = store.current_templates()
     return [{"template_id": i, "version": v, "project": p, "department": d}
             for i, v, p, d in issued if i not in returned]

@@ -1,18 +1,19 @@
 """The issuer's registry: every template version rendered, with its full definition, and every file issued.
 
-A SQLite file (output/registry.db unless --registry or XLFORM_REGISTRY names another), so that render,
-read, collect and migrate agree on what was issued and any SQLite client can look inside.
+A SQLite file (output/registry.db unless --registry or XLFORM_REGISTRY names another) or a PostgreSQL
+database (postgresql://…), so that render, read, collect and migrate agree on what was issued and any
+client can look inside. Every query of the registry is a method here (the engines differ in xlform/db.py).
 """
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from pathlib import Path
 
+from . import db as engines
+from .db import SQLITE, VERSION_LOCK, Database, Location
 from .definition import Project, from_canonical
 from .forms import FormKind, kind_from_spec
-from .sqlite import connect, transaction
 
 DEFAULT = Path("output") / "registry.db"
 
@@ -30,28 +31,42 @@ CREATE TABLE IF NOT EXISTS issued_files (
 """
 
 
-def default_path() -> Path:
-    return Path(os.environ.get("XLFORM_REGISTRY") or DEFAULT)
+def locate(value=None) -> Location:
+    """The registry named (a path, sqlite:///PATH or postgresql://…), else XLFORM_REGISTRY, else
+    output/registry.db; ValueError for a URL of another kind."""
+    return engines.locate(value or os.environ.get("XLFORM_REGISTRY") or None, DEFAULT)
+
+
+def default_path() -> Location:
+    return locate()
+
+
+def exists(location: Location) -> bool:
+    """Whether a registry is there (a file; on a server, its tables)."""
+    return engines.exists(location, "templates", "--registry")
 
 
 class Registry:
-    def __init__(self, path: str | Path | None = None, create: bool = True):
+    def __init__(self, path=None, create: bool = True):
         """Open (or create) the registry; with create=False it is opened read-only (a read-only location
-        will do), and a missing file reads as an empty registry."""
-        self.path = Path(path) if path else default_path()
+        will do), and a missing one reads as an empty registry."""
+        self.location = locate(path)
+        self.path = self.location.shown   # the path, or the URL without its password
         if create:
-            self.db = connect(self.path, _SCHEMA)
-        elif self.path.exists():
-            self.db = connect(self.path, readonly=True)
+            self.db = Database(self.location, option="--registry")
+            try:
+                self.db.ensure(_SCHEMA, {"templates": {"kind": "TEXT"}})   # kind: missing in xlform 0.1
+            except BaseException:
+                self.db.close()
+                raise
+        elif exists(self.location):
+            self.db = Database(self.location, readonly=True, option="--registry")
             self.db.execute("SELECT 1 FROM templates, issued_files LIMIT 1")  # not a registry: fail here
         else:
-            self.db = sqlite3.connect(":memory:", isolation_level=None)
-            self.db.executescript(_SCHEMA)
-        columns = {r[1] for r in self.db.execute("PRAGMA table_info(templates)")}
-        if create and "kind" not in columns:
-            self.db.execute("ALTER TABLE templates ADD COLUMN kind TEXT")  # a registry from xlform 0.1
-            columns.add("kind")
-        self._kind = "kind" if "kind" in columns else "NULL"   # read-only 0.1 registry: no kinds kept
+            self.db = Database(engines.Location(SQLITE, Path(":memory:")))
+            self.db.ensure(_SCHEMA)
+        # a read-only registry of xlform 0.1 keeps no kinds
+        self._kind = "kind" if "kind" in self.db.columns("templates") else "NULL"
         self._cache: dict[tuple[str, int], dict | None] = {}
 
     def close(self):
@@ -62,9 +77,10 @@ class Registry:
         next number (an edited form.yaml issues a new version too)."""
         from .writer import template_hash
         digest = template_hash(project, kind)
-        with transaction(self.db):
-            last = self.db.execute("SELECT version, hash FROM templates WHERE id=? ORDER BY version DESC LIMIT 1",
-                                   (project.id,)).fetchone()
+        with self.db.transaction():
+            self.db.lock(VERSION_LOCK, project.id)   # PostgreSQL: two renders of one id issue one number each
+            last = self.db.one("SELECT version, hash FROM templates WHERE id=? ORDER BY version DESC LIMIT 1",
+                               project.id)
             if last and last[1] == digest:
                 return last[0]
             version = (last[0] + 1) if last else 1
@@ -79,14 +95,13 @@ class Registry:
 
     def record_files(self, issued: list[tuple[Project, int, str, str]], now: str):
         """Record issued (project, version, file, sheet) rows in one transaction."""
-        with transaction(self.db):
+        with self.db.transaction():
             self.db.executemany("INSERT INTO issued_files VALUES (?,?,?,?,?,?)",
                                 [(p.id, v, f, s, p.department, now) for p, v, f, s in issued])
 
     def latest_version(self, template_id: str) -> int:
         """The newest version issued of a template id (0 if none)."""
-        row = self.db.execute("SELECT MAX(version) FROM templates WHERE id=?", (template_id,)).fetchone()
-        return row[0] or 0
+        return self.db.one("SELECT MAX(version) FROM templates WHERE id=?", template_id)[0] or 0
 
     def lookup(self, template_id: str, version: int | None = None) -> dict | None:
         """The registered template (latest version unless one is named): its definition as data and as a
@@ -106,7 +121,7 @@ class Registry:
         args: tuple = (template_id,)
         if version is not None:
             sql, args = sql + " AND version=?", args + (int(version),)
-        row = self.db.execute(sql + " ORDER BY version DESC LIMIT 1", args).fetchone()
+        row = self.db.one(sql + " ORDER BY version DESC LIMIT 1", *args)
         if not row:
             return None
         definition = json.loads(row[4])
@@ -116,10 +131,17 @@ class Registry:
 
     def find_project(self, project: str, department: str) -> dict | None:
         """The latest template issued for a 项目名称 and 主管部门 (to recognise a form that lost its metadata)."""
-        row = self.db.execute("SELECT id FROM templates WHERE project=? AND department=? "
-                              "ORDER BY issued_at DESC, version DESC LIMIT 1", (project, department)).fetchone()
+        row = self.db.one("SELECT id FROM templates WHERE project=? AND department=? "
+                          "ORDER BY issued_at DESC, version DESC LIMIT 1", project, department)
         return self.lookup(row[0]) if row else None
 
     def templates(self) -> list[tuple]:
-        return self.db.execute("SELECT id, version, hash, project, department FROM templates "
-                               "ORDER BY id, version").fetchall()
+        """(id, version, hash, project, department) of every version issued, by id and version."""
+        return sorted(self.db.all("SELECT id, version, hash, project, department FROM templates"),
+                      key=lambda r: (r[0], r[1]))
+
+    def latest_issued(self) -> list[tuple]:
+        """(id, version, project, department) of the latest version of every template, by department and id."""
+        rows = self.db.all("SELECT t.id, t.version, t.project, t.department FROM templates t "
+                           "WHERE t.version = (SELECT MAX(version) FROM templates WHERE id = t.id)")
+        return sorted(rows, key=lambda r: (r[3] is not None, r[3] or "", r[0]))

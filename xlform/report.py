@@ -25,12 +25,9 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
     env = Environment(loader=FileSystemLoader(str(templates_dir() / "report")),
                       autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("department.html.j2")
-    rows = store.rows("SELECT id, department, project, path, sheet, total_score, grade FROM submissions "
-                      "WHERE status IN ('current', 'rejected') ORDER BY department, path, sheet")
+    rows = store.to_send_back()
     problems: dict[int, list[dict]] = {}
-    for sid, cell, severity, code, message in store.rows(
-            "SELECT p.submission_id, p.cell, p.severity, p.code, p.message FROM problems p "
-            "JOIN submissions s ON s.id = p.submission_id WHERE s.status IN ('current', 'rejected') ORDER BY p.id"):
+    for sid, cell, severity, code, message, *_ in store.problems_to_send_back():
         problems.setdefault(sid, []).append({"cell": cell, "severity": severity, "code": code, "message": message})
     departments: dict[str, list[dict]] = {}
     for sid, department, project, path, sheet, total, grade in rows:

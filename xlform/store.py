@@ -1,61 +1,72 @@
-"""The collection database (SQLite): every file seen, every record read, every problem, queryable by any
-SQLite client. A file's records always go in together, in one transaction, so a killed run leaves no file
-half-written."""
+"""The collection database: every file seen, every record read, every problem, queryable by any SQLite or
+PostgreSQL client. A file's records always go in together, in one transaction, so a killed run leaves no
+file half-written. Every query of the collection is a method here (the engines differ only in xlform/db.py).
+"""
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import db as engines
+from .db import CURRENT_LOCK, SQLITE, Database, Location
 from .record import Record
-from .sqlite import connect, transaction
 
 DEFAULT = Path("output") / "collect.db"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (          -- one row per distinct file content
-    sha256 TEXT PRIMARY KEY, path TEXT NOT NULL, size INTEGER, modified TEXT, received_at TEXT NOT NULL,
+    sha256 TEXT PRIMARY KEY, path TEXT NOT NULL, size {int8}, modified TEXT, received_at TEXT NOT NULL,
     status TEXT NOT NULL                    -- read | rejected
 );
 CREATE TABLE IF NOT EXISTS file_paths (     -- every path a content was found under (duplicates too)
     path TEXT PRIMARY KEY, sha256 TEXT NOT NULL REFERENCES files(sha256), seen_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS submissions (    -- one row per project sheet read (or per rejected file)
-    id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL REFERENCES files(sha256), path TEXT NOT NULL,
+    id {serial}, sha256 TEXT NOT NULL REFERENCES files(sha256), path TEXT NOT NULL,
     sheet TEXT, template_id TEXT, version INTEGER, department TEXT, project TEXT,
     modified TEXT, received_at TEXT NOT NULL,
     status TEXT NOT NULL,                   -- current | superseded | rejected
-    errors INTEGER NOT NULL, warnings INTEGER NOT NULL, total_score REAL,
+    errors INTEGER NOT NULL, warnings INTEGER NOT NULL, total_score {real},
     record TEXT NOT NULL,                   -- the full record as JSON
     form TEXT, grade TEXT                   -- the form kind, the 评价等级
 );
 CREATE INDEX IF NOT EXISTS submissions_template ON submissions(template_id, status);
+-- at most one current submission per template, whoever writes at the same time
+CREATE UNIQUE INDEX IF NOT EXISTS submissions_one_current ON submissions(template_id) WHERE status = 'current';
 CREATE TABLE IF NOT EXISTS projects (
-    submission_id INTEGER PRIMARY KEY REFERENCES submissions(id), template_id TEXT, version INTEGER,
+    submission_id {int8} PRIMARY KEY REFERENCES submissions(id), template_id TEXT, version INTEGER,
     name TEXT, department TEXT, implementer TEXT, year INTEGER, goal_expected TEXT, goal_actual TEXT,
-    funds_weight REAL, funds_rate REAL, funds_score REAL, total_score REAL
+    funds_weight {real}, funds_rate {real}, funds_score {real}, total_score {real}
 );
 CREATE TABLE IF NOT EXISTS funds (
-    submission_id INTEGER NOT NULL REFERENCES submissions(id), row TEXT NOT NULL,
-    initial REAL, annual REAL, executed REAL, PRIMARY KEY (submission_id, row)
+    submission_id {int8} NOT NULL REFERENCES submissions(id), row TEXT NOT NULL,
+    initial {real}, annual {real}, executed {real}, PRIMARY KEY (submission_id, row)
 );
 CREATE TABLE IF NOT EXISTS indicators (
-    submission_id INTEGER NOT NULL REFERENCES submissions(id), position INTEGER NOT NULL,
-    indicator_id TEXT, level1 TEXT, level2 TEXT, name TEXT, target TEXT, actual REAL, weight REAL,
-    score REAL, deviation_reason TEXT, PRIMARY KEY (submission_id, position)
+    submission_id {int8} NOT NULL REFERENCES submissions(id), position INTEGER NOT NULL,
+    indicator_id TEXT, level1 TEXT, level2 TEXT, name TEXT, target TEXT, actual {real}, weight {real},
+    score {real}, deviation_reason TEXT,
+    actual_text TEXT,                       -- a 实际完成值 that is text (a qualitative tier), not a number
+    PRIMARY KEY (submission_id, position)
 );
 CREATE TABLE IF NOT EXISTS extra_values (  -- what a form kind adds: per project (position -1) or indicator
-    submission_id INTEGER NOT NULL REFERENCES submissions(id), position INTEGER NOT NULL, key TEXT NOT NULL,
+    submission_id {int8} NOT NULL REFERENCES submissions(id), position INTEGER NOT NULL, key TEXT NOT NULL,
     value TEXT, PRIMARY KEY (submission_id, position, key)
 );
 CREATE TABLE IF NOT EXISTS problems (
-    id INTEGER PRIMARY KEY, submission_id INTEGER NOT NULL REFERENCES submissions(id),
+    id {serial}, submission_id {int8} NOT NULL REFERENCES submissions(id),
     cell TEXT, severity TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL
 );
-CREATE VIEW IF NOT EXISTS current AS
+"""
+_VIEWS = """
+{view} current AS
     SELECT s.*, p.implementer, p.funds_rate, p.funds_score FROM submissions s
     LEFT JOIN projects p ON p.submission_id = s.id WHERE s.status = 'current';
 """
+_ADDED = {"submissions": {"form": "TEXT", "grade": "TEXT"},   # columns a database of xlform 0.1 lacks
+          "indicators": {"actual_text": "TEXT"}}
 
 
 @dataclass
@@ -74,19 +85,20 @@ class Prepared:
     @classmethod
     def of(cls, r: Record) -> "Prepared":
         tid = r.template.get("id") or None
+        version = _small(r.template.get("version"))
         p = r.project
         project = None
         if p:
-            project = (tid, r.template.get("version"), p["name"], p["department"], p["implementer"], p["year"],
+            project = (tid, version, p["name"], p["department"], p["implementer"], p["year"],
                        r.goal.get("expected"), r.goal.get("actual"), r.funds.get("weight"), r.funds.get("rate"),
                        r.funds.get("score"), r.total_score)
         return cls(bool(tid and p), tid,
-                   (r.sheet, tid, r.template.get("version"), p.get("department"), p.get("name"), len(r.errors),
+                   (r.sheet, tid, version, p.get("department"), p.get("name"), len(r.errors),
                     len(r.warnings), r.total_score, r.to_json(), r.template.get("form"), r.grade),
                    project,
                    [(k, v["initial"], v["annual"], v["executed"]) for k, v in r.funds.get("rows", {}).items()],
-                   [(n, i.id, i.level1, i.level2, i.name, i.target, i.actual, i.weight, i.score, i.deviation_reason)
-                    for n, i in enumerate(r.indicators)],
+                   [(n, i.id, i.level1, i.level2, i.name, i.target, *_number_or_text(i.actual), i.weight, i.score,
+                     i.deviation_reason) for n, i in enumerate(r.indicators)],
                    [(x.where, x.severity, x.code, x.message) for x in r.problems],
                    [(-1, k, _text(v)) for k, v in {**dict(list(p.items())[4:]), **r.extra}.items()] +
                    [(n, k, _text(v)) for n, i in enumerate(r.indicators) for k, v in i.extra.items()])
@@ -100,52 +112,93 @@ class Prepared:
         return self.submission[6]
 
 
+def _small(v):
+    """An integer an INTEGER column takes on both engines (a hostile hidden sheet may claim version 1e30)."""
+    return v if isinstance(v, int) and -2**31 <= v < 2**31 else None
+
+
+def _number_or_text(v) -> tuple:
+    """(number, None) or (None, text): a numeric column holds numbers only (PostgreSQL insists)."""
+    if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)):
+        return v, None
+    return None, _text(v)
+
+
 def _text(v) -> str | None:
     return None if v is None else (f"{v:g}" if isinstance(v, float) else str(v))
 
 
-def db_path(url: str | None) -> Path:
-    """A file path, or a sqlite:/// URL (sqlite:///relative.db, sqlite:////absolute.db)."""
-    if not url:
-        return DEFAULT
-    if url.startswith("sqlite:///"):
-        return Path(url[len("sqlite:///"):])
-    if "://" in url:
-        raise ValueError(f"only SQLite databases are supported (a path or sqlite:///PATH), not {url!r}")
-    return Path(url)
+def db_path(url) -> Location:
+    """A file path, a sqlite:/// URL (sqlite:///relative.db, sqlite:////absolute.db) or a postgresql:// URL;
+    ValueError for anything else."""
+    return engines.locate(url, DEFAULT)
+
+
+def exists(location: Location) -> bool:
+    """Whether a collection database is there (a file; on a server, its tables)."""
+    return engines.exists(location, "submissions", "--db")
+
+
+def _first(value):
+    """A sort key putting None first, as SQLite's ORDER BY does: orders are made here, identical on both
+    engines, whatever collation the server was given."""
+    return (value is not None, value if value is not None else "")
+
+
+GRADES = ("优", "良", "中", "差")   # the national 评价等级, shown even when no project has them
 
 
 class Store:
-    def __init__(self, path: Path, create: bool = True):
-        self.path = Path(path)
-        if not create and not self.path.exists():
+    def __init__(self, location, create: bool = True):
+        """Open (or create) the collection database: a path, sqlite:///PATH or postgresql://…; with
+        create=False it is only read (a read-only SQLite file; a read-only PostgreSQL session)."""
+        self.location = db_path(location)
+        self.path = self.location.shown   # the path, or the URL without its password
+        if not create and not exists(self.location):
             raise FileNotFoundError(f"no database at {self.path}")
-        self.db = connect(self.path, _SCHEMA, readonly=not create)
-        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db = Database(self.location, readonly=not create, option="--db")
         if create:
-            columns = {r[1] for r in self.db.execute("PRAGMA table_info(submissions)")}
-            for column in ("form", "grade"):  # a database collected by xlform 0.1
-                if column not in columns:
-                    self.db.execute(f"ALTER TABLE submissions ADD COLUMN {column} TEXT")
+            try:
+                self.db.ensure(_SCHEMA, _ADDED, _VIEWS)
+            except BaseException:
+                self.db.close()
+                raise
+
+    def files(self) -> set[Path]:
+        """The files the database is made of (not to be collected as returns)."""
+        if self.location.engine != SQLITE:
+            return set()
+        return {Path(f"{self.location.target}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")}
 
     def close(self):
         self.db.close()
 
-    def transaction(self):
-        return transaction(self.db)
+    @contextmanager
+    def transaction(self, templates=()):
+        """A write transaction; on PostgreSQL the templates whose current submission it may change are locked
+        for it first, in one order for every writer (two writers never wait for each other in a circle)."""
+        with self.db.transaction():
+            for t in sorted({t for t in templates if t}):
+                self.db.lock(CURRENT_LOCK, t)
+            yield
+
+    def retrying(self, step):
+        """step() (a whole transaction), again when PostgreSQL chose it as a deadlock's victim."""
+        return self.db.retrying(step)
 
     def known(self) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT sha256 FROM files")}
+        return {r[0] for r in self.db.all("SELECT sha256 FROM files")}
 
     def add_path(self, path: str, sha: str, now: str):
-        self.db.execute("INSERT OR REPLACE INTO file_paths VALUES (?,?,?)", (path, sha, now))
+        self.db.execute("INSERT INTO file_paths VALUES (?,?,?) ON CONFLICT (path) DO UPDATE "
+                        "SET sha256 = excluded.sha256, seen_at = excluded.seen_at", (path, sha, now))
 
     def add_file(self, path: str, sha: str, size: int, modified: str, now: str,
                  records: list["Prepared"]) -> str | None:
         """Store one file and its records, inside the caller's transaction (see `batches`): 'read' or
         'rejected' (no usable record), None if its content was already stored."""
         status = "read" if any(r.usable for r in records) else "rejected"
-        added = self.db.execute("INSERT OR IGNORE INTO files VALUES (?,?,?,?,?,?)",
+        added = self.db.execute("INSERT INTO files VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                                 (sha, path, size, modified, now, status)).rowcount
         self.add_path(path, sha, now)
         if not added:
@@ -157,25 +210,28 @@ class Store:
     def _add_record(self, r: "Prepared", sha, path, modified, now):
         status = self._claim_current(r.template_id, modified) if r.usable else "rejected"
         sheet, tid, version, department, project, errors, warnings, total, encoded, form, grade = r.submission
-        sid = self.db.execute(
+        sid = self.db.one(
             "INSERT INTO submissions (sha256, path, sheet, template_id, version, department, project, modified, "
             "received_at, status, errors, warnings, total_score, record, form, grade) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (sha, path, sheet, tid, version, department, project, modified, now, status, errors, warnings, total,
-             encoded, form, grade)).lastrowid
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+            sha, path, sheet, tid, version, department, project, modified, now, status, errors, warnings, total,
+            encoded, form, grade)[0]
         if r.project:
             self.db.execute("INSERT INTO projects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (sid,) + r.project)
             self.db.executemany("INSERT INTO funds VALUES (?,?,?,?,?)", [(sid,) + row for row in r.funds])
-            self.db.executemany("INSERT INTO indicators VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            self.db.executemany("INSERT INTO indicators (submission_id, position, indicator_id, level1, level2, name, "
+                                "target, actual, actual_text, weight, score, deviation_reason) "
+                                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                                 [(sid,) + row for row in r.indicators])
         self.db.executemany("INSERT INTO extra_values VALUES (?,?,?,?)", [(sid,) + row for row in r.extras])
         self.db.executemany("INSERT INTO problems (submission_id, cell, severity, code, message) VALUES (?,?,?,?,?)",
                             [(sid,) + row for row in r.problems])
 
     def _claim_current(self, template_id: str, modified: str) -> str:
-        """The newest file of a template is current; an older one goes into history as superseded."""
-        row = self.db.execute("SELECT id, modified FROM submissions WHERE template_id=? AND status='current'",
-                              (template_id,)).fetchone()
+        """The newest file of a template is current; an older one goes into history as superseded. The
+        transaction holds the template's lock (PostgreSQL), and the unique index allows one current."""
+        row = self.db.one("SELECT id, modified FROM submissions WHERE template_id=? AND status='current'",
+                          template_id)
         if row is None:
             return "current"
         if modified >= row[1]:
@@ -185,8 +241,48 @@ class Store:
 
     # -- queries ------------------------------------------------------------------------------
     def current_records(self) -> list[dict]:
-        return [json.loads(r[0]) for r in self.db.execute(
-            "SELECT record FROM submissions WHERE status='current' ORDER BY department, template_id")]
+        """The record of every current submission, by department and template id."""
+        rows = self.db.all("SELECT department, template_id, record FROM submissions WHERE status='current'")
+        return [json.loads(r[2]) for r in sorted(rows, key=lambda r: (_first(r[0]), _first(r[1])))]
 
-    def rows(self, sql: str, *args) -> list[tuple]:
-        return self.db.execute(sql, args).fetchall()
+    def current_templates(self) -> set[str]:
+        return {r[0] for r in self.db.all("SELECT template_id FROM submissions WHERE status='current'")}
+
+    def to_send_back(self) -> list[tuple]:
+        """(id, department, project, path, sheet, total_score, grade) of every current or rejected
+        submission, by department, path and sheet: what the reports list."""
+        rows = self.db.all("SELECT id, department, project, path, sheet, total_score, grade FROM submissions "
+                           "WHERE status IN ('current', 'rejected')")
+        return sorted(rows, key=lambda r: (_first(r[1]), _first(r[3]), _first(r[4])))
+
+    def problems_to_send_back(self) -> list[tuple]:
+        """(submission id, cell, severity, code, message, department, project, path, sheet, status) of every
+        problem of a current or rejected submission, by department, path and the order they were found."""
+        rows = self.db.all(
+            "SELECT p.submission_id, p.cell, p.severity, p.code, p.message, s.department, s.project, s.path, "
+            "s.sheet, s.status, p.id FROM problems p JOIN submissions s ON s.id = p.submission_id "
+            "WHERE s.status IN ('current', 'rejected')")
+        return [r[:10] for r in sorted(rows, key=lambda r: (_first(r[5]), _first(r[7]), r[10]))]
+
+    def unresolved(self) -> int:
+        """Rejected files and current submissions with errors: what makes collect exit 1."""
+        return self.db.one("SELECT COUNT(*) FROM submissions WHERE status='rejected' OR "
+                           "(status='current' AND errors > 0)")[0]
+
+    def grade_counts(self) -> list[tuple[str, int]]:
+        """(评价等级, current projects) for 优 良 中 差, then any other grade a profile names."""
+        counts = dict(self.db.all("SELECT grade, COUNT(*) FROM submissions WHERE status='current' "
+                                  "AND grade IS NOT NULL GROUP BY grade"))
+        return [(g, counts.pop(g, 0)) for g in GRADES] + sorted(counts.items())
+
+    def department_averages(self) -> list[tuple[str, int, float | None, float | None]]:
+        """(主管部门, current projects, average 总分, average 执行率) by department."""
+        rows = self.db.all(
+            "SELECT s.department, COUNT(*), AVG(s.total_score), AVG(p.funds_rate) FROM submissions s "
+            "LEFT JOIN projects p ON p.submission_id = s.id WHERE s.status='current' GROUP BY s.department")
+        return sorted(((d, n, _float(total), _float(rate)) for d, n, total, rate in rows), key=lambda r: _first(r[0]))
+
+
+def _float(value):
+    return None if value is None else float(value)
+

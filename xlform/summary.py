@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import xlsxwriter
@@ -50,8 +49,7 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
         ws.repeat_rows(0)
         return ws
 
-    current = [json.loads(r[0]) for r in store.rows(
-        "SELECT record FROM submissions WHERE status='current' ORDER BY department, template_id")]
+    current = store.current_records()
     # the columns a form kind adds (项目编码, 评价结论, an extra indicator column …), labelled by the kind
     project_extra = _extra_columns(current, lambda r: [*list(r["project"])[4:], *r.get("extra", {})])
     indicator_extra = _extra_columns(current, lambda r: [k for i in r["indicators"] for k in i.get("extra", {})])
@@ -65,6 +63,7 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
             r["funds"]["score"], r["total_score"], r.get("grade"), _count(r, "error"), _count(r, "warning"),
             status_text(_count(r, "error"), _count(r, "warning")), r["file"], r["sheet"], r["template"].get("form")]
            + [r["project"].get(k, r.get("extra", {}).get(k)) for k, _ in project_extra] for r in current])
+    _charts(wb, store, head)
     sheet("指标", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
                  ("一级指标", "text", 12), ("二级指标", "text", 14), ("三级指标", "text", 36), ("指标编号", "text", 20),
                  ("年度指标值", "text", 16), ("实际完成值", "text", 12), ("分值", "score", 7), ("得分", "score", 7),
@@ -73,10 +72,8 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
             i["level1"], i["level2"], i["name"], i["id"], i["target"], i["actual"], i["weight"], i["score"],
             i["deviation_reason"]] + [i.get("extra", {}).get(k) for k, _ in indicator_extra]
            for r in current for i in r["indicators"]])
-    problems = store.rows(
-        "SELECT s.department, s.project, s.path, s.sheet, p.cell, p.severity, p.code, p.message, s.status "
-        "FROM problems p JOIN submissions s ON s.id = p.submission_id "
-        "WHERE s.status IN ('current', 'rejected') ORDER BY s.department, s.path, p.id")
+    problems = [(d, p, f, s, c, sev, code, m, st)
+                for _, c, sev, code, m, d, p, f, s, st in store.problems_to_send_back()]
     sheet("问题", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
                  ("单元格", "text", 14), ("级别", "text", 6), ("代码", "text", 18), ("问题及处理", "text", 80),
                  ("状态", "text", 10)],
@@ -86,6 +83,64 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
           [[m["department"], m["project"], m["template_id"], m["version"]] for m in missing])
     wb.close()
     atomic_write(Path(path), buffer.getvalue())
+
+
+def _charts(wb, store: Store, head):
+    """Sheet 图表: native Excel charts of the current projects (评价等级 counts; average 总分 and 执行率 by
+    主管部门), their data beside them on the same sheet, so the director sees the numbers drawn."""
+    ws = wb.add_worksheet("图表")
+    text, count = wb.add_format({"font_name": "宋体"}), wb.add_format({"num_format": "0"})
+    score, rate = wb.add_format({"num_format": "0.00"}), wb.add_format({"num_format": "0.00%"})
+    grades, departments = store.grade_counts(), store.department_averages()
+    for c, (title, width) in enumerate([("评价等级", 10), ("项目数", 8), (None, 2), ("主管部门", 28), ("项目数", 8),
+                                        ("平均总分", 10), ("平均执行率", 11)]):
+        ws.set_column(c, c, width)
+        if title:
+            ws.write_string(0, c, title, head)
+    for r, (grade, n) in enumerate(grades, start=1):
+        ws.write_string(r, 0, grade, text)
+        ws.write_number(r, 1, n, count)
+    for r, (department, n, total, executed) in enumerate(departments, start=1):
+        ws.write_string(r, 3, department or "（未填写）", text)
+        ws.write_number(r, 4, n, count)
+        for c, value, fmt in ((5, total, score), (6, executed, rate)):
+            if value is not None:
+                ws.write_number(r, c, value, fmt)
+    ws.set_paper(9)  # A4 landscape, one page wide
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    if not departments:
+        ws.write_string(len(grades) + 2, 0, "尚无已报送的项目，暂无图表。", text)
+        return
+    last = len(departments)
+
+    def chart(kind, title, categories, values, axis, number, height):
+        bar = kind == "bar"   # a bar per department; columns per 评价等级
+        c = wb.add_chart({"type": kind})
+        c.add_series({"name": title, "categories": categories, "values": values, "fill": {"color": "#4472C4"},
+                      "data_labels": {"value": True, "num_format": number}})
+        c.set_title({"name": title, "name_font": {"name": "宋体", "size": 14}})
+        category_axis = {"name": "主管部门" if bar else "评价等级", "name_font": {"name": "宋体"},
+                         "num_font": {"name": "宋体"}}
+        if bar:  # bars read top-down, as the table does, with the value axis kept at the bottom
+            category_axis.update(reverse=True, crossing="max")
+        value_axis = {"name": axis, "name_font": {"name": "宋体"}, "num_format": number, "min": 0}
+        c.set_x_axis(value_axis if bar else category_axis)
+        c.set_y_axis(category_axis if bar else value_axis)
+        c.set_legend({"none": True})
+        c.set_size({"width": 560, "height": height})
+        return c, height
+
+    row, bars = 1, max(240, 80 + 30 * last)
+    for spec in (("column", "评价等级分布", ["图表", 1, 0, len(grades), 0], ["图表", 1, 1, len(grades), 1],
+                  "项目数（个）", "0", 300),
+                 ("bar", "各主管部门平均总分", ["图表", 1, 3, last, 3], ["图表", 1, 5, last, 5], "平均总分（分）",
+                  "0.00", bars),
+                 ("bar", "各主管部门平均执行率", ["图表", 1, 3, last, 3], ["图表", 1, 6, last, 6], "平均执行率",
+                  "0%", bars)):
+        c, height = chart(*spec)
+        ws.insert_chart(row, 8, c)
+        row += height // 20 + 1   # rows are 20 pixels high: the next chart below this one
 
 
 def _extra_columns(records: list[dict], keys_of) -> list[tuple[str, str]]:
