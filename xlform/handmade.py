@@ -180,8 +180,8 @@ def _goal(g: Grid, f: Found, rows: list[int]):
         texts = [(cc, t) for cc, t in texts if not t.startswith("年度总体目标")]
         expected = next(((cc, t) for cc, t in texts if actual_col is None or cc < actual_col), None)
         actual = next(((cc, t) for cc, t in texts if actual_col is not None and cc >= actual_col), None)
-        if expected:
-            f.goal, f.cells["goal"] = expected[1], at(below, expected[0])
+        if expected:   # the goal as typed (only names and labels lose the spaces extraction put in)
+            f.goal, f.cells["goal"] = str(g.rows[below][expected[0]]).strip(), at(below, expected[0])
         if actual:
             f.goal_actual = actual[1]
         return
@@ -189,7 +189,7 @@ def _goal(g: Grid, f: Found, rows: list[int]):
         hits = g.find(label, rows)
         if hits and g.right_of(*hits[0]):
             c, t = g.right_of(*hits[0])
-            f.goal, f.cells["goal"] = t, at(hits[0][0], c)
+            f.goal, f.cells["goal"] = str(g.rows[hits[0][0]][c]).strip(), at(hits[0][0], c)
             return
 
 

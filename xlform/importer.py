@@ -31,6 +31,7 @@ from .xlsx import BadWorkbook, Cell, Package, Sheet
 
 _REF = re.compile(r"^([A-Z]+)(\d+)$")
 _EMPTY = Cell(None, None)
+_TYPED_TARGET = re.compile(r"\d+(?:\.\d+)?%?[^\d\s()=+*/^&,;:!<>-]{0,4}")
 
 
 @dataclass
@@ -265,10 +266,13 @@ def _from_declaration(sheet: Sheet, entry: dict, kind: FormKind, file: str) -> I
 def _grid(sheet: Sheet) -> tuple[dict, dict]:
     cells: dict[int, dict[int, object]] = {}
     for ref, cell in sheet.cells.items():
-        if cell.value is None or cell.value == "":
+        value = cell.value
+        if cell.formula is not None and _TYPED_TARGET.fullmatch(cell.formula):
+            value = "=" + cell.formula   # =100% typed as a 指标值: what was meant is the text
+        if value is None or value == "":
             continue
         r, c = _rc(ref)
-        cells.setdefault(r, {})[c] = cell.value
+        cells.setdefault(r, {})[c] = value
     formats = {_rc(ref): code for ref, code in sheet.cell_formats.items()}
     return cells, formats
 
