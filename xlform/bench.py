@@ -389,6 +389,37 @@ class Bench:
                  helptime < 0.3)
         self.add("cold start `xlform read FILE` (40 indicators)", f"{readtime:.3f} s", "", True)
 
+    def import_flat(self, count: int):
+        """`xlform import` of a flat list (one row per indicator, as budget systems export) of `count`
+        projects of 12 indicators: reading, finding, writing and checking every definition."""
+        import xlsxwriter
+        from .importer import import_files
+        path = self.work / f"flat-{count}.xlsx"
+        book = xlsxwriter.Workbook(str(path))
+        ws = book.add_worksheet()
+        ws.write_row(0, 0, ["项目名称", "主管部门", "实施单位", "年初预算数", "全年预算数", "一级指标", "二级指标",
+                            "三级指标", "年度指标值", "分值"])
+        levels = [("产出指标", "数量指标", 10)] * 5 + [("效益指标", "社会效益指标", 7.5)] * 4 + \
+            [("满意度指标", "服务对象满意度指标", 10 / 3)] * 3
+        r = 1
+        for n in range(count):
+            for i, (level1, level2, weight) in enumerate(levels):
+                ws.write_row(r, 0, [f"基准项目{n:04d}", f"基准部门{n % 20:02d}", f"基准单位{n % 7}", 100 + n, 110 + n,
+                                    level1, level2, f"指标{i:02d}", f"≥{i + 1}次", round(weight, 2)])
+                r += 1
+        book.close()
+        times = []
+        for k in range(self.repeat):
+            start = time.perf_counter()
+            out = import_files([path], self.work / f"imported-{count}-{k}", year=2024)
+            times.append(time.perf_counter() - start)
+            if len(out.written) != count:
+                raise RuntimeError(f"import wrote {len(out.written)} of {count} definitions")
+        times.sort()
+        med = statistics.median(times)
+        self.add(f"import flat list, {count} projects", f"{med:.2f} s (min {times[0]:.2f}, max {times[-1]:.2f}; "
+                 f"{med / count * 1000:.1f} ms/project)", "< 10 s" if count == 500 else "", med < 10)
+
     def table(self) -> str:
         head = ("measure", "figure", "floor", "", "reference")
         rows = [head] + self.rows
@@ -416,6 +447,7 @@ def main(argv=None):
         b.collect(counts)
         b.render_parallel(8 if args.quick else 200)
         b.cold_start()
+        b.import_flat(20 if args.quick else 500)
         print(b.table())
         return 0 if args.quick or all(r[3] == "ok" for r in b.rows) else 1
     finally:

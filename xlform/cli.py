@@ -435,5 +435,47 @@ def print_(files, out_dir):
     sys.exit(OK)
 
 
+@main.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "out_dir", default="definitions", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the definitions (<id>.yaml).")
+@click.option("--force", is_flag=True, help="Overwrite definitions that already exist.")
+@click.option("--values", is_flag=True, help="Also write what a hand-made 自评表 holds filled in (全年执行数, "
+              "实际完成值, 得分 …) beside its definition, as <id>.record.json.")
+@click.option("--year", type=click.IntRange(1990, 2100), default=None,
+              help="The year of forms and lists that do not say it [default: as found, else this year].")
+def import_(files, out_dir, force, values, year):
+    """Turn workbooks into definitions: one YAML file per project found.
+
+    Reads filled 绩效目标申报表 and 自评表 issued by xlform (exactly, through their hidden sheet), 自评表 and
+    申报表 made by hand in the national layout (labels found wherever they stand), and flat lists (one row
+    per indicator with 项目名称, 主管部门, 三级指标, 年度指标值, 分值 … as columns). Prints what it found and
+    every problem by file and cell. Exit 0 clean, 1 when an input had errors, could not be read or a
+    definition was not overwritten, 2 when the command could not run.
+    """
+    from .importer import describe, import_files
+    for f in files:
+        if not Path(f).is_file():
+            raise click.UsageError(f"no such file: {f}")
+    outcome = import_files(files, out_dir, force, values, year)
+    written = {id(item): path for item, path in outcome.written}
+    for item in outcome.found:
+        path = written.get(id(item))
+        click.echo(f"{describe(item)} -> {path if path else 'not written'}")
+        for p in item.problems:
+            label = "Error" if p.severity == "error" else "Warning"
+            click.echo(f"{label}: {item.file}: {p.where}: {p.message}", err=True)
+    for p in outcome.failed:
+        click.echo(f"Error: {p.where}: {p.message}", err=True)
+    for path in outcome.refused:
+        click.echo(f"Error: {path} exists; not overwritten (use --force to replace it)", err=True)
+    for p in outcome.check:
+        click.echo(f"Error: {p}", err=True)
+    warnings = sum(p.severity == "warning" for i in outcome.found for p in i.problems)
+    click.echo(f"{len(files)} files, {len(outcome.found)} projects found, {len(outcome.written)} definitions "
+               f"written to {out_dir}, {outcome.errors} errors, {warnings} warnings", err=True)
+    sys.exit(PROBLEMS if outcome.errors else OK)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -218,9 +218,8 @@ class _Builder:
         except (ValueError, TypeError) as e:
             self.error(("scoring",), str(e), "scoring")
             scoring = {}
-        extra = {key: self.text(d, key, required=bool(opts and opts.get("required")))
-                 for key, opts in self.kind.definition_keys.items()}
-        extra = {k: v for k, v in extra.items() if v}
+        extra = {key: self.kind_key(d, key, opts or {}) for key, opts in self.kind.definition_keys.items()}
+        extra = {k: v for k, v in extra.items() if v not in ("", None)}
         year = d.get("year")
         if not isinstance(year, int) or isinstance(year, bool) or not 1990 <= year <= 2100:
             self.error(("year",), f"must be a year such as 2019 (got {year!r})",
@@ -231,25 +230,48 @@ class _Builder:
             self.error(("id",), f"{pid!r} is not a usable id: use letters, digits, '.', '_' and '-' "
                        "(it names files), e.g. xj-jrj-2019-01", "id")
         funds = self.funds(d.get("funds"))
-        indicators = self.indicators(d.get("indicators"))
+        optional = set(self.kind.spec.get("optional", ()))   # a declaration: goal and indicators may come later
+        indicators = [] if "indicators" in optional and not d.get("indicators") else \
+            self.indicators(d.get("indicators"))
         allow_total = None
         if "allow_total" in d:
             allow_total = self.number(d, "allow_total", (), positive=True)
         total = funds.weight + sum(i.weight for i in indicators)
         expected = allow_total if allow_total is not None else 100
         # only when every weight could be read: a total over a half-read tree would mislead
-        if not self.problems and indicators and not math.isclose(total, expected, abs_tol=1e-9):
+        if "indicators" in optional:  # the department declares the rest: only more than the total is wrong
+            if not self.problems and total > expected + 1e-9:
+                self.error(("indicators",), f"分值 add up to {total:g} (funds {funds.weight:g} + indicators "
+                           f"{total - funds.weight:g}), more than {expected:g}", "weight_total")
+        elif not self.problems and indicators and not math.isclose(total, expected, abs_tol=1e-9):
             self.error(("indicators",), f"分值 add up to {total:g} (funds {funds.weight:g} + indicators "
                        f"{total - funds.weight:g}), not {expected:g}; fix the weights or set "
                        "allow_total: N to accept another total", "weight_total")
-        if not self.problems and allow_total is None:
+        if not self.problems and allow_total is None and "indicators" not in optional:
             self.check_split(funds, indicators)
         project = Project(form, year, pid, self.text(d, "project"), self.text(d, "department"),
-                          self.text(d, "implementer"), funds, self.text(d, "goal"), tuple(indicators),
+                          self.text(d, "implementer"), funds, self.text(d, "goal", required="goal" not in optional),
+                          tuple(indicators),
                           allow_total, self.name, extra, dict(scoring), tuple(self.warnings))
         if self.problems:
             raise DefinitionError(self.problems)
         return project
+
+    def kind_key(self, d: dict, key: str, opts: dict):
+        """A top-level key the kind adds: text (code: 项目编码), or `type: rows` (a declaration's blank_rows:
+        a count for every 二级指标, or {二级指标: count, default: count}; 0 leaves a 二级指标 out)."""
+        if opts.get("type") != "rows":
+            return self.text(d, key, required=bool(opts.get("required")))
+        v = d.get(key)
+        if v is None:
+            return None
+        counts = v if isinstance(v, dict) else {"default": v}
+        for k, n in counts.items():
+            if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 50:
+                self.error((key,) + ((k,) if isinstance(v, dict) else ()),
+                           f"must be a whole number of rows from 0 to 50 (got {n!r})", "type")
+                return None
+        return v if isinstance(v, int) else {str(k): n for k, n in v.items()}
 
     def check_split(self, funds: Funds, indicators: list[Indicator]):
         """Warn where the 分值 depart from the profile's split (national: 预算执行率 10, 产出 50, 效益 30,

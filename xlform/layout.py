@@ -39,6 +39,7 @@ class Layout:
     rows: dict[str, int] = field(default_factory=dict)       # named rows (0-based)
     col: dict[str, int] = field(default_factory=dict)        # indicator table columns by key
     funds_col: dict[str, int] = field(default_factory=dict)  # funds grid columns by key
+    declared: list = field(default_factory=list)  # declaration rows: (level1, level2, known Indicator or None)
 
     @property
     def ncols(self) -> int:
@@ -194,6 +195,77 @@ def _signatures(lay: Layout, row: int) -> int:
     return row + 1
 
 
+def _attributes(lay: Layout, row: int) -> int:
+    """项目属性 (新增/延续): a list input beside its label."""
+    lay.rows["attributes"] = row
+    lay.fields["attribute"] = Field(ref(row, 2), "input", "list", "XF_ATTRIBUTE", label=lay.kind.label("attribute"))
+    return row + 1
+
+
+def _declared_funds(lay: Layout, row: int) -> int:
+    """资金情况（万元）: 年度资金总额 and the kind's fund rows, each with its 年初预算数 (locked)."""
+    lay.rows["funds_header"] = row
+    for n, row_key in enumerate(("total",) + lay.kind.fund_rows):
+        lay.rows[f"funds.{row_key}"] = row + 1 + n
+        lay.fields[f"funds.{row_key}.initial"] = Field(ref(row + 1 + n, lay.col["target"]), "fixed", "amount")
+    return row + 2 + len(lay.kind.fund_rows)
+
+
+def _declared_goal(lay: Layout, row: int) -> int:
+    """年度绩效目标: an input, or the definition's goal (locked) where the bureau gave one."""
+    lay.rows["goal"] = row
+    lay.fields["goal.expected"] = (Field(ref(row, 1), "fixed") if lay.project.goal else
+                                   Field(ref(row, 1), "input", "text", "XF_GOAL", lay.kind.limit("goal"),
+                                         lay.kind.label("goal")))
+    return row + 1
+
+
+def declared_rows(project: Project, kind: FormKind) -> list[tuple[str, str, object]]:
+    """The rows of a declaration's indicator table, in order: each 二级指标 of the kind's national set with
+    its known indicators, then its blank rows (blank_rows: n, or {二级指标: n, default: n}; 0 and no known
+    indicator leaves the 二级指标 out); known indicators under another 二级 or 一级 follow their 一级."""
+    counts = project.extra.get("blank_rows", kind.spec.get("blank_rows", 3))
+    counts = counts if isinstance(counts, dict) else {"default": counts}
+    default = counts.get("default", kind.spec.get("blank_rows", 3))
+    groups: dict[str, dict[str, list]] = {l1: {l2: [] for l2 in l2s} for l1, l2s in kind.spec["levels"].items()}
+    for ind in project.indicators:
+        groups.setdefault(ind.level1, {}).setdefault(ind.level2, []).append(ind)
+    rows = []
+    for level1, level2s in groups.items():
+        for level2, known in level2s.items():
+            rows += [(level1, level2, ind) for ind in known]
+            rows += [(level1, level2, None)] * counts.get(level2, default)
+    return rows
+
+
+def _declared_indicators(lay: Layout, row: int) -> int:
+    """The indicator table to fill: 一级 | 二级 | 三级指标 | 指标值 | 分值 | 备注, known rows locked, blank rows
+    unlocked; then the 预算执行率 row (its 分值) and the 分值合计 (a formula)."""
+    f, col, kind = lay.fields, lay.col, lay.kind
+    lay.rows.update(indicator_header=row, first_indicator=row + 1)
+    lay.declared = declared_rows(lay.project, kind)
+    first: dict[tuple, int] = {}
+    for n, (level1, level2, ind) in enumerate(lay.declared):
+        r, key, name = row + 1 + n, f"declared.{n}", f"XF_D{n + 1:03d}"
+        first.setdefault((level1,), r)
+        first.setdefault((level1, level2), r)
+        f[f"{key}.level1"] = Field(ref(first[(level1,)], col["level1"]), "fixed")
+        f[f"{key}.level2"] = Field(ref(first[(level1, level2)], col["level2"]), "fixed")
+        for part, kind_of in (("name", "text"), ("target", "text"), ("weight", "number")):
+            f[f"{key}.{part}"] = (Field(ref(r, col[part]), "fixed", kind_of) if ind is not None else
+                                  Field(ref(r, col[part]), "input", kind_of, f"{name}_{part.upper()}",
+                                        kind.limit(part) if kind_of == "text" else 0, kind.label(part)))
+        f[f"{key}.remark"] = Field(ref(r, col["remark"]), "input", "text", f"{name}_REMARK", kind.limit("remark"),
+                                   kind.label("remark"))
+    end = row + 1 + len(lay.declared)
+    lay.rows.update(rate_row=end, weight_total=end + 1)
+    f["funds.weight"] = Field(ref(end, col["weight"]), "fixed", "number")
+    f["declared.total"] = Field(ref(end + 1, col["weight"]), "formula", "number")
+    return end + 2
+
+
 _PLACE = {"header": _header, "funds": _funds, "goal": _goal, "indicators": _indicators, "total": _total,
-          "text_rows": _text_rows, "signatures": _signatures}
+          "text_rows": _text_rows, "signatures": _signatures, "attributes": _attributes,
+          "declared_funds": _declared_funds, "declared_goal": _declared_goal,
+          "declared_indicators": _declared_indicators}
 SECTIONS = tuple(_PLACE)

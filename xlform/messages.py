@@ -62,6 +62,26 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason_tier": ("error", "“{name}”完成情况为“{tier}”，须填写偏差原因分析及改进措施。"),
     "funds_reason_missing": ("error", "预算执行率 {rate} 低于 {threshold}，须填写原因。"),
     "blank_text": ("error", "{label}未填写。"),
+    # a filled 绩效目标申报表 (form kind declaration)
+    "decl_attribute": ("error", "项目属性未选择或无效（现为“{value}”）。请从下拉列表选择：{choices}。"),
+    "decl_goal_missing": ("error", "年度绩效目标未填写。请写明本项目年度要做什么、达到什么效果。"),
+    "decl_name_missing": ("error", "本行填写了指标值或分值，但三级指标名称为空。请填写指标名称，或清空该行。"),
+    "decl_target_missing": ("error", "“{name}”的指标值未填写。"),
+    "decl_target_unclear": ("error", "“{name}”的指标值“{value}”既不是可计分的目标值，也不是明确的定性描述：{hint}。"),
+    "decl_weight_missing": ("error", "“{name}”的分值未填写。"),
+    "decl_weight_positive": ("error", "“{name}”的分值须大于 0（现为 {value}）。"),
+    "decl_duplicate": ("error", "三级指标“{name}”在{level2}下重复填写，请合并或改名。"),
+    "decl_too_few": ("error", "{level1}下至少需要填写一个三级指标。"),
+    "decl_split": ("error", "{level1}的分值合计为 {have}，应为 {want}（{split}）。"),
+    # xlform import: workbooks an office already has -> definitions
+    "import_not_a_form": ("error", "工作簿中没有找到项目支出绩效自评表、绩效目标申报表或指标清单（未找到“项目名称”“三级指标”“年度指标值”等栏目）。"),
+    "import_missing": ("error", "{what}未找到或为空。"),
+    "import_not_a_number": ("error", "{what}“{value}”不是有效的数字。"),
+    "import_qualitative": ("warning", "指标值“{value}”不是可计分的目标值（运算符、数字、单位），按定性指标导入。"),
+    "import_weights_spread": ("warning", "来源没有分值，已按{profile}分值比例（{split}）在各一级指标内平均分配。"),
+    "import_year": ("warning", "未找到年度，按 {year} 年导入；可用 --year 指定。"),
+    "import_goal_missing": ("warning", "未找到年度绩效目标，已暂填“{goal}”，请修改。"),
+    "import_annual_from_initial": ("warning", "申报表只有年初预算数，全年预算数暂按年初预算数填写，年底请按调整后的预算修改。"),
 }
 
 

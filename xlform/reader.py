@@ -208,6 +208,10 @@ class _WorkbookReader:
         except XlformError as e:
             problems.append(problem("unsupported", info.name, detail=str(e)))
             return record
+        if "declared_indicators" in kind.sections:  # a 绩效目标申报表: its own reader (xlform/declaration.py)
+            from .declaration import DeclarationSheetReader
+            return DeclarationSheetReader(self.pkg.sheet(info), info.name, sheet_name, project, kind, version, entry,
+                                          record).read()
         return _SheetReader(self.pkg.sheet(info), info.name, sheet_name, project, kind, version, entry,
                             record).read()
 

@@ -472,6 +472,94 @@ class _SheetWriter:
             self.text(row, label_col, k.heading(key), f["label"], row, value_col - 1)
             self.text_input(key, end)
 
+    # -- the 绩效目标申报表 (form kind declaration) ----------------------------------------------
+    def write_attributes(self):
+        k, f, row = self.kind, self.fmt, self.lay.rows["attributes"]
+        self.text(row, 0, k.label("attribute"), f["label"], row, 1)
+        cell = self.lay.cell("attribute")
+        self.text(row, 2, self.inputs.get("attribute") or "", f["in_text"], row, self.last)
+        self.validate(cell, "attribute", {"validate": "list", "source": list(k.spec["attributes"])})
+        self.name("attribute")
+
+    def write_declared_funds(self):
+        k, f, lay = self.kind, self.fmt, self.lay
+        header, col = lay.rows["funds_header"], lay.col["target"]
+        self.text(header, 0, k.label("funds"), f["label"], lay.rows[f"funds.{k.fund_rows[-1]}"], 0)
+        self.text(header, 1, "", f["label"], header, col - 1)
+        self.text(header, col, k.label("initial"), f["label"])
+        self.text(header, col + 1, "", f["label"], header, self.last)
+        for row_key in ("total",) + k.fund_rows:
+            r = lay.rows[f"funds.{row_key}"]
+            self.text(r, 1, k.label(row_key), f["label"], r, col - 1)
+            budget = self.p.funds.total if row_key == "total" else self.p.funds.rows[row_key]
+            _check(self.ws.write_number(lay.cell(f"funds.{row_key}.initial"), budget.initial, f["amount"]))
+            self.text(r, col + 1, "", f["label"], r, self.last)
+
+    def write_declared_goal(self):
+        k, f, row = self.kind, self.fmt, self.lay.rows["goal"]
+        self.text(row, 0, k.label("goal"), f["label"])
+        if self.lay.fields["goal.expected"].role == "fixed":
+            self.text(row, 1, self.p.goal, f["text"], row, self.last)
+        else:
+            self.text_input("goal.expected", self.last, "goal")
+        self.heights[row] = max(self.heights.get(row, 0), 4 * k.spec["fonts"]["size"] * 1.4 + 5)
+
+    def write_declared_indicators(self):
+        k, f, lay, col = self.kind, self.fmt, self.lay, self.lay.col
+        header, first = lay.rows["indicator_header"], lay.rows["first_indicator"]
+        rate_row, total_row = lay.rows["rate_row"], lay.rows["weight_total"]
+        self.text(header, 0, k.label("indicators"), f["label"], total_row, 0)
+        for key in ("level1", "level2", "name", "target", "weight", "remark"):
+            self.text(header, col[key], k.label(key), f["label"])
+        for level, part in (("level1", 0), ("level2", 1)):
+            runs: list[list] = []
+            for n, row in enumerate(lay.declared):
+                group = row[:part + 1]
+                if runs and runs[-1][0] == group:
+                    runs[-1][2] = first + n
+                else:
+                    runs.append([group, first + n, first + n])
+            for group, a, b in runs:
+                self.text(a, col[level], group[-1], f["label"], b, col[level])
+        split = {key: f"{v:g}" for key, v in lay.profile.weights.items()}
+        shares = dict(output=split.get("产出指标", ""), benefit=split.get("效益指标", ""),
+                      satisfaction=split.get("满意度指标", ""), funds=split.get("funds", ""))
+        for n, (level1, level2, ind) in enumerate(lay.declared):
+            key, row = f"declared.{n}", first + n
+            if ind is not None:
+                self.text(row, col["name"], ind.name, f["text"])
+                self.text(row, col["target"], ind.target.text, f["label"])
+                _check(self.ws.write_number(row, col["weight"], ind.weight, f["number"]))
+            else:
+                # a text cell: =100% typed as a 指标值 stays text in Excel
+                literal = f.setdefault("in_literal", self.wb.add_format(
+                    {"font_name": k.spec["fonts"]["body"], "font_size": k.spec["fonts"]["size"], "valign": "vcenter",
+                     "text_wrap": True, "border": 1, "locked": False, "bg_color": "#FFF9E0", "num_format": "@"}))
+                for part in ("name", "target"):
+                    fld = lay.fields[f"{key}.{part}"]
+                    self.text(row, col[part], self.inputs.get(f"{key}.{part}") or "",
+                              literal if part == "target" else f["in_text"])
+                    self.validate(fld.cell, part, {"validate": "length", "criteria": "<=", "value": fld.limit},
+                                  limit=fld.limit, level1=level1, level2=level2)
+                    self.name(f"{key}.{part}")
+                cell = lay.cell(f"{key}.weight")
+                self.input_number(cell, self.inputs.get(f"{key}.weight"), f["in_number"])
+                self.validate(cell, "weight", {"validate": "decimal", "criteria": ">", "value": 0}, **shares)
+                self.name(f"{key}.weight")
+            self.write_extra(f"{key}.remark", k.extra_inputs[0])
+        self.text(rate_row, 1, k.label("rate_row"), f["label"], rate_row, col["weight"] - 1)
+        _check(self.ws.write_number(lay.cell("funds.weight"), self.p.funds.weight, f["number"]))
+        self.text(rate_row, col["weight"] + 1, "", f["label"], rate_row, self.last)
+        self.text(total_row, 1, k.label("weight_total"), f["label"], total_row, col["weight"] - 1)
+        weights = [ind.weight for _, _, ind in lay.declared if ind is not None] + \
+            [self.inputs.get(f"declared.{n}.weight") for n, (_, _, ind) in enumerate(lay.declared) if ind is None]
+        span = f"{lay.cell('funds.weight')}" + (f",{lay.cell('declared.0.weight')}:"
+                                                f"{lay.cell(f'declared.{len(lay.declared) - 1}.weight')}"
+                                                if lay.declared else "")
+        total = self.p.funds.weight + sum(w for w in weights if isinstance(w, (int, float)))
+        self.formula(lay.cell("declared.total"), f"SUM({span})", total, f["number"])
+        self.text(total_row, col["weight"] + 1, "", f["label"], total_row, self.last)
+
 
 def _formats(wb: _Workbook, kind: FormKind) -> dict:
     """One set of formats per workbook (xlsxwriter formats belong to their workbook)."""
