@@ -81,7 +81,9 @@ def carry(record: Record, old: Project, old_kind: FormKind, new: Project, new_ki
         key = f"funds.{row}.executed"
         v = record.funds["rows"].get(row, {}).get("executed")
         put(key if key in old_lay.fields else None, key, f"{new_lay.fields[key].label}·全年执行数", v)
-    put("goal.actual", "goal.actual", "实际完成情况", record.goal.get("actual"))
+    if "goal.actual" in new_lay.fields:
+        put("goal.actual" if "goal.actual" in old_lay.fields else None, "goal.actual", "实际完成情况",
+            record.goal.get("actual"))
     for key in lay_extras(new_lay):  # the kind's own inputs, where the old form had them too
         put(key if key in old_lay.fields else None, key, new_lay.fields[key].label, record.extra.get(key))
     pairs = match(old, new)

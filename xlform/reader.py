@@ -358,7 +358,7 @@ class _SheetReader:
         if result.needs.get("funds.reason") and not inputs.get("funds.reason"):
             self.add("funds_reason_missing", lay.cell("funds.reason"), rate=f"{result['funds.rate']:.2%}",
                      threshold=f"{k.spec['funds']['reason_below']:.0%}")
-        if inputs["goal.actual"] is None:
+        if "goal.actual" in inputs and inputs["goal.actual"] is None:   # (a kind may have no goal section)
             self.add("blank_goal_actual", lay.cell("goal.actual"))
         for key, f in lay.inputs().items():
             if f.kind == "text" and inputs[key] and f.limit and len(inputs[key]) > f.limit:
@@ -436,7 +436,7 @@ class _SheetReader:
                          "executed": None if all(v is None for v in executed) else result["funds.total.executed"]}
         r.funds = {"weight": p.funds.weight, "rows": rows, "rate": result["funds.rate"],
                    "score": result["funds.score"]}
-        r.goal = {"expected": p.goal, "actual": inputs["goal.actual"]}
+        r.goal = {"expected": p.goal, "actual": inputs.get("goal.actual")}
         extras = [c.key for c in k.extra_inputs]
         r.indicators = [IndicatorRecord(ind.id, ind.level1, ind.level2, ind.name, ind.target.text,
                                         inputs[f"indicators.{i}.actual"], ind.weight, result[f"indicators.{i}.score"],
