@@ -38,21 +38,33 @@ def fill_texts(project) -> dict:
     return cells
 
 
+def as_published(project, published) -> dict:
+    """The bureau's published values, with a 200-character 实际完成情况 and 偏差原因 as a department writes them."""
+    from helpers import cells_for, inputs_from
+    lay = lay_of(project)
+    cells = cells_for(project, inputs_from(project, published))
+    cells[lay.cell("goal.actual")] = typed("完成情况")
+    cells[lay.cell("indicators.1.reason")] = typed("偏差原因")
+    return cells
+
+
 @pytest.fixture(scope="module")
-def printed(lo, rendered, examples, tmp_path_factory):
-    """Every example printed blank, and three (both kinds) filled through LibreOffice with long texts."""
+def printed(lo, rendered, examples, published, tmp_path_factory):
+    """Every example printed blank; three (both kinds) filled through LibreOffice with long texts in every
+    text input, and 专项业务费 as the bureau returned it, with two long texts."""
     out = tmp_path_factory.mktemp("printed")
     filled = {}
-    for tid in ("xj-jrj-2019-01", "xj-jrj-2019-04", "sc-2023-01"):
+    samples = {tid: fill_texts(examples[tid]) for tid in ("xj-jrj-2019-01", "xj-jrj-2019-04", "sc-2023-01")}
+    samples["xj-jrj-2019-07"] = as_published(examples["xj-jrj-2019-07"], published["xj-jrj-2019-07"])
+    for tid, cells in samples.items():
         path = out / f"filled-{tid}.xlsx"
-        cells = fill_texts(examples[tid])
         lo.fill(rendered[tid], path, cells)
         filled[tid] = (path, cells)
     pdfs = {p.source: p.pdf for p in print_pdfs(list(rendered.values()) + [f for f, _ in filled.values()],
                                                 out / "pdf")}
     if os.environ.get("XLFORM_WRITE_DOCS"):  # the picture in the README: `XLFORM_WRITE_DOCS=1 pytest tests/test_print.py`
         subprocess.run(["pdftoppm", "-r", "80", "-png", "-f", "1", "-l", "1", "-singlefile",
-                        str(pdfs[filled["xj-jrj-2019-01"][0]]), str(ROOT / "docs" / "printed-form")], check=True)
+                        str(pdfs[filled["xj-jrj-2019-07"][0]]), str(ROOT / "docs" / "printed-form")], check=True)
     return {"blank": {tid: pdfs[path] for tid, path in rendered.items()},
             "filled": {tid: (pdfs[path], cells) for tid, (path, cells) in filled.items()}}
 
@@ -89,8 +101,8 @@ def test_every_page_names_the_project_and_repeats_the_table_header(printed, exam
             flat = "".join(text.split())
             assert "项目名称：" + (f"{p.extra['code']}{p.project}" if p.extra else p.project) in flat, (tid, n)
             assert n == 0 or heading in flat, (tid, n)   # the table's header begins every later page
-        if state == "filled":
-            assert len(pages(pdf)) > 1, tid   # long texts: the form goes on over several pages
+        if state == "filled" and tid != "xj-jrj-2019-07":
+            assert len(pages(pdf)) > 1, tid   # long texts everywhere: the form goes on over several pages
 
 
 def cell_box(char, borders):
