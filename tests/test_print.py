@@ -228,3 +228,20 @@ def test_the_readme_picture_exists():
     assert png.is_file() and png.stat().st_size > 10_000 and "docs/printed-form.png" in (ROOT / "README.md").read_text(
         encoding="utf-8")
     assert shutil.which("pdftoppm")
+
+
+def test_the_declaration_kind_prints_legibly_too(tmp_path):
+    from test_declaration import DECLARATION
+    from helpers import write_def
+    from xlform.definition import load
+    from xlform.registry import Registry
+    from xlform.renderer import render
+    [issued] = render([load(write_def(tmp_path, DECLARATION))], tmp_path, registry=Registry(tmp_path / "r.db"))
+    [done] = print_pdfs([issued.file], tmp_path / "pdf")
+    for n, (height, chars, _, text) in enumerate(pages(done.pdf)):
+        body = body_chars(height, chars)
+        assert min(c["size"] for c in body) >= 9, n
+        assert "项目名称：乡村振兴专项资金" in "".join(text.split()), n
+    shown = [c for c in pages(done.pdf)[0][1] if c["text"].strip()]
+    at = "".join(c["text"] for c in shown).index("项目支出绩效目标申报表")
+    assert min(c["size"] for c in shown[at:at + 11]) >= 14

@@ -475,7 +475,7 @@ class _SheetWriter:
     # -- the 绩效目标申报表 (form kind declaration) ----------------------------------------------
     def write_attributes(self):
         k, f, row = self.kind, self.fmt, self.lay.rows["attributes"]
-        self.text(row, 0, k.label("attribute"), f["label"], row, 1)
+        self.text(row, 0, k.heading("attribute"), f["label"], row, 1)
         cell = self.lay.cell("attribute")
         self.text(row, 2, self.inputs.get("attribute") or "", f["in_text"], row, self.last)
         self.validate(cell, "attribute", {"validate": "list", "source": list(k.spec["attributes"])})
@@ -484,20 +484,20 @@ class _SheetWriter:
     def write_declared_funds(self):
         k, f, lay = self.kind, self.fmt, self.lay
         header, col = lay.rows["funds_header"], lay.col["target"]
-        self.text(header, 0, k.label("funds"), f["label"], lay.rows[f"funds.{k.fund_rows[-1]}"], 0)
+        self.text(header, 0, k.heading("funds"), f["label"], lay.rows[f"funds.{k.fund_rows[-1]}"], 0)
         self.text(header, 1, "", f["label"], header, col - 1)
-        self.text(header, col, k.label("initial"), f["label"])
+        self.text(header, col, k.heading("initial"), f["label"])
         self.text(header, col + 1, "", f["label"], header, self.last)
         for row_key in ("total",) + k.fund_rows:
             r = lay.rows[f"funds.{row_key}"]
-            self.text(r, 1, k.label(row_key), f["label"], r, col - 1)
+            self.text(r, 1, k.heading(row_key), f["label"], r, col - 1)
             budget = self.p.funds.total if row_key == "total" else self.p.funds.rows[row_key]
             _check(self.ws.write_number(lay.cell(f"funds.{row_key}.initial"), budget.initial, f["amount"]))
             self.text(r, col + 1, "", f["label"], r, self.last)
 
     def write_declared_goal(self):
         k, f, row = self.kind, self.fmt, self.lay.rows["goal"]
-        self.text(row, 0, k.label("goal"), f["label"])
+        self.text(row, 0, k.heading("goal"), f["label"])
         if self.lay.fields["goal.expected"].role == "fixed":
             self.text(row, 1, self.p.goal, f["text"], row, self.last)
         else:
@@ -508,9 +508,9 @@ class _SheetWriter:
         k, f, lay, col = self.kind, self.fmt, self.lay, self.lay.col
         header, first = lay.rows["indicator_header"], lay.rows["first_indicator"]
         rate_row, total_row = lay.rows["rate_row"], lay.rows["weight_total"]
-        self.text(header, 0, k.label("indicators"), f["label"], total_row, 0)
+        self.text(header, 0, k.heading("indicators"), f["label"], total_row, 0)
         for key in ("level1", "level2", "name", "target", "weight", "remark"):
-            self.text(header, col[key], k.label(key), f["label"])
+            self.text(header, col[key], k.heading(key), f["label"])
         for level, part in (("level1", 0), ("level2", 1)):
             runs: list[list] = []
             for n, row in enumerate(lay.declared):
@@ -547,7 +547,7 @@ class _SheetWriter:
                 self.validate(cell, "weight", {"validate": "decimal", "criteria": ">", "value": 0}, **shares)
                 self.name(f"{key}.weight")
             self.write_extra(f"{key}.remark", k.extra_inputs[0])
-        self.text(rate_row, 1, k.label("rate_row"), f["label"], rate_row, col["weight"] - 1)
+        self.text(rate_row, 1, k.heading("rate_row"), f["label"], rate_row, col["weight"] - 1)
         _check(self.ws.write_number(lay.cell("funds.weight"), self.p.funds.weight, f["number"]))
         self.text(rate_row, col["weight"] + 1, "", f["label"], rate_row, self.last)
         self.text(total_row, 1, k.label("weight_total"), f["label"], total_row, col["weight"] - 1)
