@@ -245,3 +245,35 @@ def test_the_declaration_kind_prints_legibly_too(tmp_path):
     shown = [c for c in pages(done.pdf)[0][1] if c["text"].strip()]
     at = "".join(c["text"] for c in shown).index("项目支出绩效目标申报表")
     assert min(c["size"] for c in shown[at:at + 11]) >= 14
+
+
+@pytest.mark.parametrize("name, content", [("text.xlsx", b"not a workbook"),
+                                           ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512)])
+def test_a_file_that_is_no_workbook_is_one_line_and_exit_2(tmp_path, name, content):
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    r = CliRunner().invoke(main, ["print", str(bad), "-o", str(tmp_path / "pdf")])
+    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1 and str(bad) in r.stderr
+    assert not (tmp_path / "pdf").exists() or not list((tmp_path / "pdf").iterdir())
+
+
+def test_a_hostile_file_never_reaches_openpyxl(tmp_path):
+    """A DTD with an entity in a sheet: the guarded parser refuses it before anything else opens it."""
+    import io
+    import zipfile
+    good = ROOT / "examples"
+    from xlform.definition import load
+    from xlform.registry import Registry
+    from xlform.renderer import render
+    [issued] = render([load(good / "jxjl-2019.yaml")], tmp_path, registry=Registry(tmp_path / "r.db"))
+    out = io.BytesIO()
+    with zipfile.ZipFile(issued.file) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<worksheet", b'<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">]><worksheet', 1)
+            dst.writestr(item, data)
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(out.getvalue())
+    r = CliRunner().invoke(main, ["print", str(bad), "-o", str(tmp_path / "pdf")])
+    assert r.exit_code == 2 and "refused" in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -73,6 +73,7 @@ def prepare(source: Path, target: Path):
     import openpyxl
     from openpyxl.formatting.formatting import ConditionalFormattingList
     from openpyxl.styles import PatternFill
+    _guard(source)
     try:
         wb = openpyxl.load_workbook(source)
     except Exception as e:  # openpyxl raises many kinds on a file that is no workbook
@@ -91,6 +92,25 @@ def prepare(source: Path, target: Path):
                     cell.fill = PatternFill(fill_type=None)
         ws.conditional_formatting = ConditionalFormattingList()
     wb.save(target)
+
+
+def _guard(source: Path):
+    """A return comes from outside: xlform's guarded parser reads every sheet first (size, zip ratio, DTD and
+    entity limits), so that openpyxl never opens a hostile file."""
+    from .xlsx import BadWorkbook, Package
+    try:
+        pkg = Package(source)
+        try:
+            for info in pkg.sheets:
+                pkg.sheet(info)
+        finally:
+            pkg.close()
+    except BadWorkbook as e:
+        detail = f" ({e.detail})" if e.detail else ""
+        raise CannotRun(f"cannot print {source}: refused, {e.code}{detail}; `xlform read` says what is wrong "
+                        "with it") from None
+    except OSError as e:
+        raise CannotRun(f"cannot print {source}: {e.strerror or e}") from None
 
 
 def _cell_maps(wb) -> dict[str, dict]:
