@@ -88,7 +88,7 @@ _MAIN = {f"{ns} {local}": local for ns in _MAIN_NS
                        "si", "sst", "sheetProtection")}
 _REL_ID = {f"{ns} id" for ns in _REL_NS}
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
-_COL = re.compile(r"([A-Za-z]{1,3})(\d+)")
+_REF = re.compile(r"[A-Z]{1,3}[1-9][0-9]{0,6}")
 
 
 def _unescape(text: str) -> str:
@@ -367,7 +367,12 @@ class _SheetReader(_Handler):
             self.counted += 1
             if self.counted > self.max_cells:
                 raise BadWorkbook("too_large", f"more than {self.max_cells} cells")
-            self.ref = attrs.get("r") or self._next_ref()
+            ref = attrs.get("r") or self._next_ref()
+            if not _REF.fullmatch(ref):
+                ref = ref.upper()  # spreadsheets read references case-insensitively
+                if not _REF.fullmatch(ref):
+                    raise BadWorkbook("bad_xml", f"a cell reference {ref[:20]!r}")
+            self.ref = ref
             self.last = self.ref
             self.kind = attrs.get("t", "n")
             self.v = self.f = self.inline = None
@@ -394,10 +399,8 @@ class _SheetReader(_Handler):
     def _next_ref(self) -> str:
         """A cell without r= follows the previous one in its row (the schema allows leaving it out)."""
         col = 0
-        if self.last:
-            m = _COL.fullmatch(self.last)
-            for ch in m.group(1).upper() if m else "":
-                col = col * 26 + ord(ch) - 64
+        for ch in (self.last or "").rstrip("0123456789"):
+            col = col * 26 + ord(ch) - 64
         col += 1
         letters = ""
         while col:
