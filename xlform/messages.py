@@ -34,6 +34,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "structure_changed": ("error", "共有 {count} 个锁定单元格或公式与下发的模板不一致（以上只列出前 {listed} 个），"
                           "可能插入、删除或移动了行列。请在下发的原模板中重新填写，不要改动表格结构。"),
     "extra_content": ("warning", "表格以外的单元格有内容“{actual}”，不会被读取。"),
+    "extra_content_many": ("warning", "表格以外共有 {count} 个单元格有内容（以上只列出前 {listed} 个），不会被读取。"),
     "stale_value": ("warning", "单元格保存的计算结果“{cached}”与按评分规则计算的“{computed}”不一致（可能未重新计算），以规则计算结果为准。"),
     # inputs
     "not_a_number": ("error", "“{value}”不是有效的数字。请只填写数字{hint}。"),

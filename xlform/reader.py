@@ -241,6 +241,7 @@ class _SheetReader:
             elif got.formula is not None or not _same(exp.value, got.value):
                 changed.append(("locked_changed", ref, {"expected": _show(exp.value), "actual": shown}))
         last_row, last_col = self.lay.total_row + 1, cell_ref(0, LAST_COL)[:-1]
+        extra = []
         for ref, got in self.sheet.cells.items():
             if ref in self.expected.cells or ref in inputs or (got.value in (None, "") and got.formula is None):
                 continue
@@ -249,7 +250,11 @@ class _SheetReader:
             if len(m.group(1)) == 1 and m.group(1) <= last_col and int(m.group(2)) <= last_row:
                 changed.append(("locked_changed", ref, {"expected": "（空）", "actual": shown}))
             else:
-                self.add("extra_content", ref, actual=shown)
+                extra.append((ref, shown) if len(extra) < MAX_LISTED else ref)
+        for ref, shown in extra[:MAX_LISTED]:
+            self.add("extra_content", ref, actual=shown)
+        if len(extra) > MAX_LISTED:  # a sheet filled outside the form: one line sums up the rest
+            self.add("extra_content_many", extra[MAX_LISTED], count=len(extra), listed=MAX_LISTED)
         changed.sort(key=lambda c: _row_col(c[1]))
         for code, ref, values in changed[:MAX_LISTED]:
             self.add(code, ref, **values)
