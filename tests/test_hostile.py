@@ -328,3 +328,16 @@ def test_what_is_inflated_is_counted_read_after_read(tmp_path):
         with pytest.raises(BadWorkbook) as e:
             pkg.sheet(pkg.sheets[0])
     assert e.value.code == "too_large"
+
+
+@pytest.mark.parametrize("label", ["培训\r次数", "培训\x01次数", "培训_x000D_次数"])
+def test_a_label_excel_must_escape_reads_back_as_issued(tmp_path, label):
+    """xlsxwriter writes CR and control characters as _xHHHH_ (and a literal _x000D_ as _x005F_x000D_)."""
+    p = load_def(tmp_path, definition([("产出指标", "数量指标", label, "≥4次", 90)]))
+    reg = Registry(tmp_path / "r.db")
+    [issued] = render([p], tmp_path / "issued", registry=reg)
+    if "_x" not in label:  # openpyxl saves a literal _x000D_ unescaped: then every spreadsheet shows a CR
+        [r] = read(fill_openpyxl(issued.file, tmp_path / "f.xlsx", {"F7": 100, "F11": "完成", "F13": 4}), reg)
+        assert r.problems == [] and r.indicators[0].name == label
+    [r] = read(issued.file, reg)  # untouched: only the blanks are reported
+    assert {p.code for p in r.problems} == {"blank_executed", "blank_actual", "blank_goal_actual"}
