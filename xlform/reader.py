@@ -267,6 +267,7 @@ class _SheetReader:
             elif got.formula is not None or not _same(exp.value, got.value):
                 changed.append(("locked_changed", ref, {"expected": _show(exp.value), "actual": shown}))
         last_row, last_col = self.lay.last_row + 1, cell_ref(0, self.lay.last_col)[:-1].rjust(3)
+        extra = []
         for ref, got in self.sheet.cells.items():
             if ref in self.expected.cells or ref in inputs or (got.value in (None, "") and got.formula is None):
                 continue
@@ -275,7 +276,11 @@ class _SheetReader:
             if m.group(1).rjust(3) <= last_col and int(m.group(2)) <= last_row:
                 changed.append(("locked_changed", ref, {"expected": "（空）", "actual": shown}))
             else:
-                self.add("extra_content", ref, actual=shown)
+                extra.append((ref, shown) if len(extra) < MAX_LISTED else ref)
+        for ref, shown in extra[:MAX_LISTED]:
+            self.add("extra_content", ref, actual=shown)
+        if len(extra) > MAX_LISTED:  # a sheet filled outside the form: one line sums up the rest
+            self.add("extra_content_many", extra[MAX_LISTED], count=len(extra), listed=MAX_LISTED)
         changed.sort(key=lambda c: _row_col(c[1]))
         for code, ref, values in changed[:MAX_LISTED]:
             self.add(code, ref, **values)

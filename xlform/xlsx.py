@@ -1,19 +1,25 @@
-"""A small, guarded SpreadsheetML (.xlsx) reader: exactly what checking a returned form needs.
+"""A small, guarded SpreadsheetML (.xlsx) reader: exactly what checking a returned form needs, read the way a
+spreadsheet reads it.
 
-One pass per sheet gives every cell's value and formula, with the sheet's state and protection: what
-openpyxl needs two full loads for (formulas, then cached values), and nothing else.
-Limits are applied before any XML parser sees a byte: zip size and ratio, parts count, no DTDs (so no
-entity expansion or external entities).
+One pass per sheet gives every cell's value and formula, with the sheet's state and protection: what openpyxl
+needs two full loads for (formulas, then cached values), and nothing else.
+
+Every XML part goes through expat, fed in chunks from the zip stream, so comments, CDATA, processing
+instructions, namespace prefixes, Strict OOXML and any declared encoding read as Excel and LibreOffice read
+them. A DTD is refused by the parser itself (no entity expansion, no external entities, in any encoding).
+Limits are applied to what is really there: the file's size on disk, the bytes actually inflated (never the
+sizes the zip declares) and the cells the parser meets.
 """
 from __future__ import annotations
 
-import html
 import os
 import posixpath
 import re
+import stat
 import zipfile
+import zlib
 from dataclasses import dataclass, field
-from xml.etree.ElementTree import iterparse
+from xml.parsers import expat
 
 from .errors import XlformError
 
@@ -29,18 +35,21 @@ class BadWorkbook(XlformError):
 @dataclass(frozen=True)
 class Limits:
     max_bytes: int = 100 * 1024 * 1024          # the file itself
-    max_uncompressed: int = 200 * 1024 * 1024   # all parts together
-    max_ratio: int = 200                        # uncompressed/compressed for parts above 1 MB
+    max_uncompressed: int = 200 * 1024 * 1024   # bytes inflated, all parts and reads together
+    max_ratio: int = 200                        # inflated/compressed for a part, once past 1 MB
     max_parts: int = 5000
-    max_cells: int = 2_000_000                  # per sheet
-    max_scan: int = 64 * 1024 * 1024            # parts up to this size are scanned in memory (fast path)
+    max_cells: int = 500_000                    # <c> elements parsed, all sheets and reads together
+    max_strings: int = 500_000                  # entries of the shared string table
+    max_text: int = 1024 * 1024                 # characters of one value, formula or string (Excel: 32,767)
 
 
-@dataclass
+CHUNK = 64 * 1024
+
+
+@dataclass(slots=True)
 class Cell:
     value: object = None        # str, float, bool, or Error
     formula: str | None = None  # without '='
-
 
 
 @dataclass(frozen=True)
@@ -58,9 +67,9 @@ class Sheet:
     state: str = "visible"
     protected: bool = False
     cells: dict[str, Cell] = field(default_factory=dict)
-    hidden_rows: set[int] = field(default_factory=set)        # row numbers (1-based) with hidden="1"
-    hidden_cols: set[int] = field(default_factory=set)        # column numbers (1-based, A = 1) hidden
-    cell_formats: dict[str, str] = field(default_factory=dict)  # ref -> number format code, unless General
+    hidden_rows: set[int] = field(default_factory=set)      # 1-based
+    hidden_cols: set[int] = field(default_factory=set)      # 1-based, A = 1
+    cell_formats: dict[str, str] = field(default_factory=dict)  # ref -> number format, where not General
 
 
 @dataclass
@@ -71,42 +80,43 @@ class SheetInfo:
     index: int
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+# Element names as expat gives them with namespace processing ("uri local"), for both SpreadsheetML
+# namespaces: transitional (what Excel writes by default) and Strict.
+_MAIN_NS = ("http://schemas.openxmlformats.org/spreadsheetml/2006/main", "http://purl.oclc.org/ooxml/spreadsheetml/main")
+_REL_NS = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+           "http://purl.oclc.org/ooxml/officeDocument/relationships")
+_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships Relationship"
+_MAIN = {f"{ns} {local}": local for ns in _MAIN_NS
+         for local in ("worksheet", "workbook", "sheet", "sheetData", "row", "c", "v", "f", "is", "t", "r", "rPh",
+                       "si", "sst", "sheetProtection", "col", "numFmt", "cellXfs", "xf")}
+_REL_ID = {f"{ns} id" for ns in _REL_NS}
+_BUILTIN_FORMATS = {"1": "0", "2": "0.00", "3": "#,##0", "4": "#,##0.00", "9": "0%", "10": "0.00%",
+                    "11": "0.00E+00", "12": "# ?/?", "13": "# ??/??", "49": "@"}
+_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+_REF = re.compile(r"[A-Z]{1,3}[1-9][0-9]{0,6}")
 
 
-_PROLOG_TOKEN = re.compile(rb"\s*(<\?.*?\?>|<!--.*?-->|<!DOCTYPE|<!ENTITY|<[A-Za-z_])", re.S)
+def _unescape(text: str) -> str:
+    """Excel's _xHHHH_ escapes (control characters, CR): _x000D_ is CR; _x005F_x000D_ is the text "_x000D_"."""
+    if "_x" not in text:
+        return text
+    text = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    if any("\ud800" <= ch <= "\udfff" for ch in text):  # UTF-16 pairs escaped one half at a time
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
 
 
-def _refuse_dtd(head: bytes):
-    """No part of a workbook has a DTD; one is how entity bombs and external entities get in."""
-    pos = 0
-    if head.startswith(b"\xef\xbb\xbf"):
-        pos = 3
-    while True:
-        m = _PROLOG_TOKEN.match(head, pos)
-        if not m:
-            if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                raise BadWorkbook("hostile", "a DTD in an XML part")
-            return
-        token = m.group(1)
-        if token in (b"<!DOCTYPE", b"<!ENTITY"):
-            raise BadWorkbook("hostile", "a DTD in an XML part")
-        if not token.startswith((b"<?", b"<!--")):
-            return
-        pos = m.end()
+def _refuse_dtd(*_):
+    raise BadWorkbook("hostile", "a DTD in an XML part")
 
 
-def _si_text(si) -> str:
-    """A shared string's text: plain or rich-text runs, leaving out phonetic (rPh) runs."""
-    parts = []
-    for child in si:
-        tag = _local(child.tag)
-        if tag == "t":
-            parts.append(child.text or "")
-        elif tag == "r":
-            parts += [t.text or "" for t in child if _local(t.tag) == "t"]
-    return "".join(parts)
+def _parser() -> expat.XMLParserType:
+    p = expat.ParserCreate(namespace_separator=" ")
+    # No part of a workbook has a DTD; one is how entity bombs and external entities get in.
+    p.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    p.StartDoctypeDeclHandler = p.EntityDeclHandler = _refuse_dtd
+    p.buffer_text, p.buffer_size = True, CHUNK
+    return p
 
 
 class Package:
@@ -114,40 +124,61 @@ class Package:
 
     def __init__(self, path, limits: Limits = Limits()):
         self.path, self.limits = path, limits
-        with open(path, "rb") as f:
-            head = f.read(8)
-        size = os.path.getsize(path)
+        self._file = open(path, "rb")
+        try:
+            self._open_zip()
+        except BaseException:
+            self._file.close()
+            raise
+        self._shared: list[str] | None = None
+        self._inflated = self._cells = 0
+        try:
+            self._read_workbook()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_zip(self):
+        st = os.fstat(self._file.fileno())  # the real size, before a byte is read
+        if not stat.S_ISREG(st.st_mode):
+            raise BadWorkbook("not_zip", "not a regular file")
+        if st.st_size > self.limits.max_bytes:
+            raise BadWorkbook("too_large", f"file larger than {self.limits.max_bytes // 2**20} MB")
+        head = self._file.read(8)
         if head.startswith(b"\xd0\xcf\x11\xe0"):
             raise BadWorkbook("ole", "an OLE2 file: encrypted .xlsx, or .xls/.et")
         if not head.startswith(b"PK"):
             raise BadWorkbook("not_zip")
-        if size > limits.max_bytes:
-            raise BadWorkbook("too_large", f"file larger than {limits.max_bytes // 2**20} MB")
+        self._file.seek(0)
         try:
-            self.zip = zipfile.ZipFile(path)
+            self.zip = zipfile.ZipFile(self._file)
             infos = self.zip.infolist()
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
             raise BadWorkbook("truncated", str(e))
-        if len(infos) > limits.max_parts:
+        if len(infos) > self.limits.max_parts:
             raise BadWorkbook("too_large", f"{len(infos)} parts")
-        total = 0
+        # Part names are case-insensitive; two parts of one name are two readings of one file.
+        self.names: dict[str, zipfile.ZipInfo] = {}
         for info in infos:
-            total += info.file_size
-            if info.file_size > 2**20 and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-                raise BadWorkbook("too_large", f"{info.filename} compresses {info.file_size // max(info.compress_size, 1)}:1")
-        if total > limits.max_uncompressed:
-            raise BadWorkbook("too_large", f"{total // 2**20} MB uncompressed")
-        self.names = {i.filename for i in infos}
-        if "xl/workbook.xml" not in self.names:
-            if "EncryptedPackage" in self.names:
-                raise BadWorkbook("ole")
-            raise BadWorkbook("not_xlsx", "no xl/workbook.xml")
-        self._shared: list[str] | None = None
-        self._formats: list[str] | None = None
-        self._read_workbook()
+            key = info.filename.lower()
+            if key in self.names:
+                raise BadWorkbook("hostile", f"two parts named {info.filename}")
+            self.names[key] = info
+        if "encryptedpackage" in self.names:
+            raise BadWorkbook("ole")
+        # What the zip declares may lie (what is inflated is counted in _parse), but a declared bomb, even
+        # in a part never read, is refused at once.
+        lim = self.limits
+        if sum(i.file_size for i in infos) > lim.max_uncompressed:
+            raise BadWorkbook("too_large", f"more than {lim.max_uncompressed // 2**20} MB uncompressed")
+        for i in infos:
+            if i.file_size > 2**20 and i.file_size > lim.max_ratio * max(i.compress_size, 1):
+                raise BadWorkbook("too_large", f"{i.filename} compresses more than {lim.max_ratio}:1")
 
     def close(self):
-        self.zip.close()
+        if hasattr(self, "zip"):
+            self.zip.close()
+        self._file.close()
 
     def __enter__(self):
         return self
@@ -156,254 +187,322 @@ class Package:
         self.close()
 
     # -- parts ------------------------------------------------------------------------------
-    def _open(self, name: str):
-        try:
-            f = self.zip.open(name)
-        except KeyError:
+    def _parse(self, name: str, handler) -> None:
+        """Feed one part to a fresh parser as it is inflated, counting the bytes really inflated."""
+        info = self.names.get(name.lower())
+        if info is None:
             raise BadWorkbook("not_xlsx", f"missing part {name}")
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
-            raise BadWorkbook("truncated", f"{name}: {e}")
-        _refuse_dtd(f.peek(4096)[:4096] if hasattr(f, "peek") else b"")
-        return f
-
-    def _parse(self, name: str, events=("end",)):
-        f = self._open(name)
+        p = _parser()
+        handler.bind(p)
+        lim, done = self.limits, 0
         try:
-            yield from iterparse(f, events)
-        except zipfile.BadZipFile as e:
+            with self.zip.open(info) as f:
+                while chunk := f.read(CHUNK):
+                    done += len(chunk)
+                    self._inflated += len(chunk)
+                    if self._inflated > lim.max_uncompressed:
+                        raise BadWorkbook("too_large", f"more than {lim.max_uncompressed // 2**20} MB uncompressed")
+                    if done > 2**20 and done > lim.max_ratio * max(info.compress_size, 1):
+                        raise BadWorkbook("too_large", f"{name} compresses more than {lim.max_ratio}:1")
+                    p.Parse(chunk, False)
+                    handler.chunk_done()
+                p.Parse(b"", True)
+        except expat.ExpatError as e:
+            raise BadWorkbook("bad_xml", f"{name}: {expat.ErrorString(e.code)}, line {e.lineno}")
+        except RuntimeError as e:  # zipfile: an encrypted entry
+            raise BadWorkbook("ole", f"{name}: {e}")
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as e:
             raise BadWorkbook("truncated", f"{name}: {e}")
-        except (EOFError, OSError) as e:
-            raise BadWorkbook("truncated", f"{name}: {e}")
-        except SyntaxError as e:  # ParseError
+        except (ValueError, UnicodeError, LookupError) as e:  # an encoding expat cannot read, a bad number
             raise BadWorkbook("bad_xml", f"{name}: {e}")
-        finally:
-            f.close()
 
-    def _rels(self, part: str) -> dict[str, str]:
+    def _rels(self, part: str) -> dict[str, tuple[str, str]]:
+        """A part's relationships: id -> (type, e.g. "worksheet", target part)."""
         folder, base = posixpath.split(part)
         rels = posixpath.join(folder, "_rels", base + ".rels")
-        out = {}
-        if rels not in self.names:
-            return out
-        for _, el in self._parse(rels):
-            if _local(el.tag) == "Relationship":
-                target = el.get("Target", "")
-                out[el.get("Id")] = (target.lstrip("/") if target.startswith("/")
-                                     else posixpath.normpath(posixpath.join(folder, target)))
+        out: dict[str, tuple[str, str]] = {}
+        if rels.lower() in self.names:
+            self._parse(rels, _Rels(folder, out))
         return out
 
     def _read_workbook(self):
-        """The sheets: name, state and part (nothing else of workbook.xml is needed)."""
-        rels = self._rels("xl/workbook.xml")
-        self.sheets: list[SheetInfo] = []
-        data = self._small("xl/workbook.xml")
-        if data is None or b"<workbook" not in data:
+        """The sheets: name, state and part (nothing else of the workbook part is needed)."""
+        main = next((t for kind, t in self._rels("").values() if kind == "officeDocument"), "xl/workbook.xml")
+        if main.lower() not in self.names:
+            raise BadWorkbook("not_xlsx", f"no {main}")
+        self._book_rels = self._rels(main)
+        book = _Workbook()
+        self._parse(main, book)
+        if not book.root:
             raise BadWorkbook("unsupported", "an unusual workbook part")
-        for m in _SHEET.finditer(data):
-            attrs = {k.decode(): _text(v) for k, v in _ATTR.findall(m.group(1))}
-            rid = next((v for k, v in attrs.items() if k.endswith(":id")), "")
-            self.sheets.append(SheetInfo(attrs.get("name", ""), attrs.get("state", "visible"), rels.get(rid, ""),
-                                         len(self.sheets)))
+        self.sheets: list[SheetInfo] = [SheetInfo(name, state, self._book_rels.get(rid, ("", ""))[1], i)
+                                        for i, (name, state, rid) in enumerate(book.sheets)]
 
     @property
     def shared_strings(self) -> list[str]:
         if self._shared is None:
             self._shared = []
-            if "xl/sharedStrings.xml" in self.names:
-                data = self._small("xl/sharedStrings.xml")
-                if data is not None and b"<sst" in data:
-                    self._shared = [_si_bytes(m.group(1) or b"") for m in _SI.finditer(data)]
-                else:  # a prefixed namespace or a huge table: the streaming parser
-                    for _, el in self._parse("xl/sharedStrings.xml"):
-                        if _local(el.tag) == "si":
-                            self._shared.append(_si_text(el))
-                            el.clear()
+            part = next((t for kind, t in self._book_rels.values() if kind == "sharedStrings"),
+                        "xl/sharedStrings.xml")
+            if part.lower() in self.names:
+                self._parse(part, _SharedStrings(self._shared, self.limits))
         return self._shared
 
     @property
     def number_formats(self) -> list[str]:
-        """The number format code of each cell style (cellXfs), by style index."""
-        if self._formats is None:
-            custom, ids = {}, []
-            data = self._small("xl/styles.xml") if "xl/styles.xml" in self.names else None
-            if data:
-                for m in _NUMFMT.finditer(data):
-                    attrs = dict(_ATTR.findall(m.group(1)))
-                    custom[_text(attrs.get(b"numFmtId", b""))] = _text(attrs.get(b"formatCode", b"")) or "General"
-                xfs = _CELL_XFS.search(data)
-                for m in _XF.finditer(xfs.group(1) if xfs else b""):
-                    ids.append(_text(dict(_ATTR.findall(m.group(1))).get(b"numFmtId", b"0")))
-            self._formats = [custom.get(i) or _BUILTIN_FORMATS.get(i, "General") for i in ids]
+        """The number format code of each cell style (cellXfs), by style index (what a cell's s= names)."""
+        if getattr(self, "_formats", None) is None:
+            styles = _Styles()
+            part = next((t for kind, t in self._book_rels.values() if kind == "styles"), "xl/styles.xml")
+            if part.lower() in self.names:
+                self._parse(part, styles)
+            self._formats = [styles.custom.get(i) or _BUILTIN_FORMATS.get(i, "General") for i in styles.ids]
         return self._formats
-
-    def _cell_format(self, sheet: Sheet, ref: str, style) -> None:
-        if style is not None and style.isdigit():
-            formats, i = self.number_formats, int(style)
-            if i < len(formats) and formats[i] != "General":
-                sheet.cell_formats[ref] = formats[i]
-
-    def _small(self, name: str) -> bytes | None:
-        """A part's bytes when it is small enough to scan in memory (DTD refused), else None."""
-        try:
-            if self.zip.getinfo(name).file_size > self.limits.max_scan:
-                return None
-            data = self.zip.read(name)
-        except KeyError:
-            raise BadWorkbook("not_xlsx", f"missing part {name}")
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
-            raise BadWorkbook("truncated", f"{name}: {e}")
-        _refuse_dtd(data[:4096])
-        return data
 
     def sheet(self, info: SheetInfo, want: set[str] | None = None) -> Sheet:
         """One sheet: every cell with content (or only those in `want`), and its protection.
 
         Cells with no content (<c r=".." s=".."/>) are left out: they read as blank either way.
         """
-        data = self._small(info.part)
-        if data is None or b"<worksheet" not in data:  # huge, or a prefixed namespace: stream it
-            return self._stream_sheet(info, want)
         sheet = Sheet(info.name, info.state)
-        if data.count(b"<c ") > self.limits.max_cells:
-            raise BadWorkbook("too_large", f"more than {self.limits.max_cells} cells in {info.name}")
-        prot = _PROTECTION.search(data)
-        sheet.protected = bool(prot and _SHEET_ON.search(prot.group(1)))
-        if b'hidden="1"' in data or b'hidden="true"' in data:
-            for m in _ROW_TAG.finditer(data):
-                _hide_row(sheet, dict(_ATTR.findall(m.group(1))))
-            for m in _COL_TAG.finditer(data):
-                _hide_cols(sheet, dict(_ATTR.findall(m.group(1))))
-        shared, formats = self.shared_strings, self.number_formats
-        masters: dict[str, tuple[str, str]] = {}
-        for m in _CELL.finditer(data):
-            head, inner = m.group(1), m.group(2)
-            fast = _CELL_HEAD.fullmatch(head)  # r="A1" s="3" t="s", the order every writer uses
-            if fast:
-                ref, style, t = fast.group(1), fast.group(2), fast.group(3)
-            else:
-                attrs = dict(_ATTR.findall(head))
-                ref, style, t = attrs.get(b"r"), attrs.get(b"s"), attrs.get(b"t")
-                style = style if style and style.isdigit() else None
-                if ref is None:
-                    raise BadWorkbook("unsupported", "cells without references")
-            ref = ref.decode()
-            if want is not None and ref not in want:
-                continue
-            value = formula = None
-            body = _CELL_BODY.fullmatch(inner)  # [<f …>formula</f>][<v>value</v>]
-            if body:
-                fattrs, ftext, vtext = body.group(1), body.group(2), body.group(3)
-                if body.group(0).startswith(b"<f"):
-                    formula = _text(ftext) if ftext is not None else ""
-                    if fattrs and b"shared" in fattrs:
-                        formula = _shared_formula(masters, dict(_ATTR.findall(fattrs)).get(b"si"), ref, formula)
-                if vtext is not None:
-                    value = _text(vtext)
-            else:
-                f = _FORMULA.search(inner)
-                if f:
-                    formula = _text(f.group(2)) if f.group(2) is not None else ""
-                    fattrs = dict(_ATTR.findall(f.group(1) or b""))
-                    if fattrs.get(b"t") == b"shared":
-                        formula = _shared_formula(masters, fattrs.get(b"si"), ref, formula)
-                v = _VALUE.search(inner)
-                if v:
-                    value = _text(v.group(1))
-                elif b"<is" in inner:
-                    value = "".join(_text(x) for x in _T.findall(inner))
-            sheet.cells[ref] = Cell(_typed(t.decode() if t else "n", value, shared), formula)
-            if style:
+        if not info.part:
+            return sheet
+        reader = _SheetReader(self, sheet, want)
+        self._parse(info.part, reader)
+        self._cells = reader.counted
+        return sheet
+
+
+class _Handler:
+    """Expat callbacks; text is collected only inside the elements that hold values (set per element)."""
+    parser: expat.XMLParserType
+    text: list | None = None
+    max_text = 1 << 62
+
+    def bind(self, p):
+        self.parser = p
+        p.StartElementHandler, p.EndElementHandler = self.start, self.end
+
+    def collect(self, into: list):
+        self.text = into
+        self.parser.CharacterDataHandler = into.append
+
+    def stop(self):
+        self.parser.CharacterDataHandler = None
+
+    def chunk_done(self):
+        """Called after each chunk: one value may not grow past the limit (memory per cell is bounded)."""
+        if self.text and sum(map(len, self.text)) > self.max_text:
+            raise BadWorkbook("too_large", "a value longer than any spreadsheet allows")
+
+
+class _Rels(_Handler):
+    def __init__(self, folder: str, out: dict):
+        self.folder, self.out = folder, out
+
+    def start(self, name, attrs):
+        if name == _PKG_REL and attrs.get("TargetMode") != "External":
+            target = attrs.get("Target", "")
+            path = (target.lstrip("/") if target.startswith("/")
+                    else posixpath.normpath(posixpath.join(self.folder, target)))
+            self.out[attrs.get("Id", "")] = (attrs.get("Type", "").rsplit("/", 1)[-1], path)
+
+    def end(self, name):
+        pass
+
+
+class _Workbook(_Handler):
+    def __init__(self):
+        self.root, self.sheets, self.depth = False, [], 0
+
+    def start(self, name, attrs):
+        tag = _MAIN.get(name)
+        if self.depth == 0:
+            self.root = tag == "workbook"
+        self.depth += 1
+        if tag == "sheet" and self.root:
+            rid = next((v for k, v in attrs.items() if k in _REL_ID), "")
+            self.sheets.append((attrs.get("name", ""), attrs.get("state", "visible"), rid))
+
+    def end(self, name):
+        self.depth -= 1
+
+
+class _SharedStrings(_Handler):
+    def __init__(self, out: list, limits: Limits):
+        self.out, self.limit, self.max_text = out, limits.max_strings, limits.max_text
+        self.parts: list[str] = []
+        self.phonetic = False
+
+    def start(self, name, attrs):
+        tag = _MAIN.get(name)
+        if tag == "t" and not self.phonetic:
+            self.collect(self.parts)
+        elif tag == "si":
+            self.parts = []
+            self.text = None
+        elif tag == "rPh":  # phonetic guides: Excel shows none of their text
+            self.phonetic = True
+
+    def end(self, name):
+        tag = _MAIN.get(name)
+        if tag == "t":
+            self.stop()
+        elif tag == "si":
+            if len(self.out) >= self.limit:
+                raise BadWorkbook("too_large", f"more than {self.limit} shared strings")
+            self.out.append(_unescape("".join(self.parts)))
+        elif tag == "rPh":
+            self.phonetic = False
+
+
+class _Styles(_Handler):
+    """styles.xml: numFmts (id -> code) and the numFmtId of every cellXfs entry."""
+
+    def __init__(self):
+        self.custom: dict[str, str] = {}
+        self.ids: list[str] = []
+        self.in_cell_xfs = False
+
+    def start(self, name, attrs):
+        tag = _MAIN.get(name)
+        if tag == "numFmt":
+            self.custom[attrs.get("numFmtId", "")] = attrs.get("formatCode") or "General"
+        elif tag == "cellXfs":
+            self.in_cell_xfs = True
+        elif tag == "xf" and self.in_cell_xfs:
+            self.ids.append(attrs.get("numFmtId", "0"))
+
+    def end(self, name):
+        if _MAIN.get(name) == "cellXfs":
+            self.in_cell_xfs = False
+
+
+class _SheetReader(_Handler):
+    """sheetData/row/c with its <v>, <f> and <is>; sheetProtection. Everything else passes by."""
+
+    def __init__(self, pkg: Package, sheet: Sheet, want: set[str] | None):
+        self.pkg, self.sheet, self.want = pkg, sheet, want
+        self.shared = None
+        self.counted, self.max_cells = pkg._cells, pkg.limits.max_cells
+        self.max_text = pkg.limits.max_text
+        self.masters: dict[str, tuple[str, str]] = {}
+        self.row = 0
+        self.ref = None            # the current cell, None between cells
+        self.last = None           # the previous cell of the row (for cells written without r=)
+        self.kind = "n"
+        self.v: list[str] | None = None
+        self.f: list[str] | None = None
+        self.fattrs: dict = {}
+        self.inline: list[str] | None = None
+        self.phonetic = False
+
+    def start(self, name, attrs):
+        tag = _MAIN.get(name)
+        if tag is None:
+            return
+        if tag == "c":
+            self.counted += 1
+            if self.counted > self.max_cells:
+                raise BadWorkbook("too_large", f"more than {self.max_cells} cells")
+            ref = attrs.get("r") or self._next_ref()
+            if not _REF.fullmatch(ref):
+                ref = ref.upper()  # spreadsheets read references case-insensitively
+                if not _REF.fullmatch(ref):
+                    raise BadWorkbook("bad_xml", f"a cell reference {ref[:20]!r}")
+            self.ref = ref
+            self.last = self.ref
+            self.kind = attrs.get("t", "n")
+            style = attrs.get("s")
+            if style and style != "0" and style.isdigit() and (self.want is None or ref in self.want):
+                formats = self.pkg.number_formats
                 code = formats[int(style)] if int(style) < len(formats) else "General"
                 if code != "General":
-                    sheet.cell_formats[ref] = code
-        return sheet
-
-    def _stream_sheet(self, info: SheetInfo, want: set[str] | None = None) -> Sheet:
-        sheet = Sheet(info.name, info.state)
-        shared = self.shared_strings
-        masters: dict[str, tuple[str, str]] = {}
-        count = 0
-        for _, el in self._parse(info.part):
-            tag = _local(el.tag)
-            if tag == "c":
-                count += 1
-                if count > self.limits.max_cells:
-                    raise BadWorkbook("too_large", f"more than {self.limits.max_cells} cells in {info.name}")
-                ref = el.get("r")
-                if ref is None:
-                    raise BadWorkbook("unsupported", "cells without references")
-                if (want is None or ref in want) and len(el):
-                    sheet.cells[ref] = self._cell(el, ref, shared, masters)
-                    self._cell_format(sheet, ref, el.get("s"))
-                el.clear()
-            elif tag == "row":
-                _hide_row(sheet, {k.encode(): v.encode() for k, v in el.attrib.items()})
-                el.clear()
-            elif tag == "col":
-                _hide_cols(sheet, {k.encode(): v.encode() for k, v in el.attrib.items()})
+                    self.sheet.cell_formats[ref] = code
+            self.v = self.f = self.inline = None
+        elif self.ref is None:
+            if tag == "row":
+                r = attrs.get("r")
+                self.row = int(r) if r and r.isdigit() else self.row + 1
+                self.last = None
+                if attrs.get("hidden") in ("1", "true"):
+                    self.sheet.hidden_rows.add(self.row)
+            elif tag == "col" and attrs.get("hidden") in ("1", "true") and attrs.get("min", "").isdigit():
+                first = int(attrs["min"])
+                last = int(attrs["max"]) if attrs.get("max", "").isdigit() else first
+                self.sheet.hidden_cols.update(range(first, min(last, 16384) + 1))
             elif tag == "sheetProtection":
-                sheet.protected = el.get("sheet") in ("1", "true")
-        return sheet
+                self.sheet.protected = attrs.get("sheet") in ("1", "true")
+        elif tag == "v":
+            self.v = []
+            self.collect(self.v)
+        elif tag == "f":
+            self.f, self.fattrs = [], attrs
+            self.collect(self.f)
+        elif tag == "is":
+            self.inline = []
+        elif tag == "t" and self.inline is not None and not self.phonetic:
+            self.collect(self.inline)
+        elif tag == "rPh":
+            self.phonetic = True
 
-    @staticmethod
-    def _cell(el, ref, shared, masters) -> Cell:
-        value = formula = None
-        for child in el:
-            tag = _local(child.tag)
-            if tag == "v":
-                value = child.text
-            elif tag == "f":
-                formula = child.text or ""
-                if child.get("t") == "shared":
-                    formula = _shared_formula(masters, child.get("si"), ref, formula)
-            elif tag == "is":
-                value = "".join(x.text or "" for x in child.iter() if _local(x.tag) == "t")
-        return Cell(_typed(el.get("t", "n"), value, shared), formula)
+    def _next_ref(self) -> str:
+        """A cell without r= follows the previous one in its row (the schema allows leaving it out)."""
+        col = 0
+        for ch in (self.last or "").rstrip("0123456789"):
+            col = col * 26 + ord(ch) - 64
+        col += 1
+        letters = ""
+        while col:
+            col, rem = divmod(col - 1, 26)
+            letters = chr(65 + rem) + letters
+        return f"{letters}{self.row}"
 
+    def end(self, name):
+        tag = _MAIN.get(name)
+        if tag is None or self.ref is None:
+            return
+        if tag in ("v", "f", "t"):
+            self.stop()
+            self.text = None
+        elif tag == "rPh":
+            self.phonetic = False
+        elif tag == "c":
+            ref, self.ref = self.ref, None
+            if self.want is not None and ref not in self.want:
+                return
+            if self.v is None and self.f is None and self.inline is None:
+                return  # an empty (formatted) cell
+            formula = None
+            if self.f is not None:
+                formula = "".join(self.f)
+                if self.fattrs.get("t") == "shared":
+                    formula = _shared_formula(self.masters, self.fattrs.get("si"), ref, formula)
+            self.sheet.cells[ref] = Cell(self._value(), formula)
 
-_CELL = re.compile(rb"<c\s([^>]*?)(?<!/)>(.*?)</c>", re.S)
-_ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
-_CELL_HEAD = re.compile(rb'r="([A-Z]{1,3}[0-9]{1,7})"(?: s="([0-9]+)")?(?: t="([a-zA-Z]+)")?')
-_ROW_TAG = re.compile(rb"<row\s([^>]*)>")
-_COL_TAG = re.compile(rb"<col\s([^>]*?)/?>")
-_NUMFMT = re.compile(rb"<numFmt\s([^>]*?)/?>")
-_CELL_XFS = re.compile(rb"<cellXfs\b[^>]*>(.*?)</cellXfs>", re.S)
-_XF = re.compile(rb"<xf\s([^>]*?)/?>")
-_BUILTIN_FORMATS = {"1": "0", "2": "0.00", "3": "#,##0", "4": "#,##0.00", "9": "0%", "10": "0.00%",
-                    "11": "0.00E+00", "12": "# ?/?", "13": "# ??/??", "49": "@"}
-_CELL_BODY = re.compile(rb"(?:<f(\s[^>]*?)?(?:/>|>([^<]*)</f>))?(?:<v>([^<]*)</v>|<v/>)?")
-_FORMULA = re.compile(rb"<f(\s[^>]*?)?(?:/>|>(.*?)</f>)", re.S)
-_VALUE = re.compile(rb"<v(?:\s[^>]*)?>(.*?)</v>", re.S)
-_T = re.compile(rb"<t(?:\s[^>]*)?>(.*?)</t>", re.S)
-_SI = re.compile(rb"<si(?:\s[^>]*)?(?:/>|>(.*?)</si>)", re.S)
-_RPH = re.compile(rb"<rPh\b.*?</rPh>", re.S)
-_PROTECTION = re.compile(rb"<sheetProtection\b([^>]*)>")
-_SHEET = re.compile(rb"<sheet\s([^>]*?)/?>")
-_SHEET_ON = re.compile(rb'\ssheet="(?:1|true)"')
-
-
-def _hide_row(sheet: Sheet, attrs: dict):
-    if attrs.get(b"hidden") in (b"1", b"true") and attrs.get(b"r", b"").isdigit():
-        sheet.hidden_rows.add(int(attrs[b"r"]))
-
-
-def _hide_cols(sheet: Sheet, attrs: dict):
-    if attrs.get(b"hidden") in (b"1", b"true") and attrs.get(b"min", b"").isdigit():
-        first = int(attrs[b"min"])
-        last = int(attrs[b"max"]) if attrs.get(b"max", b"").isdigit() else first
-        sheet.hidden_cols.update(range(first, min(last, 16384) + 1))
-
-
-def _text(b: bytes) -> str:
-    s = b.decode("utf-8")
-    return html.unescape(s) if "&" in s else s
-
-
-def _si_bytes(inner: bytes) -> str:
-    if b"<r>" not in inner and b"<rPh" not in inner:  # plain text: one <t>
-        m = _T.search(inner)
-        return _text(m.group(1)) if m else ""
-    return "".join(_text(t) for t in _T.findall(_RPH.sub(b"", inner)))
+    def _value(self):
+        t = self.kind
+        if t == "inlineStr":
+            return None if self.inline is None else _unescape("".join(self.inline))
+        if self.v is None:
+            return None
+        value = "".join(self.v)
+        if t in ("n", ""):
+            return float(value) if value.strip() else None
+        if t == "s":
+            if self.shared is None:
+                self.shared = self.pkg.shared_strings
+            try:
+                return self.shared[int(value)]
+            except (IndexError, ValueError):
+                raise BadWorkbook("bad_xml", f"no shared string {value[:20]!r}")
+        if t == "b":
+            return value.strip() in ("1", "true")
+        if t == "e":
+            return Error(value)
+        if t == "str":
+            return _unescape(value) or None
+        return value
 
 
 def _shared_formula(masters: dict, si, ref: str, formula: str) -> str:
@@ -416,19 +515,3 @@ def _shared_formula(masters: dict, si, ref: str, formula: str) -> str:
         origin, text = masters[si]
         return Translator("=" + text, origin).translate_formula(ref)[1:]
     return formula
-
-
-def _typed(t: str, value, shared):
-    if value is None:
-        return None
-    if t == "s":
-        return shared[int(value)]
-    if t == "b":
-        return value in ("1", "true")
-    if t == "e":
-        return Error(value)
-    if t in ("n", ""):
-        return float(value) if value != "" else None
-    if t == "str":
-        return value or None
-    return value
