@@ -383,7 +383,7 @@ class _SheetReader(_Handler):
 
     def __init__(self, pkg: Package, sheet: Sheet, want: set[str] | None):
         self.pkg, self.sheet, self.want = pkg, sheet, want
-        self.shared = None
+        self.shared = self.formats = None
         self.counted, self.max_cells = pkg._cells, pkg.limits.max_cells
         self.max_text = pkg.limits.max_text
         self.masters: dict[str, tuple[str, str]] = {}
@@ -414,9 +414,10 @@ class _SheetReader(_Handler):
             self.last = self.ref
             self.kind = attrs.get("t", "n")
             style = attrs.get("s")
-            if style and style != "0" and style.isdigit() and (self.want is None or ref in self.want):
-                formats = self.pkg.number_formats
-                code = formats[int(style)] if int(style) < len(formats) else "General"
+            if style and style != "0" and (self.want is None or ref in self.want):
+                if self.formats is None:
+                    self.formats = self.pkg.number_formats
+                code = self.formats[int(style)] if style.isdigit() and int(style) < len(self.formats) else "General"
                 if code != "General":
                     self.sheet.cell_formats[ref] = code
             self.v = self.f = self.inline = None
