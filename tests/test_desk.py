@@ -331,3 +331,15 @@ def test_serve_cannot_run_without_a_password_or_a_registry(office, tmp_path, mon
     r = CliRunner().invoke(main, ["serve", "--db", office["db"], "--registry", str(tmp_path / "none.db")],
                            env={"XLFORM_ADMIN_PASSWORD": PASSWORD})
     assert r.exit_code == 2 and "no registry at" in r.output
+
+
+def test_the_pictures_draw_the_numbers_and_escape_the_names():
+    from xlform.desk.charts import director
+    grades, averages = [("优", 3), ("良", 1), ("中", 0), ("差", 0)], [("<甲局>&", 2, 90.0, 1.0), ("乙局", 1, 45.0, 0.5)]
+    grade_chart, score_chart, rate_chart = (str(p) for p in director(grades, averages))
+    widths = [int(w) for w in re.findall(r'<rect x="\d+" y="\d+" width="(\d+)"', grade_chart)]
+    assert widths[0] == 3 * widths[1] > 0 and widths[2:] == [0, 0]          # bars in proportion
+    assert "3 个" in grade_chart and "90.00" in score_chart and "50.00%" in rate_chart
+    score_widths = [int(w) for w in re.findall(r'<rect x="\d+" y="\d+" width="(\d+)"', score_chart)]
+    assert abs(score_widths[0] - 2 * score_widths[1]) <= 1
+    assert "&lt;甲局&gt;&amp;" in score_chart and "<甲局>" not in score_chart
