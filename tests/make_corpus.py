@@ -1,5 +1,5 @@
 """Regenerates the golden corpus of tests/data/corpus: `python tests/make_corpus.py` (needs LibreOffice,
-Gnumeric's ssconvert and openpyxl).
+Gnumeric's ssconvert (apt-get install gnumeric, needed only to make the corpus again) and openpyxl).
 
 Each NAME.xlsx comes with NAME.json, the record a reader must give: every sheet's name, state, protection and
 cells {ref: {"value", "formula"}}, a value being a string, a number, a boolean or {"error": "#DIV/0!"}. The

@@ -8,8 +8,10 @@ def test_benchmark_quick_run_prints_every_measure(tmp_path):
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     for measure in ("render 10 indicators", "render 120 indicators", "read 40 indicators", "collect 40 files",
-                    "collect --jobs 2 vs --jobs 1", "render --jobs 2 vs --jobs 1", "cold start `xlform --help`"):
+                    "collect --jobs 2 vs --jobs 1", "render --jobs 2 vs --jobs 1", "cold start `xlform --help`",
+                    "desk: 20 concurrent uploads (40 indicators)"):
         assert measure in r.stdout, measure
+    assert "20 of 20 stored" in r.stdout     # the desk's load test loses nothing
     assert "raw xlsxwriter" in r.stdout and "openpyxl full load" in r.stdout
 
 

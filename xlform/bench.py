@@ -6,7 +6,9 @@ same process (so they hold on a noisy machine), with the issue's floors beside t
 - read: xlform's read of a filled form (every check, scores recomputed) against openpyxl's full
   load_workbook walking every cell, and python-calamine dumping the values (for reference);
 - collect: time and peak memory (the whole process tree) on 1,000 and 10,000 files; --jobs 2 against 1;
-- render --jobs 2 against --jobs 1; the cold start of `xlform --help` and `xlform read FILE`.
+- render --jobs 2 against --jobs 1; the cold start of `xlform --help` and `xlform read FILE`;
+- the desk: 20 concurrent uploads of 40-indicator returns to `xlform serve` on 127.0.0.1, the p95 time from
+  upload to checked answer, and every upload stored.
 """
 from __future__ import annotations
 
@@ -420,6 +422,95 @@ class Bench:
         self.add(f"import flat list, {count} projects", f"{med:.2f} s (min {times[0]:.2f}, max {times[-1]:.2f}; "
                  f"{med / count * 1000:.1f} ms/project)", "< 10 s" if count == 500 else "", med < 10)
 
+    def desk(self, uploads: int = 20, timeout: float = 30.0):
+        """`xlform serve` on 127.0.0.1 (a free port): rounds of `uploads` departments each sending its return at
+        the same moment; the p95 of the time from the upload's first byte to the checked page's last, and
+        every upload stored. Bounded: `repeat` rounds, one request per department each, a timeout on each."""
+        import hashlib
+        import http.client
+        import re
+        from concurrent.futures import ThreadPoolExecutor
+        from dataclasses import replace
+        from .desk import auth
+        from .store import Store
+        folder = self.work / "desk"
+        folder.mkdir(exist_ok=True)
+        db = folder / "collect.db"
+        store = Store(db)
+        projects, tokens = [], []
+        for t in range(uploads):
+            p = replace(self.defs[40], id=f"desk-40-{t:02d}", project=f"上传测试项目{t:02d}", department=f"上传测试局{t:02d}")
+            projects.append(p)
+            tokens.append(auth.new_token())
+            store.set_link(p.department, auth.token_hash(tokens[-1]), "bench")
+        rounds = [[self.filled_form(p, 100 * r + n, folder).read_bytes() for n, p in enumerate(projects)]
+                  for r in range(self.repeat)]
+        env = {**os.environ, "XLFORM_ADMIN_PASSWORD": "bench-password"}
+        server = subprocess.Popen([sys.executable, "-m", "xlform.cli", "serve", "--db", str(db), "--registry",
+                                   str(self.registry_path), "--host", "127.0.0.1", "--port", "0", "--threads", "8"],
+                                  env=env, stderr=subprocess.PIPE, text=True)
+        try:
+            port = None
+            deadline = time.monotonic() + timeout
+            while port is None and time.monotonic() < deadline:
+                line = server.stderr.readline()
+                if not line:
+                    break
+                m = re.match(r"xlform desk on http://127\.0\.0\.1:(\d+)/", line)
+                port = int(m.group(1)) if m else None
+            if port is None:
+                raise RuntimeError(f"xlform serve did not start (exit {server.poll()})")
+            threading.Thread(target=server.stderr.read, daemon=True).start()   # keep its log flowing
+
+            def request(method, path, body=b"", headers=None):
+                con = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+                try:
+                    con.request(method, path, body, headers or {})
+                    r = con.getresponse()
+                    return r.status, r.getheader("Set-Cookie") or "", r.read().decode("utf-8")
+                finally:
+                    con.close()
+            sessions = []
+            for token in tokens:   # each department opens its page first: its session cookie and CSRF token
+                status, cookie, page = request("GET", f"/d/{token}")
+                sessions.append((cookie.split(";", 1)[0], re.search(r'name="csrf" value="([^"]+)"', page).group(1)))
+
+            def send(token, session, data: bytes, n: int) -> float:
+                boundary = hashlib.sha256(data).hexdigest()[:32]
+                body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{session[1]}\r\n"
+                        f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"return-{n}.xlsx\"\r\n"
+                        "Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet\r\n\r\n"
+                        ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+                started = time.perf_counter()
+                status, _, page = request("POST", f"/d/{token}/upload", body, {
+                    "Content-Type": f"multipart/form-data; boundary={boundary}", "Cookie": session[0]})
+                took = time.perf_counter() - started
+                if status != 200 or 'class="result" data-state="' not in page:
+                    raise RuntimeError(f"upload {n} was not checked: HTTP {status}")
+                return took
+            p95s = []
+            with ThreadPoolExecutor(uploads) as pool:
+                for files in rounds:
+                    times = sorted(pool.map(send, tokens, sessions, files, range(uploads)))
+                    p95s.append(times[max(0, -(-len(times) * 95 // 100) - 1)])
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        logged = store.uploads(limit=uploads * self.repeat + 10)
+        stored = sum(u["result"] == "stored" for u in logged)
+        current = len(store.current_submissions())
+        store.close()
+        p95s.sort()
+        med = statistics.median(p95s)
+        self.add(f"desk: {uploads} concurrent uploads (40 indicators)",
+                 f"p95 {med * 1000:.0f} ms upload to checked answer (min {p95s[0] * 1000:.0f}, max {p95s[-1] * 1000:.0f}); "
+                 f"{stored} of {uploads * len(rounds)} stored", "p95 < 300 ms, all stored",
+                 med < 0.3 and stored == uploads * len(rounds) and current == uploads)
+
     def table(self) -> str:
         head = ("measure", "figure", "floor", "", "reference")
         rows = [head] + self.rows
@@ -448,6 +539,7 @@ def main(argv=None):
         b.render_parallel(8 if args.quick else 200)
         b.cold_start()
         b.import_flat(20 if args.quick else 500)
+        b.desk()
         print(b.table())
         return 0 if args.quick or all(r[3] == "ok" for r in b.rows) else 1
     finally:

@@ -477,5 +477,106 @@ def import_(files, out_dir, force, values, year):
     sys.exit(PROBLEMS if outcome.errors else OK)
 
 
+@main.command()
+@click.option("--db", "db_url", default=None, help="Collection database: a path, sqlite:///PATH or "
+              "postgresql://USER:PASSWORD@HOST/DB [default output/collect.db].")
+@click.option("--registry", envvar="XLFORM_REGISTRY", default=None, type=click.Path(dir_okay=False),
+              help="The issuer's registry: a path or postgresql://USER:PASSWORD@HOST/DB [env XLFORM_REGISTRY; "
+                   "default output/registry.db].")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every network of this machine, for the LAN).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port (0: any free one).")
+@click.option("--admin-password-file", type=click.Path(dir_okay=False), default=None,
+              help="A file whose first line is the office dashboard's password [else env XLFORM_ADMIN_PASSWORD].")
+@click.option("--uploads", "uploads_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for uploaded files [default: uploads/ beside a SQLite database, else output/uploads].")
+@click.option("--max-upload-mb", type=click.FloatRange(min=0.01), default=20, show_default=True,
+              help="Largest file accepted, in MB.")
+@click.option("--password", envvar="XLFORM_PASSWORD", default=None,
+              help="Protection password for blank forms rendered again when the issued file is gone "
+                   "[env XLFORM_PASSWORD].")
+@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True, help="Server threads.")
+def serve(db_url, registry, host, port, admin_password_file, uploads_dir, max_upload_mb, password, threads):
+    """Run the desk: departments upload returns through private links and see them checked at once; the
+    office follows them on a password-protected dashboard.
+
+    Uses the same registry and collection database as render and collect. Department links: `xlform links`.
+    """
+    from .desk.app import DeskConfig
+    from .desk.server import MB, admin_password, serve as run, uploads_folder
+    from .store import Store
+    admin = admin_password(admin_password_file)
+    where, reg = _database(db_url), _registry_path(registry)
+    if not _registry_exists(reg):
+        raise CannotRun(f"no registry at {reg}: the desk serves the forms `xlform render` issued; name its "
+                        "registry with --registry or XLFORM_REGISTRY")
+    _open_registry(registry).close()
+    with failing("open the database", where.shown, "name another with --db"):
+        Store(where).close()
+    folder = uploads_folder(where, uploads_dir)
+    with failing("write to", folder, "choose another folder with --uploads", catch=OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+    config = DeskConfig(where, reg, folder, admin, int(max_upload_mb * MB), password)
+    run(config, host, port, threads, lambda line: click.echo(line, err=True))
+    sys.exit(OK)
+
+
+@main.command()
+@click.argument("action", type=click.Choice(["list", "issue", "revoke"]))
+@click.argument("department", required=False)
+@click.option("--db", "db_url", default=None, help="Collection database: a path, sqlite:///PATH or "
+              "postgresql://USER:PASSWORD@HOST/DB [default output/collect.db].")
+@click.option("--registry", envvar="XLFORM_REGISTRY", default=None, type=click.Path(dir_okay=False),
+              help="The issuer's registry: a path or postgresql://USER:PASSWORD@HOST/DB [env XLFORM_REGISTRY; "
+                   "default output/registry.db].")
+@click.option("--url", "base_url", default=None,
+              help="The desk's address as departments reach it [default http://THIS-MACHINE:8080].")
+def links(action, department, db_url, registry, base_url):
+    """List, issue or revoke the departments' private links to the desk (xlform serve).
+
+    `issue DEPARTMENT` prints the new link once (only a hash of it is kept; an earlier link of the department
+    stops working); `revoke DEPARTMENT` ends it; `list` shows each department that has issued forms.
+    """
+    from datetime import datetime, timezone
+
+    from .desk import auth
+    from .desk.server import shown_host
+    from .store import Store
+    if action != "list" and not department:
+        raise click.UsageError(f"give the department: xlform links {action} DEPARTMENT")
+    where, reg_where = _database(db_url), _registry_path(registry)
+    if not _registry_exists(reg_where):
+        raise CannotRun(f"no registry at {reg_where}; {_REGISTRY_FIX} or XLFORM_REGISTRY")
+    reg = _open_registry(registry)
+    try:
+        departments = sorted({d for *_, d in reg.latest_issued() if d})
+    finally:
+        reg.close()
+    if action != "list" and department not in departments:
+        raise click.UsageError(f"no forms were issued to {department!r}; departments: {', '.join(departments)}")
+    with failing("open the database", where.shown, "name another with --db"):
+        store = Store(where)
+    try:
+        if action == "list":
+            issued = {d: at for d, _, at in store.links()}
+            for d in departments:
+                click.echo(f"{d}\t{'link issued ' + issued[d] if d in issued else 'no link'}")
+        elif action == "issue":
+            token = auth.new_token()
+            store.set_link(department, auth.token_hash(token), datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            base = (base_url or f"http://{shown_host('0.0.0.0')}:8080").rstrip("/")
+            click.echo(f"{department}\t{base}/d/{token}")
+            click.echo("Send this link to the department only; it is not shown again (issue again for a new one).",
+                       err=True)
+        else:
+            if not store.drop_link(department):
+                click.echo(f"{department} had no link", err=True)
+            else:
+                click.echo(f"{department}: link revoked")
+    finally:
+        store.close()
+    sys.exit(OK)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -80,23 +80,25 @@ _LAYOUTS: dict[tuple, object] = {}
 def _layout(project: Project, kind: FormKind):
     """Layouts by definition and kind: a collection reads many returns of few templates."""
     key = (project.hash, kind.fingerprint)
-    if key not in _LAYOUTS:
+    found = _LAYOUTS.get(key)   # kept in a local: another thread of the desk may clear the cache meanwhile
+    if found is None:
         if len(_LAYOUTS) > 256:
             _LAYOUTS.clear()
-        _LAYOUTS[key] = layout(project, kind)
-    return _LAYOUTS[key]
+        found = _LAYOUTS[key] = layout(project, kind)
+    return found
 
 
 def _expected(project: Project, kind: FormKind, version: int, sheet_name: str) -> Sheet:
     """The issued blank sheet: what every locked cell must hold (cached per template version and sheet)."""
     key = (project.hash, kind.fingerprint, version, sheet_name)
-    if key not in _EXPECTED:
+    found = _EXPECTED.get(key)
+    if found is None:
         from .writer import SheetSpec, expected_cells
         cells = expected_cells(SheetSpec(project, kind, version, sheet_name))
         if len(_EXPECTED) > 256:
             _EXPECTED.clear()
-        _EXPECTED[key] = Sheet(sheet_name, cells={ref: Cell(v, f) for ref, (v, f) in cells.items()})
-    return _EXPECTED[key]
+        found = _EXPECTED[key] = Sheet(sheet_name, cells={ref: Cell(v, f) for ref, (v, f) in cells.items()})
+    return found
 
 
 def _meta_cell(entry: dict, key: str) -> str:

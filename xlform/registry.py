@@ -145,3 +145,9 @@ class Registry:
         rows = self.db.all("SELECT t.id, t.version, t.project, t.department FROM templates t "
                            "WHERE t.version = (SELECT MAX(version) FROM templates WHERE id = t.id)")
         return sorted(rows, key=lambda r: (r[3] is not None, r[3] or "", r[0]))
+
+    def issued_file(self, template_id: str, version: int) -> tuple[str, str] | None:
+        """(file, sheet) where a template version was last issued, or None."""
+        row = self.db.one("SELECT file, sheet FROM issued_files WHERE id=? AND version=? "
+                          "ORDER BY issued_at DESC LIMIT 1", template_id, int(version))
+        return (row[0], row[1]) if row else None

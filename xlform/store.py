@@ -59,6 +59,17 @@ CREATE TABLE IF NOT EXISTS problems (
     id {serial}, submission_id {int8} NOT NULL REFERENCES submissions(id),
     cell TEXT, severity TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS uploads (        -- every file sent to the desk (xlform serve), whatever became of it
+    id {serial}, received_at TEXT NOT NULL, department TEXT NOT NULL,
+    original_name TEXT NOT NULL,            -- as the browser named it: text only, never a path
+    sha256 TEXT, size {int8} NOT NULL,
+    result TEXT NOT NULL,                   -- stored | duplicate | rejected | refused | too_large | not_workbook
+    errors INTEGER NOT NULL, warnings INTEGER NOT NULL,
+    problems TEXT NOT NULL                  -- what the department was shown, as JSON
+);
+CREATE TABLE IF NOT EXISTS department_links (   -- the desk's private link of each 主管部门: a hash, never the token
+    department TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, issued_at TEXT NOT NULL
+);
 """
 _VIEWS = """
 {view} current AS
@@ -274,6 +285,62 @@ class Store:
         counts = dict(self.db.all("SELECT grade, COUNT(*) FROM submissions WHERE status='current' "
                                   "AND grade IS NOT NULL GROUP BY grade"))
         return [(g, counts.pop(g, 0)) for g in GRADES] + sorted(counts.items())
+
+    def current_submissions(self) -> list[tuple]:
+        """(id, template_id, department, project, errors, warnings, total_score, grade, received_at, form) of
+        every current submission, by department and template id."""
+        rows = self.db.all("SELECT id, template_id, department, project, errors, warnings, total_score, grade, "
+                           "received_at, form FROM submissions WHERE status='current'")
+        return sorted(rows, key=lambda r: (_first(r[2]), _first(r[1])))
+
+    def problems_of(self, submission_ids) -> dict[int, list[tuple]]:
+        """{submission id: [(cell, severity, code, message)]} in the order they were found."""
+        wanted = sorted(set(submission_ids))
+        found: dict[int, list[tuple]] = {}
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            rows = self.db.all("SELECT submission_id, cell, severity, code, message, id FROM problems WHERE "
+                               f"submission_id IN ({','.join('?' * len(part))})", *part)
+            for r in sorted(rows, key=lambda r: r[5]):
+                found.setdefault(r[0], []).append(tuple(r[1:5]))
+        return found
+
+    # -- the desk: uploads and department links -------------------------------------------------
+    def add_upload(self, now: str, department: str, original_name: str, sha: str | None, size: int, result: str,
+                   errors: int, warnings: int, problems: list[dict]):
+        """Log one upload (inside the caller's transaction, or on its own)."""
+        self.db.execute("INSERT INTO uploads (received_at, department, original_name, sha256, size, result, errors, "
+                        "warnings, problems) VALUES (?,?,?,?,?,?,?,?,?)",
+                        (now, department, original_name, sha, size, result, errors, warnings,
+                         json.dumps(problems, ensure_ascii=False)))
+
+    def uploads(self, department: str | None = None, limit: int = 500) -> list[dict]:
+        """The newest uploads first (of one department, or all)."""
+        sql = ("SELECT id, received_at, department, original_name, sha256, size, result, errors, warnings, problems "
+               "FROM uploads")
+        args: tuple = ()
+        if department is not None:
+            sql, args = sql + " WHERE department=?", (department,)
+        rows = self.db.all(sql + " ORDER BY id DESC LIMIT ?", *args, int(limit))
+        keys = ("id", "received_at", "department", "original_name", "sha256", "size", "result", "errors", "warnings")
+        return [{**dict(zip(keys, r[:9])), "problems": json.loads(r[9])} for r in rows]
+
+    def set_link(self, department: str, token_sha256: str, now: str):
+        """Issue (or replace: the old link stops working) a department's link, kept as its token's hash."""
+        with self.db.transaction():
+            self.db.execute("INSERT INTO department_links VALUES (?,?,?) ON CONFLICT (department) DO UPDATE "
+                            "SET token_sha256 = excluded.token_sha256, issued_at = excluded.issued_at",
+                            (department, token_sha256, now))
+
+    def drop_link(self, department: str) -> bool:
+        """Revoke a department's link; False when it had none."""
+        with self.db.transaction():
+            return self.db.execute("DELETE FROM department_links WHERE department=?", (department,)).rowcount > 0
+
+    def links(self) -> list[tuple[str, str, str]]:
+        """(department, token sha256, issued_at) of every link, by department."""
+        return sorted(self.db.all("SELECT department, token_sha256, issued_at FROM department_links"),
+                      key=lambda r: r[0])
 
     def department_averages(self) -> list[tuple[str, int, float | None, float | None]]:
         """(主管部门, current projects, average 总分, average 执行率) by department."""

@@ -1,0 +1,379 @@
+"""The desk's web application (Flask): department pages behind private links, the office dashboard behind a
+password, downloads. SQL stays in store.py and registry.py; each server thread keeps its own connections."""
+from __future__ import annotations
+
+import io
+import re
+import secrets
+import sqlite3
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+from flask import Flask, Response, abort, g, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import HTTPException
+
+from ..db import Location
+from ..errors import CannotRun
+from ..registry import Registry
+from ..store import Store
+from . import auth, charts
+from .intake import MB, STATE_ERRORS, STATE_MISSING, STATE_PASSED, STATE_WARNINGS, Intake, size_text, state_of
+
+MAX_FILES = 20          # files in one upload request
+SESSION_HOURS = 8
+RESULTS = {"stored": "已接收", "duplicate": "重复文件（未重复保存）", "rejected": "未能读取",
+           "refused": "未接收（非本部门的表）", "too_large": "未接收（文件过大）", "not_workbook": "未接收（不是工作簿）"}
+SEVERITY = {"error": "错误", "warning": "提示"}
+
+
+@dataclass
+class DeskConfig:
+    db: Location
+    registry: Location
+    uploads: Path
+    admin: auth.Password
+    max_file_bytes: int = 20 * MB
+    password: str | None = None            # the workbook protection password, for blank forms rendered again
+    secret_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    session_hours: float = SESSION_HOURS
+
+
+class _Connections(threading.local):
+    store: Store | None = None
+    registry: Registry | None = None
+
+
+def create_app(config: DeskConfig) -> Flask:
+    app = Flask(__name__, static_folder=None, template_folder="templates")   # no static files: nothing to list
+    app.config.update(
+        SECRET_KEY=config.secret_key, SESSION_COOKIE_NAME="xlform_session", SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict", PERMANENT_SESSION_LIFETIME=timedelta(hours=config.session_hours),
+        MAX_CONTENT_LENGTH=config.max_file_bytes * MAX_FILES + MB, MAX_FORM_MEMORY_SIZE=64 * 1024)
+    intake = Intake(config.uploads, config.max_file_bytes)
+    local = _Connections()
+    Store(config.db).close()    # the tables, once, before any request
+
+    def store() -> Store:
+        if local.store is None:
+            local.store = Store(config.db)
+        return local.store
+
+    def registry() -> Registry:
+        if local.registry is None:
+            local.registry = Registry(config.registry, create=False)
+        return local.registry
+
+    def forget_connections():
+        """After a database error: the next request of this thread connects again (a restarted server)."""
+        for name in ("store", "registry"):
+            opened = getattr(local, name)
+            setattr(local, name, None)
+            if opened is not None:
+                try:
+                    opened.close()
+                except Exception:
+                    pass
+
+    # -- every response -------------------------------------------------------------------------------
+    @app.before_request
+    def _nonce():
+        g.nonce = secrets.token_urlsafe(16)
+
+    @app.context_processor
+    def _globals():
+        if "csrf" not in session:
+            session["csrf"] = auth.new_csrf()
+        return {"nonce": g.get("nonce", ""), "csrf": session["csrf"], "severity": SEVERITY,
+                "max_size": size_text(config.max_file_bytes), "max_files": MAX_FILES}
+
+    @app.after_request
+    def _headers(response: Response):
+        h = response.headers
+        h["X-Content-Type-Options"] = "nosniff"
+        h["X-Frame-Options"] = "DENY"
+        h["Referrer-Policy"] = "no-referrer"          # a department's link never leaves in a Referer
+        h["Cache-Control"] = "no-store"
+        h["Content-Security-Policy"] = (f"default-src 'none'; script-src 'nonce-{g.get('nonce', '')}'; "
+                                        "style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+                                        "frame-ancestors 'none'; base-uri 'none'")
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(e: HTTPException):
+        text = {400: "请求无效或页面已过期：请刷新页面后重试。", 403: "无权访问。",
+                404: "页面不存在，或链接无效、已被收回。请使用绩效管理部门发送的最新链接。",
+                405: "不支持此操作。",
+                413: f"上传的内容过大：每个文件不超过 {size_text(config.max_file_bytes)}，一次最多 {MAX_FILES} 个文件。"}
+        return render_template("message.html", title="无法完成", text=text.get(e.code, "无法完成此请求。")), e.code
+
+    @app.errorhandler(CannotRun)
+    @app.errorhandler(sqlite3.Error)
+    def _database_error(e):
+        forget_connections()
+        app.logger.error("database: %s", e)
+        return render_template("message.html", title="暂时无法处理",
+                               text="服务器暂时无法读写数据库，本次操作未完成，已报送的内容不受影响。请稍后重试。"), 503
+
+    def check_csrf():
+        if not auth.same(request.form.get("csrf"), session.get("csrf")):
+            abort(400)
+
+    # -- departments ------------------------------------------------------------------------------------
+    def department_or_404(token: str) -> str:
+        department = auth.department_of(token, store().links())
+        if department is None:
+            abort(404)
+        return department
+
+    def issued_to(department: str) -> list[tuple]:
+        """(id, version, project) of the latest version of every template issued to the department."""
+        return [(i, v, p) for i, v, p, d in registry().latest_issued() if d == department]
+
+    def department_page(token: str, department: str, results=None, status: int = 200):
+        forms = issued_to(department)
+        current = {r[1]: r for r in store().current_submissions()}
+        mine = {tid: current[tid] for tid, _, _ in forms if tid in current}
+        problems = store().problems_of([r[0] for r in mine.values()])
+        rows = []
+        for tid, version, project in forms:
+            sub = mine.get(tid)
+            rows.append({"template_id": tid, "version": version, "project": project,
+                         "state": state_of(sub[4], sub[5]) if sub else STATE_MISSING,
+                         "total_score": sub[6] if sub else None, "grade": sub[7] if sub else None,
+                         "received_at": _local_time(sub[8]) if sub else "",
+                         "problems": [{"cell": c, "severity": s, "message": m} for c, s, _, m in problems.get(sub[0], [])]
+                         if sub else []})
+        uploads = [{**u, "received_at": _local_time(u["received_at"]), "result_text": RESULTS.get(u["result"], u["result"]),
+                    "state": _upload_state(u)} for u in store().uploads(department, limit=50)]
+        return render_template("department.html", token=token, department=department, forms=rows, uploads=uploads,
+                               results=results or []), status
+
+    @app.get("/d/<token>")
+    def department_home(token):
+        return department_page(token, department_or_404(token))
+
+    @app.post("/d/<token>/upload")
+    def department_upload(token):
+        department = department_or_404(token)
+        check_csrf()
+        files = [f for f in request.files.getlist("files") if f and (f.filename or f.content_length)]
+        if len(files) > MAX_FILES:
+            abort(413)
+        own = {tid for tid, _, _ in issued_to(department)}
+        results = []
+        for f in files:
+            try:
+                results.append(intake.accept(store(), registry(), department, own, f.filename, f.stream))
+            finally:
+                f.close()
+        if not files:
+            return render_template("message.html", title="没有选择文件", text="请先选择或拖入要上传的自评表（.xlsx）。",
+                                   back=url_for("department_home", token=token)), 400
+        return department_page(token, department, results)
+
+    @app.get("/d/<token>/blank/<template_id>")
+    def department_blank(token, template_id):
+        department = department_or_404(token)
+        issued = {tid: v for tid, v, _ in issued_to(department)}
+        if template_id not in issued:
+            abort(404)
+        name, data = _blank_form(registry(), template_id, issued[template_id], config.uploads / ".blank",
+                                 config.password)
+        return attachment(data, name, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+    # -- the office --------------------------------------------------------------------------------------
+    def is_admin() -> bool:
+        at = session.get("admin_at")
+        return isinstance(at, (int, float)) and 0 <= time.time() - at < config.session_hours * 3600
+
+    def admin_only():
+        if not is_admin():
+            abort(redirect(url_for("login")))
+
+    @app.get("/")
+    def index():
+        return render_template("message.html", title="绩效自评表报送",
+                               text="各主管部门请使用绩效管理部门发送的专用链接报送自评表。",
+                               back=url_for("login"), back_text="绩效管理部门登录")
+
+    @app.route("/admin/login", methods=["GET", "POST"])
+    def login():
+        wrong = False
+        if request.method == "POST":
+            check_csrf()
+            if config.admin.matches(request.form.get("password", "")):
+                session.clear()
+                session.permanent = True
+                session["admin_at"] = time.time()
+                session["csrf"] = auth.new_csrf()     # a new session: a token known before login is worthless
+                return redirect(url_for("dashboard"))
+            time.sleep(0.5)   # a guess costs time
+            wrong = True
+        return render_template("login.html", wrong=wrong), 401 if wrong else 200
+
+    @app.post("/admin/logout")
+    def logout():
+        check_csrf()
+        session.clear()
+        return redirect(url_for("login"))
+
+    @app.get("/admin")
+    def dashboard():
+        admin_only()
+        return dashboard_page()
+
+    def dashboard_page(new_link=None):
+        issued = registry().latest_issued()
+        current = {r[1]: r for r in store().current_submissions()}
+        problems = store().problems_of([current[i][0] for i, *_ in issued if i in current])
+        departments: dict[str, dict] = {}
+        projects = []
+        for tid, version, project, department in issued:
+            d = departments.setdefault(department or "", {"department": department or "", "issued": 0,
+                                                          "returned": 0, "missing": 0, "errors": 0, "warnings": 0})
+            d["issued"] += 1
+            sub = current.get(tid)
+            if sub is None:
+                d["missing"] += 1
+            else:
+                d["returned"] += 1
+                d["errors"] += bool(sub[4])
+                d["warnings"] += bool(sub[5]) and not sub[4]
+            projects.append({"department": department, "project": project, "template_id": tid, "version": version,
+                             "state": state_of(sub[4], sub[5]) if sub else STATE_MISSING,
+                             "total_score": sub[6] if sub else None, "grade": sub[7] if sub else None,
+                             "received_at": _local_time(sub[8]) if sub else "",
+                             "problems": [{"cell": c, "severity": s, "message": m}
+                                          for c, s, _, m in problems.get(sub[0], [])] if sub else []})
+        links = {d: _local_time(at) for d, _, at in store().links()}
+        uploads = [{**u, "received_at": _local_time(u["received_at"]),
+                    "result_text": RESULTS.get(u["result"], u["result"]), "state": _upload_state(u)}
+                   for u in store().uploads(limit=300)]
+        pictures = charts.director(store().grade_counts(), store().department_averages())
+        return render_template("dashboard.html", departments=list(departments.values()), projects=projects,
+                               links=links, uploads=uploads, pictures=pictures, new_link=new_link,
+                               states={"passed": STATE_PASSED, "warnings": STATE_WARNINGS, "errors": STATE_ERRORS})
+
+    def known_department(name: str) -> str:
+        if name not in {d for *_, d in registry().latest_issued()}:
+            abort(400)
+        return name
+
+    @app.post("/admin/links/issue")
+    def issue_link():
+        admin_only()
+        check_csrf()
+        department = known_department(request.form.get("department", ""))
+        token = auth.new_token()
+        store().set_link(department, auth.token_hash(token), _now())
+        link = request.host_url.rstrip("/") + url_for("department_home", token=token)
+        return dashboard_page(new_link={"department": department, "url": link})   # shown once, never stored
+
+    @app.post("/admin/links/revoke")
+    def revoke_link():
+        admin_only()
+        check_csrf()
+        store().drop_link(known_department(request.form.get("department", "")))
+        return redirect(url_for("dashboard"))
+
+    @app.get("/admin/summary.xlsx")
+    def summary():
+        admin_only()
+        from ..summary import write_summary
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "summary.xlsx"
+            write_summary(path, store(), _missing(registry(), store()))
+            data = path.read_bytes()
+        day = time.strftime('%Y%m%d')
+        return attachment(data, f"汇总表-{day}.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                          f"summary-{day}.xlsx")
+
+    @app.get("/admin/reports.zip")
+    def reports():
+        admin_only()
+        from ..report import write_reports
+        buffer = io.BytesIO()
+        with tempfile.TemporaryDirectory() as tmp:
+            written = write_reports(Path(tmp), store(), _missing(registry(), store()))
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+                for f in written:
+                    z.write(f, f.name)
+        day = time.strftime('%Y%m%d')
+        return attachment(buffer.getvalue(), f"各部门问题报告-{day}.zip", "application/zip", f"reports-{day}.zip")
+
+    @app.get("/admin/export.csv")
+    def export():
+        admin_only()
+        from ..record import record_from_dict, to_csv
+        text = to_csv([record_from_dict(d) for d in store().current_records()])
+        day = time.strftime('%Y%m%d')
+        return attachment(text.encode("utf-8-sig"), f"自评结果-{day}.csv", "text/csv", f"export-{day}.csv")
+
+    app.desk_config = config
+    return app
+
+
+def attachment(data: bytes, name: str, mimetype: str, fallback: str | None = None) -> Response:
+    """A download: Content-Disposition with a safe ASCII name and the real one (RFC 5987, UTF-8)."""
+    stem, dot, suffix = name.rpartition(".")
+    if fallback is None:
+        fallback = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9.-]", "_", stem if dot else name)).strip("_.-")
+        if not re.search(r"[A-Za-z0-9]", fallback):
+            fallback = "xlform"
+        fallback = f"{fallback}.{re.sub(r'[^A-Za-z0-9]', '', suffix)}" if dot else fallback
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+    return response
+
+
+def _blank_form(registry: Registry, template_id: str, version: int, cache: Path, password) -> tuple[str, bytes]:
+    """The blank workbook render issued (its file, if still there), else rendered again from the registry."""
+    issued = registry.issued_file(template_id, version)
+    if issued and Path(issued[0]).is_file():
+        return Path(issued[0]).name, Path(issued[0]).read_bytes()
+    target = cache / f"{template_id}-v{version}.xlsx"
+    if not target.is_file():
+        from ..forms import form_kind
+        from ..renderer import atomic_write, now
+        from ..writer import SheetSpec, write
+        found = registry.lookup(template_id, version)
+        project = found["project"]
+        kind = found["kind"] or form_kind(project.form)
+        buffer = io.BytesIO()
+        write(buffer, [SheetSpec(project, kind, version, issued[1] if issued else kind.spec["sheet"])], password, now())
+        atomic_write(target, buffer.getvalue())
+    return f"{template_id}.xlsx", target.read_bytes()
+
+
+def _missing(registry: Registry, store: Store) -> list[dict]:
+    returned = store.current_templates()
+    return [{"template_id": i, "version": v, "project": p, "department": d}
+            for i, v, p, d in registry.latest_issued() if i not in returned]
+
+
+def _upload_state(u: dict) -> str:
+    if u["result"] in ("stored", "duplicate"):
+        return state_of(u["errors"], u["warnings"])
+    return "未能读取" if u["result"] == "rejected" else "未接收"
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _local_time(stamp: str | None) -> str:
+    """An ISO time in UTC as the machine's local time, to the second: 2026-05-12 14:03:27."""
+    if not stamp:
+        return ""
+    from datetime import datetime
+    try:
+        return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return stamp
