@@ -85,7 +85,8 @@ def atomic_write(path: Path, data: bytes):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".xlsx")
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes it 0600: a colleague on the share must open it too
+        if hasattr(os, "fchmod"):  # mkstemp makes it 0600: a colleague on the share must open it too (POSIX)
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
