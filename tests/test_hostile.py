@@ -341,3 +341,25 @@ def test_a_label_excel_must_escape_reads_back_as_issued(tmp_path, label):
         assert r.problems == [] and r.indicators[0].name == label
     [r] = read(issued.file, reg)  # untouched: only the blanks are reported
     assert {p.code for p in r.problems} == {"blank_executed", "blank_actual", "blank_goal_actual"}
+
+
+def test_collect_does_not_hash_a_huge_file_whole(form, tmp_path):
+    """A 20 GB sparse file in a collected folder: refused as too large at once, its row recorded."""
+    import xlform
+    reg, clean = form
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    with open(inbox / "huge.xlsx", "wb") as f:
+        f.write(b"PK\x03\x04")
+        f.truncate(20 * 2**30)
+    (inbox / "good.xlsx").write_bytes(clean.read_bytes())
+    start = time.perf_counter()
+    outcome = xlform.collect([inbox], db=tmp_path / "c.db", registry=reg.path, jobs=1)
+    assert time.perf_counter() - start < 10
+    assert (outcome.read, outcome.rejected) == (2, 1)
+    import sqlite3
+    db = sqlite3.connect(tmp_path / "c.db")
+    [(sha, status)] = db.execute("SELECT sha256, status FROM files WHERE path LIKE '%huge.xlsx'").fetchall()
+    assert sha.startswith("large-") and status == "rejected"
+    assert db.execute("SELECT code FROM problems JOIN submissions s ON s.id = submission_id "
+                      "WHERE s.path LIKE '%huge.xlsx'").fetchall() == [("too_large",)]

@@ -24,6 +24,7 @@ from .record import Record
 from .db import SQLITE
 from .registry import Registry, locate as registry_locate
 from .store import Prepared, Store
+from .xlsx import Limits
 
 BATCH_FILES, BATCH_SECONDS = 50, 0.5
 WORKBOOKS = {".xlsx", ".xlsm"}
@@ -70,9 +71,14 @@ def find_files(dirs, exclude: set[Path]) -> tuple[list[Path], int]:
     return sorted(out), len(other)
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, size: int) -> str:
+    """The content's key. A file over the size limit is refused unread, so it is not hashed whole either (a
+    20 GB file would cost a minute): its key is the hash of its size and first MB, marked `large-`."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
+        if size > Limits().max_bytes:
+            h.update(f"{size}:".encode() + f.read(1 << 20))
+            return "large-" + h.hexdigest()
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -97,7 +103,7 @@ def read_one(path: str, registry: Registry, known: frozenset):
     p = Path(path)
     try:
         st = p.stat()
-        sha = _sha256(p)
+        sha = _sha256(p, st.st_size)
     except OSError as e:
         return path, None, 0, "", str(e)
     modified = datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat(timespec="microseconds")
