@@ -91,3 +91,29 @@ def fill_openpyxl(src, dst, cells: dict, sheet="自评表", edit=None):
         edit(wb)
     wb.save(dst)
     return dst
+
+
+# A small form of four indicators (one of each kind of target), and a clean return of it: many tests tamper
+# with one of these.
+SMALL = [("产出指标", "数量指标", "培训次数", "≥4次", 30),
+         ("产出指标", "质量指标", "覆盖率", "≥80%", 30),
+         ("效益指标", "社会效益指标", "群众意识", "不断提高", 20),
+         ("满意度指标", "满意度指标", "满意度", "95%", 10)]
+GOOD = {"F7": 80, "F11": "完成", "F13": 4, "F14": 0.85, "F15": "达成年度指标", "H15": 20, "F16": 0.95}
+
+
+def small_form(folder: Path, registry: Path | None = None):
+    """The small form rendered into folder/issued: (project, workbook, registry)."""
+    from xlform.registry import Registry
+    from xlform.renderer import render
+    p = load_def(folder, definition(SMALL))
+    reg = Registry(registry or folder / "r.db")
+    [issued] = render([p], folder / "issued", registry=reg)
+    return p, issued.file, reg
+
+
+def validation_at(ws, cell):
+    """The one data validation of a cell (openpyxl)."""
+    found = [dv for dv in ws.data_validations.dataValidation if cell in dv.sqref]
+    assert len(found) == 1, f"{cell}: {len(found)} validations"
+    return found[0]

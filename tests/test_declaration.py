@@ -3,7 +3,7 @@ department fills it, read back with every problem at its cell."""
 import openpyxl
 import pytest
 
-from helpers import write_def
+from helpers import validation_at, write_def
 from xlform.definition import load
 from xlform.errors import DefinitionError
 from xlform.reader import read
@@ -31,11 +31,6 @@ DECLARATION = """\
 BLANK = {"数量指标": (14, 15), "质量指标": (16, 17), "时效指标": (18, 19), "经济效益指标": (20, 21),
          "社会效益指标": (22, 23), "可持续影响指标": (24, 25), "服务对象满意度指标": (26, 27)}
 
-
-def validation_at(ws, cell):
-    found = [dv for dv in ws.data_validations.dataValidation if cell in dv.sqref]
-    assert len(found) == 1, f"{cell}: {len(found)} validations"
-    return found[0]
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,13 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from desk_helpers import PLAN, REASON_CELL, csrf_of, filled, give_links, issue
+from desk_helpers import REASON_CELL, csrf_of, filled, give_links, issue
 from test_postgres import query
 from xlform.cli import main
 from xlform.db import locate
 from xlform.desk import auth
 from xlform.desk.app import DeskConfig, create_app
 from xlform.desk.intake import MB
-from xlform.store import Store
 
 PASSWORD = "纸面之外-2026"
 

@@ -14,13 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from conditions import full_disk, read_only
-from helpers import definition, fill_openpyxl, load_def
+from helpers import GOOD, fill_openpyxl, small_form
 from xlform.cli import main
-from xlform.registry import Registry
-from xlform.renderer import render
 
 ROOT = Path(__file__).resolve().parent.parent
-GOOD = {"F7": 80, "F11": "完成", "F13": 4, "F14": 0.85, "F15": "达成年度指标", "H15": 20, "F16": 0.95}
 
 
 def run(*args):
@@ -40,18 +37,12 @@ def one_error_line(result, *parts):
 @pytest.fixture()
 def issued(tmp_path):
     """A registry, the issued form of one small project, and a return filled with openpyxl."""
-    p = load_def(tmp_path, definition([
-        ("产出指标", "数量指标", "培训次数", "≥4次", 30),
-        ("产出指标", "质量指标", "覆盖率", "≥80%", 30),
-        ("效益指标", "社会效益指标", "群众意识", "不断提高", 20),
-        ("满意度指标", "满意度指标", "满意度", "95%", 10)]))
-    reg = Registry(tmp_path / "reg" / "registry.db")
-    [form] = render([p], tmp_path / "issued", registry=reg)
+    p, path, reg = small_form(tmp_path, tmp_path / "reg" / "registry.db")
     reg.close()
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    good = fill_openpyxl(form.file, inbox / "good.xlsx", GOOD)
-    return {"registry": reg.path, "form": form.file, "good": good, "inbox": inbox, "project": p}
+    good = fill_openpyxl(path, inbox / "good.xlsx", GOOD)
+    return {"registry": reg.path, "form": path, "good": good, "inbox": inbox, "project": p}
 
 
 def with_part(src: Path, dst: Path, part: str, change) -> Path:

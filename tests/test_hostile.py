@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from helpers import definition, fill_openpyxl, load_def
+from helpers import GOOD, definition, fill_openpyxl, load_def, small_form
 from make_corpus import MAIN, workbook
 from xlform.reader import read
 from xlform.registry import Registry
@@ -22,7 +22,6 @@ from xlform.renderer import render
 from xlform.xlsx import BadWorkbook, Limits, Package
 
 SHEET = "xl/worksheets/sheet1.xml"
-GOOD = {"F7": 80, "F11": "完成", "F13": 4, "F14": 0.85, "F15": "达成年度指标", "H15": 20, "F16": 0.95}
 H13 = 'IF(ISNUMBER(F13),IF(F13&gt;=4,G13,ROUND(G13*F13/4,2)),"")'
 
 
@@ -30,14 +29,8 @@ H13 = 'IF(ISNUMBER(F13),IF(F13&gt;=4,G13,ROUND(G13*F13/4,2)),"")'
 def form(tmp_path_factory):
     """A small form filled with openpyxl: (registry, path of the clean return)."""
     tmp = tmp_path_factory.mktemp("hostile")
-    p = load_def(tmp, definition([
-        ("产出指标", "数量指标", "培训次数", "≥4次", 30),
-        ("产出指标", "质量指标", "覆盖率", "≥80%", 30),
-        ("效益指标", "社会效益指标", "群众意识", "不断提高", 20),
-        ("满意度指标", "满意度指标", "满意度", "95%", 10)]))
-    reg = Registry(tmp / "r.db")
-    [issued] = render([p], tmp / "issued", registry=reg)
-    return reg, fill_openpyxl(issued.file, tmp / "clean.xlsx", GOOD)
+    _, path, reg = small_form(tmp)
+    return reg, fill_openpyxl(path, tmp / "clean.xlsx", GOOD)
 
 
 def tampered(src, dst, change, part=SHEET):

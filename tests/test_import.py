@@ -6,7 +6,6 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from xlform.cli import main

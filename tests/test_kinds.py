@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from helpers import lay_of
+from helpers import lay_of, validation_at
 from xlform.cli import main
 from xlform.definition import load
 from xlform.evaluate import evaluate_form
@@ -24,11 +24,6 @@ SICHUAN = ROOT / "examples" / "sc-2023-01.yaml"
 REACHED, PARTLY = "达成年度指标", "部分达成年度指标并具有一定效果"
 LONG = ("按计划完成示范村建设任务，" * 16)[:196]   # 196 characters: within 200
 
-
-def validation_at(ws, cell):
-    found = [dv for dv in ws.data_validations.dataValidation if cell in dv.sqref]
-    assert len(found) == 1, f"{cell}: {len(found)} validations"
-    return found[0]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +67,6 @@ def test_sichuan_prints_its_own_layout(sichuan):
 
 def test_sichuan_round_trip_through_libreoffice(lo, sichuan, tmp_path):
     p, path, reg, _ = sichuan
-    lay = lay_of(p)
     cells = {"G7": 450, "G8": 20, "G10": 8, "G12": "完成 20 个示范村建设。",
              "H14": 22, "H15": 2900, "H16": 1, "H17": 25, "H18": REACHED, "J18": 14, "H19": PARTLY, "J19": 10,
              "H20": 0.93, "K15": "部分农民外出务工", "K18": "个别村进度滞后", "K19": "带动作用尚待显现",

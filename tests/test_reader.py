@@ -6,7 +6,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from helpers import cells_for, definition, fill_openpyxl, inputs_from, load_def
+from helpers import GOOD, cells_for, definition, fill_openpyxl, inputs_from, load_def, small_form
 from xlform import read as api_read
 from xlform.cli import main
 from xlform.messages import CATALOGUE
@@ -21,17 +21,9 @@ from xlform.writer import template_hash
 @pytest.fixture()
 def form(tmp_path):
     """A small rendered form: (project, path, registry)."""
-    p = load_def(tmp_path, definition([
-        ("产出指标", "数量指标", "培训次数", "≥4次", 30),
-        ("产出指标", "质量指标", "覆盖率", "≥80%", 30),
-        ("效益指标", "社会效益指标", "群众意识", "不断提高", 20),
-        ("满意度指标", "满意度指标", "满意度", "95%", 10)]))
-    reg = Registry(tmp_path / "r.db")
-    [issued] = render([p], tmp_path / "issued", registry=reg)
-    return p, issued.file, reg
+    return small_form(tmp_path)
 
 
-GOOD = {"F7": 80, "F11": "完成", "F13": 4, "F14": 0.85, "F15": "达成年度指标", "H15": 20, "F16": 0.95}
 
 
 def codes(record):

@@ -4,7 +4,7 @@ from openpyxl.cell.cell import MergedCell
 import pytest
 from openpyxl.utils import range_boundaries
 
-from helpers import definition, load_def
+from helpers import definition, load_def, validation_at
 from xlform import scoring
 from xlform.evaluate import rules
 from xlform.forms import form_kind
@@ -21,11 +21,6 @@ def meta_of(wb):
     rows = [[c.value for c in row] for row in wb["_xlform"].iter_rows()]
     return rows
 
-
-def validation_at(ws, cell):
-    found = [dv for dv in ws.data_validations.dataValidation if cell in dv.sqref]
-    assert len(found) == 1, f"{cell}: {len(found)} validations"
-    return found[0]
 
 
 @pytest.mark.parametrize("tid", IDS)

@@ -2,25 +2,14 @@
 that show something else than the value."""
 import pytest
 
-from helpers import definition, fill_openpyxl, load_def
+from helpers import GOOD, fill_openpyxl, small_form
 from xlform.layout import layout
 from xlform.reader import read
-from xlform.registry import Registry
-from xlform.renderer import render
-
-GOOD = {"F7": 80, "F11": "完成", "F13": 4, "F14": 0.85, "F15": "达成年度指标", "H15": 20, "F16": 0.95}
-
 
 @pytest.fixture()
 def form(tmp_path):
-    p = load_def(tmp_path, definition([
-        ("产出指标", "数量指标", "培训次数", "≥4次", 30),
-        ("产出指标", "质量指标", "覆盖率", "≥80%", 30),
-        ("效益指标", "社会效益指标", "群众意识", "不断提高", 20),
-        ("满意度指标", "满意度指标", "满意度", "95%", 10)]))
-    reg = Registry(tmp_path / "r.db")
-    [issued] = render([p], tmp_path / "issued", registry=reg)
-    return issued.file, reg, p
+    p, path, reg = small_form(tmp_path)
+    return path, reg, p
 
 
 @pytest.mark.parametrize("state, reported", [("visible", True), ("hidden", False), ("veryHidden", False)])

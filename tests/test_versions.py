@@ -13,7 +13,6 @@ from click.testing import CliRunner
 from helpers import definition, load_def, make_inputs, write_def
 from xlform.cli import main
 from xlform.evaluate import evaluate_form
-from xlform.forms import form_kind
 from xlform.layout import layout
 from xlform.migration import migrate
 from xlform.reader import read

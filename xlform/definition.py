@@ -12,7 +12,6 @@ from pathlib import Path
 from . import target as targets
 from .errors import DefinitionError, Problem, XlformError
 from .forms import FormKind, form_kind
-from .scoring import profile_values
 from .yamlsource import Located, load as load_yaml
 
 _TOP_KEYS = {"form", "year", "id", "project", "department", "implementer", "funds", "goal",

@@ -329,7 +329,7 @@ class _SheetWriter:
 
     def write_indicators(self):
         k, f, lay, p, col = self.kind, self.fmt, self.lay, self.p, self.lay.col
-        header, last_row = lay.rows["indicator_header"], lay.rows["first_indicator"] + len(p.indicators) - 1
+        header = lay.rows["indicator_header"]
         for key, c in col.items():
             if c:
                 self.text(header, c, k.column_label(key), f["label"])
