@@ -29,7 +29,7 @@ def rules(project: Project, profile: Profile) -> list[scoring.Rule]:
 
 
 def evaluate(project: Project, fund_rows, inputs: Inputs, profile: Profile,
-             reason_below: float | None = None) -> Result:
+             reason_below: float | None = None, indicator_rules: list | None = None) -> Result:
     executed = [inputs.get(f"funds.{k}.executed") for k in fund_rows]
     rate = scoring.funds_rate(executed, project.funds.total.annual)
     funds_score = scoring.funds_score(rate, project.funds.weight)
@@ -40,7 +40,7 @@ def evaluate(project: Project, fund_rows, inputs: Inputs, profile: Profile,
     if reason_below is not None:
         needs["funds.reason"] = scoring.rate_below(rate, reason_below)
     scores = []
-    for i, (ind, rule) in enumerate(zip(project.indicators, rules(project, profile))):
+    for i, (ind, rule) in enumerate(zip(project.indicators, indicator_rules or rules(project, profile))):
         x = inputs.get(f"indicators.{i}.actual")
         s = inputs.get(f"indicators.{i}.score") if rule.manual else rule.score(x, ind.weight)
         if rule.manual and not isinstance(s, (int, float)):
@@ -56,4 +56,5 @@ def evaluate(project: Project, fund_rows, inputs: Inputs, profile: Profile,
 
 def evaluate_form(lay, inputs: Inputs) -> Result:
     """The results of a laid-out form (its kind's fund rows, its profile)."""
-    return evaluate(lay.project, lay.kind.fund_rows, inputs, lay.profile, lay.kind.spec["funds"].get("reason_below"))
+    return evaluate(lay.project, lay.kind.fund_rows, inputs, lay.profile, lay.kind.spec["funds"].get("reason_below"),
+                    lay.rules())

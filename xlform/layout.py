@@ -60,7 +60,25 @@ class Layout:
         return self.fields[key].cell
 
     def inputs(self) -> dict[str, Field]:
-        return {k: f for k, f in self.fields.items() if f.role == "input"}
+        """The input fields (cached: a collection asks for them several times per return)."""
+        if getattr(self, "_inputs_of", None) != len(self.fields):
+            self._inputs = {k: f for k, f in self.fields.items() if f.role == "input"}
+            self._inputs_of = len(self.fields)
+        return self._inputs
+
+    def cell_map(self) -> dict[str, str]:
+        """field -> cell, as the hidden sheet holds it."""
+        if getattr(self, "_cell_map_of", None) != len(self.fields):
+            self._cell_map = {k: f.cell for k, f in self.fields.items()}
+            self._cell_map_of = len(self.fields)
+        return self._cell_map
+
+    def rules(self) -> list:
+        """The scoring rule of every indicator under this form's profile (cached)."""
+        if getattr(self, "_rules", None) is None:
+            from .scoring import rule_for
+            self._rules = [rule_for(i.target, i.manual, self.profile) for i in self.project.indicators]
+        return self._rules
 
     def split(self) -> int:
         """The column where a two-part line (主管部门 | 实施单位) ends its first value."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .definition import Project
 from .errors import XlformError
-from .evaluate import Inputs, evaluate_form, rules
+from .evaluate import Inputs, evaluate_form
 from .forms import FormKind, form_kind
 from .layout import layout
 from .layout import ref as cell_ref
@@ -241,7 +241,7 @@ class _SheetReader:
 
     def read(self) -> Record:
         lay = self.lay
-        if self.entry.get("cells") is not None and self.entry["cells"] != {k: f.cell for k, f in lay.fields.items()}:
+        if self.entry.get("cells") is not None and self.entry["cells"] != lay.cell_map():
             self.problems.append(problem("cell_map_changed", META_SHEET))
         if not self.sheet.protected:
             self.problems.append(problem("protection_removed", self.name))
@@ -375,7 +375,7 @@ class _SheetReader:
         for key in [*k.spec.get("text_rows", {}).get("keys", ()), *k.spec.get("signatures", ())]:
             if inputs.get(key) is None:
                 self.add("blank_text", lay.cell(key), label=lay.fields[key].label)
-        for i, (ind, rule) in enumerate(zip(p.indicators, rules(p, lay.profile))):
+        for i, (ind, rule) in enumerate(zip(p.indicators, lay.rules())):
             self.check_indicator(i, ind, rule, inputs, result)
 
     def check_indicator(self, i, ind, rule, inputs, result):

@@ -10,7 +10,7 @@ from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 from . import __version__, measure, scoring
 from .definition import Project
 from .errors import XlformError
-from .evaluate import Inputs, evaluate_form, rules
+from .evaluate import Inputs, evaluate_form
 from .forms import FormKind
 from .layout import Layout, layout
 from .metadata import META_SHEET, meta_rows
@@ -335,7 +335,7 @@ class _SheetWriter:
                 self.text(header, c, k.column_label(key), f["label"])
         overshoot = f"{lay.profile.overshoot:.0%}"
         limit = k.limit("reason")
-        for i, (ind, rule) in enumerate(zip(p.indicators, rules(p, lay.profile))):
+        for i, (ind, rule) in enumerate(zip(p.indicators, lay.rules())):
             key, row = f"indicators.{i}", lay.row_of(i)
             self.auto_rows.add(row)  # single cells: every client fits the row to a typed 偏差原因
             self.text(row, col["name"], ind.name, f["text"])

@@ -405,21 +405,10 @@ class _SheetReader(_Handler):
             self.counted += 1
             if self.counted > self.max_cells:
                 raise BadWorkbook("too_large", f"more than {self.max_cells} cells")
-            ref = attrs.get("r") or self._next_ref()
-            if not _REF.fullmatch(ref):
-                ref = ref.upper()  # spreadsheets read references case-insensitively
-                if not _REF.fullmatch(ref):
-                    raise BadWorkbook("bad_xml", f"a cell reference {ref[:20]!r}")
-            self.ref = ref
-            self.last = self.ref
+            # most cells of a form are empty and only formatted: what costs is done in end(), for the others
+            self.ref = self.last = attrs.get("r") or self._next_ref()
             self.kind = attrs.get("t", "n")
-            style = attrs.get("s")
-            if style and style != "0" and (self.want is None or ref in self.want):
-                if self.formats is None:
-                    self.formats = self.pkg.number_formats
-                code = self.formats[int(style)] if style.isdigit() and int(style) < len(self.formats) else "General"
-                if code != "General":
-                    self.sheet.cell_formats[ref] = code
+            self.style = attrs.get("s")
             self.v = self.f = self.inline = None
         elif self.ref is None:
             if tag == "row":
@@ -470,10 +459,21 @@ class _SheetReader(_Handler):
             self.phonetic = False
         elif tag == "c":
             ref, self.ref = self.ref, None
-            if self.want is not None and ref not in self.want:
-                return
             if self.v is None and self.f is None and self.inline is None:
                 return  # an empty (formatted) cell
+            if not _REF.fullmatch(ref):
+                ref = ref.upper()  # spreadsheets read references case-insensitively
+                if not _REF.fullmatch(ref):
+                    raise BadWorkbook("bad_xml", f"a cell reference {ref[:20]!r}")
+            if self.want is not None and ref not in self.want:
+                return
+            style = self.style
+            if style and style != "0":
+                if self.formats is None:
+                    self.formats = self.pkg.number_formats
+                code = self.formats[int(style)] if style.isdigit() and int(style) < len(self.formats) else "General"
+                if code != "General":
+                    self.sheet.cell_formats[ref] = code
             formula = None
             if self.f is not None:
                 formula = "".join(self.f)
