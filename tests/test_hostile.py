@@ -356,3 +356,47 @@ def test_collect_does_not_hash_a_huge_file_whole(form, tmp_path):
     assert sha.startswith("large-") and status == "rejected"
     assert db.execute("SELECT code FROM problems JOIN submissions s ON s.id = submission_id "
                       "WHERE s.path LIKE '%huge.xlsx'").fetchall() == [("too_large",)]
+
+
+# -- found by review: small files that cost a lot -------------------------------------------------------
+def test_a_long_reference_followed_by_cells_without_one_is_refused_at_once(tmp_path):
+    """`r=` of 40,000 letters, then cells that take their reference from it: refused at the first cell."""
+    long = "A" * 40_000
+    rows = "".join(f'<row r="{r}"><c r="{long}"/>' + "<c/>" * 10 + "</row>" for r in range(1, 21))
+    path = workbook(tmp_path / "long-ref.xlsx", f'<worksheet xmlns="{MAIN}"><sheetData>{rows}</sheetData>'
+                                                 "</worksheet>".encode())
+    start = time.perf_counter()
+    with Package(path) as pkg, pytest.raises(BadWorkbook) as e:
+        pkg.sheet(pkg.sheets[0])
+    assert e.value.code == "bad_xml" and time.perf_counter() - start < 2
+
+
+def test_a_wide_metadata_sheet_costs_no_memory(form, tmp_path):
+    """A cell at column ZZZ in every row of the hidden sheet: only its three columns are ever laid out."""
+    reg, clean = form
+    wide = "".join(f'<row r="{r}"><c r="ZZZ{r}"><v>1</v></c></row>' for r in range(1000, 4000))
+    path = tampered(clean, tmp_path / "wide.xlsx", sub(b"</sheetData>", wide.encode() + b"</sheetData>"),
+                    part="xl/worksheets/sheet2.xml")
+    seconds, rss, printed = measured(path, reg.path)
+    assert seconds <= 10 and rss <= 2**29, (seconds, rss)
+    assert "internal" not in printed and "not_xlform" not in printed, printed
+
+
+def test_shared_formulas_cannot_multiply_past_a_bound(tmp_path):
+    """A formula of 7,900 characters shared by 2,000 cells (16 MB once copied) is refused in bounded time;
+    one longer than Excel allows is refused outright."""
+    formula = "+".join(f"A{i}" for i in range(1, 1500))
+    cells = [f'<c r="B1"><f t="shared" ref="B1:B2000" si="0">{formula}</f><v>0</v></c>'] + [
+        f'<c r="B{r}"><f t="shared" si="0"/><v>0</v></c>' for r in range(2, 2001)]
+    rows = "".join(f'<row r="{r}">{c}</row>' for r, c in enumerate(cells, start=1))
+    path = workbook(tmp_path / "shared.xlsx", f'<worksheet xmlns="{MAIN}"><sheetData>{rows}</sheetData>'
+                                               "</worksheet>".encode())
+    start = time.perf_counter()
+    with Package(path) as pkg, pytest.raises(BadWorkbook) as e:
+        pkg.sheet(pkg.sheets[0])
+    assert e.value.code == "too_large" and time.perf_counter() - start < 10
+    huge = workbook(tmp_path / "huge-formula.xlsx", f'<worksheet xmlns="{MAIN}"><sheetData><row r="1"><c r="A1">'
+                    f'<f>{"+".join(["1"] * 5000)}</f></c></row></sheetData></worksheet>'.encode())
+    with Package(huge) as pkg, pytest.raises(BadWorkbook) as e:
+        pkg.sheet(pkg.sheets[0])
+    assert e.value.code == "bad_xml"

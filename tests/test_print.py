@@ -277,3 +277,11 @@ def test_a_hostile_file_never_reaches_openpyxl(tmp_path):
     bad.write_bytes(out.getvalue())
     r = CliRunner().invoke(main, ["print", str(bad), "-o", str(tmp_path / "pdf")])
     assert r.exit_code == 2 and "refused" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_two_workbooks_of_one_name_print_to_two_pdfs(rendered, tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(rendered["xj-jrj-2019-06"], tmp_path / folder / "form.xlsx")
+    done = print_pdfs([tmp_path / "a" / "form.xlsx", tmp_path / "b" / "form.xlsx"], tmp_path / "pdf")
+    assert [p.pdf.name for p in done] == ["form.pdf", "form-2.pdf"] and all(p.pdf.is_file() for p in done)

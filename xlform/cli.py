@@ -427,8 +427,6 @@ def print_(files, out_dir):
     Every row is fitted to its text (merged cells too), pages break between 二级 groups, and nothing the
     official form does not show is printed. The workbooks themselves are not changed.
     """
-    from pathlib import Path
-
     from .printer import print_pdfs
     for printed in print_pdfs(files, Path(out_dir)):
         click.echo(f"{printed.source} -> {printed.pdf}")

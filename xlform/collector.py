@@ -8,6 +8,7 @@ files, which the next run skips.
 from __future__ import annotations
 
 import hashlib
+import logging
 import multiprocessing
 import os
 import pickle
@@ -90,8 +91,9 @@ def read_return(path: Path, registry: Registry) -> list[Record]:
     try:
         records = read_file(path, registry)
     except Exception as e:  # a reader bug, or a file nobody foresaw: the batch goes on
-        detail = f"{type(e).__name__}: {e}".splitlines()[0][:200]
-        return [Record(str(path), problems=[problem("internal", path.name, detail=detail)])]
+        # the department sees the kind of failure only: the message may name the server's own paths
+        logging.getLogger("xlform").warning("reading %s failed: %s: %s", path, type(e).__name__, e)
+        return [Record(str(path), problems=[problem("internal", path.name, detail=type(e).__name__)])]
     if (path.suffix.lower() in OLD_FORMATS and len(records) == 1 and records[0].sheet is None
             and [p.code for p in records[0].problems] in (["ole"], ["not_zip"], ["not_xlsx"])):
         return [Record(str(path), problems=[problem("save_as_xlsx", path.name, ext=path.suffix)])]

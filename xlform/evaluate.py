@@ -40,7 +40,8 @@ def evaluate(project: Project, fund_rows, inputs: Inputs, profile: Profile,
     if reason_below is not None:
         needs["funds.reason"] = scoring.rate_below(rate, reason_below)
     scores = []
-    for i, (ind, rule) in enumerate(zip(project.indicators, indicator_rules or rules(project, profile))):
+    indicator_rules = rules(project, profile) if indicator_rules is None else indicator_rules
+    for i, (ind, rule) in enumerate(zip(project.indicators, indicator_rules)):
         x = inputs.get(f"indicators.{i}.actual")
         s = inputs.get(f"indicators.{i}.score") if rule.manual else rule.score(x, ind.weight)
         if rule.manual and not isinstance(s, (int, float)):

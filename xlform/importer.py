@@ -22,7 +22,7 @@ from .emit import definition_yaml
 from .errors import DefinitionError, Problem, XlformError, failing
 from .forms import FormKind, form_kind
 from .messages import problem
-from .metadata import META_SHEET, parse_meta
+from .metadata import META_SHEET, parse_meta, sheet_rows
 from .record import IndicatorRecord, Record
 from .renderer import atomic_write
 from .target import parse
@@ -126,7 +126,7 @@ def _read(pkg: Package, file: str, year: int | None) -> list[Imported]:
     by_name = {s.name: s for s in pkg.sheets}
     if META_SHEET in by_name:
         meta_sheet = pkg.sheet(by_name[META_SHEET])
-        rows, numbers = _rows(meta_sheet)
+        rows, numbers = sheet_rows(meta_sheet.cells)
         found = []
         for sheet_name, entry in parse_meta(rows, numbers).items():
             if sheet_name not in by_name or not isinstance(entry.get("cells"), dict):
@@ -148,15 +148,6 @@ def _read(pkg: Package, file: str, year: int | None) -> list[Imported]:
 
 
 # -- workbooks issued by xlform -------------------------------------------------------------------------
-def _rows(sheet: Sheet):
-    rows: dict[int, dict[int, object]] = {}
-    for ref, cell in sheet.cells.items():
-        r, c = _rc(ref)
-        rows.setdefault(r, {})[c] = cell.value
-    ordered = sorted(rows.items())
-    return [[r.get(c) for c in range(max(r) + 1)] for _, r in ordered], [n for n, _ in ordered]
-
-
 def _rc(ref: str) -> tuple[int, int]:
     m = _REF.match(ref)
     col = 0

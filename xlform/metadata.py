@@ -6,6 +6,7 @@ ids are JSON (split over several cells if long), so that a reader finds every fi
 from __future__ import annotations
 
 import json
+import re
 
 from . import __version__
 
@@ -51,3 +52,20 @@ def parse_meta(rows, numbers=None) -> dict[str, dict]:
         except ValueError:
             out[sheet][key] = {}  # damaged: the cell map check reports it
     return out
+
+
+_REF = re.compile(r"^([A-Z]+)(\d+)$")
+_COLUMNS = {"A": 0, "B": 1, "C": 2}
+
+
+def sheet_rows(cells: dict) -> tuple[list[list], list[int]]:
+    """The metadata sheet's cells ({ref: cell}) as rows of its three columns (sheet, key, value), and their
+    row numbers; anything further right is never read, however wide a tampered sheet is."""
+    rows: dict[int, list] = {}
+    for ref, cell in cells.items():
+        m = _REF.match(ref)
+        col = _COLUMNS.get(m.group(1)) if m else None
+        if col is not None:
+            rows.setdefault(int(m.group(2)), [None, None, None])[col] = cell.value
+    ordered = sorted(rows.items())
+    return [r for _, r in ordered], [n for n, _ in ordered]

@@ -51,18 +51,28 @@ def print_pdfs(paths, out_dir: Path, timeout: float = 180) -> list[Printed]:
         profile = work / "profile"
         (profile / "user").mkdir(parents=True)
         (profile / "user" / "registrymodifications.xcu").write_text(_RECALC, encoding="utf-8")
+        taken: set[str] = set()
         for n, path in enumerate(map(Path, paths)):
             copy = work / f"{n}" / f"{path.stem}.xlsx"
             copy.parent.mkdir()
             prepare(path, copy)
-            result = subprocess.run(
-                [program, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
-                 "--convert-to", "pdf", "--outdir", str(copy.parent), str(copy)],
-                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+            try:
+                result = subprocess.run(
+                    [program, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
+                     "--convert-to", "pdf", "--outdir", str(copy.parent), str(copy)],
+                    stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise CannotRun(f"cannot print {path}: LibreOffice did not finish in {timeout:g} s; try again, or "
+                                "close other LibreOffice windows") from None
             pdf = copy.with_suffix(".pdf")
             if not pdf.is_file():
                 raise CannotRun(f"cannot print {path}: LibreOffice made no PDF ({result.stderr.strip()[:200]})")
-            target = out_dir / f"{path.stem}.pdf"
+            stem, k = path.stem, 1
+            while stem.lower() in taken:   # a/x.xlsx and b/x.xlsx: x.pdf and x-2.pdf, never one over the other
+                k += 1
+                stem = f"{path.stem}-{k}"
+            taken.add(stem.lower())
+            target = out_dir / f"{stem}.pdf"
             atomic_write(target, pdf.read_bytes())
             done.append(Printed(path, target))
     return done

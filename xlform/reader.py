@@ -13,7 +13,7 @@ from .layout import layout
 from .layout import ref as cell_ref
 from .messages import problem
 from .scoring import TIERS
-from .metadata import META_SHEET, parse_meta
+from .metadata import META_SHEET, parse_meta, sheet_rows
 from .record import IndicatorRecord, Record
 from .registry import Registry
 from .values import NotANumber, read_number, read_text
@@ -58,19 +58,6 @@ def read_file(path: Path, registry: Registry) -> list[Record]:
 
 def _failed(file: str, code: str, **values) -> Record:
     return Record(file, problems=[problem(code, Path(file).name, **values)])
-
-
-def _rows(sheet: Sheet) -> tuple[list[list], list[int]]:
-    """A sheet's cells as rows of values (for the metadata sheet), and their row numbers."""
-    rows: dict[int, dict[int, object]] = {}
-    for ref, cell in sheet.cells.items():
-        m = _REF.match(ref)
-        col = 0
-        for ch in m.group(1):
-            col = col * 26 + ord(ch) - 64
-        rows.setdefault(int(m.group(2)), {})[col - 1] = cell.value
-    ordered = sorted(rows.items())
-    return [[r.get(c) for c in range(max(r) + 1)] for _, r in ordered], [n for n, _ in ordered]
 
 
 _EXPECTED: dict[tuple, Sheet] = {}
@@ -145,7 +132,7 @@ class _WorkbookReader:
 
     def records(self) -> list[Record]:
         meta_info = self.by_name.get(META_SHEET)
-        meta = parse_meta(*_rows(self.pkg.sheet(meta_info))) if meta_info else self.identify()
+        meta = parse_meta(*sheet_rows(self.pkg.sheet(meta_info).cells)) if meta_info else self.identify()
         if not meta:
             return [_failed(self.file, "not_xlform")]
         unclaimed = [s for s in self.pkg.sheets if s.name != META_SHEET and s.name not in meta]

@@ -238,6 +238,18 @@ class Store:
         self.db.executemany("INSERT INTO problems (submission_id, cell, severity, code, message) VALUES (?,?,?,?,?)",
                             [(sid,) + row for row in r.problems])
 
+    def reinstate(self, sha: str, modified: str) -> int:
+        """A file sent again (the desk): its usable submissions become current again, as of `modified`,
+        inside the caller's transaction (holding their templates' locks). Returns how many changed."""
+        changed = 0
+        for sid, tid in self.db.all("SELECT id, template_id FROM submissions WHERE sha256=? AND status='superseded'",
+                                    sha):
+            self.db.execute("UPDATE submissions SET status='superseded' WHERE template_id=? AND status='current'",
+                            (tid,))
+            self.db.execute("UPDATE submissions SET status='current', modified=? WHERE id=?", (modified, sid))
+            changed += 1
+        return changed
+
     def _claim_current(self, template_id: str, modified: str) -> str:
         """The newest file of a template is current; an older one goes into history as superseded. The
         transaction holds the template's lock (PostgreSQL), and the unique index allows one current."""

@@ -41,9 +41,11 @@ class Limits:
     max_cells: int = 500_000                    # <c> elements parsed, all sheets and reads together
     max_strings: int = 500_000                  # entries of the shared string table
     max_text: int = 1024 * 1024                 # characters of one value, formula or string (Excel: 32,767)
+    max_shared: int = 2 * 1024 * 1024           # characters of shared formulas copied into their cells
 
 
 CHUNK = 64 * 1024
+MAX_FORMULA = 8192   # characters, Excel's own limit
 
 
 @dataclass(slots=True)
@@ -384,6 +386,7 @@ class _SheetReader(_Handler):
     def __init__(self, pkg: Package, sheet: Sheet, want: set[str] | None):
         self.pkg, self.sheet, self.want = pkg, sheet, want
         self.shared = self.formats = None
+        self.expanded = 0
         self.counted, self.max_cells = pkg._cells, pkg.limits.max_cells
         self.max_text = pkg.limits.max_text
         self.masters: dict[str, tuple[str, str]] = {}
@@ -405,8 +408,13 @@ class _SheetReader(_Handler):
             self.counted += 1
             if self.counted > self.max_cells:
                 raise BadWorkbook("too_large", f"more than {self.max_cells} cells")
-            # most cells of a form are empty and only formatted: what costs is done in end(), for the others
-            self.ref = self.last = attrs.get("r") or self._next_ref()
+            ref = attrs.get("r") or self._next_ref()
+            if len(ref) > 10 or not _REF.fullmatch(ref):   # a reference is checked before anything uses it
+                ref = ref.upper()  # spreadsheets read references case-insensitively
+                if len(ref) > 10 or not _REF.fullmatch(ref):
+                    raise BadWorkbook("bad_xml", f"a cell reference {ref[:20]!r}")
+            # most cells of a form are empty and only formatted: what else costs is done in end(), for the others
+            self.ref = self.last = ref
             self.kind = attrs.get("t", "n")
             self.style = attrs.get("s")
             self.v = self.f = self.inline = None
@@ -461,10 +469,6 @@ class _SheetReader(_Handler):
             ref, self.ref = self.ref, None
             if self.v is None and self.f is None and self.inline is None:
                 return  # an empty (formatted) cell
-            if not _REF.fullmatch(ref):
-                ref = ref.upper()  # spreadsheets read references case-insensitively
-                if not _REF.fullmatch(ref):
-                    raise BadWorkbook("bad_xml", f"a cell reference {ref[:20]!r}")
             if self.want is not None and ref not in self.want:
                 return
             style = self.style
@@ -477,8 +481,13 @@ class _SheetReader(_Handler):
             formula = None
             if self.f is not None:
                 formula = "".join(self.f)
+                if len(formula) > MAX_FORMULA:
+                    raise BadWorkbook("bad_xml", f"a formula of {len(formula)} characters (Excel allows {MAX_FORMULA})")
                 if self.fattrs.get("t") == "shared":
                     formula = _shared_formula(self.masters, self.fattrs.get("si"), ref, formula)
+                    self.expanded += len(formula)   # one short formula may be copied into many cells
+                    if self.expanded > self.pkg.limits.max_shared:
+                        raise BadWorkbook("too_large", "shared formulas expand past the size limit")
             self.sheet.cells[ref] = Cell(self._value(), formula)
 
     def _value(self):

@@ -23,7 +23,8 @@ from ..errors import CannotRun
 from ..registry import Registry
 from ..store import Store
 from . import auth, charts
-from .intake import MB, STATE_ERRORS, STATE_MISSING, STATE_PASSED, STATE_WARNINGS, Intake, size_text, state_of
+from .intake import (MB, STATE_ERRORS, STATE_MISSING, STATE_PASSED, STATE_REFUSED, STATE_WARNINGS, Intake, Upload,
+                     display_name, size_text, state_of)
 
 MAX_FILES = 20          # files in one upload request
 SESSION_HOURS = 8
@@ -120,6 +121,15 @@ def create_app(config: DeskConfig) -> Flask:
         return render_template("message.html", title="暂时无法处理",
                                text="服务器暂时无法读写数据库，本次操作未完成，已报送的内容不受影响。请稍后重试。"), 503
 
+    @app.errorhandler(Exception)
+    def _unexpected(e):   # a full disk, a bug: the department reads Chinese, the office's log has the detail
+        if isinstance(e, HTTPException):
+            return _http_error(e)
+        app.logger.exception("unexpected error")
+        return render_template("message.html", title="暂时无法处理",
+                               text="服务器出现错误，本次操作未完成，已报送的内容不受影响。请稍后重试；"
+                                    "如仍不行，请联系绩效管理部门。"), 500
+
     def check_csrf():
         if not auth.same(request.form.get("csrf"), session.get("csrf")):
             abort(400)
@@ -167,9 +177,14 @@ def create_app(config: DeskConfig) -> Flask:
             abort(413)
         own = {tid for tid, _, _ in issued_to(department)}
         results = []
-        for f in files:
+        for f in files:   # one file failing never hides what became of the others
             try:
                 results.append(intake.accept(store(), registry(), department, own, f.filename, f.stream))
+            except (CannotRun, sqlite3.Error, OSError) as e:
+                forget_connections()
+                app.logger.error("upload of %r: %s", f.filename, e)
+                results.append(Upload(display_name(f.filename), "failed", STATE_REFUSED,
+                                      note="服务器暂时无法保存此文件，未接收；已报送的内容不受影响。请稍后重新上传。"))
             finally:
                 f.close()
         if not files:

@@ -107,6 +107,8 @@ class Intake:
             def write() -> str | None:
                 with store.transaction(templates):
                     status = store.add_file(str(final), sha, size, now, now, prepared)
+                    if status is None:   # sent before: sent again, it is the department's return once more
+                        store.reinstate(sha, now)
                     up.result = "duplicate" if status is None else "stored" if status == "read" else "rejected"
                     store.add_upload(now, department, name, sha, size, up.result, up.errors, up.warnings,
                                      up.problems)
@@ -117,7 +119,7 @@ class Intake:
             else:
                 store.retrying(write)
             if up.result == "duplicate":
-                up.note = "此文件与已报送过的文件内容完全相同，未重复保存；检查结果如下。"
+                up.note = "此文件与已报送过的文件内容完全相同，未重复保存，已重新作为本表的当前报送；检查结果如下。"
             return up
         finally:
             shutil.rmtree(work, ignore_errors=True)
