@@ -258,6 +258,20 @@ def test_the_dashboard_needs_the_password_and_expires(office, monkeypatch):
     assert c.get("/admin").status_code == 302                # eight hours on: log in again
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_guessing_the_password_slows_down_for_everyone(office, monkeypatch):
+    import xlform.desk.app as desk_app
+    monkeypatch.setattr(desk_app.time, "sleep", lambda s: None)   # the half second per guess, skipped here
+    c = office["app"].test_client()
+    for _ in range(5):
+        assert login(c, "wrong password").status_code == 401
+    r = login(c)   # the right password too must wait its turn now
+    assert r.status_code == 429 and "密码错误次数过多" in r.text
+    later = desk_app.time.time() + 2
+    monkeypatch.setattr(desk_app.time, "time", lambda: later)
+    assert login(c).status_code == 302
+
+
 def test_the_dashboard_shows_every_department_project_and_upload(office):
     c = office["app"].test_client()
     project = office["forms"]["desk-a-01"][0]

@@ -217,18 +217,31 @@ def create_app(config: DeskConfig) -> Flask:
                                text="各主管部门请使用绩效管理部门发送的专用链接报送自评表。",
                                back=url_for("login"), back_text="绩效管理部门登录")
 
+    failures = {"count": 0, "until": 0.0}   # wrong passwords, for every thread and address together
+    failures_lock = threading.Lock()
+
     @app.route("/admin/login", methods=["GET", "POST"])
     def login():
         wrong = False
         if request.method == "POST":
             check_csrf()
+            with failures_lock:
+                wait = failures["until"] - time.time()
+            if wait > 0:   # after 5 wrong passwords, each further try waits its turn: guessing stays slow
+                return render_template("login.html", wrong=True, wait=int(wait) + 1), 429
             if config.admin.matches(request.form.get("password", "")):
+                with failures_lock:
+                    failures["count"] = 0
                 session.clear()
                 session.permanent = True
                 session["admin_at"] = time.time()
                 session["csrf"] = auth.new_csrf()     # a new session: a token known before login is worthless
                 return redirect(url_for("dashboard"))
             time.sleep(0.5)   # a guess costs time
+            with failures_lock:
+                failures["count"] += 1
+                if failures["count"] >= 5:
+                    failures["until"] = time.time() + min(2 ** (failures["count"] - 5), 300)
             wrong = True
         return render_template("login.html", wrong=wrong), 401 if wrong else 200
 
