@@ -23,8 +23,8 @@ from ..errors import CannotRun
 from ..registry import Registry
 from ..store import Store
 from . import auth, charts
-from .intake import (MB, STATE_ERRORS, STATE_MISSING, STATE_PASSED, STATE_REFUSED, STATE_WARNINGS, Intake, Upload,
-                     display_name, size_text, state_of)
+from .intake import (MB, STATE_ERRORS, STATE_MISSING, STATE_PASSED, STATE_REFUSED, STATE_UNREADABLE, STATE_WARNINGS,
+                     Intake, Upload, display_name, size_text, state_of)
 
 MAX_FILES = 20          # files in one upload request
 SESSION_HOURS = 8
@@ -150,17 +150,8 @@ def create_app(config: DeskConfig) -> Flask:
         current = {r[1]: r for r in store().current_submissions()}
         mine = {tid: current[tid] for tid, _, _ in forms if tid in current}
         problems = store().problems_of([r[0] for r in mine.values()])
-        rows = []
-        for tid, version, project in forms:
-            sub = mine.get(tid)
-            rows.append({"template_id": tid, "version": version, "project": project,
-                         "state": state_of(sub[4], sub[5]) if sub else STATE_MISSING,
-                         "total_score": sub[6] if sub else None, "grade": sub[7] if sub else None,
-                         "received_at": _local_time(sub[8]) if sub else "",
-                         "problems": [{"cell": c, "severity": s, "message": m} for c, s, _, m in problems.get(sub[0], [])]
-                         if sub else []})
-        uploads = [{**u, "received_at": _local_time(u["received_at"]), "result_text": RESULTS.get(u["result"], u["result"]),
-                    "state": _upload_state(u)} for u in store().uploads(department, limit=50)]
+        rows = [_form_row(tid, version, project, mine.get(tid), problems) for tid, version, project in forms]
+        uploads = [_upload_row(u) for u in store().uploads(department, limit=50)]
         return render_template("department.html", token=token, department=department, forms=rows, uploads=uploads,
                                results=results or []), status
 
@@ -273,16 +264,9 @@ def create_app(config: DeskConfig) -> Flask:
                 d["returned"] += 1
                 d["errors"] += bool(sub[4])
                 d["warnings"] += bool(sub[5]) and not sub[4]
-            projects.append({"department": department, "project": project, "template_id": tid, "version": version,
-                             "state": state_of(sub[4], sub[5]) if sub else STATE_MISSING,
-                             "total_score": sub[6] if sub else None, "grade": sub[7] if sub else None,
-                             "received_at": _local_time(sub[8]) if sub else "",
-                             "problems": [{"cell": c, "severity": s, "message": m}
-                                          for c, s, _, m in problems.get(sub[0], [])] if sub else []})
+            projects.append({"department": department, **_form_row(tid, version, project, sub, problems)})
         links = {d: _local_time(at) for d, _, at in store().links()}
-        uploads = [{**u, "received_at": _local_time(u["received_at"]),
-                    "result_text": RESULTS.get(u["result"], u["result"]), "state": _upload_state(u)}
-                   for u in store().uploads(limit=300)]
+        uploads = [_upload_row(u) for u in store().uploads(limit=300)]
         pictures = charts.director(store().grade_counts(), store().department_averages())
         return render_template("dashboard.html", departments=list(departments.values()), projects=projects,
                                links=links, uploads=uploads, pictures=pictures, new_link=new_link,
@@ -385,10 +369,25 @@ def _missing(registry: Registry, store: Store) -> list[dict]:
             for i, v, p, d in registry.latest_issued() if i not in returned]
 
 
+def _form_row(tid: str, version, project: str, sub, problems: dict) -> dict:
+    """An issued form as the pages list it: its state, score and problems (sub: its current submission)."""
+    return {"template_id": tid, "version": version, "project": project,
+            "state": state_of(sub[4], sub[5]) if sub else STATE_MISSING,
+            "total_score": sub[6] if sub else None, "grade": sub[7] if sub else None,
+            "received_at": _local_time(sub[8]) if sub else "",
+            "problems": [{"cell": c, "severity": s, "message": m} for c, s, _, m in problems.get(sub[0], [])]
+            if sub else []}
+
+
+def _upload_row(u: dict) -> dict:
+    return {**u, "received_at": _local_time(u["received_at"]), "result_text": RESULTS.get(u["result"], u["result"]),
+            "state": _upload_state(u)}
+
+
 def _upload_state(u: dict) -> str:
     if u["result"] in ("stored", "duplicate"):
         return state_of(u["errors"], u["warnings"])
-    return "未能读取" if u["result"] == "rejected" else "未接收"
+    return STATE_UNREADABLE if u["result"] == "rejected" else STATE_REFUSED
 
 
 def _now() -> str:
