@@ -3,7 +3,7 @@
 The public API; heavy modules load on first use so that the command starts fast.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["load", "render", "read", "collect", "migrate"]
 
 
