@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Full-width ASCII (！ to ～) maps to ASCII; a few CJK comparison signs map to their operators.
 _FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
@@ -28,7 +28,7 @@ class Target:
     value: float | None = None  # percent targets are fractions: 80% is 0.8
     unit: str = ""
     percent: bool = False
-    bare: bool = False        # written without an operator: op comes from the profile's bare_target
+    bare: bool = field(default=False, compare=False)   # written without an operator (for the check's warning)
 
     @property
     def qualitative(self) -> bool:
