@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .definition import Project
+from .evaluate import rules
 from .forms import FormKind, form_kind
 from .scoring import Profile
 
@@ -40,6 +41,10 @@ class Layout:
     col: dict[str, int] = field(default_factory=dict)        # indicator table columns by key
     funds_col: dict[str, int] = field(default_factory=dict)  # funds grid columns by key
     declared: list = field(default_factory=list)  # declaration rows: (level1, level2, known Indicator or None)
+    # derived once every section is placed (a collection asks for them several times per return)
+    _inputs: dict = field(default_factory=dict, repr=False)
+    _cell_map: dict = field(default_factory=dict, repr=False)
+    _rules: list = field(default_factory=list, repr=False)
 
     @property
     def ncols(self) -> int:
@@ -60,24 +65,15 @@ class Layout:
         return self.fields[key].cell
 
     def inputs(self) -> dict[str, Field]:
-        """The input fields (cached: a collection asks for them several times per return)."""
-        if getattr(self, "_inputs_of", None) != len(self.fields):
-            self._inputs = {k: f for k, f in self.fields.items() if f.role == "input"}
-            self._inputs_of = len(self.fields)
+        """The input fields (worked out once, when the layout is complete: see `layout`)."""
         return self._inputs
 
     def cell_map(self) -> dict[str, str]:
         """field -> cell, as the hidden sheet holds it."""
-        if getattr(self, "_cell_map_of", None) != len(self.fields):
-            self._cell_map = {k: f.cell for k, f in self.fields.items()}
-            self._cell_map_of = len(self.fields)
         return self._cell_map
 
     def rules(self) -> list:
-        """The scoring rule of every indicator under this form's profile (cached)."""
-        if getattr(self, "_rules", None) is None:
-            from .scoring import rule_for
-            self._rules = [rule_for(i.target, i.manual, self.profile) for i in self.project.indicators]
+        """The scoring rule of every indicator under this form's profile."""
         return self._rules
 
     def split(self) -> int:
@@ -118,6 +114,9 @@ def layout(project: Project, kind: FormKind | None = None) -> Layout:
     for section in kind.sections:
         row = _PLACE[section](lay, row)
     lay.rows["end"] = row
+    lay._inputs = {k: f for k, f in lay.fields.items() if f.role == "input"}
+    lay._cell_map = {k: f.cell for k, f in lay.fields.items()}
+    lay._rules = rules(project, lay.profile)
     return lay
 
 

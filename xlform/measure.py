@@ -28,9 +28,9 @@ def lines(text: str, width: float) -> int:
     return max(1, sum(max(1, math.ceil(text_width(part) / usable)) for part in str(text).split("\n")))
 
 
-def height(n_lines: int, size: float) -> float:
-    """Row height in points for n lines of a font size."""
-    return round(n_lines * size * LINE + PADDING, 1)
+def height(n_lines: int, size: float, line: float = LINE) -> float:
+    """Row height in points for n lines of a font size (`line`: their spacing, as a multiple of the size)."""
+    return round(n_lines * size * line + PADDING, 1)
 
 
 # LibreOffice, which prints for `xlform print`, measured on its PDFs: a column unit is 6.7 pt wide (a digit
@@ -56,7 +56,7 @@ def lo_lines(text: str, width: float, size: float) -> int:
 
 
 def lo_height(n_lines: int, size: float) -> float:
-    return round(n_lines * size * LO_LINE + PADDING, 1)
+    return height(n_lines, size, LO_LINE)
 
 
 @dataclass

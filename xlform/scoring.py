@@ -123,8 +123,9 @@ class Rule:
     def formula(self, x: str, w: str) -> str:
         """Excel formula text (no leading '=') for the 得分 cell; x and w are cell references."""
         base = self._formula(x, w)
-        if self.profile.deviation_penalty and self.deviates_formula(x) != "FALSE":
-            base = f"MAX(0,{base}-IF({self.deviates_formula(x)},{_num(self.profile.deviation_penalty)},0))"
+        deviates = self.deviates_formula(x)
+        if self.profile.deviation_penalty and deviates != "FALSE":
+            base = f"MAX(0,{base}-IF({deviates},{_num(self.profile.deviation_penalty)},0))"
         return f'IF(ISNUMBER({x}),{base},"")'
 
     def score(self, x, w: float) -> float | None:
