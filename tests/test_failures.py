@@ -174,14 +174,14 @@ def test_collect_with_a_full_disk_for_the_summary(issued, tmp_path, monkeypatch)
     """The summary's temporary file is /dev/full: the kernel's own 'no space left on device'."""
     import tempfile
 
-    import xlform.renderer
+    import xlform.outputs
     real = tempfile.mkstemp
 
     def mkstemp(dir=None, prefix=None, suffix=None):
         if Path(dir) == tmp_path / "full":
             return os.open("/dev/full", os.O_WRONLY), str(Path(dir) / f"{prefix}x{suffix}")
         return real(dir=dir, prefix=prefix, suffix=suffix)
-    monkeypatch.setattr(xlform.renderer.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(xlform.outputs.tempfile, "mkstemp", mkstemp)
     (tmp_path / "full").mkdir()
     r = run(*collect_args(issued, tmp_path, summary=tmp_path / "full" / "summary.xlsx"))
     assert r.exit_code == 2

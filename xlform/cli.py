@@ -132,7 +132,7 @@ def _write_records(records, fmt: str, out: str | None):
     from .record import to_csv, to_json
     text = to_json(records) if fmt == "json" else to_csv(records)
     if out:
-        from .renderer import atomic_write
+        from .outputs import atomic_write
         with failing("write", out, "choose another file with -o"):
             atomic_write(Path(out), text.encode("utf-8-sig" if fmt == "csv" else "utf-8"))
     else:

@@ -24,7 +24,7 @@ from .forms import FormKind, form_kind
 from .messages import problem
 from .metadata import META_SHEET, parse_meta, sheet_rows
 from .record import IndicatorRecord, Record
-from .renderer import atomic_write
+from .outputs import atomic_write
 from .target import parse
 from .values import NotANumber, read_number, read_text
 from .xlsx import BadWorkbook, Cell, Package, Sheet

@@ -15,7 +15,7 @@ from .layout import layout
 from .reader import lay_extras, read_file
 from .record import Record, neutralise
 from .registry import Registry
-from .renderer import atomic_write, now
+from .outputs import atomic_write, now
 from .scoring import TIERS
 from .versions import match
 from .writer import SheetSpec, write

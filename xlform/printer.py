@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import measure
 from .errors import CannotRun
-from .renderer import atomic_write
+from .outputs import atomic_write
 
 LIBREOFFICE = "LibreOffice prints the PDF: install it (Debian/Ubuntu: apt-get install libreoffice-calc-nogui)"
 # A profile that recalculates on load: openpyxl saves formulas without their cached values.

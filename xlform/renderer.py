@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from .definition import Project
 from .forms import form_kind
 from .names import file_stems, sheet_name
+from .outputs import atomic_write, now
 from .registry import Registry
 from .writer import SheetSpec, write
 
@@ -19,10 +17,6 @@ from .writer import SheetSpec, write
 class Issued:
     file: Path
     sheets: list[tuple[str, str, int]]   # (sheet, template id, version)
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def render(projects: list[Project], out_dir: str | Path = "output", per: str = "project",
@@ -77,25 +71,3 @@ def _groups(projects: list[Project], per: str):
         by_department.setdefault(p.department, []).append(p)
     stems = file_stems(by_department)
     return [(stems[department], group) for department, group in by_department.items()]
-
-
-def atomic_write(path: Path, data: bytes):
-    """Readers never see half a workbook: write beside it (its folder made if need be), then rename over;
-    an error (read-only, disk full) leaves the old file as it was and no temporary file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".xlsx")
-    try:
-        if hasattr(os, "fchmod"):  # mkstemp makes it 0600: a colleague on the share must open it too (POSIX)
-            os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)  # the only way to read it is to set it: put it straight back
-    os.umask(mask)
-    return mask

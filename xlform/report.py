@@ -11,7 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from .forms import templates_dir
 from .names import file_stems
 from .record import neutralise
-from .renderer import atomic_write
+from .outputs import atomic_write
 from .store import Store
 
 UNKNOWN = "未识别的文件"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import xlsxwriter
 
-from .renderer import atomic_write
+from .outputs import atomic_write
 from .store import Store
 
 SEVERITY = {"error": "错误", "warning": "提示"}

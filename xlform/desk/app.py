@@ -352,7 +352,7 @@ def _blank_form(registry: Registry, template_id: str, version: int, cache: Path,
     target = cache / f"{template_id}-v{version}.xlsx"
     if not target.is_file():
         from ..forms import form_kind
-        from ..renderer import atomic_write, now
+        from ..outputs import atomic_write, now
         from ..writer import SheetSpec, write
         found = registry.lookup(template_id, version)
         project = found["project"]

@@ -1,0 +1,50 @@
+"""Where xlform writes: every output path, and how a file is written so that nobody sees half of it."""
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import CannotRun
+
+
+def now() -> str:
+    """The time stamp of an issue or a migration: UTC, to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def inside(folder: Path, name: str, suffix: str = "") -> Path:
+    """folder/name+suffix, where name comes from data (an id, a department): one plain file name, and the
+    path stays in the folder even through symlinks. Anything else is refused, never written."""
+    base = name + suffix
+    if (not name or base in (".", "..") or any(c in base for c in "/\\\0")
+            or Path(base).is_absolute() or Path(base).name != base):
+        raise CannotRun(f"cannot write {base!r} into {folder}: not a plain file name")
+    target = Path(folder) / base
+    real_folder = Path(folder).resolve()
+    if target.resolve().parent != real_folder:  # a symlink planted in the folder points out of it
+        raise CannotRun(f"cannot write {target}: it leads out of {folder} (a symbolic link)")
+    return target
+
+
+def atomic_write(path: Path, data: bytes):
+    """Readers never see half a workbook: write beside it (its folder made if need be), then rename over;
+    an error (read-only, disk full) leaves the old file as it was and no temporary file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".xlsx")
+    try:
+        if hasattr(os, "fchmod"):  # mkstemp makes it 0600: a colleague on the share must open it too (POSIX)
+            os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it: put it straight back
+    os.umask(mask)
+    return mask
