@@ -267,7 +267,7 @@ def test_a_zip_lying_about_its_sizes_is_refused_in_bounded_memory(form, tmp_path
         assert z.getinfo(SHEET).file_size == 1000
     seconds, rss, printed = measured(path, reg.path)
     assert re.search(r"\[\('(truncated|too_large|bad_xml)', 'liar.xlsx'\)\]", printed), printed
-    assert seconds <= 10 and rss <= 200 * 2**20, (seconds, rss)
+    assert seconds <= FAR_SECONDS and rss <= 200 * 2**20, (seconds, rss)  # about 0.2 s and 30 MB
 
 
 def test_parts_of_one_name_are_refused(tmp_path):
