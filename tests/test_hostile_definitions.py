@@ -242,3 +242,20 @@ def test_check_and_load_raise_definition_errors_only(tmp_path):
     for n, text in enumerate([laughs(9, 10), "a: &x [*x]\n", "<<: [1]\n", "x: !!binary 'not base64!'\n"]):
         with pytest.raises(DefinitionError):
             load(write_def(tmp_path, text, f"h{n}.yaml"))
+
+
+def test_long_indicator_ids_beyond_u_ffff_survive_the_hidden_sheet(tmp_path):
+    """The hidden sheet split its JSON every 30,000 characters; xlsxwriter cut a cell of characters beyond
+    U+FFFF at 32,767 UTF-16 units without a word, and the indicator ids read back as damaged."""
+    import openpyxl
+
+    from xlform.metadata import META_SHEET, parse_meta
+    from xlform.registry import Registry
+    from xlform.renderer import render
+    indicators = [("产出指标", "数量指标", f"{i}" + "𠀀" * 1500, "≥1次", 4.5) for i in range(20)]
+    p = load_def(tmp_path, definition(indicators))
+    reg = Registry(tmp_path / "r.db")
+    [issued] = render([p], tmp_path / "out", registry=reg)
+    reg.close()
+    rows = list(openpyxl.load_workbook(issued.file)[META_SHEET].iter_rows(values_only=True))
+    assert parse_meta(rows)["自评表"]["indicator_ids"] == [i.id for i in p.indicators]

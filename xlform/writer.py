@@ -97,7 +97,9 @@ def write(target, sheets: list[SheetSpec], password: str | None, generated: str)
     meta = wb.add_worksheet(META_SHEET)
     for r, row in enumerate(meta_rows(sheets, layouts, generated)):
         for c, value in enumerate(row):
-            meta.write_string(r, c, value)
+            if meta.write_string(r, c, value) < 0:  # xlsxwriter would cut it short without a word
+                raise XlformError(f"{sheets[0].project.source}: cannot write {META_SHEET}!{xl_rowcol_to_cell(r, c)} "
+                                  "(the hidden sheet): xlsxwriter refused it; please report it with this definition")
     meta.very_hidden()
     meta.protect(password or "")
     wb.close()
