@@ -12,7 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from helpers import SMALL, definition, load_def, write_def
+from helpers import GOOD as FILLED, SMALL, definition, load_def, write_def
 from test_definition import GOOD
 from test_failures import one_error_line
 from xlform.cli import main
@@ -259,3 +259,37 @@ def test_long_indicator_ids_beyond_u_ffff_survive_the_hidden_sheet(tmp_path):
     reg.close()
     rows = list(openpyxl.load_workbook(issued.file)[META_SHEET].iter_rows(values_only=True))
     assert parse_meta(rows)["自评表"]["indicator_ids"] == [i.id for i in p.indicators]
+
+
+# -- scoring texts and numbers that go into formulas -----------------------------------------------------
+EVIL_GRADE = '优"&HYPERLINK("http://example.invalid","点此")&"'
+
+
+def test_a_grade_name_is_text_in_its_formula_never_formula(lo, tmp_path):
+    """A 评价等级 from `scoring: grades:` went into the 评价等级 formula unquoted: a " in it ended the text and
+    the rest ran as formula (a HYPERLINK here). LibreOffice now shows the name as written."""
+    from xlform.forms import form_kind
+    from xlform.layout import layout
+    from xlform.registry import Registry
+    from xlform.renderer import render
+    p = load_def(tmp_path, definition(SMALL, scoring={"grades": {EVIL_GRADE: 90, "良": 80, "差": 0}}))
+    reg = Registry(tmp_path / "r.db")
+    [issued] = render([p], tmp_path / "out", registry=reg)
+    reg.close()
+    cell = layout(p, form_kind(p.form)).cell("grade")
+    got = lo.fill(issued.file, tmp_path / "filled.xlsx", FILLED, read=[cell])
+    assert got[cell] == f"评价等级：{EVIL_GRADE}"
+
+
+@pytest.mark.parametrize("scoring, says", [
+    ({"grades": {"优" * 256: 90, "差": 0}}, "1 to 255 characters"),
+    ({"grades": {f"G{i}": i for i in range(21)}}, "more than 20"),
+    ({"grades": {"优": float("inf"), "差": 0}}, "not a finite number"),
+    ({"overshoot": float("inf")}, "must be a number ≥ 0"),
+    ({"rate_caps": {0.8: float("nan")}}, "not a finite number"),
+])
+def test_scoring_values_that_formulas_cannot_hold_are_check_errors(tmp_path, scoring, says):
+    path = write_def(tmp_path, definition(SMALL, scoring=scoring))
+    r = run("check", path)
+    assert r.exit_code == 1, r.output
+    one_error_line(r, f"{path}:", "scoring", says)
