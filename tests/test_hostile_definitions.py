@@ -293,3 +293,31 @@ def test_scoring_values_that_formulas_cannot_hold_are_check_errors(tmp_path, sco
     r = run("check", path)
     assert r.exit_code == 1, r.output
     one_error_line(r, f"{path}:", "scoring", says)
+
+
+def test_an_ampersand_in_a_project_is_printed_not_a_header_code(tmp_path):
+    """The page header is "&C项目名称：{{ project }}": "R&D" made &D, the date; a long name is cut at 255."""
+    import re
+    import zipfile
+
+    from xlform.registry import Registry
+    from xlform.renderer import render
+    reg = Registry(tmp_path / "r.db")
+    for name in ("R&D项目", "研" * 240 + "&" * 40):   # the cut at 255 falls among the doubled &s
+        p = load_def(tmp_path, definition(SMALL, project=name, department="A&B局"))
+        [issued] = render([p], tmp_path / "out", registry=reg)
+        xml = zipfile.ZipFile(issued.file).read("xl/worksheets/sheet1.xml").decode("utf-8")
+        header = re.search(r"<oddHeader>(.*?)</oddHeader>", xml).group(1).replace("&amp;", "&")
+        footer = re.search(r"<oddFooter>(.*?)</oddFooter>", xml).group(1).replace("&amp;", "&")
+        assert len(header) <= 255 and footer.endswith("&RA&&B局")
+        assert header == "&C项目名称：R&&D项目" if name == "R&D项目" else header.endswith("研…")
+    reg.close()
+
+
+def test_a_target_number_too_large_for_a_formula(tmp_path):
+    data = definition(SMALL)
+    data["indicators"]["产出指标"]["数量指标"][0]["target"] = "≥" + "9" * 400 + "次"
+    path = write_def(tmp_path, data)
+    r = run("check", path)
+    assert r.exit_code == 1
+    one_error_line(r, f"{path}:", "too large for a 年度指标值")

@@ -436,6 +436,9 @@ class _Builder:
     def parsed(self, text: str, path) -> targets.Target:
         self.fits(path, text, "target")
         t = targets.parse(text, self.profile.bare_target)
+        if t.value is not None and not math.isfinite(t.value):  # 400 digits: inf, which no formula holds
+            self.error(path, f"{_shown(text)}: the number is too large for a 年度指标值", "target")
+            return targets.Target(text)
         if t.bare:
             sign = {">=": "≥", "<=": "≤", "=": "="}[t.op]
             self.warn(path, f"{_shown(text)} has no operator and is read as {sign}{text[:60]} (scoring.bare_target: "

@@ -281,8 +281,10 @@ class _SheetWriter:
         ws.center_horizontally()
         ws.set_margins(**measure.MARGINS)
         ws.print_black_and_white()  # the input highlights are for the screen
-        ws.set_header(_clip(k.text("header", **self.values), 255))
-        ws.set_footer(_clip(k.text("footer", **self.values), 255))
+        # in a header "&" starts a code (&D the date, &F the file): a definition's "R&D" is written "R&&D"
+        literal = {key: v.replace("&", "&&") if isinstance(v, str) else v for key, v in self.values.items()}
+        ws.set_header(_header(k.text("header", **literal)))
+        ws.set_footer(_header(k.text("footer", **literal)))
         ws.protect(self.password or "", {"select_locked_cells": True, "select_unlocked_cells": True,
                                          "format_rows": True})  # merged text cells need the filler's resize
 
@@ -625,6 +627,12 @@ def _formats(wb: _Workbook, kind: FormKind) -> dict:
     }
     wb._xlform_formats = cache
     return cache
+
+
+def _header(text: str) -> str:
+    """A page header or footer within Excel's 255 characters; a cut never leaves half of an "&&"."""
+    clipped = _clip(text, 255)
+    return clipped if clipped == text else clipped[:-1].rstrip("&") + "…"
 
 
 def _clip(text: str, limit: int) -> str:
