@@ -374,8 +374,8 @@ class _Builder:
                     if ind is None:
                         continue
                     if ind.name in names:
-                        self.error(p2 + (i, "name"), f"三级指标 {_shown(ind.name)} appears twice in {_shown(level1)}/"
-                                   f"{_shown(level2)}; rename one or merge them", "duplicate_name")
+                        self.error(p2 + (i, "name"), f"三级指标 {_shown(ind.name)} appears twice in {str(level1)[:40]}/"
+                                   f"{str(level2)[:40]}; rename one or merge them", "duplicate_name")
                     elif ind.id in ids:
                         self.error(p2 + (i, "id"), f"indicator id {_shown(ind.id)} is used twice", "duplicate_id")
                     names.add(ind.name)
