@@ -123,3 +123,16 @@ def test_migrate_never_writes_two_inputs_to_one_output(issued, tmp_path):
     one_error_line(r, f"{second}: ", str(out / "t-001.xlsx"), str(issued["good"]))
     assert sorted(p.name for p in out.iterdir()) == ["t-001.migration.csv", "t-001.xlsx"]
     assert openpyxl.load_workbook(out / "t-001.xlsx")["自评表"]["F7"].value == 80   # the first input's
+
+
+def test_render_never_writes_two_definitions_to_one_workbook(tmp_path):
+    """Two definitions of one id were both rendered into <id>.xlsx as v1 and v2: v1's workbook was lost while
+    the registry still named it. The second is reported and left out."""
+    from helpers import definition, write_def
+    one = write_def(tmp_path, definition([("产出指标", "数量指标", "a", "≥1次", 90)], project="第一"), "one.yaml")
+    two = write_def(tmp_path, definition([("产出指标", "数量指标", "a", "≥1次", 90)], project="第二"), "two.yaml")
+    r = run("render", one, two, "-o", tmp_path / "out", "--registry", tmp_path / "r.db")
+    assert r.exit_code == 1
+    one_error_line(r, f"{two}: id: id 't-001' is also used by {one}")
+    assert r.stdout.splitlines() == [f"{tmp_path / 'out' / 't-001.xlsx'}  自评表  t-001 v1"]
+    assert openpyxl.load_workbook(tmp_path / "out" / "t-001.xlsx")["自评表"]["C3"].value == "第一"

@@ -136,14 +136,16 @@ def load_many(paths, jobs: int = 1) -> tuple[list[Project], list[Problem]]:
             loaded = pool.map(_load_one, files, chunksize=max(1, len(files) // (jobs * 4)))
     else:
         loaded = [_load_one(f) for f in files]
-    projects = [x for x in loaded if isinstance(x, Project)]
     problems = [p for x in loaded if not isinstance(x, Project) for p in x]
     seen: dict[str, str] = {}
-    for pr in projects:
-        if pr.id in seen:
+    projects = []
+    for pr in (x for x in loaded if isinstance(x, Project)):
+        if pr.id in seen:  # left out: both would be issued into one workbook (<id>.xlsx), the first lost
             problems.append(Problem(pr.source, "id", f"id {pr.id!r} is also used by {seen[pr.id]}; "
                                     "every definition needs its own id", "duplicate_id"))
-        seen.setdefault(pr.id, pr.source)
+            continue
+        seen[pr.id] = pr.source
+        projects.append(pr)
     return projects, problems
 
 
