@@ -4,6 +4,7 @@ other), 重新发放 and 收回 ask first, links carry --public-url whatever Hos
 download under the project's name, a blank form sent back is refused, the history marks the current file
 and the office can make an earlier one current again, a return with errors is not graded, the department
 page says what to do and by when, and no page shows `None`, English or a Python value."""
+import io
 import re
 from datetime import date
 from html.parser import HTMLParser
@@ -306,3 +307,43 @@ def test_a_tier_left_blank_is_not_shown_as_none(office):
     r = upload(c, office["tokens"]["甲局"], untiered)
     assert states(r.text) == ["有错误"] and "群众意识" in r.text
     assert "None" not in visible(r.text)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_file_the_server_cannot_keep_is_said_on_the_answer_page(office, monkeypatch):
+    """Two files, the second failing to be kept (a full disk): the answer shows the first checked and says the
+    other was not taken; the reload shows the same; nothing of the second is stored."""
+    import xlform.desk.intake as intake
+    c = office["app"].test_client()
+    token = office["tokens"]["甲局"]
+    good = filled(office["forms"]["desk-a-01"][0], office["root"] / "good.xlsx", trainings=4)
+    other = filled(office["forms"]["desk-a-02"][0], office["root"] / "other.xlsx", trainings=4)
+    read = intake.read_return
+
+    def disk_full(path, registry):
+        if path.name.startswith(_sha(other)):
+            raise OSError(28, "No space left on device")
+        return read(path, registry)
+    monkeypatch.setattr(intake, "read_return", disk_full)
+    page = c.get(f"/d/{token}")
+    r = c.post(f"/d/{token}/upload", data={"csrf": csrf_of(page.text), "files": [(open(good, "rb"), "good.xlsx"),
+                                                                              (open(other, "rb"), "other.xlsx")]},
+               content_type="multipart/form-data")
+    assert r.status_code == 303 and r.headers["Location"].endswith("?failed=1")
+    for _ in range(2):
+        answer = c.get(r.headers["Location"]).text
+        assert states(answer) == ["已通过"] and "另有 1 个文件服务器暂时无法保存，未接收" in answer
+        assert "None" not in visible(answer) and english(visible(answer), {"good.xlsx"}) == []
+    assert query(office["db"], "SELECT template_id FROM submissions") == [("desk-a-01",)]
+    assert not list((office["uploads"] / ".incoming").iterdir())
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_size_message_says_what_to_do(office):
+    app, _ = admin(office, max_file_bytes=4096)
+    c = app.test_client()
+    r = c.post(f"/d/{office['tokens']['甲局']}/upload", data={"files": [(io.BytesIO(b"x" * (4096 * 21 + 2 ** 20)), "a.xlsx")]},
+               content_type="multipart/form-data")
+    seen = visible(r.text)
+    assert r.status_code == 413 and "每个文件不超过 4 KB" in seen
+    assert "None" not in seen and english(seen, set()) == []
