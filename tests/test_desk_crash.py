@@ -214,3 +214,28 @@ def test_a_kill_between_commit_and_publication_is_repaired_at_start(office, monk
     r = upload(app.test_client(), office["tokens"]["甲局"], good)
     assert "此文件此前已收到，只保存一次" in r.text
     assert query(office["db"], "SELECT status FROM submissions") == [("current",)]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_file_committed_but_not_published_is_kept_for_the_next_start(office, monkeypatch):
+    """The rename after the commit fails (a full disk, a permission): the file stays in .incoming, the
+    department is told to send again, and the next start publishes it."""
+    import xlform.desk.intake as intake
+    from test_desk import upload
+    from xlform.desk import auth
+    from xlform.desk.app import DeskConfig, create_app
+    uploads = office["uploads"]
+    config = DeskConfig(locate(office["db"], Path("x")), locate(office["registry"], Path("x")), uploads,
+                        auth.Password.of(PASSWORD))
+    good = filled(office["forms"]["desk-a-01"][0], office["root"] / "good.xlsx", trainings=4)
+
+    def cannot(*args):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(intake.os, "replace", cannot)
+    r = upload(create_app(config).test_client(), office["tokens"]["甲局"], good)
+    assert r.status_code == 503 and "请稍后重新上传" in r.text
+    monkeypatch.undo()
+    assert [f.name for f in (uploads / ".incoming").glob("*/*")] == [f"{sha(good)}.xlsx"]
+    create_app(config)
+    assert on_disk(uploads) == committed(office["db"]) == {sha(good)}
+    assert not list((uploads / ".incoming").iterdir())

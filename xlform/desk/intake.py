@@ -127,6 +127,7 @@ class Intake:
             return up
         work = self.incoming / uuid.uuid4().hex
         work.mkdir()
+        unpublished = False     # committed, not yet renamed into the folder: left for `sweep` if that fails
         try:
             sha, size, complete = self._receive(stream, work / "upload")
             if not complete:
@@ -160,11 +161,14 @@ class Intake:
                     store.retrying(write)
             else:
                 store.retrying(write)
+            unpublished = True
             if not final.exists():
                 os.replace(path, final)          # published once committed; same content if already there
+            unpublished = False
             return up
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            if not unpublished:
+                shutil.rmtree(work, ignore_errors=True)
 
     def _receive(self, stream, target: Path) -> tuple[str, int, bool]:
         """Copy at most `limit` bytes: (sha256, size, whether the whole file fitted)."""
