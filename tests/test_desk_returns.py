@@ -18,7 +18,6 @@ from helpers import fill_openpyxl
 from test_desk import PASSWORD, form_state, login, office, states, upload  # noqa: F401  (office: a fixture)
 from test_postgres import query
 from xlform.cli import main
-from xlform.db import locate
 from xlform.desk import auth
 from xlform.desk.app import DeskConfig, create_app
 
@@ -102,7 +101,7 @@ def test_reissuing_and_revoking_ask_first(office):
     assert [t for _, t in ask] == ["重新发放", "收回"]
     for href, _ in ask:
         question = c.get(href.replace("&amp;", "&"))
-        assert question.status_code == 200 and "失效" in question.text or "无法再打开" in question.text
+        assert question.status_code == 200 and ("立即失效" in question.text or "无法再打开" in question.text)
         assert 'name="confirmed" value="1"' in question.text and 'id="no"' in question.text
         assert c.get(f"/d/{token}").status_code == 200                     # asking changed nothing
     csrf = csrf_of(page)
