@@ -13,6 +13,7 @@ import pytest
 
 from desk_helpers import filled, give_links, issue
 from helpers import fill_openpyxl
+from test_desk_browser import wait_for
 from test_desk_crash import PASSWORD, Desk, send, session_of
 from xlform.db import locate
 
@@ -84,7 +85,7 @@ def test_no_page_scrolls_sideways_on_a_phone(phone, desk):
     phone.get(f"{server.url}/admin")
     phone.find_element(By.ID, "password").send_keys(PASSWORD)
     phone.find_element(By.ID, "login").click()
-    assert phone.find_elements(By.ID, "departments")
+    wait_for(lambda: phone.find_elements(By.ID, "departments"), what="the dashboard")
     assert sideways(phone) == (PHONE, PHONE), "the dashboard"
     # the pictures: every text at least 10 px high as drawn on the phone's screen
     sizes = phone.execute_script(
