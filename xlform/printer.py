@@ -7,25 +7,52 @@ changed.
 """
 from __future__ import annotations
 
+import math
+import os
+import re
+import resource
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import measure
 from .errors import CannotRun
 from .outputs import atomic_write
+from .xlsx import Limits
 
 LIBREOFFICE = "LibreOffice prints the PDF: install it (Debian/Ubuntu: apt-get install libreoffice-calc-nogui)"
-# A profile that recalculates on load: openpyxl saves formulas without their cached values.
-_RECALC = """<?xml version="1.0" encoding="UTF-8"?>
+# A profile that recalculates on load (openpyxl saves formulas without their cached values), never updates a
+# link (external workbooks, DDE, WEBSERVICE) and loads no image from the network.
+_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
 <item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse">
 <value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Content/Update"><prop oor:name="Link" oor:op="fuse">
+<value>1</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="BlockUntrustedRefererLinks"
+ oor:op="fuse"><value>true</value></prop></item>
 </oor:items>
 """
+
+# What print hands to openpyxl and LibreOffice is bounded before either opens the file: openpyxl makes an object
+# for every cell of a sheet's extent (rows x columns, from A1 to its last cell or merged range) and of every
+# merged range, and for every XML element; LibreOffice lays out every sheet. A form is a few thousand cells; a
+# summary of a thousand returns about a hundred thousand.
+LIMITS = Limits(max_uncompressed=50 * 2**20, max_cells=300_000, max_elements=2_000_000)
+MAX_SHEETS = 64
+MAX_AREA = 500_000      # cells of the sheets' extents together
+MAX_MERGED = 500_000    # cells of merged ranges together
+MAX_TEXT = 2_000_000    # characters of text fitted to its rows, all cells together
+MAX_PAGES = 500         # A4 pages, estimated once the rows are fitted (LibreOffice takes about 10 ms a page)
+TIMEOUT = 180           # seconds LibreOffice may take for one workbook
+MEMORY = 3 * 2**30      # LibreOffice's address space (RLIMIT_AS); it maps about 0.8 GB to print a form
 
 
 @dataclass
@@ -41,32 +68,23 @@ def soffice() -> str:
     return found
 
 
-def print_pdfs(paths, out_dir: Path, timeout: float = 180) -> list[Printed]:
+def print_pdfs(paths, out_dir: Path, timeout: float = TIMEOUT) -> list[Printed]:
     """One PDF per workbook, named after it, in out_dir."""
     program = soffice()
     out_dir = Path(out_dir)
     done = []
-    with tempfile.TemporaryDirectory(prefix="xlform-print-") as work:
+    with _stopped_cleanly(), tempfile.TemporaryDirectory(prefix="xlform-print-") as work:
         work = Path(work)
         profile = work / "profile"
         (profile / "user").mkdir(parents=True)
-        (profile / "user" / "registrymodifications.xcu").write_text(_RECALC, encoding="utf-8")
+        (profile / "user" / "registrymodifications.xcu").write_text(_PROFILE, encoding="utf-8")
+        (work / "tmp").mkdir()
         taken: set[str] = set()
         for n, path in enumerate(map(Path, paths)):
             copy = work / f"{n}" / f"{path.stem}.xlsx"
             copy.parent.mkdir()
             prepare(path, copy)
-            try:
-                result = subprocess.run(
-                    [program, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
-                     "--convert-to", "pdf", "--outdir", str(copy.parent), str(copy)],
-                    stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                raise CannotRun(f"cannot print {path}: LibreOffice did not finish in {timeout:g} s; try again, or "
-                                "close other LibreOffice windows") from None
-            pdf = copy.with_suffix(".pdf")
-            if not pdf.is_file():
-                raise CannotRun(f"cannot print {path}: LibreOffice made no PDF ({result.stderr.strip()[:200]})")
+            pdf = _convert(program, profile, work / "tmp", copy, path, timeout)
             stem, k = path.stem, 1
             while stem.lower() in taken:   # a/x.xlsx and b/x.xlsx: x.pdf and x-2.pdf, never one over the other
                 k += 1
@@ -76,6 +94,71 @@ def print_pdfs(paths, out_dir: Path, timeout: float = 180) -> list[Printed]:
             atomic_write(target, pdf.read_bytes())
             done.append(Printed(path, target))
     return done
+
+
+def _convert(program: str, profile: Path, tmp: Path, copy: Path, source: Path, timeout: float) -> Path:
+    """LibreOffice prints the copy, in a process group of its own with a bounded address space and time; the
+    group is killed whatever happens (done, timed out, interrupted), so that no soffice.bin outlives print."""
+    log = copy.with_suffix(".log")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [program, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
+             "--convert-to", "pdf", "--outdir", str(copy.parent), str(copy)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=tmp, start_new_session=True,
+            env={**os.environ, "TMPDIR": str(tmp)},   # its temporary files go where print's are removed
+            preexec_fn=_limit_memory)
+    try:
+        if not _exited(proc, timeout):
+            raise CannotRun(f"cannot print {source}: LibreOffice did not finish in {timeout:g} s; try again, or "
+                            "close other LibreOffice windows")
+    finally:
+        try:   # the leader is not reaped yet (_exited waits without reaping): its group id is still its own
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+    pdf = copy.with_suffix(".pdf")
+    if not pdf.is_file():
+        said = log.read_text(encoding="utf-8", errors="replace").strip().replace(str(copy.parent), "")
+        raise CannotRun(f"cannot print {source}: LibreOffice made no PDF ({' '.join(said.split())[:200]})")
+    return pdf
+
+
+def _limit_memory():
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
+
+
+def _exited(proc: subprocess.Popen, timeout: float) -> bool:
+    """Wait for the process to end, leaving it unreaped (WNOWAIT) so that its process group can still be
+    killed safely."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class _Terminated(CannotRun):
+    pass
+
+
+@contextmanager
+def _stopped_cleanly():
+    """SIGTERM and SIGHUP end print like Ctrl-C does, through every `finally` (LibreOffice's group killed, the
+    temporary folder removed), instead of killing the process where it stands."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, _frame):
+        raise _Terminated(f"cannot print: stopped by {signal.Signals(signum).name}")
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def prepare(source: Path, target: Path):
@@ -89,11 +172,17 @@ def prepare(source: Path, target: Path):
     except Exception as e:  # openpyxl raises many kinds on a file that is no workbook
         raise CannotRun(f"cannot print {source}: not a readable .xlsx workbook ({type(e).__name__}); "
                         "`xlform read` says what is wrong with it") from None
+    _inert(wb)
     cells = _cell_maps(wb)
+    pages = 0
     for ws in wb.worksheets:
         if ws.sheet_state != "visible":
             continue
         heights = _fit_rows(ws)
+        pages += _pages(ws, heights)
+        if pages > MAX_PAGES:
+            raise CannotRun(f"cannot print {source}: refused, too large to print (about {pages} pages by sheet "
+                            f"{ws.title}; print makes {MAX_PAGES} at most)")
         if ws.title in cells:
             _plan_pages(ws, cells[ws.title], heights)
         for row in ws.iter_rows():  # the highlights of inputs are for the screen
@@ -105,22 +194,109 @@ def prepare(source: Path, target: Path):
 
 
 def _guard(source: Path):
-    """A return comes from outside: xlform's guarded parser reads every sheet first (size, zip ratio, DTD and
-    entity limits), so that openpyxl never opens a hostile file."""
+    """A return comes from outside: xlform's guarded parser reads every part first (size, zip ratio, DTD and
+    entity limits) and every sheet openpyxl and LibreOffice will lay out (see LIMITS), so that neither ever
+    opens a hostile file."""
     from .xlsx import BadWorkbook, Package
     try:
-        pkg = Package(source)
-        try:
+        with Package(source, LIMITS) as pkg:
+            if len(pkg.sheets) > MAX_SHEETS:
+                raise _TooLarge(f"{len(pkg.sheets)} sheets; print takes {MAX_SHEETS} at most")
+            pkg.scan()
+            area = merged = text = 0
             for info in pkg.sheets:
-                pkg.sheet(info)
-        finally:
-            pkg.close()
+                sheet = pkg.sheet(info)
+                rows, cols = sheet.extent
+                area, merged = area + rows * cols, merged + sheet.merged
+                text += sum(len(c.value) for c in sheet.cells.values() if isinstance(c.value, str))
+                if area > MAX_AREA:
+                    raise _TooLarge(f"sheet {info.name} spans {rows} rows by {cols} columns; print lays out "
+                                    f"{MAX_AREA} cells at most")
+                if merged > MAX_MERGED:
+                    raise _TooLarge(f"merged ranges cover {merged} cells (sheet {info.name}); print lays out "
+                                    f"{MAX_MERGED} at most")
+                if text > MAX_TEXT:
+                    raise _TooLarge(f"more than {MAX_TEXT} characters of text (sheet {info.name})")
+    except _TooLarge as e:
+        raise CannotRun(f"cannot print {source}: refused, too large to print ({e})") from None
     except BadWorkbook as e:
         detail = f" ({e.detail})" if e.detail else ""
         raise CannotRun(f"cannot print {source}: refused, {e.code}{detail}; `xlform read` says what is wrong "
                         "with it") from None
     except OSError as e:
         raise CannotRun(f"cannot print {source}: {e.strerror or e}") from None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+# Calls that would show where the copy lies (CELL("filename"), INFO("directory")) or reach out (WEBSERVICE,
+# FILTERXML's entities, DDE, IMAGE, RTD): none belongs on a form, each prints as #N/A.
+_REACHING = {"CELL", "INFO", "WEBSERVICE", "FILTERXML", "DDE", "IMAGE", "RTD"}
+_SUSPECT = re.compile(r"(?:CELL|INFO|WEBSERVICE|FILTERXML|DDE|IMAGE|RTD)\s*\(", re.IGNORECASE)
+_PATH_CODE = re.compile(r"(?<!&)&[Zz]")   # a header's or footer's "file path" field
+
+
+def _inert(wb):
+    """The copy's formulas, names and headers without the calls and fields that reveal or fetch anything."""
+    from openpyxl.worksheet.datavalidation import DataValidationList
+    from openpyxl.worksheet.formula import ArrayFormula
+    for names in [wb.defined_names] + [ws.defined_names for ws in wb.worksheets]:
+        for name in names.values():
+            if name.attr_text:
+                name.attr_text = _inert_formula("=" + name.attr_text)[1:]
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type != "f":
+                    continue
+                if isinstance(cell.value, str):
+                    cell.value = _inert_formula(cell.value)
+                elif isinstance(cell.value, ArrayFormula) and cell.value.text:
+                    cell.value.text = _inert_formula(cell.value.text)
+        ws.data_validations = DataValidationList()   # lists and rules are for typing, not for paper
+        for item in (ws.HeaderFooter.oddHeader, ws.HeaderFooter.oddFooter, ws.HeaderFooter.evenHeader,
+                     ws.HeaderFooter.evenFooter, ws.HeaderFooter.firstHeader, ws.HeaderFooter.firstFooter):
+            for part in (item.left, item.center, item.right):
+                if part.text:
+                    part.text = _PATH_CODE.sub("", part.text)
+
+
+def _inert_formula(formula: str) -> str:
+    """`formula` (with its "=") with every call of _REACHING replaced by NA()."""
+    if not _SUSPECT.search(formula):
+        return formula
+    from openpyxl.formula import Tokenizer
+    from openpyxl.formula.tokenizer import TokenizerError
+    try:
+        items = Tokenizer(formula).items
+    except TokenizerError:
+        return "=NA()"
+    out, depth = [], 0
+    for n, t in enumerate(items):
+        step = (t.type in ("FUNC", "PAREN")) * ((t.subtype == "OPEN") - (t.subtype == "CLOSE"))
+        if depth == -1:   # "CELL (": the call's arguments begin at the parenthesis
+            depth = 1 if step == 1 else -1
+        elif depth:       # inside a call being replaced
+            depth += step
+        elif _name(t.value) in _REACHING and (t.type == "FUNC" and step == 1 or _called(items, n)):
+            out.append("NA()")
+            depth = step or -1
+        else:
+            out.append(t.value)
+    return "=" + "".join(out)
+
+
+def _name(token: str) -> str:
+    """The function a token names: "_xlfn.WEBSERVICE(" -> "WEBSERVICE"."""
+    return token.rstrip("(").rsplit(".", 1)[-1].strip().upper()
+
+
+def _called(items, n: int) -> bool:
+    """A name followed by spaces and a parenthesis, "CELL (": LibreOffice reads it as a call."""
+    rest = [t for t in items[n + 1:n + 3] if t.type != "WHITE-SPACE"]
+    return bool(rest) and rest[0].type == "PAREN" and rest[0].subtype == "OPEN"
 
 
 def _cell_maps(wb) -> dict[str, dict]:
@@ -137,6 +313,18 @@ def _width(ws, col: int) -> float:
     dim = ws.column_dimensions.get(get_column_letter(col))
     width = dim.width if dim is not None and dim.width else 8.43
     return max(width - 0.71, 1.0)   # the file stores the width with its padding
+
+
+def _pages(ws, heights: dict[int, float]) -> int:
+    """About how many A4 pages a sheet prints on: its fitted rows down, its columns across, at its scale."""
+    down = sum(h for r, h in heights.items() if not ws.row_dimensions[r].hidden) / measure.PRINTABLE_HEIGHT
+    widths = [8.43] * ws.max_column
+    for dim in list(ws.column_dimensions.values()):   # a <col> may stand for a run of columns
+        for c in range(max(dim.min or 1, 1), min(dim.max or dim.min or 0, ws.max_column) + 1):
+            widths[c - 1] = 0 if dim.hidden else dim.width or 8.43
+    across = sum(widths) * measure.LO_UNIT / measure.PRINTABLE_WIDTH
+    scale = max((ws.page_setup.scale or 100) / 100, 1)
+    return math.ceil(down * scale) * math.ceil(across * scale)
 
 
 def _fit_rows(ws) -> dict[int, float]:

@@ -42,6 +42,7 @@ class Limits:
     max_strings: int = 500_000                  # entries of the shared string table
     max_text: int = 1024 * 1024                 # characters of one value, formula or string (Excel: 32,767)
     max_shared: int = 2 * 1024 * 1024           # characters of shared formulas copied into their cells
+    max_elements: int = 5_000_000               # XML elements of every part together (Package.scan only)
 
 
 CHUNK = 64 * 1024
@@ -72,6 +73,8 @@ class Sheet:
     hidden_rows: set[int] = field(default_factory=set)      # 1-based
     hidden_cols: set[int] = field(default_factory=set)      # 1-based, A = 1
     cell_formats: dict[str, str] = field(default_factory=dict)  # ref -> number format, where not General
+    extent: tuple[int, int] = (0, 0)   # the last row and column of any cell (empty ones too) or merged range
+    merged: int = 0                    # cells covered by merged ranges (openpyxl makes an object for each)
 
 
 @dataclass
@@ -90,12 +93,21 @@ _REL_NS = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships Relationship"
 _MAIN = {f"{ns} {local}": local for ns in _MAIN_NS
          for local in ("worksheet", "workbook", "sheet", "sheetData", "row", "c", "v", "f", "is", "t", "r", "rPh",
-                       "si", "sst", "sheetProtection", "col", "numFmt", "cellXfs", "xf")}
+                       "si", "sst", "sheetProtection", "col", "numFmt", "cellXfs", "xf", "mergeCell")}
 _REL_ID = {f"{ns} id" for ns in _REL_NS}
 _BUILTIN_FORMATS = {"1": "0", "2": "0.00", "3": "#,##0", "4": "#,##0.00", "9": "0%", "10": "0.00%",
                     "11": "0.00E+00", "12": "# ?/?", "13": "# ??/??", "49": "@"}
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _REF = re.compile(r"[A-Z]{1,3}[1-9][0-9]{0,6}")
+_RANGE = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,10})(?::\$?([A-Za-z]{1,3})\$?([0-9]{1,10}))?")
+_XML_START = (b"<", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\0<")   # how an XML part can begin
+
+
+def _column(letters: str) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
 
 
 def _unescape(text: str) -> str:
@@ -261,6 +273,19 @@ class Package:
             self._formats = [styles.custom.get(i) or _BUILTIN_FORMATS.get(i, "General") for i in styles.ids]
         return self._formats
 
+    def scan(self) -> int:
+        """Every XML part through the guarded parser (a DTD refused, inflated bytes and elements counted),
+        for a caller that hands the whole file to another library; returns the elements met."""
+        counter = _Counter(self.limits.max_elements)
+        for key, info in self.names.items():
+            if info.is_dir():
+                continue
+            with self.zip.open(info) as f:
+                head = f.read(64).lstrip(b" \t\r\n")
+            if head.startswith(_XML_START):   # images and other binary parts are no XML to parse
+                self._parse(info.filename, counter)
+        return counter.count
+
     def sheet(self, info: SheetInfo, want: set[str] | None = None) -> Sheet:
         """One sheet: every cell with content (or only those in `want`), and its protection.
 
@@ -272,6 +297,7 @@ class Package:
         reader = _SheetReader(self, sheet, want)
         self._parse(info.part, reader)
         self._cells = reader.counted
+        sheet.extent = (reader.rows, reader.cols)
         return sheet
 
 
@@ -296,6 +322,19 @@ class _Handler:
         """Called after each chunk: one value may not grow past the limit (memory per cell is bounded)."""
         if self.text and sum(map(len, self.text)) > self.max_text:
             raise BadWorkbook("too_large", "a value longer than any spreadsheet allows")
+
+
+class _Counter(_Handler):
+    def __init__(self, limit: int):
+        self.count, self.limit = 0, limit
+
+    def start(self, name, attrs):
+        self.count += 1
+        if self.count > self.limit:
+            raise BadWorkbook("too_large", f"more than {self.limit} XML elements")
+
+    def end(self, name):
+        pass
 
 
 class _Rels(_Handler):
@@ -399,6 +438,20 @@ class _SheetReader(_Handler):
         self.fattrs: dict = {}
         self.inline: list[str] | None = None
         self.phonetic = False
+        self.rows = self.cols = 0   # the extent so far
+
+    def _reach(self, row: int, col: int):
+        self.rows, self.cols = max(self.rows, row), max(self.cols, col)
+
+    def _merge(self, ref: str):
+        """A merged range: its cells are counted (what openpyxl lays out) and it widens the extent."""
+        m = _RANGE.fullmatch(ref)
+        if not m:
+            return   # openpyxl refuses it too: the file is reported as unreadable then
+        first_col, first_row = _column(m[1]), int(m[2])
+        last_col, last_row = (_column(m[3]), int(m[4])) if m[3] else (first_col, first_row)
+        self.sheet.merged += (abs(last_row - first_row) + 1) * (abs(last_col - first_col) + 1)
+        self._reach(max(first_row, last_row), max(first_col, last_col))
 
     def start(self, name, attrs):
         tag = _MAIN.get(name)
@@ -415,6 +468,8 @@ class _SheetReader(_Handler):
                     raise BadWorkbook("bad_xml", f"a cell reference {ref[:20]!r}")
             # most cells of a form are empty and only formatted: what else costs is done in end(), for the others
             self.ref = self.last = ref
+            letters = ref.rstrip("0123456789")
+            self._reach(int(ref[len(letters):]), _column(letters))
             self.kind = attrs.get("t", "n")
             self.style = attrs.get("s")
             self.v = self.f = self.inline = None
@@ -431,6 +486,8 @@ class _SheetReader(_Handler):
                 self.sheet.hidden_cols.update(range(first, min(last, 16384) + 1))
             elif tag == "sheetProtection":
                 self.sheet.protected = attrs.get("sheet") in ("1", "true")
+            elif tag == "mergeCell":
+                self._merge(attrs.get("ref", ""))
         elif tag == "v":
             self.v = []
             self.collect(self.v)
