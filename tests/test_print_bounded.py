@@ -17,7 +17,7 @@ import pdfplumber
 import pytest
 
 from conftest import ROOT
-from make_corpus import CT, MAIN, PKG, REL, SML, workbook, ws
+from make_corpus import CT, MAIN, PKG, REL, SML, sst, workbook, ws
 from xlform import printer
 from xlform.errors import CannotRun
 from xlform.xlsx import BadWorkbook, Limits, Package
@@ -36,6 +36,19 @@ def overlapping_merges() -> str:
     return ws(CELL_A1, tail=f'<mergeCells count="2000">{merges}</mergeCells>')
 
 
+TEXT = "因外地培训费用无法报销而未开展" * 66   # a thousand characters
+
+
+def text_rows(n: int) -> str:
+    return "".join(f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>{TEXT}</t></is></c></row>' for r in range(1, n + 1))
+
+
+def one_string_everywhere(path):
+    """One shared string of 32,767 characters (Excel's most) in 200 cells: 6.5 million characters to fit."""
+    cells = "".join(f'<row r="{r}"><c r="A{r}" t="s"><v>0</v></c></row>' for r in range(1, 201))
+    return workbook(path, ws(cells), shared=sst(f"<t>{'字' * 32767}</t>"))
+
+
 HOSTILE = {   # name -> builder(path): the findings of issue 16, each a small file
     "one-merge-to-the-last-cell": lambda p: workbook(p, ws(CELL_A1, tail=MERGE_ALL)),
     "four-sheets-with-a-cell-in-the-last-row": lambda p: workbook(p, *[last_row_sheet()] * 4),
@@ -43,6 +56,8 @@ HOSTILE = {   # name -> builder(path): the findings of issue 16, each a small fi
     "the-merge-on-a-hidden-sheet": lambda p: workbook(p, ws(CELL_A1), ws(CELL_A1, tail=MERGE_ALL),
                                                       states=["visible", "hidden"]),
     "overlapping-merges": lambda p: workbook(p, overlapping_merges()),
+    "thousands-of-pages": lambda p: workbook(p, ws(text_rows(1800))),   # 1.8 MB of text, 40 KB zipped
+    "one-long-string-in-many-cells": one_string_everywhere,
 }
 
 # Runs one command in a child under a 1 GB address-space limit: (exit code, seconds, peak RSS in bytes, stderr).
@@ -70,7 +85,7 @@ def test_a_workbook_too_large_to_print_is_refused_fast_in_bounded_memory(tmp_pat
     code, seconds, rss, stderr = measured_print(path, tmp_path / "pdf")
     assert code in (1, 2) and len(stderr.strip().splitlines()) == 1, (code, stderr)
     assert str(path) in stderr and "refused" in stderr and "internal error" not in stderr, stderr
-    # measured: under 1 s and 60-70 MB each (issue 16: up to 214 s and 10 GB); bounds kept far from that
+    # measured: 0.1-1 s and 30-45 MB each (issue 16: up to 214 s and 10 GB); bounds kept far from that
     assert seconds < 60 and rss < 2**30, (seconds, rss)
     assert not (tmp_path / "pdf").exists() or not list((tmp_path / "pdf").iterdir())
 
@@ -119,6 +134,25 @@ def test_a_form_and_the_largest_summary_print_within_the_limits(rendered, tmp_pa
     rows = "".join(f'<row r="{r}">' + "".join(f'<c r="{col}{r}"><v>{r}</v></c>' for col in ("A", "AN")) + "</row>"
                    for r in range(1, 2001))
     printer._guard(workbook(tmp_path / "summary.xlsx", ws(rows)))
+
+
+def test_a_forged_cell_map_cannot_make_print_merge_a_million_rows(rendered, tmp_path):
+    """The hidden sheet's cell map says the second indicator stands in row 1,000,000: the labels are merged
+    only within the sheet, and the form prints."""
+    import json
+    import openpyxl
+    wb = openpyxl.load_workbook(rendered["xj-jrj-2019-01"])
+    meta = wb["_xlform"]
+    found = [row for row in meta.iter_rows() if row[1].value == "cells"]
+    cells = json.loads("".join(str(row[2].value) for row in found))
+    cells["indicators.1.name"] = "D1000000"
+    found[0][2].value = json.dumps(cells)
+    for row in found[1:]:
+        row[2].value = ""
+    wb.save(tmp_path / "forged.xlsx")
+    code, seconds, rss, stderr = measured_print(tmp_path / "forged.xlsx", tmp_path / "pdf")
+    assert code == 0 and (tmp_path / "pdf" / "forged.pdf").is_file(), stderr
+    assert seconds < 60 and rss < 2**30, (seconds, rss)   # measured: 2 s, 210 MB (LibreOffice)
 
 
 # -- LibreOffice: its own process group, a memory limit, killed and cleaned on every path -----------------------

@@ -47,12 +47,13 @@ _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 # summary of a thousand returns about a hundred thousand.
 LIMITS = Limits(max_uncompressed=50 * 2**20, max_cells=300_000, max_elements=2_000_000)
 MAX_SHEETS = 64
-MAX_AREA = 500_000      # cells of the sheets' extents together
-MAX_MERGED = 500_000    # cells of merged ranges together
+MAX_AREA = 250_000      # cells of the sheets' extents together
+MAX_MERGED = 250_000    # cells of merged ranges together
 MAX_TEXT = 2_000_000    # characters of text fitted to its rows, all cells together
 MAX_PAGES = 500         # A4 pages, estimated once the rows are fitted (LibreOffice takes about 10 ms a page)
 TIMEOUT = 180           # seconds LibreOffice may take for one workbook
-MEMORY = 3 * 2**30      # LibreOffice's address space (RLIMIT_AS); it maps about 0.8 GB to print a form
+MEMORY = 2 * 2**30      # LibreOffice's address space (RLIMIT_AS); it maps 0.5-0.6 GB to print a form or
+                        # 500 pages
 
 
 @dataclass
@@ -125,7 +126,9 @@ def _convert(program: str, profile: Path, tmp: Path, copy: Path, source: Path, t
 
 
 def _limit_memory():
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = MEMORY if hard == resource.RLIM_INFINITY else min(MEMORY, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def _exited(proc: subprocess.Popen, timeout: float) -> bool:
@@ -197,6 +200,7 @@ def _guard(source: Path):
     """A return comes from outside: xlform's guarded parser reads every part first (size, zip ratio, DTD and
     entity limits) and every sheet openpyxl and LibreOffice will lay out (see LIMITS), so that neither ever
     opens a hostile file."""
+    from openpyxl.utils import get_column_letter
     from .xlsx import BadWorkbook, Package
     try:
         with Package(source, LIMITS) as pkg:
@@ -210,10 +214,10 @@ def _guard(source: Path):
                 area, merged = area + rows * cols, merged + sheet.merged
                 text += sum(len(c.value) for c in sheet.cells.values() if isinstance(c.value, str))
                 if area > MAX_AREA:
-                    raise _TooLarge(f"sheet {info.name} spans {rows} rows by {cols} columns; print lays out "
-                                    f"{MAX_AREA} cells at most")
+                    raise _TooLarge(f"{area} cells to lay out, sheet {info.name} reaching "
+                                    f"{get_column_letter(cols)}{rows}; print takes {MAX_AREA} at most")
                 if merged > MAX_MERGED:
-                    raise _TooLarge(f"merged ranges cover {merged} cells (sheet {info.name}); print lays out "
+                    raise _TooLarge(f"merged ranges cover {merged} cells (sheet {info.name}); print takes "
                                     f"{MAX_MERGED} at most")
                 if text > MAX_TEXT:
                     raise _TooLarge(f"more than {MAX_TEXT} characters of text (sheet {info.name})")
@@ -299,13 +303,22 @@ def _called(items, n: int) -> bool:
     return bool(rest) and rest[0].type == "PAREN" and rest[0].subtype == "OPEN"
 
 
+_CELL = re.compile(r"[A-Z]{1,3}[1-9][0-9]{0,6}")
+_INDICATOR_NAME = re.compile(r"indicators\.([0-9]{1,6})\.name")
+
+
 def _cell_maps(wb) -> dict[str, dict]:
     """{sheet: field -> cell} from the hidden _xlform sheet of an xlform workbook ({} for any other)."""
     from .metadata import META_SHEET, parse_meta
     if META_SHEET not in wb.sheetnames:
         return {}
-    rows = [[c.value for c in row] for row in wb[META_SHEET].iter_rows()]
-    return {sheet: entry["cells"] for sheet, entry in parse_meta(rows).items() if isinstance(entry.get("cells"), dict)}
+    rows = [[c.value for c in row] for row in wb[META_SHEET].iter_rows(max_col=3)]
+    try:
+        meta = parse_meta(rows)
+    except RecursionError:   # JSON nested past Python's depth: no map, the form prints as it is
+        return {}
+    return {sheet: {k: v for k, v in entry["cells"].items() if isinstance(v, str) and _CELL.fullmatch(v)}
+            for sheet, entry in meta.items() if isinstance(entry.get("cells"), dict)}
 
 
 def _width(ws, col: int) -> float:
@@ -361,13 +374,14 @@ def _plan_pages(ws, cells: dict, heights: dict[int, float]):
     """Page breaks between 二级 groups for the fitted heights; a split group gets its labels again."""
     from openpyxl.utils.cell import coordinate_from_string, column_index_from_string
     from openpyxl.worksheet.pagebreak import Break, RowBreak
-    names = sorted((k for k in cells if k.startswith("indicators.") and k.endswith(".name")),
-                   key=lambda k: int(k.split(".")[1]))
-    if not names or "indicators.0.level1" not in cells:
+    names = sorted((k for k in cells if _INDICATOR_NAME.fullmatch(k)), key=lambda k: int(k.split(".")[1]))
+    if not names or "indicators.0.level1" not in cells or "indicators.0.level2" not in cells:
         return
     rows = [coordinate_from_string(cells[k])[1] for k in names]
     cols = {level: column_index_from_string(coordinate_from_string(cells[f"indicators.0.{level}"])[0])
             for level in ("level1", "level2")}
+    if max(rows) > ws.max_row or max(cols.values()) > ws.max_column or rows != sorted(rows):
+        return   # a map that does not fit the sheet (a tampered one): labels are merged only within its extent
     labels = {level: [_merged_value(ws, r, cols[level]) for r in rows] for level in cols}
     section = [rng for rng in ws.merged_cells.ranges if rng.min_col == rng.max_col == 1 and
                rng.min_row <= rows[0] <= rng.max_row]
