@@ -49,6 +49,17 @@ def one_string_everywhere(path):
     return workbook(path, ws(cells), shared=sst(f"<t>{'字' * 32767}</t>"))
 
 
+def with_comment(path, ref: str):
+    """A one-sheet workbook with a comment attached at `ref` (openpyxl makes the cells it names)."""
+    workbook(path, ws(CELL_A1))
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr("xl/worksheets/_rels/sheet1.xml.rels", f'<Relationships xmlns="{PKG}"><Relationship Id="rId1" '
+                   f'Type="{REL}/comments" Target="../comments1.xml"/></Relationships>')
+        z.writestr("xl/comments1.xml", f'<comments xmlns="{MAIN}"><authors><author>a</author></authors><commentList>'
+                   f'<comment ref="{ref}" authorId="0"><text><t>注</t></text></comment></commentList></comments>')
+    return path
+
+
 HOSTILE = {   # name -> builder(path): the findings of issue 16, each a small file
     "one-merge-to-the-last-cell": lambda p: workbook(p, ws(CELL_A1, tail=MERGE_ALL)),
     "four-sheets-with-a-cell-in-the-last-row": lambda p: workbook(p, *[last_row_sheet()] * 4),
@@ -58,6 +69,12 @@ HOSTILE = {   # name -> builder(path): the findings of issue 16, each a small fi
     "overlapping-merges": lambda p: workbook(p, overlapping_merges()),
     "thousands-of-pages": lambda p: workbook(p, ws(text_rows(1800))),   # 1.8 MB of text, 40 KB zipped
     "one-long-string-in-many-cells": one_string_everywhere,
+    "a-link-over-the-whole-sheet": lambda p: workbook(p, ws(CELL_A1, tail='<hyperlinks><hyperlink ref="A2:XFD1048576" '
+                                                               'location="S1!A1"/></hyperlinks>')),
+    "a-link-over-every-row": lambda p: workbook(p, ws(CELL_A1, tail='<hyperlinks><hyperlink ref="2:1048576" '
+                                                         'location="S1!A1"/></hyperlinks>')),
+    "a-comment-on-the-last-cell": lambda p: with_comment(p, "XFD1048576"),
+    "a-comment-over-a-range": lambda p: with_comment(p, "A2:XFD1048576"),
 }
 
 # Runs one command in a child under a 1 GB address-space limit: (exit code, seconds, peak RSS in bytes, stderr).
@@ -95,16 +112,25 @@ def test_the_one_merge_workbook_is_as_small_as_the_issue_says(tmp_path):
     assert path.stat().st_size < 2000
     with Package(path) as pkg:
         sheet = pkg.sheet(pkg.sheets[0])
-    assert sheet.extent == (1048576, 16384) and sheet.merged == (1048576 - 2) * 16384
+    assert sheet.extent == (1048576, 16384) and sheet.spanned == (1048576 - 2) * 16384
 
 
-def test_the_extent_counts_empty_cells_and_merges_in_any_spelling(tmp_path):
+def test_the_extent_counts_empty_cells_merges_links_and_comments(tmp_path):
     rows = '<row r="2"><c r="C2" s="1"/></row><row r="5"><c r="b5"><v>1</v></c></row>'
     path = workbook(tmp_path / "w.xlsx", ws(rows, tail='<mergeCells><mergeCell ref="$D$1:$e$3"/>'
                                                        '<mergeCell ref="a7"/></mergeCells>'))
     with Package(path) as pkg:
         sheet = pkg.sheet(pkg.sheets[0])
-    assert sheet.extent == (7, 5) and sheet.merged == 6 + 1
+    assert sheet.extent == (7, 5) and sheet.spanned == 6 + 1
+    path = workbook(tmp_path / "l.xlsx", ws(rows, tail='<hyperlinks><hyperlink ref="F2:G3" location="S1!A1"/>'
+                                                       '</hyperlinks>'))
+    with Package(path) as pkg:
+        sheet = pkg.sheet(pkg.sheets[0])
+    assert sheet.extent == (5, 7) and sheet.spanned == 4
+    with_comment(tmp_path / "c.xlsx", "H9")
+    with Package(tmp_path / "c.xlsx") as pkg:
+        assert pkg.sheet(pkg.sheets[0]).extent == (1, 1)   # the reader does not need the comments
+        assert pkg.sheet(pkg.sheets[0], comments=True).extent == (9, 8)
 
 
 def test_every_xml_part_is_scanned_for_a_dtd_and_counted(tmp_path):

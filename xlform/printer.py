@@ -42,13 +42,13 @@ _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 # What print hands to openpyxl and LibreOffice is bounded before either opens the file: openpyxl makes an object
-# for every cell of a sheet's extent (rows x columns, from A1 to its last cell or merged range) and of every
-# merged range, and for every XML element; LibreOffice lays out every sheet. A form is a few thousand cells; a
+# for every cell of a sheet's extent (rows x columns, from A1 to its last cell or range) and of every merged
+# range, hyperlink and comment, and for every XML element; LibreOffice lays out every sheet. A form is a few thousand cells; a
 # summary of a thousand returns about a hundred thousand.
 LIMITS = Limits(max_uncompressed=50 * 2**20, max_cells=300_000, max_elements=2_000_000)
 MAX_SHEETS = 64
 MAX_AREA = 250_000      # cells of the sheets' extents together
-MAX_MERGED = 250_000    # cells of merged ranges together
+MAX_SPANNED = 250_000   # cells of merged ranges, hyperlinks and comments together
 MAX_TEXT = 2_000_000    # characters of text fitted to its rows, all cells together
 MAX_PAGES = 500         # A4 pages, estimated once the rows are fitted (LibreOffice takes about 10 ms a page)
 TIMEOUT = 180           # seconds LibreOffice may take for one workbook
@@ -207,18 +207,18 @@ def _guard(source: Path):
             if len(pkg.sheets) > MAX_SHEETS:
                 raise _TooLarge(f"{len(pkg.sheets)} sheets; print takes {MAX_SHEETS} at most")
             pkg.scan()
-            area = merged = text = 0
+            area = spanned = text = 0
             for info in pkg.sheets:
-                sheet = pkg.sheet(info)
+                sheet = pkg.sheet(info, comments=True)
                 rows, cols = sheet.extent
-                area, merged = area + rows * cols, merged + sheet.merged
+                area, spanned = area + rows * cols, spanned + sheet.spanned
                 text += sum(len(c.value) for c in sheet.cells.values() if isinstance(c.value, str))
                 if area > MAX_AREA:
                     raise _TooLarge(f"{area} cells to lay out, sheet {info.name} reaching "
                                     f"{get_column_letter(cols)}{rows}; print takes {MAX_AREA} at most")
-                if merged > MAX_MERGED:
-                    raise _TooLarge(f"merged ranges cover {merged} cells (sheet {info.name}); print takes "
-                                    f"{MAX_MERGED} at most")
+                if spanned > MAX_SPANNED:
+                    raise _TooLarge(f"merged ranges, links and comments cover {spanned} cells (sheet "
+                                    f"{info.name}); print takes {MAX_SPANNED} at most")
                 if text > MAX_TEXT:
                     raise _TooLarge(f"more than {MAX_TEXT} characters of text (sheet {info.name})")
     except _TooLarge as e:

@@ -73,8 +73,10 @@ class Sheet:
     hidden_rows: set[int] = field(default_factory=set)      # 1-based
     hidden_cols: set[int] = field(default_factory=set)      # 1-based, A = 1
     cell_formats: dict[str, str] = field(default_factory=dict)  # ref -> number format, where not General
-    extent: tuple[int, int] = (0, 0)   # the last row and column of any cell (empty ones too) or merged range
-    merged: int = 0                    # cells covered by merged ranges (openpyxl makes an object for each)
+    # What openpyxl lays out: the last row and column of any cell (empty ones too) or range, and the cells of
+    # merged ranges, hyperlinks and (with comments=True) comments, which it makes or visits one by one.
+    extent: tuple[int, int] = (0, 0)
+    spanned: int = 0
 
 
 @dataclass
@@ -93,13 +95,17 @@ _REL_NS = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships Relationship"
 _MAIN = {f"{ns} {local}": local for ns in _MAIN_NS
          for local in ("worksheet", "workbook", "sheet", "sheetData", "row", "c", "v", "f", "is", "t", "r", "rPh",
-                       "si", "sst", "sheetProtection", "col", "numFmt", "cellXfs", "xf", "mergeCell")}
+                       "si", "sst", "sheetProtection", "col", "numFmt", "cellXfs", "xf", "mergeCell",
+                       "hyperlink", "comment")}
 _REL_ID = {f"{ns} id" for ns in _REL_NS}
 _BUILTIN_FORMATS = {"1": "0", "2": "0.00", "3": "#,##0", "4": "#,##0.00", "9": "0%", "10": "0.00%",
                     "11": "0.00E+00", "12": "# ?/?", "13": "# ??/??", "49": "@"}
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _REF = re.compile(r"[A-Z]{1,3}[1-9][0-9]{0,6}")
 _RANGE = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,10})(?::\$?([A-Za-z]{1,3})\$?([0-9]{1,10}))?")
+_ROWS = re.compile(r"\$?([0-9]{1,10}):\$?([0-9]{1,10})")
+_COLUMNS = re.compile(r"\$?([A-Za-z]{1,3}):\$?([A-Za-z]{1,3})")
+MAX_ROW, MAX_COL = 1048576, 16384
 _XML_START = (b"<", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\0<")   # how an XML part can begin
 
 
@@ -108,6 +114,22 @@ def _column(letters: str) -> int:
     for ch in letters.upper():
         n = n * 26 + ord(ch) - 64
     return n
+
+
+def _span(ref: str) -> tuple[int, int, int] | None:
+    """The last row and column of a range ("A1:C3", "A1", "1:3", "A:C") and how many cells it covers; None for
+    what openpyxl cannot read either."""
+    if m := _RANGE.fullmatch(ref):
+        first_col, first_row = _column(m[1]), int(m[2])
+        last_col, last_row = (_column(m[3]), int(m[4])) if m[3] else (first_col, first_row)
+    elif m := _ROWS.fullmatch(ref):
+        first_col, first_row, last_col, last_row = 1, int(m[1]), MAX_COL, int(m[2])
+    elif m := _COLUMNS.fullmatch(ref):
+        first_col, first_row, last_col, last_row = _column(m[1]), 1, _column(m[2]), MAX_ROW
+    else:
+        return None
+    area = (abs(last_row - first_row) + 1) * (abs(last_col - first_col) + 1)
+    return max(first_row, last_row), max(first_col, last_col), area
 
 
 def _unescape(text: str) -> str:
@@ -286,8 +308,9 @@ class Package:
                 self._parse(info.filename, counter)
         return counter.count
 
-    def sheet(self, info: SheetInfo, want: set[str] | None = None) -> Sheet:
-        """One sheet: every cell with content (or only those in `want`), and its protection.
+    def sheet(self, info: SheetInfo, want: set[str] | None = None, comments: bool = False) -> Sheet:
+        """One sheet: every cell with content (or only those in `want`), and its protection; with comments, the
+        cells its comments are attached to count in its extent.
 
         Cells with no content (<c r=".." s=".."/>) are left out: they read as blank either way.
         """
@@ -297,6 +320,10 @@ class Package:
         reader = _SheetReader(self, sheet, want)
         self._parse(info.part, reader)
         self._cells = reader.counted
+        if comments:
+            for kind, part in self._rels(info.part).values():
+                if kind == "comments" and part.lower() in self.names:
+                    self._parse(part, _Comments(reader))
         sheet.extent = (reader.rows, reader.cols)
         return sheet
 
@@ -332,6 +359,20 @@ class _Counter(_Handler):
         self.count += 1
         if self.count > self.limit:
             raise BadWorkbook("too_large", f"more than {self.limit} XML elements")
+
+    def end(self, name):
+        pass
+
+
+class _Comments(_Handler):
+    """A comments part: the cells its comments are attached to (openpyxl makes each one)."""
+
+    def __init__(self, reader: "_SheetReader"):
+        self.reader = reader
+
+    def start(self, name, attrs):
+        if _MAIN.get(name) == "comment":
+            self.reader._cover(attrs.get("ref", ""))
 
     def end(self, name):
         pass
@@ -443,15 +484,12 @@ class _SheetReader(_Handler):
     def _reach(self, row: int, col: int):
         self.rows, self.cols = max(self.rows, row), max(self.cols, col)
 
-    def _merge(self, ref: str):
-        """A merged range: its cells are counted (what openpyxl lays out) and it widens the extent."""
-        m = _RANGE.fullmatch(ref)
-        if not m:
-            return   # openpyxl refuses it too: the file is reported as unreadable then
-        first_col, first_row = _column(m[1]), int(m[2])
-        last_col, last_row = (_column(m[3]), int(m[4])) if m[3] else (first_col, first_row)
-        self.sheet.merged += (abs(last_row - first_row) + 1) * (abs(last_col - first_col) + 1)
-        self._reach(max(first_row, last_row), max(first_col, last_col))
+    def _cover(self, ref: str):
+        """A merged range, hyperlink or comment: its cells are counted and it widens the extent."""
+        span = _span(ref)
+        if span:   # (else openpyxl refuses it too: the file is reported as unreadable then)
+            self._reach(span[0], span[1])
+            self.sheet.spanned += span[2]
 
     def start(self, name, attrs):
         tag = _MAIN.get(name)
@@ -486,8 +524,8 @@ class _SheetReader(_Handler):
                 self.sheet.hidden_cols.update(range(first, min(last, 16384) + 1))
             elif tag == "sheetProtection":
                 self.sheet.protected = attrs.get("sheet") in ("1", "true")
-            elif tag == "mergeCell":
-                self._merge(attrs.get("ref", ""))
+            elif tag in ("mergeCell", "hyperlink"):
+                self._cover(attrs.get("ref", ""))
         elif tag == "v":
             self.v = []
             self.collect(self.v)
