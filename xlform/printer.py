@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,13 +43,15 @@ _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 # What print hands to openpyxl and LibreOffice is bounded before either opens the file: openpyxl makes an object
-# for every cell of a sheet's extent (rows x columns, from A1 to its last cell or range) and of every merged
-# range, hyperlink and comment, and for every XML element; LibreOffice lays out every sheet. A form is a few thousand cells; a
-# summary of a thousand returns about a hundred thousand.
-LIMITS = Limits(max_uncompressed=50 * 2**20, max_cells=300_000, max_elements=2_000_000)
+# for every row and cell of a sheet's extent (from A1 to its last row, cell or range), for every cell of a merged
+# range, hyperlink or comment, and for every XML element (about 20 us each, 50 us a row, 120 us a cell format);
+# LibreOffice lays out every sheet. Each limit keeps its part of the work to a few seconds. A form is a few
+# thousand cells; a summary of a thousand returns about a hundred thousand.
+LIMITS = Limits(max_uncompressed=50 * 2**20, max_cells=150_000, max_elements=300_000, max_styles=20_000)
 MAX_SHEETS = 64
-MAX_AREA = 250_000      # cells of the sheets' extents together
-MAX_SPANNED = 250_000   # cells of merged ranges, hyperlinks and comments together
+MAX_ROWS = 50_000       # rows of the sheets' extents together
+MAX_AREA = 150_000      # cells of the sheets' extents together
+MAX_SPANNED = 100_000   # cells of merged ranges, hyperlinks and comments together
 MAX_TEXT = 2_000_000    # characters of text fitted to its rows, all cells together
 MAX_PAGES = 500         # A4 pages, estimated once the rows are fitted (LibreOffice takes about 10 ms a page)
 TIMEOUT = 180           # seconds LibreOffice may take for one workbook
@@ -171,7 +174,9 @@ def prepare(source: Path, target: Path):
     from openpyxl.styles import PatternFill
     _guard(source)
     try:
-        wb = openpyxl.load_workbook(source)
+        with warnings.catch_warnings():   # openpyxl warns of what it drops or mends, on stderr: not print's say
+            warnings.simplefilter("ignore")
+            wb = openpyxl.load_workbook(source)
     except Exception as e:  # openpyxl raises many kinds on a file that is no workbook
         raise CannotRun(f"cannot print {source}: not a readable .xlsx workbook ({type(e).__name__}); "
                         "`xlform read` says what is wrong with it") from None
@@ -207,12 +212,15 @@ def _guard(source: Path):
             if len(pkg.sheets) > MAX_SHEETS:
                 raise _TooLarge(f"{len(pkg.sheets)} sheets; print takes {MAX_SHEETS} at most")
             pkg.scan()
-            area = spanned = text = 0
+            area = spanned = text = height = 0
             for info in pkg.sheets:
                 sheet = pkg.sheet(info, comments=True)
                 rows, cols = sheet.extent
-                area, spanned = area + rows * cols, spanned + sheet.spanned
+                area, spanned, height = area + rows * cols, spanned + sheet.spanned, height + rows
                 text += sum(len(c.value) for c in sheet.cells.values() if isinstance(c.value, str))
+                if height > MAX_ROWS:
+                    raise _TooLarge(f"{height} rows to lay out, sheet {info.name} reaching row {rows}; print takes "
+                                    f"{MAX_ROWS} at most")
                 if area > MAX_AREA:
                     raise _TooLarge(f"{area} cells to lay out, sheet {info.name} reaching "
                                     f"{get_column_letter(cols)}{rows}; print takes {MAX_AREA} at most")
@@ -224,6 +232,8 @@ def _guard(source: Path):
     except _TooLarge as e:
         raise CannotRun(f"cannot print {source}: refused, too large to print ({e})") from None
     except BadWorkbook as e:
+        if e.code == "too_large":   # print's limits are tighter than the reader's
+            raise CannotRun(f"cannot print {source}: refused, too large to print ({e.detail})") from None
         detail = f" ({e.detail})" if e.detail else ""
         raise CannotRun(f"cannot print {source}: refused, {e.code}{detail}; `xlform read` says what is wrong "
                         "with it") from None
@@ -329,14 +339,24 @@ def _width(ws, col: int) -> float:
 
 
 def _pages(ws, heights: dict[int, float]) -> int:
-    """About how many A4 pages a sheet prints on: its fitted rows down, its columns across, at its scale."""
-    down = sum(h for r, h in heights.items() if not ws.row_dimensions[r].hidden) / measure.PRINTABLE_HEIGHT
+    """About how many pages a sheet prints on: its fitted rows down, its columns across, at its scale or fitted
+    to the pages it asks for."""
+    setup = ws.page_setup
+    width, height = measure.PRINTABLE_WIDTH, measure.PRINTABLE_HEIGHT
+    if setup.orientation == "landscape":
+        width, height = width + measure.A4_HEIGHT - measure.A4_WIDTH, height - measure.A4_HEIGHT + measure.A4_WIDTH
+    down = sum(h for r, h in heights.items() if not ws.row_dimensions[r].hidden) / height
     widths = [8.43] * ws.max_column
     for dim in list(ws.column_dimensions.values()):   # a <col> may stand for a run of columns
         for c in range(max(dim.min or 1, 1), min(dim.max or dim.min or 0, ws.max_column) + 1):
             widths[c - 1] = 0 if dim.hidden else dim.width or 8.43
-    across = sum(widths) * measure.LO_UNIT / measure.PRINTABLE_WIDTH
-    scale = max((ws.page_setup.scale or 100) / 100, 1)
+    across = sum(widths) * measure.LO_UNIT / width
+    if ws.sheet_properties.pageSetUpPr is not None and ws.sheet_properties.pageSetUpPr.fitToPage:
+        wide, tall = setup.fitToWidth, setup.fitToHeight   # 0: as many as it takes; None: 1
+        wide, tall = 1 if wide is None else wide, 1 if tall is None else tall
+        shrink = min(1.0, wide / across if wide and across else 1.0, tall / down if tall and down else 1.0)
+        return math.ceil(across * shrink) * math.ceil(down * shrink)
+    scale = max((setup.scale or 100) / 100, 1)
     return math.ceil(down * scale) * math.ceil(across * scale)
 
 

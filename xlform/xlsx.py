@@ -43,6 +43,7 @@ class Limits:
     max_text: int = 1024 * 1024                 # characters of one value, formula or string (Excel: 32,767)
     max_shared: int = 2 * 1024 * 1024           # characters of shared formulas copied into their cells
     max_elements: int = 5_000_000               # XML elements of every part together (Package.scan only)
+    max_styles: int = 1_000_000                 # cell formats (<xf>) of the styles part (Package.scan only)
 
 
 CHUNK = 64 * 1024
@@ -73,7 +74,7 @@ class Sheet:
     hidden_rows: set[int] = field(default_factory=set)      # 1-based
     hidden_cols: set[int] = field(default_factory=set)      # 1-based, A = 1
     cell_formats: dict[str, str] = field(default_factory=dict)  # ref -> number format, where not General
-    # What openpyxl lays out: the last row and column of any cell (empty ones too) or range, and the cells of
+    # What openpyxl lays out: the last row and column of any row, cell (empty ones too) or range, and the cells of
     # merged ranges, hyperlinks and (with comments=True) comments, which it makes or visits one by one.
     extent: tuple[int, int] = (0, 0)
     spanned: int = 0
@@ -298,7 +299,7 @@ class Package:
     def scan(self) -> int:
         """Every XML part through the guarded parser (a DTD refused, inflated bytes and elements counted),
         for a caller that hands the whole file to another library; returns the elements met."""
-        counter = _Counter(self.limits.max_elements)
+        counter = _Counter(self.limits)
         for key, info in self.names.items():
             if info.is_dir():
                 continue
@@ -352,13 +353,18 @@ class _Handler:
 
 
 class _Counter(_Handler):
-    def __init__(self, limit: int):
-        self.count, self.limit = 0, limit
+    def __init__(self, limits: Limits):
+        self.count = self.styles = 0
+        self.limits = limits
 
     def start(self, name, attrs):
         self.count += 1
-        if self.count > self.limit:
-            raise BadWorkbook("too_large", f"more than {self.limit} XML elements")
+        if self.count > self.limits.max_elements:
+            raise BadWorkbook("too_large", f"more than {self.limits.max_elements} XML elements")
+        if _MAIN.get(name) == "xf":
+            self.styles += 1
+            if self.styles > self.limits.max_styles:
+                raise BadWorkbook("too_large", f"more than {self.limits.max_styles} cell formats")
 
     def end(self, name):
         pass
@@ -515,6 +521,7 @@ class _SheetReader(_Handler):
             if tag == "row":
                 r = attrs.get("r")
                 self.row = int(r) if r and r.isdigit() else self.row + 1
+                self.rows = max(self.rows, self.row)   # a row of no cell still has its height and style
                 self.last = None
                 if attrs.get("hidden") in ("1", "true"):
                     self.sheet.hidden_rows.add(self.row)
