@@ -47,7 +47,7 @@ _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 # range, hyperlink or comment, and for every XML element (about 20 us each, 50 us a row, 120 us a cell format);
 # LibreOffice lays out every sheet. Each limit keeps its part of the work to a few seconds. A form is a few
 # thousand cells; a summary of a thousand returns about a hundred thousand.
-LIMITS = Limits(max_uncompressed=50 * 2**20, max_cells=150_000, max_elements=300_000, max_styles=20_000)
+LIMITS = Limits(max_uncompressed=50 * 2**20, max_cells=150_000, max_elements=400_000, max_styles=20_000)
 MAX_SHEETS = 64
 MAX_ROWS = 50_000       # rows of the sheets' extents together
 MAX_AREA = 150_000      # cells of the sheets' extents together
