@@ -53,6 +53,7 @@ MAX_ROWS = 50_000       # rows of the sheets' extents together
 MAX_AREA = 150_000      # cells of the sheets' extents together
 MAX_SPANNED = 100_000   # cells of merged ranges, hyperlinks and comments together
 MAX_TEXT = 2_000_000    # characters of text fitted to its rows, all cells together
+PLANNED = 1000          # indicators and merged ranges of a sheet whose pages print plans (a form has ~100)
 MAX_PAGES = 500         # A4 pages, estimated once the rows are fitted (LibreOffice takes about 10 ms a page)
 TIMEOUT = 180           # seconds LibreOffice may take for one workbook
 MEMORY = 2 * 2**30      # LibreOffice's address space (RLIMIT_AS); it maps 0.5-0.6 GB to print a form or
@@ -214,7 +215,7 @@ def _guard(source: Path):
             pkg.scan()
             area = spanned = text = height = 0
             for info in pkg.sheets:
-                sheet = pkg.sheet(info, comments=True)
+                sheet = pkg.sheet(info, layout=True)
                 rows, cols = sheet.extent
                 area, spanned, height = area + rows * cols, spanned + sheet.spanned, height + rows
                 text += sum(len(c.value) for c in sheet.cells.values() if isinstance(c.value, str))
@@ -400,9 +401,11 @@ def _plan_pages(ws, cells: dict, heights: dict[int, float]):
     rows = [coordinate_from_string(cells[k])[1] for k in names]
     cols = {level: column_index_from_string(coordinate_from_string(cells[f"indicators.0.{level}"])[0])
             for level in ("level1", "level2")}
-    if max(rows) > ws.max_row or max(cols.values()) > ws.max_column or rows != sorted(rows):
-        return   # a map that does not fit the sheet (a tampered one): labels are merged only within its extent
-    labels = {level: [_merged_value(ws, r, cols[level]) for r in rows] for level in cols}
+    if max(rows) > ws.max_row or max(cols.values()) > ws.max_column or rows != sorted(set(rows)) or \
+            len(rows) > PLANNED or len(ws.merged_cells.ranges) > PLANNED:
+        return   # a map that does not fit the sheet (a tampered one): the sheet prints as it is
+    shown = _shown(ws, set(cols.values()))
+    labels = {level: [ws.cell(*shown.get((r, col), (r, col))).value for r in rows] for level, col in cols.items()}
     section = [rng for rng in ws.merged_cells.ranges if rng.min_col == rng.max_col == 1 and
                rng.min_row <= rows[0] <= rng.max_row]
     styles = {col: ws.cell(rows[0], col)._style for col in cols.values()}   # the labels' look, kept below
@@ -424,7 +427,8 @@ def _plan_pages(ws, cells: dict, heights: dict[int, float]):
     blocks = []   # (first, last, column, text): every label, cut where a page ends
     for level, col in cols.items():
         keyed = labels["level1"] if level == "level1" else list(zip(labels["level1"], labels["level2"]))
-        blocks += [(first, last, col, labels[level][rows.index(first)]) for first, last in _runs(rows, keyed)]
+        at = {r: n for n, r in enumerate(rows)}
+        blocks += [(first, last, col, labels[level][at[first]]) for first, last in _runs(rows, keyed)]
     if section_rows:
         blocks.append((*section_rows, 1, section_text))
     for first, last, col, text in blocks:
@@ -436,12 +440,15 @@ def _plan_pages(ws, cells: dict, heights: dict[int, float]):
                 ws.merge_cells(start_row=a, start_column=col, end_row=b - 1, end_column=col)
 
 
-def _merged_value(ws, row: int, col: int):
-    """The value shown at a cell: its merged range's first cell's."""
+def _shown(ws, cols: set[int]) -> dict[tuple[int, int], tuple[int, int]]:
+    """(row, col) -> the first cell of the merged range over it, in the given columns: the cell whose value is
+    shown there."""
+    out = {}
     for rng in ws.merged_cells.ranges:
-        if rng.min_col <= col <= rng.max_col and rng.min_row <= row <= rng.max_row:
-            return ws.cell(rng.min_row, rng.min_col).value
-    return ws.cell(row, col).value
+        for col in (c for c in cols if rng.min_col <= c <= rng.max_col):
+            for row in range(rng.min_row, rng.max_row + 1):
+                out[(row, col)] = (rng.min_row, rng.min_col)
+    return out
 
 
 def _runs(rows: list[int], keys: list) -> list[tuple[int, int]]:

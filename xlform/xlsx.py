@@ -75,7 +75,7 @@ class Sheet:
     hidden_cols: set[int] = field(default_factory=set)      # 1-based, A = 1
     cell_formats: dict[str, str] = field(default_factory=dict)  # ref -> number format, where not General
     # What openpyxl lays out: the last row and column of any row, cell (empty ones too) or range, and the cells of
-    # merged ranges, hyperlinks and (with comments=True) comments, which it makes or visits one by one.
+    # merged ranges, hyperlinks and comments, which it makes or visits one by one. Measured for `layout` only.
     extent: tuple[int, int] = (0, 0)
     spanned: int = 0
 
@@ -309,19 +309,19 @@ class Package:
                 self._parse(info.filename, counter)
         return counter.count
 
-    def sheet(self, info: SheetInfo, want: set[str] | None = None, comments: bool = False) -> Sheet:
-        """One sheet: every cell with content (or only those in `want`), and its protection; with comments, the
-        cells its comments are attached to count in its extent.
+    def sheet(self, info: SheetInfo, want: set[str] | None = None, layout: bool = False) -> Sheet:
+        """One sheet: every cell with content (or only those in `want`), and its protection; with layout, also
+        its extent and spanned cells (see Sheet), its comments' cells included.
 
         Cells with no content (<c r=".." s=".."/>) are left out: they read as blank either way.
         """
         sheet = Sheet(info.name, info.state)
         if not info.part:
             return sheet
-        reader = _SheetReader(self, sheet, want)
+        reader = _SheetReader(self, sheet, want, layout)
         self._parse(info.part, reader)
         self._cells = reader.counted
-        if comments:
+        if layout:
             for kind, part in self._rels(info.part).values():
                 if kind == "comments" and part.lower() in self.names:
                     self._parse(part, _Comments(reader))
@@ -469,8 +469,8 @@ class _Styles(_Handler):
 class _SheetReader(_Handler):
     """sheetData/row/c with its <v>, <f> and <is>; sheetProtection. Everything else passes by."""
 
-    def __init__(self, pkg: Package, sheet: Sheet, want: set[str] | None):
-        self.pkg, self.sheet, self.want = pkg, sheet, want
+    def __init__(self, pkg: Package, sheet: Sheet, want: set[str] | None, layout: bool = False):
+        self.pkg, self.sheet, self.want, self.layout = pkg, sheet, want, layout
         self.shared = self.formats = None
         self.expanded = 0
         self.counted, self.max_cells = pkg._cells, pkg.limits.max_cells
@@ -512,8 +512,9 @@ class _SheetReader(_Handler):
                     raise BadWorkbook("bad_xml", f"a cell reference {ref[:20]!r}")
             # most cells of a form are empty and only formatted: what else costs is done in end(), for the others
             self.ref = self.last = ref
-            letters = ref.rstrip("0123456789")
-            self._reach(int(ref[len(letters):]), _column(letters))
+            if self.layout:
+                letters = ref.rstrip("0123456789")
+                self._reach(int(ref[len(letters):]), _column(letters))
             self.kind = attrs.get("t", "n")
             self.style = attrs.get("s")
             self.v = self.f = self.inline = None
@@ -521,7 +522,8 @@ class _SheetReader(_Handler):
             if tag == "row":
                 r = attrs.get("r")
                 self.row = int(r) if r and r.isdigit() else self.row + 1
-                self.rows = max(self.rows, self.row)   # a row of no cell still has its height and style
+                if self.layout:   # a row of no cell still has its height and style
+                    self.rows = max(self.rows, self.row)
                 self.last = None
                 if attrs.get("hidden") in ("1", "true"):
                     self.sheet.hidden_rows.add(self.row)
@@ -531,7 +533,7 @@ class _SheetReader(_Handler):
                 self.sheet.hidden_cols.update(range(first, min(last, 16384) + 1))
             elif tag == "sheetProtection":
                 self.sheet.protected = attrs.get("sheet") in ("1", "true")
-            elif tag in ("mergeCell", "hyperlink"):
+            elif tag in ("mergeCell", "hyperlink") and self.layout:
                 self._cover(attrs.get("ref", ""))
         elif tag == "v":
             self.v = []
