@@ -105,23 +105,25 @@ def _convert(program: str, profile: Path, tmp: Path, copy: Path, source: Path, t
     """LibreOffice prints the copy, in a process group of its own with a bounded address space and time; the
     group is killed whatever happens (done, timed out, interrupted), so that no soffice.bin outlives print."""
     log = copy.with_suffix(".log")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [program, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
-             "--convert-to", "pdf", "--outdir", str(copy.parent), str(copy)],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=tmp, start_new_session=True,
-            env={**os.environ, "TMPDIR": str(tmp)},   # its temporary files go where print's are removed
-            preexec_fn=_limit_memory)
+    proc = None
     try:
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [program, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
+                 "--convert-to", "pdf", "--outdir", str(copy.parent), str(copy)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=tmp, start_new_session=True,
+                env={**os.environ, "TMPDIR": str(tmp)},   # its temporary files go where print's are removed
+                preexec_fn=_limit_memory)
         if not _exited(proc, timeout):
             raise CannotRun(f"cannot print {source}: LibreOffice did not finish in {timeout:g} s; try again, or "
                             "close other LibreOffice windows")
     finally:
-        try:   # the leader is not reaped yet (_exited waits without reaping): its group id is still its own
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
+        if proc is not None:
+            try:   # the leader is not reaped yet (_exited waits without reaping): its group id is still its own
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
     pdf = copy.with_suffix(".pdf")
     if not pdf.is_file():
         said = log.read_text(encoding="utf-8", errors="replace").strip().replace(str(copy.parent), "")
@@ -171,7 +173,6 @@ def _stopped_cleanly():
 def prepare(source: Path, target: Path):
     """The copy of a workbook that prints well: see the module's docstring."""
     import openpyxl
-    from openpyxl.formatting.formatting import ConditionalFormattingList
     from openpyxl.styles import PatternFill
     _guard(source)
     try:
@@ -198,7 +199,6 @@ def prepare(source: Path, target: Path):
             for cell in row:
                 if cell.fill is not None and cell.fill.fill_type:
                     cell.fill = PatternFill(fill_type=None)
-        ws.conditional_formatting = ConditionalFormattingList()
     wb.save(target)
 
 
@@ -254,7 +254,9 @@ _PATH_CODE = re.compile(r"(?<!&)&[Zz]")   # a header's or footer's "file path" f
 
 
 def _inert(wb):
-    """The copy's formulas, names and headers without the calls and fields that reveal or fetch anything."""
+    """The copy's formulas, names and headers without the calls and fields that reveal or fetch anything; no
+    conditional format (screen highlights) nor validation (lists and rules for typing) either."""
+    from openpyxl.formatting.formatting import ConditionalFormattingList
     from openpyxl.worksheet.datavalidation import DataValidationList
     from openpyxl.worksheet.formula import ArrayFormula
     for names in [wb.defined_names] + [ws.defined_names for ws in wb.worksheets]:
@@ -270,7 +272,8 @@ def _inert(wb):
                     cell.value = _inert_formula(cell.value)
                 elif isinstance(cell.value, ArrayFormula) and cell.value.text:
                     cell.value.text = _inert_formula(cell.value.text)
-        ws.data_validations = DataValidationList()   # lists and rules are for typing, not for paper
+        ws.conditional_formatting = ConditionalFormattingList()
+        ws.data_validations = DataValidationList()
         for item in (ws.HeaderFooter.oddHeader, ws.HeaderFooter.oddFooter, ws.HeaderFooter.evenHeader,
                      ws.HeaderFooter.evenFooter, ws.HeaderFooter.firstHeader, ws.HeaderFooter.firstFooter):
             for part in (item.left, item.center, item.right):
@@ -356,6 +359,7 @@ def _pages(ws, heights: dict[int, float]) -> int:
         wide, tall = setup.fitToWidth, setup.fitToHeight   # 0: as many as it takes; None: 1
         wide, tall = 1 if wide is None else wide, 1 if tall is None else tall
         shrink = min(1.0, wide / across if wide and across else 1.0, tall / down if tall and down else 1.0)
+        shrink = max(shrink, 0.1)   # spreadsheets shrink to 10% at most: past that, more pages
         return math.ceil(across * shrink) * math.ceil(down * shrink)
     scale = max((setup.scale or 100) / 100, 1)
     return math.ceil(down * scale) * math.ceil(across * scale)
