@@ -17,14 +17,14 @@ from pathlib import Path
 
 from . import handmade
 from .declaration import is_declared_kind, read_declared
-from .definition import load
+from .definition import _ID as ID_RULE, load
 from .emit import definition_yaml
 from .errors import DefinitionError, Problem, XlformError, failing
 from .forms import FormKind, form_kind
 from .messages import problem
 from .metadata import META_SHEET, parse_meta, sheet_rows
 from .record import IndicatorRecord, Record
-from .outputs import atomic_write
+from .outputs import atomic_write, inside
 from .target import parse
 from .values import NotANumber, read_number, read_text
 from .xlsx import BadWorkbook, Cell, Package, Sheet
@@ -84,7 +84,7 @@ def import_files(paths, out_dir, force: bool = False, values: bool = False, year
                                          "import_duplicate"))
             continue
         taken[item.id] = item
-        target = out_dir / f"{item.id}.yaml"
+        target = inside(out_dir, item.id, ".yaml")   # the id was checked; the folder may hold a symlink out
         if target.exists() and not force:
             out.refused.append(target)
             continue
@@ -92,7 +92,7 @@ def import_files(paths, out_dir, force: bool = False, values: bool = False, year
         with failing("write", target, "choose another folder with -o"):
             atomic_write(target, text.encode("utf-8"))
             if values and item.record is not None:
-                atomic_write(target.with_name(f"{item.id}.record.json"),
+                atomic_write(inside(out_dir, item.id, ".record.json"),
                              json.dumps([item.record.to_dict()], ensure_ascii=False, indent=2).encode("utf-8"))
         out.written.append((item, target))
         try:
@@ -114,6 +114,8 @@ def read_workbook(path: Path, year: int | None = None) -> tuple[list[Imported], 
     try:
         found = _read(pkg, name, year)
         return found, None if found else problem("import_not_a_form", name)
+    except _BadMeta as e:
+        return [], e.problem
     except BadWorkbook as e:
         return [], problem(e.code, name, detail=e.detail)
     except Exception as e:  # a file nobody foresaw: this file only
@@ -131,7 +133,7 @@ def _read(pkg: Package, file: str, year: int | None) -> list[Imported]:
         for sheet_name, entry in parse_meta(rows, numbers).items():
             if sheet_name not in by_name or not isinstance(entry.get("cells"), dict):
                 continue
-            kind = form_kind(str(entry.get("form") or "project"))
+            kind = _checked(entry, file)
             sheet = pkg.sheet(by_name[sheet_name])
             found.append(_from_declaration(sheet, entry, kind, file) if is_declared_kind(kind) else
                          _from_issued(sheet, entry, kind, file))
@@ -148,6 +150,46 @@ def _read(pkg: Package, file: str, year: int | None) -> list[Imported]:
 
 
 # -- workbooks issued by xlform -------------------------------------------------------------------------
+class _BadMeta(Exception):
+    """A value of the hidden sheet that is not what xlform writes there: the workbook gives nothing."""
+
+    def __init__(self, found: Problem):
+        self.problem = found
+
+
+_VERSION = re.compile(r"[1-9]\d{0,8}")
+
+
+def _checked(entry: dict, file: str) -> FormKind:
+    """The hidden sheet's values are data to check before use, never a path or code: the id by the rule of a
+    definition's id (it names the file written), the version a positive integer, the form the name of a kind
+    that exists. The kind, or _BadMeta naming the cell."""
+    def bad(key, why):
+        row = entry["rows"].get(key)
+        value = str(entry.get(key, ""))
+        shown = repr(value[:40] + ("…" if len(value) > 40 else ""))[1:-1]  # one line, whatever it holds
+        raise _BadMeta(problem("import_meta", f"{file}: {META_SHEET}!C{row}" if row else f"{file}: {META_SHEET}",
+                               key=key, value=shown, why=why))
+    template_id = entry.get("template_id")
+    if not isinstance(template_id, str) or not ID_RULE.fullmatch(template_id):
+        bad("template_id", "模板编号只能由字母、数字和 . _ - 组成（不超过 80 个字符），且以字母或数字开头")
+    version = entry.get("version")
+    if isinstance(version, float) and version.is_integer():
+        version = int(version)
+    if isinstance(version, bool) or not _VERSION.fullmatch(str(version)):
+        bad("version", "版本号须为正整数")
+    entry["version"] = int(version)
+    ids = entry.get("indicator_ids") or []
+    if not isinstance(ids, list) or not all(isinstance(i, str) and len(i) <= 1000 for i in ids):
+        bad("indicator_ids", "指标编号须为文字列表")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in entry["cells"].items()):
+        bad("cells", "单元格对照表已损坏")
+    try:
+        return form_kind(str(entry.get("form") or "project"))
+    except XlformError:
+        bad("form", "不是已有的表样名称")
+
+
 def _rc(ref: str) -> tuple[int, int]:
     m = _REF.match(ref)
     col = 0
