@@ -33,6 +33,11 @@ def templates_dir() -> Path:
     """XLFORM_TEMPLATES, else the source tree's templates/, else the copy installed with the package."""
     if os.environ.get("XLFORM_TEMPLATES"):
         return Path(os.environ["XLFORM_TEMPLATES"])
+    return _shipped_templates()
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_templates() -> Path:
     here = Path(__file__).resolve().parent
     source = here.parent / "templates"
     return source if (source / "project").is_dir() else here / "templates"

@@ -90,7 +90,7 @@ class Found:
 class Grid:
     def __init__(self, cells: dict[int, dict[int, object]], formats: dict | None = None):
         self.rows, self.formats = cells, formats or {}
-        self.text = {r: {c: clean(v) for c, v in row.items() if clean(v)} for r, row in cells.items()}
+        self.text = {r: {c: t for c, v in row.items() if (t := clean(v))} for r, row in cells.items()}
 
     def find(self, label: str, rows=None) -> list[tuple[int, int]]:
         return [(r, c) for r in (rows if rows is not None else sorted(self.text)) for c, t in
@@ -107,20 +107,34 @@ def forms(cells: dict[int, dict[int, object]], formats: dict | None = None) -> l
     """The hand-made forms (自评表 or 申报表) on one sheet, top to bottom; [] when there is none.
     `formats`: {(row, col): number format} where not General (a target 0.8 formatted 0% reads as 80%)."""
     grid = Grid(cells, formats)
-    starts = [r for r, _ in grid.find("项目名称")]
+    ordered = sorted(grid.text)   # the rows with text, once: each form takes its slice (linear in the forms)
+    starts = [i for i, r in enumerate(ordered) if "项目名称" in grid.text[r].values()]
     if not starts:
         return []
     found = []
-    end_of_sheet = max(grid.rows) if grid.rows else 0
-    for i, start in enumerate(starts):
-        end = starts[i + 1] - 1 if i + 1 < len(starts) else end_of_sheet
-        found.append(_form(grid, start, end, starts[i - 1] if i else 0))
+    for n, first in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(ordered)
+        before = ordered[max(starts[n - 1] + 1 if n else 0, first - 3):first]
+        end -= _preamble(grid, ordered[first + 1:end])   # the next form's title and year are not this one's
+        found.append(_form(grid, ordered[first:end], before))
     return found
 
 
-def _form(g: Grid, start: int, end: int, previous: int) -> Found:
-    f = Found(first_row=start, last_row=end)
-    rows = [r for r in sorted(g.text) if start <= r <= end]
+def _preamble(g: Grid, rows: list[int]) -> int:
+    """How many of the last rows (at most 4) are the title and year heading the next form."""
+    n = 0
+    for r in reversed(rows[-4:]):
+        texts = list(g.text[r].values())
+        if len(texts) != 1 or not (_YEAR.search(texts[0]) or texts[0].endswith(("申报表", "自评表"))):
+            break
+        n += 1
+    return n
+
+
+def _form(g: Grid, rows: list[int], before: list[int]) -> Found:
+    """One form: its rows (the 项目名称 row first) and the few rows above it (its title, its year)."""
+    start = rows[0]
+    f = Found(first_row=start, last_row=rows[-1])
     for key, label in (("project", "项目名称"), ("department", "主管部门"), ("implementer", "实施单位")):
         hits = g.find(label, rows)
         value = g.right_of(*hits[0]) if hits else None
@@ -129,7 +143,7 @@ def _form(g: Grid, start: int, end: int, previous: int) -> Found:
             f.cells[key] = at(hits[0][0], value[0])
         else:
             f.problems.append(("import_missing", at(*hits[0]) if hits else at(start, 0), {"what": label}))
-    for r in sorted((r for r in g.text if previous < r <= start), reverse=True)[:4]:
+    for r in reversed(before + [start]):
         m = next((_YEAR.search(t) for t in g.text[r].values() if _YEAR.search(t)), None)
         if m:
             f.year, f.cells["year"] = int(m.group(1)), at(r, min(g.text[r]))
