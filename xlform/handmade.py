@@ -69,6 +69,7 @@ def at(row: int, col: int) -> str:
 class Found:
     """One project found in a sheet: definition values, the cell of each, and what was filled in."""
     project: str = ""
+    typed: str = ""                                 # the 项目名称 as typed: projects are told apart by it
     department: str = ""
     implementer: str = ""
     year: int | None = None
@@ -141,6 +142,8 @@ def _form(g: Grid, rows: list[int], before: list[int]) -> Found:
         if value and value[1] not in ("主管部门", "实施单位", "项目名称"):
             setattr(f, key, value[1])
             f.cells[key] = at(hits[0][0], value[0])
+            if key == "project":
+                f.typed = str(g.rows[hits[0][0]][value[0]])
         else:
             f.problems.append(("import_missing", at(*hits[0]) if hits else at(start, 0), {"what": label}))
     for r in reversed(before + [start]):
@@ -315,13 +318,16 @@ def flat_lists(cells: dict[int, dict[int, object]]) -> list[Found]:
         for key in ("project", "department", "implementer", "level1", "level2"):  # merged down, or repeated
             if get(key):
                 last[key] = get(key)
+                if key == "project":
+                    last["typed"] = str(raw[cols["project"]])
         name = get("name")
         if not name or not last.get("project"):
             continue
-        ident = (last["project"], last.get("department", ""))
+        ident = (last["typed"], last.get("department", ""))   # as typed: 道路项目 and 道路 项目 are two
         f = projects.get(ident)
         if f is None:
-            f = projects[ident] = Found(project=last["project"], department=last.get("department", ""),
+            f = projects[ident] = Found(project=last["project"], typed=last["typed"],
+                                        department=last.get("department", ""),
                                         implementer=last.get("implementer") or last.get("department", ""),
                                         year=int(number(get("year"))) if is_number(get("year")) else year,
                                         first_row=r, kind="清单", has_weights="weight" in cols)

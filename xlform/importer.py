@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -46,6 +47,8 @@ class Imported:
     budget: str = "annual"
     problems: list[Problem] = field(default_factory=list)
     record: Record | None = None
+    typed: str = ""                 # a hand-made form's 项目名称 as typed, and its cell: projects told apart
+    project_cell: str = ""
 
     @property
     def id(self) -> str:
@@ -77,7 +80,10 @@ def import_files(paths, out_dir, force: bool = False, values: bool = False, year
             out.failed.append(failure)
     out_dir = Path(out_dir)
     taken: dict[str, Imported] = {}
+    ambiguous = _collisions(out.found)
     for item in out.found:
+        if id(item) in ambiguous:
+            continue
         if item.id in taken:
             item.problems.append(Problem(item.where, "", f"项目“{item.data['project']}”已从 "
                                          f"{taken[item.id].file} {taken[item.id].where} 导入，本处未再导入。",
@@ -100,6 +106,34 @@ def import_files(paths, out_dir, force: bool = False, values: bool = False, year
         except DefinitionError as e:
             out.check += e.problems
     return out
+
+
+def _collisions(found: list[Imported]) -> set[int]:
+    """Hand-made projects whose names differ only in spacing, full/half width or case (道路项目 and 道路 项目):
+    one project typed twice, or two? Neither is imported, and one error names both cells."""
+    first: dict[tuple, Imported] = {}
+    out = set()
+    for item in found:
+        if not item.project_cell:
+            continue
+        key = (item.data["year"], _folded(item.data["department"]), _folded(item.typed))
+        seen = first.setdefault(key, item)
+        if seen is not item and seen.typed != item.typed:
+            other = seen.project_cell if seen.file == item.file else f"{seen.file} {seen.project_cell}"
+            item.problems.append(problem("import_name_collision", item.project_cell, name=_shown(item.typed),
+                                         other=other, other_name=_shown(seen.typed)))
+            out |= {id(item), id(seen)}
+    return out
+
+
+def _folded(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def _shown(value, limit: int = 40) -> str:
+    """A value from a workbook inside a one-line message: shortened, its line breaks and controls escaped."""
+    text = str(value)
+    return repr(text[:limit] + ("…" if len(text) > limit else ""))[1:-1]
 
 
 def read_workbook(path: Path, year: int | None = None) -> tuple[list[Imported], Problem | None]:
@@ -166,10 +200,8 @@ def _checked(entry: dict, file: str) -> FormKind:
     that exists. The kind, or _BadMeta naming the cell."""
     def bad(key, why):
         row = entry["rows"].get(key)
-        value = str(entry.get(key, ""))
-        shown = repr(value[:40] + ("…" if len(value) > 40 else ""))[1:-1]  # one line, whatever it holds
         raise _BadMeta(problem("import_meta", f"{file}: {META_SHEET}!C{row}" if row else f"{file}: {META_SHEET}",
-                               key=key, value=shown, why=why))
+                               key=key, value=_shown(entry.get(key, "")), why=why))
     template_id = entry.get("template_id")
     if not isinstance(template_id, str) or not ID_RULE.fullmatch(template_id):
         bad("template_id", "模板编号只能由字母、数字和 . _ - 组成（不超过 80 个字符），且以字母或数字开头")
@@ -373,7 +405,8 @@ def _from_found(f: handmade.Found, file: str, sheet: str, year: int | None) -> I
     if indicators and not math.isclose(total, 100, abs_tol=1e-6):
         data["allow_total"] = round(total, 6)
     record = _values(f, data, file, sheet) if f.kind == "自评表" else None
-    return Imported(file, sheet, f.kind, data, comments, problems=problems, record=record)
+    return Imported(file, sheet, f.kind, data, comments, problems=problems, record=record, typed=f.typed or f.project,
+                    project_cell=f"{sheet}!{f.cells.get('project', 'A1')}")
 
 
 def _spread(indicators: list[dict], split: dict, funds_weight: float):
