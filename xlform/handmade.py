@@ -224,6 +224,7 @@ def _indicators(g: Grid, f: Found, rows: list[int]):
     f.kind = "自评表" if "actual" in cols else "申报表"
     f.has_weights = "weight" in cols
     level1 = level2 = ""
+    level1_col = -1
     for r in (r for r in rows if r > header):
         tokens = [(c, t, g.rows[r][c]) for c, t in sorted(g.text[r].items()) if t != "绩效指标"]
         if not tokens:
@@ -236,8 +237,8 @@ def _indicators(g: Grid, f: Found, rows: list[int]):
         if first == "预算执行率" and len(tokens) <= 2:   # a 申报表's funds row: its 分值
             continue
         i = 0
-        if _level1(first):
-            level1, level2, i = _level1(first), "", 1
+        if _level1(first) and not _a_level2(tokens, level1, level1_col):
+            level1, level2, i, level1_col = _level1(first), "", 1, tokens[0][0]
         if i < len(tokens) and (tokens[i][1] in LEVEL2 or (tokens[i][1].endswith("指标") and len(tokens[i][1]) <= 10
                                                            and len(tokens) - i >= 3)):
             level2, i = tokens[i][1], i + 1
@@ -263,6 +264,14 @@ def _level1(text: str) -> str:
     if text in LEVEL1:
         return text
     return text + "指标" if text + "指标" in LEVEL1 else ""
+
+
+def _a_level2(tokens: list, level1: str, level1_col: int) -> bool:
+    """成本指标 and 满意度指标 are names of both levels: right of the 一级指标 column, under a 一级指标 merged down
+    (产出指标 … 成本指标), and not followed by a 二级指标, it is the 二级指标."""
+    col, text, _ = tokens[0]
+    return (text in LEVEL2 and bool(level1) and col > level1_col
+            and not (len(tokens) > 1 and tokens[1][1] in LEVEL2))
 
 
 def _column_is(col: int, cols: dict, key: str) -> bool:
