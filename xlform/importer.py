@@ -130,10 +130,12 @@ def _folded(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def _shown(value, limit: int = 40) -> str:
-    """A value from a workbook inside a one-line message: shortened, its line breaks and controls escaped."""
+def _shown(value, limit: int = 80) -> str:
+    """A value from a workbook inside a one-line message: shortened, what is not printable (line breaks,
+    control characters, odd spaces) as its escape."""
     text = str(value)
-    return repr(text[:limit] + ("…" if len(text) > limit else ""))[1:-1]
+    text = text[:limit] + ("…" if len(text) > limit else "")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def read_workbook(path: Path, year: int | None = None) -> tuple[list[Imported], Problem | None]:
@@ -201,7 +203,7 @@ def _checked(entry: dict, file: str) -> FormKind:
     def bad(key, why):
         row = entry["rows"].get(key)
         raise _BadMeta(problem("import_meta", f"{file}: {META_SHEET}!C{row}" if row else f"{file}: {META_SHEET}",
-                               key=key, value=_shown(entry.get(key, "")), why=why))
+                               key=key, value=_shown(entry.get(key, ""), 40), why=why))
     template_id = entry.get("template_id")
     if not isinstance(template_id, str) or not ID_RULE.fullmatch(template_id):
         bad("template_id", "模板编号只能由字母、数字和 . _ - 组成（不超过 80 个字符），且以字母或数字开头")
@@ -358,7 +360,7 @@ def _from_found(f: handmade.Found, file: str, sheet: str, year: int | None) -> I
     problems = []
 
     def add(code, cell, **values):
-        problems.append(problem(code, f"{sheet}!{cell}", **values))
+        problems.append(problem(code, f"{_shown(sheet)}!{cell}", **values))
     for code, cell, values in f.problems:
         add(code, cell, **values)
     year = year or f.year
@@ -372,11 +374,11 @@ def _from_found(f: handmade.Found, file: str, sheet: str, year: int | None) -> I
     for ind in f.indicators:
         target = ind["target"]
         if not target:
-            add("import_missing", ind["target_cell"], what=f"“{ind['name']}”的年度指标值")
+            add("import_missing", ind["target_cell"], what=f"“{_shown(ind['name'])}”的年度指标值")
         elif parse(target, profile.bare_target).qualitative:
-            add("import_qualitative", ind["target_cell"], value=target)
+            add("import_qualitative", ind["target_cell"], value=_shown(target))
         if f.has_weights and ind["weight"] is None:
-            add("import_missing", ind["weight_cell"], what=f"“{ind['name']}”的分值")
+            add("import_missing", ind["weight_cell"], what=f"“{_shown(ind['name'])}”的分值")
         indicators.append({"level1": ind["level1"], "level2": ind["level2"], "name": ind["name"],
                            "target": target or "", "weight": ind["weight"] if ind["weight"] is not None else 0,
                            "cell": f"{sheet}!{ind['cell']}"})
@@ -390,7 +392,7 @@ def _from_found(f: handmade.Found, file: str, sheet: str, year: int | None) -> I
     goal = f.goal
     if not goal:
         goal = f.project
-        add("import_goal_missing", f.cells.get("project", "A1"), goal=goal)
+        add("import_goal_missing", f.cells.get("project", "A1"), goal=_shown(goal))
     if f.kind == "申报表":
         comments.append("全年预算数 (annual) is the 年初预算数 declared: change it to the adjusted budget at the "
                         "year's end")
@@ -406,7 +408,7 @@ def _from_found(f: handmade.Found, file: str, sheet: str, year: int | None) -> I
         data["allow_total"] = round(total, 6)
     record = _values(f, data, file, sheet) if f.kind == "自评表" else None
     return Imported(file, sheet, f.kind, data, comments, problems=problems, record=record, typed=f.typed or f.project,
-                    project_cell=f"{sheet}!{f.cells.get('project', 'A1')}")
+                    project_cell=f"{_shown(sheet)}!{f.cells.get('project', 'A1')}")
 
 
 def _spread(indicators: list[dict], split: dict, funds_weight: float):
@@ -449,7 +451,8 @@ def _values(f: handmade.Found, data: dict, file: str, sheet: str) -> Record:
 
 def describe(item: Imported) -> str:
     d = item.data
-    return (f"{Path(item.file).name} {item.where}: {d['project'] or '?'} ({d['department'] or '?'}), "
+    return (f"{Path(item.file).name} {_shown(item.where)}: {_shown(d['project'] or '?')} "
+            f"({_shown(d['department'] or '?')}), "
             f"{len(d['indicators'])} indicators, {item.source}")
 
 
