@@ -18,7 +18,7 @@ _TOP_KEYS = {"form", "year", "id", "project", "department", "implementer", "fund
              "indicators", "allow_total", "scoring"}
 _INDICATOR_KEYS = {"id", "name", "target", "weight", "rule", "kind", "was"}
 _TARGET_KEYS = {"op", "value", "unit", "percent"}
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+ID_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 _RULES = ("auto", "manual")
 EXCEL_TEXT = 32_767  # the most a cell holds, in UTF-16 units (Excel counts a character beyond U+FFFF as two)
 # definition texts a kind may limit under `limits:` as it limits what a department types there (申报表)
@@ -242,7 +242,7 @@ class _Builder:
                        "missing" if year is None else "type")
             year = 0
         pid = self.text(d, "id")
-        if pid and not _ID.match(pid):
+        if pid and not ID_RULE.match(pid):
             self.error(("id",), f"{_shown(pid)} is not a usable id: use letters, digits, '.', '_' and '-' "
                        "(it names files), e.g. xj-jrj-2019-01", "id")
         funds = self.funds(d.get("funds"))

@@ -104,6 +104,16 @@ class Grid:
         return None
 
 
+class TooManyProjects(Exception):
+    """More projects on one sheet than one import takes: counted before any is read."""
+
+    def __init__(self, count: int):
+        self.count = count
+
+
+MAX_PROJECTS = 5000   # a sheet of one department's forms holds tens; 16,000 forms took 11 s of CPU to import
+
+
 def forms(cells: dict[int, dict[int, object]], formats: dict | None = None) -> list[Found]:
     """The hand-made forms (自评表 or 申报表) on one sheet, top to bottom; [] when there is none.
     `formats`: {(row, col): number format} where not General (a target 0.8 formatted 0% reads as 80%)."""
@@ -112,6 +122,8 @@ def forms(cells: dict[int, dict[int, object]], formats: dict | None = None) -> l
     starts = [i for i, r in enumerate(ordered) if "项目名称" in grid.text[r].values()]
     if not starts:
         return []
+    if len(starts) > MAX_PROJECTS:
+        raise TooManyProjects(len(starts))
     found = []
     for n, first in enumerate(starts):
         end = starts[n + 1] if n + 1 < len(starts) else len(ordered)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import handmade
 from .declaration import is_declared_kind, read_declared
-from .definition import _ID as ID_RULE, load
+from .definition import ID_RULE, load
 from .emit import definition_yaml
 from .errors import DefinitionError, Problem, XlformError, failing
 from .forms import FormKind, form_kind
@@ -152,6 +152,8 @@ def read_workbook(path: Path, year: int | None = None) -> tuple[list[Imported], 
         return found, None if found else problem("import_not_a_form", name)
     except _BadMeta as e:
         return [], e.problem
+    except handmade.TooManyProjects as e:
+        return [], problem("import_too_many", name, count=e.count, limit=handmade.MAX_PROJECTS)
     except BadWorkbook as e:
         return [], problem(e.code, name, detail=e.detail)
     except Exception as e:  # a file nobody foresaw: this file only
@@ -181,6 +183,8 @@ def _read(pkg: Package, file: str, year: int | None) -> list[Imported]:
         sheet = pkg.sheet(info)
         cells, formats = _grid(sheet)
         projects = handmade.flat_lists(cells) or handmade.forms(cells, formats)
+        if len(found) + len(projects) > handmade.MAX_PROJECTS:
+            raise handmade.TooManyProjects(len(found) + len(projects))
         found += [_from_found(f, file, info.name, year) for f in projects]
     return found
 
