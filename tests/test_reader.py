@@ -254,7 +254,7 @@ def test_cli_read_reads_the_good_beside_the_bad(form, tmp_path):
     assert lines[0].startswith("file,sheet,template_id,version") and len(lines) == 1 + 4 + 0
     assert CliRunner().invoke(main, ["read", str(tmp_path / "missing.xlsx")]).exit_code == 2
     lost = CliRunner().invoke(main, ["read", str(good), "--registry", str(tmp_path / "nowhere.db")])
-    assert lost.exit_code == 1 and "Warning: no registry at" in lost.stderr
+    assert lost.exit_code == 2 and "Error: no registry at" in lost.stderr  # not every template unknown
 
 
 def test_csv_neutralises_formula_text(form, tmp_path):
