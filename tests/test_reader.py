@@ -233,7 +233,7 @@ def test_bad_files_each_get_one_clear_error(tmp_path):
         assert r.problems[0].where == name and r.sheet is None
         message = r.problems[0].message
         assert "\n" not in message and "Traceback" not in message and message == CATALOGUE[expected[name]][1].format(
-            detail=message.split("（")[1].split("）")[0] if "{detail}" in CATALOGUE[expected[name]][1] else "")
+            detail="（" + message.split("（")[1].split("）")[0] + "）" if "{detail}" in CATALOGUE[expected[name]][1] else "")
 
 
 def test_cli_read_reads_the_good_beside_the_bad(form, tmp_path):
