@@ -12,8 +12,7 @@ import click
 from . import __version__
 from .errors import CANNOT_RUN, OK, PROBLEMS, CannotRun, XlformError, failing, reason
 
-_DEFS = click.argument("definitions", nargs=-1, required=True,
-                       type=click.Path(exists=True, dir_okay=True, readable=True))
+_DEFS = click.argument("definitions", nargs=-1, required=True, type=click.Path(readable=False))  # opened by _load
 _REGISTRY_FIX = "name the registry `xlform render` wrote with --registry"
 
 
@@ -34,8 +33,11 @@ def _usage(e: click.UsageError) -> click.ClickException:
     `xlform` alone still shows the help."""
     if isinstance(e, getattr(click.exceptions, "NoArgsIsHelpError", ())):
         return e
-    command = e.ctx.command_path if e.ctx else "xlform"
-    return _Failed(f"{' '.join(e.format_message().split())} (see {command} --help)", CANNOT_RUN)
+    names, ctx = [], e.ctx
+    while ctx is not None and ctx.parent is not None:   # the command's name, however xlform was started
+        names.insert(0, ctx.info_name)
+        ctx = ctx.parent
+    return _Failed(f"{' '.join(e.format_message().split())} (see {' '.join(['xlform', *names])} --help)", CANNOT_RUN)
 
 
 class _Main(click.Group):
@@ -260,7 +262,7 @@ def render(definitions, out_dir, per, password, registry, jobs):
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("files", nargs=-1, required=True, type=click.Path(readable=False))
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True,
               help="json: one record per project sheet; csv: one row per indicator.")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, writable=True), default=None,
@@ -296,7 +298,7 @@ def read(files, fmt, out, registry):
 
 
 @main.command()
-@click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(readable=False))
 @click.option("--db", "db_url", default=None, help="Collection database: a path, sqlite:///PATH or "
               "postgresql://USER:PASSWORD@HOST/DB [default output/collect.db].")
 @click.option("--summary", "summary_path", default="output/summary.xlsx", show_default=True,
@@ -321,6 +323,8 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
     from .report import write_reports
     from .store import Store
     from .summary import write_summary
+    for d in dirs:
+        _openable(Path(d))
     where = _database(db_url)
     path = where.shown
     _require_registry(registry, "collect")
@@ -435,8 +439,8 @@ def diff(args, registry):
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--to", "to", type=click.Path(exists=True, dir_okay=False), default=None,
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, readable=False))
+@click.option("--to", "to", type=click.Path(dir_okay=False, readable=False), default=None,
               help="The new definition (rendered and registered as the next version); default: the latest "
                    "registered version of each template.")
 @click.option("-o", "--output", "out_dir", default="output/migrated", show_default=True,
@@ -497,7 +501,7 @@ def migrate(files, to, out_dir, password, registry):
 
 
 @main.command(name="print")
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("files", nargs=-1, required=True, type=click.Path(readable=False))
 @click.option("-o", "--output", "out_dir", default="output/print", show_default=True,
               type=click.Path(file_okay=False), help="Folder for the PDFs (one per workbook, named after it).")
 def print_(files, out_dir):
@@ -522,7 +526,7 @@ def print_(files, out_dir):
 
 
 @main.command("import")
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("files", nargs=-1, required=True, type=click.Path(readable=False))
 @click.option("-o", "--output", "out_dir", default="definitions", show_default=True,
               type=click.Path(file_okay=False), help="Folder for the definitions (<id>.yaml).")
 @click.option("--force", is_flag=True, help="Overwrite definitions that already exist.")

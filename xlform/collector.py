@@ -97,9 +97,9 @@ def read_return(path: Path, registry: Registry) -> list[Record]:
     try:
         records = read_file(path, registry)
     except Exception as e:  # a reader bug, or a file nobody foresaw: the batch goes on
-        # the department sees the kind of failure only: the message may name the server's own paths
+        # the department is told only that reading failed: the error may name the server's own paths
         logging.getLogger("xlform").warning("reading %s failed: %s: %s", path, type(e).__name__, e)
-        return [Record(str(path), problems=[problem("internal", path.name, detail=type(e).__name__)])]
+        return [Record(str(path), problems=[problem("internal", path.name)])]
     if (path.suffix.lower() in OLD_FORMATS and len(records) == 1 and records[0].sheet is None
             and [p.code for p in records[0].problems] in (["ole"], ["not_zip"], ["not_xlsx"])):
         return [Record(str(path), problems=[problem("save_as_xlsx", path.name, ext=path.suffix)])]
@@ -128,7 +128,7 @@ def store_batch(store: Store, batch: list, now: str, counts: dict, lock=None):
     locks the templates it may make current: concurrent PostgreSQL writers then never deadlock (should one
     still be chosen as a deadlock's victim, the whole batch is stored again)."""
     batch = sorted(batch, key=lambda f: (f[1] or "", f[0]))
-    templates = {r.template_id for *_, rows in batch if rows for r in rows if r.usable}
+    templates = {r.template_id for _, sha, *_, rows in batch if sha and rows for r in rows if r.usable}
 
     def write() -> dict:
         done = {k: [] if isinstance(v, list) else 0 for k, v in counts.items()}
