@@ -75,8 +75,9 @@ def main():
     """xlform: 项目支出绩效自评表 (project expenditure performance self-evaluation forms) from YAML
     definitions to locked, self-scoring Excel workbooks.
 
-    Exit codes: 0 clean; 1 returns or definitions with errors; 2 the command could not run (bad usage, an
-    unreadable input, an unwritable output, a locked or read-only database, a full disk).
+    Exit codes: 0 clean; 1 returns or definitions with errors (a file that is no workbook too); 2 the command
+    could not run (bad usage, an input that cannot be opened, no registry where one is needed, an unwritable
+    output, a locked or read-only database, a full disk).
     """
 
 

@@ -160,8 +160,6 @@ def _first(value):
 # was read (it may have lacked the template, or been another registry): such a file is read again once the
 # registry knows its template. Found through the problems table, which databases of xlform 0.1 have too.
 RETRYABLE = ("unknown_template", "unknown_version")
-_AWAITING = ("EXISTS (SELECT 1 FROM submissions w JOIN problems p ON p.submission_id = w.id "
-             "WHERE w.sha256 = files.sha256 AND p.code IN (?,?))")
 
 GRADES = ("优", "良", "中", "差")   # the national 评价等级, shown even when no project has them
 
@@ -228,10 +226,15 @@ class Store:
     def _retake(self, sha: str, path: str, size: int, modified: str, now: str, status: str) -> bool:
         """A file rejected only because the registry did not know its template, read again: the new reading
         replaces the rejection. The UPDATE claims the file (a writer of the same content at the same time
-        waits for it, then finds the file read, or rejected for good, and stores nothing)."""
-        claimed = self.db.execute(
-            "UPDATE files SET path=?, size=?, modified=?, received_at=?, status=? WHERE sha256=? AND "
-            f"status='rejected' AND {_AWAITING}", (path, size, modified, now, status, sha, *RETRYABLE)).rowcount
+        waits for it, then finds the file read and stores nothing)."""
+        stored = self.db.one("SELECT status FROM files WHERE sha256=?", sha)
+        if stored is None or stored[0] != "rejected" or not self.db.one(
+                "SELECT 1 FROM problems p JOIN submissions s ON s.id = p.submission_id WHERE s.sha256=? AND "
+                "p.code IN (?,?) LIMIT 1", sha, *RETRYABLE):
+            return False   # content already read, or rejected for good: a duplicate
+        claimed = self.db.execute("UPDATE files SET path=?, size=?, modified=?, received_at=?, status=? "
+                                  "WHERE sha256=? AND status='rejected'",
+                                  (path, size, modified, now, status, sha)).rowcount
         if not claimed:
             return False
         for table in ("problems", "extra_values", "indicators", "funds", "projects"):
@@ -243,9 +246,9 @@ class Store:
     def awaiting_registry(self) -> list[tuple[str, str | None, int | None]]:
         """(sha256, template id, version) of every file rejected only because the registry did not know its
         template: the collector reads it again once the registry knows it."""
-        return self.db.all("SELECT s.sha256, s.template_id, s.version FROM submissions s JOIN files f ON "
-                           "f.sha256 = s.sha256 WHERE f.status='rejected' AND EXISTS (SELECT 1 FROM problems p "
-                           "WHERE p.submission_id = s.id AND p.code IN (?,?))", *RETRYABLE)
+        return self.db.all("SELECT s.sha256, s.template_id, s.version FROM problems p JOIN submissions s ON "
+                           "s.id = p.submission_id JOIN files f ON f.sha256 = s.sha256 WHERE p.code IN (?,?) AND "
+                           "f.status='rejected'", *RETRYABLE)
 
     def _add_record(self, r: "Prepared", sha, path, modified, now):
         status = self._claim_current(r.template_id, modified) if r.usable else "rejected"
