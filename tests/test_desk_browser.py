@@ -124,10 +124,8 @@ def test_a_department_returns_its_form_and_the_office_sees_it(browser, desk, lo)
     wrong = desk["root"] / "甲局培训项目.xlsx"
     lo.fill(blank, wrong, cells_for(project, inputs(2)))
     browser.find_element(By.ID, "files").send_keys(str(wrong))
-    started = time.monotonic()
     browser.find_element(By.ID, "send").click()
-    wait_for(lambda: browser.find_elements(By.ID, "results"), what="the checked answer")
-    assert time.monotonic() - started < 5
+    wait_for(lambda: browser.find_elements(By.ID, "results"), what="the checked answer")  # the bench times it
     result = browser.find_element(By.CSS_SELECTOR, "#results .result")
     assert result.get_attribute("data-state") == "有错误"
     assert f"{REASON_CELL} “培训次数”得分 15 低于分值 30，须填写偏差原因分析及改进措施。" in result.text

@@ -29,9 +29,25 @@ def one_error_line(result, *parts):
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1, result.output
     assert all(p in errors[0] for p in parts), (errors[0], parts)
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception,
-                                                                                      SystemExit)
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     return errors[0]
+
+
+def test_the_one_error_line_check_fails_on_a_traceback():
+    """The check above must catch a command that prints a traceback and exits 2 (it once let one pass)."""
+    import click
+
+    @click.command()
+    def broken():
+        click.echo("Traceback (most recent call last):\n  File \"x.py\"\nKeyError: 'date'", err=True)
+        click.echo("Error: cannot read x.xlsx", err=True)
+        raise SystemExit(2)
+
+    result = CliRunner().invoke(broken, [])
+    assert result.exit_code == 2
+    with pytest.raises(AssertionError):
+        one_error_line(result, "cannot read")
 
 
 @pytest.fixture()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from helpers import GOOD, definition, fill_openpyxl, load_def, small_form
+from helpers import FAR_SECONDS, GOOD, definition, fill_openpyxl, load_def, small_form
 from make_corpus import MAIN, workbook
 from xlform.reader import read
 from xlform.registry import Registry
@@ -107,7 +107,7 @@ def test_a_comment_full_of_unclosed_cells_is_read_fast(form, tmp_path):
     path = tampered(clean, tmp_path / "unclosed.xlsx", sub(b"<sheetData>", b"<sheetData><!-- " + b"<c " * 5000 + b"-->"))
     start = time.perf_counter()
     assert problems(path, reg) == []
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < FAR_SECONDS  # about 0.05 s
 
 
 # -- DTDs, entities: refused by the parser itself, wherever and however encoded ------------------------------
@@ -214,7 +214,7 @@ def test_two_million_cells_are_refused_fast_in_bounded_memory(form, tmp_path):
                     + d.split(b"</sheetData>")[1])
     seconds, rss, printed = measured(path, reg.path)
     assert "[('too_large', 'big.xlsx')]" in printed, printed
-    assert seconds <= 10 and rss <= 2**30, (seconds, rss)
+    assert seconds <= FAR_SECONDS and rss <= 2**30, (seconds, rss)  # about 1.7 s and 120 MB
 
 
 def test_cells_outside_the_form_are_summed_up_in_one_problem(form, tmp_path):
@@ -267,7 +267,7 @@ def test_a_zip_lying_about_its_sizes_is_refused_in_bounded_memory(form, tmp_path
         assert z.getinfo(SHEET).file_size == 1000
     seconds, rss, printed = measured(path, reg.path)
     assert re.search(r"\[\('(truncated|too_large|bad_xml)', 'liar.xlsx'\)\]", printed), printed
-    assert seconds <= 10 and rss <= 200 * 2**20, (seconds, rss)
+    assert seconds <= FAR_SECONDS and rss <= 200 * 2**20, (seconds, rss)  # about 0.2 s and 30 MB
 
 
 def test_parts_of_one_name_are_refused(tmp_path):
@@ -287,7 +287,7 @@ def test_a_file_larger_than_the_limit_is_refused_before_reading(tmp_path):
     start = time.perf_counter()
     with pytest.raises(BadWorkbook) as e:
         Package(path)
-    assert e.value.code == "too_large" and time.perf_counter() - start < 0.5
+    assert e.value.code == "too_large" and time.perf_counter() - start < FAR_SECONDS  # a few ms
 
 
 def test_a_batch_reads_its_good_files_whatever_the_bad_ones_hold(form, tmp_path):
@@ -348,7 +348,7 @@ def test_collect_does_not_hash_a_huge_file_whole(form, tmp_path):
     (inbox / "good.xlsx").write_bytes(clean.read_bytes())
     start = time.perf_counter()
     outcome = xlform.collect([inbox], db=tmp_path / "c.db", registry=reg.path, jobs=1)
-    assert time.perf_counter() - start < 10
+    assert time.perf_counter() - start < FAR_SECONDS  # about 0.3 s (hashing it whole took a minute)
     assert (outcome.read, outcome.rejected) == (2, 1)
     import sqlite3
     db = sqlite3.connect(tmp_path / "c.db")
@@ -373,7 +373,7 @@ def test_a_long_reference_followed_by_cells_without_one_is_refused_at_once(tmp_p
     long = "A" * 40_000
     rows = "".join(f'<row r="{r}"><c r="{long}"/>' + "<c/>" * 10 + "</row>" for r in range(1, 21))
     code, seconds = refusal(tmp_path / "long-ref.xlsx", rows)
-    assert code == "bad_xml" and seconds < 2
+    assert code == "bad_xml" and seconds < FAR_SECONDS  # a few ms (it took 160 s)
 
 
 def test_a_wide_metadata_sheet_costs_no_memory(form, tmp_path):
@@ -383,18 +383,18 @@ def test_a_wide_metadata_sheet_costs_no_memory(form, tmp_path):
     path = tampered(clean, tmp_path / "wide.xlsx", sub(b"</sheetData>", wide.encode() + b"</sheetData>"),
                     part="xl/worksheets/sheet2.xml")
     seconds, rss, printed = measured(path, reg.path)
-    assert seconds <= 10 and rss <= 2**29, (seconds, rss)
+    assert seconds <= FAR_SECONDS and rss <= 2**29, (seconds, rss)  # about 0.3 s (it took 1.5 GB)
     assert "internal" not in printed and "not_xlform" not in printed, printed
 
 
 def test_shared_formulas_cannot_multiply_past_a_bound(tmp_path):
-    """A formula of 7,900 characters shared by 2,000 cells (16 MB once copied) is refused in bounded time;
+    """A formula of 7,900 characters shared by 2,000 cells (16 MB once copied) is refused after 256 KB of copies;
     one longer than Excel allows is refused outright."""
     formula = "+".join(f"A{i}" for i in range(1, 1500))
     cells = [f'<c r="B1"><f t="shared" ref="B1:B2000" si="0">{formula}</f><v>0</v></c>'] + [
         f'<c r="B{r}"><f t="shared" si="0"/><v>0</v></c>' for r in range(2, 2001)]
     rows = "".join(f'<row r="{r}">{c}</row>' for r, c in enumerate(cells, start=1))
     code, seconds = refusal(tmp_path / "shared.xlsx", rows)
-    assert code == "too_large" and seconds < 10
+    assert code == "too_large" and seconds < FAR_SECONDS  # about 0.3 s
     code, _ = refusal(tmp_path / "huge-formula.xlsx", f'<row r="1"><c r="A1"><f>{"+".join(["1"] * 5000)}</f></c></row>')
     assert code == "bad_xml"

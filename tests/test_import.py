@@ -13,6 +13,8 @@ from xlform.definition import load, load_many
 from xlform.reader import read
 from xlform.registry import Registry
 
+from helpers import FAR_SECONDS
+
 ROOT = Path(__file__).resolve().parent.parent
 # the seed: text extracted from the bureau's seven 2019 forms (examples/ were typed from it), columns drifting
 SEED = ROOT / "tests" / "data" / "seed-2019-xinjiang-self-evaluation.txt"
@@ -232,7 +234,7 @@ def test_five_hundred_projects_import_in_under_ten_seconds(tmp_path):
     out = import_files([tmp_path / "big.xlsx"], tmp_path / "defs", year=2024)
     seconds = time.perf_counter() - start
     assert len(out.written) == 500 and out.errors == 0
-    assert seconds < 10, seconds
+    assert seconds < FAR_SECONDS, seconds  # about 0.9 s: the figure is the benchmark's
 
 
 # -- the yearly cycle ---------------------------------------------------------------------------------

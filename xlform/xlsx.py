@@ -41,7 +41,8 @@ class Limits:
     max_cells: int = 500_000                    # <c> elements parsed, all sheets and reads together
     max_strings: int = 500_000                  # entries of the shared string table
     max_text: int = 1024 * 1024                 # characters of one value, formula or string (Excel: 32,767)
-    max_shared: int = 2 * 1024 * 1024           # characters of shared formulas copied into their cells
+    max_shared: int = 256 * 1024                # characters of shared formulas copied into their cells: a form
+                                                # holds a few KB; each copy is re-tokenised (about 2 µs a character)
 
 
 CHUNK = 64 * 1024
