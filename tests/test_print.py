@@ -276,7 +276,7 @@ def test_a_hostile_file_never_reaches_openpyxl(tmp_path):
     bad = tmp_path / "bad.xlsx"
     bad.write_bytes(out.getvalue())
     r = CliRunner().invoke(main, ["print", str(bad), "-o", str(tmp_path / "pdf")])
-    assert r.exit_code == 2 and "refused" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert r.exit_code == 1 and "已拒绝读取" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 def test_two_workbooks_of_one_name_print_to_two_pdfs(rendered, tmp_path):
