@@ -354,3 +354,23 @@ def test_no_wal_or_shm_file_stays_after_a_command(issued, tmp_path, monkeypatch)
         assert r.exit_code in (0, 1), (args, r.output)
         assert leftovers() == [], args
     assert (out / "registry.db").is_file() and (out / "collect.db").is_file()
+
+
+def test_a_rejection_read_again_by_two_workers_at_once_is_stored_once(issued, tmp_path, db_url):
+    """The same content under two names, rejected, then collected by two processes side by side once the
+    registry knows it: one reading replaces the rejection, the other is a duplicate, whatever the order."""
+    shutil.copy(issued["good"], issued["inbox"] / "copy.xlsx")
+    out = tmp_path / "out"
+    first = collect(issued["inbox"], db_url, issued["other"], out)
+    assert "1 read" in first.output and "1 skipped duplicates" in first.output and "1 rejected" in first.output
+    right = run("collect", issued["inbox"], "--db", db_url, "--registry", issued["registry"], "--summary",
+                out / "summary.xlsx", "--report", out / "reports", "--quiet", "--jobs", "2")
+    assert right.exit_code == 0, right.output
+    assert "2 files: 1 read, 1 records, 0 errors" in right.output and "1 skipped duplicates" in right.output
+    from xlform.store import Store
+    store = Store(db_url, create=False)
+    try:
+        assert store.db.all("SELECT status, template_id FROM submissions") == [("current", "t-001")]
+        assert store.db.all("SELECT COUNT(*) FROM file_paths") == [(2,)]
+    finally:
+        store.close()

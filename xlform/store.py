@@ -217,16 +217,19 @@ class Store:
         added = self.db.execute("INSERT INTO files VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                                 (sha, path, size, modified, now, status)).rowcount
         self.add_path(path, sha, now)
-        if not added and not self._retake(sha, path, size, modified, now, status):
+        if not added and not self._retake(sha, path, size, modified, now, status, records):
             return None
         for r in records:
             self._add_record(r, sha, path, modified, now)
         return status
 
-    def _retake(self, sha: str, path: str, size: int, modified: str, now: str, status: str) -> bool:
-        """A file rejected only because the registry did not know its template, read again: the new reading
-        replaces the rejection. The UPDATE claims the file (a writer of the same content at the same time
-        waits for it, then finds the file read and stores nothing)."""
+    def _retake(self, sha: str, path: str, size: int, modified: str, now: str, status: str,
+                records: list["Prepared"]) -> bool:
+        """A file rejected only because the registry did not know its template, read again with a registry
+        that does: the new reading replaces the rejection. The UPDATE claims the file (a writer of the same
+        content at the same time waits for it, then finds the file read and stores nothing)."""
+        if any(p[2] in RETRYABLE for r in records for p in r.problems):
+            return False   # the registry still does not know it: the stored rejection stands, a duplicate
         stored = self.db.one("SELECT status FROM files WHERE sha256=?", sha)
         if stored is None or stored[0] != "rejected" or not self.db.one(
                 "SELECT 1 FROM problems p JOIN submissions s ON s.id = p.submission_id WHERE s.sha256=? AND "
