@@ -185,8 +185,8 @@ def test_folder_batch_skips_shared_parts_and_reports_duplicate_ids(tmp_path):
     write_def(tmp_path, definition([("产出指标", "数量指标", "a", "≥1次", 90)]), "two.yaml")
     write_def(tmp_path, "year: 2019\n", "_shared.yaml")
     projects, problems = load_many([tmp_path])
-    assert len(projects) == 2
-    assert [p.code for p in problems] == ["duplicate_id"]
+    assert [p.source for p in projects] == [str(tmp_path / "one.yaml")]   # the second would overwrite its workbook
+    assert [(p.code, p.where) for p in problems] == [("duplicate_id", str(tmp_path / "two.yaml"))]
 
 
 def test_hash_is_stable_and_content_sensitive(tmp_path):

@@ -85,12 +85,13 @@ def _shared_part(path: Path) -> bool:
     """A file named `_…` without an `id`: a shared part for `extends:`, not a definition of its own."""
     if not path.name.startswith("_") or not path.is_file():
         return False
-    import yaml
+    from .errors import DefinitionError
+    from .yamlsource import read_file
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = read_file(path).data  # bounded, as every definition is read
+    except DefinitionError:
         return False  # loading it reports what is wrong
-    return isinstance(data, dict) and "id" not in data
+    return "id" not in data
 
 
 def _openable(path: Path):
@@ -200,7 +201,7 @@ def _write_records(records, fmt: str, out: str | None):
     """Records as JSON or CSV (with a BOM, so that Excel reads the Chinese), to a file or standard output."""
     from .record import to_csv, to_json
     text = to_json(records) if fmt == "json" else to_csv(records)
-    if out:
+    if out and out != "-":  # -o - is standard output
         from .outputs import atomic_write
         with failing("write", out, "choose another file with -o"):
             atomic_write(Path(out), text.encode("utf-8-sig" if fmt == "csv" else "utf-8"))
@@ -469,13 +470,13 @@ def migrate(files, to, out_dir, password, registry):
         raise CannotRun(f"no registry at {path}: migrate needs the registry `xlform render` wrote; name it with "
                         "--registry or XLFORM_REGISTRY")
     reg = _open_registry(registry, create=True)
-    failed = False
+    failed, written = False, {}  # written: each output of this run and its input, never written twice
     try:
         for f in files:
             try:
                 with failing("write to", out_dir, "choose another folder with -o", catch=OSError), \
                         failing("write the registry", path, "name another with --registry", catch=sqlite3.Error):
-                    m = do_migrate(Path(f), reg, Path(out_dir), target, password)
+                    m = do_migrate(Path(f), reg, Path(out_dir), target, password, written)
             except CannotRun:
                 raise
             except Exception as e:  # this file only: the others are still migrated

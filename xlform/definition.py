@@ -12,7 +12,7 @@ from pathlib import Path
 from . import target as targets
 from .errors import DefinitionError, Problem, XlformError
 from .forms import FormKind, form_kind
-from .yamlsource import Located, load as load_yaml
+from .yamlsource import Located, key_path as _field, load as load_yaml, quoted as _shown
 
 _TOP_KEYS = {"form", "year", "id", "project", "department", "implementer", "funds", "goal",
              "indicators", "allow_total", "scoring"}
@@ -20,6 +20,9 @@ _INDICATOR_KEYS = {"id", "name", "target", "weight", "rule", "kind", "was"}
 _TARGET_KEYS = {"op", "value", "unit", "percent"}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 _RULES = ("auto", "manual")
+EXCEL_TEXT = 32_767  # the most a cell holds, in UTF-16 units (Excel counts a character beyond U+FFFF as two)
+# definition texts a kind may limit under `limits:` as it limits what a department types there (申报表)
+_LIMITED = {"goal": "goal", "name": "name", "target": "target"}
 
 
 @dataclass(frozen=True)
@@ -133,14 +136,16 @@ def load_many(paths, jobs: int = 1) -> tuple[list[Project], list[Problem]]:
             loaded = pool.map(_load_one, files, chunksize=max(1, len(files) // (jobs * 4)))
     else:
         loaded = [_load_one(f) for f in files]
-    projects = [x for x in loaded if isinstance(x, Project)]
     problems = [p for x in loaded if not isinstance(x, Project) for p in x]
     seen: dict[str, str] = {}
-    for pr in projects:
-        if pr.id in seen:
+    projects = []
+    for pr in (x for x in loaded if isinstance(x, Project)):
+        if pr.id in seen:  # left out: both would be issued into one workbook (<id>.xlsx), the first lost
             problems.append(Problem(pr.source, "id", f"id {pr.id!r} is also used by {seen[pr.id]}; "
                                     "every definition needs its own id", "duplicate_id"))
-        seen.setdefault(pr.id, pr.source)
+            continue
+        seen[pr.id] = pr.source
+        projects.append(pr)
     return projects, problems
 
 
@@ -165,15 +170,15 @@ class _Builder:
         self.profile = self.kind.profile
 
     def error(self, path, message, code="invalid"):
-        self.problems.append(Problem(self.src.where(path), ".".join(map(str, path)), message, code))
+        self.problems.append(Problem(self.src.where(path), _field(path), message, code))
 
     def warn(self, path, message, code):
-        self.warnings.append(Problem(self.src.where(path), ".".join(map(str, path)), message, code, "warning"))
+        self.warnings.append(Problem(self.src.where(path), _field(path), message, code, "warning"))
 
     def check_keys(self, data: dict, allowed: set, path: tuple):
         for k in data:
             if k not in allowed:
-                self.error(path + (k,), f"unknown key {k!r}; allowed here: {', '.join(sorted(allowed))}",
+                self.error(path + (k,), f"unknown key {_shown(k)}; allowed here: {', '.join(sorted(allowed))}",
                            "unknown_key")
 
     def text(self, data, key, path=(), required=True):
@@ -185,7 +190,19 @@ class _Builder:
         if isinstance(v, (dict, list)):
             self.error(path + (key,), "must be text", "type")
             return ""
-        return str(v).strip()
+        return self.fits(path + (key,), str(v).strip(), key)
+
+    def fits(self, path, text: str, what: str = "") -> str:
+        """Text that reaches a cell: at most what the kind allows there (its `limits:`), and at most what an
+        Excel cell holds, else a check error here rather than a workbook cut short or refused."""
+        limit, whose = EXCEL_TEXT, "an Excel cell holds"
+        own = self.kind.spec.get("limits", {}).get(_LIMITED.get(what, ""))
+        if own and int(own) < limit:
+            limit, whose = int(own), f"the {self.kind.name} form allows here"
+        n = _units(text)
+        if n > limit:
+            self.error(path, f"{n:,} characters long, more than the {limit:,} {whose}; shorten it", "too_long")
+        return text
 
     def number(self, data, key, path, default=None, positive=False):
         v = data.get(key, default)
@@ -193,7 +210,7 @@ class _Builder:
             self.error(path + (key,), f"missing required field {key!r}", "missing")
             return 0.0
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            self.error(path + (key,), f"must be a number, not {v!r}", "type")
+            self.error(path + (key,), f"must be a number, not {_shown(v)}", "type")
             return 0.0
         if positive and v <= 0:
             self.error(path + (key,), f"must be greater than 0 (got {v})", "weight")
@@ -221,12 +238,12 @@ class _Builder:
         extra = {k: v for k, v in extra.items() if v not in ("", None)}
         year = d.get("year")
         if not isinstance(year, int) or isinstance(year, bool) or not 1990 <= year <= 2100:
-            self.error(("year",), f"must be a year such as 2019 (got {year!r})",
+            self.error(("year",), f"must be a year such as 2019 (got {_shown(year)})",
                        "missing" if year is None else "type")
             year = 0
         pid = self.text(d, "id")
         if pid and not _ID.match(pid):
-            self.error(("id",), f"{pid!r} is not a usable id: use letters, digits, '.', '_' and '-' "
+            self.error(("id",), f"{_shown(pid)} is not a usable id: use letters, digits, '.', '_' and '-' "
                        "(it names files), e.g. xj-jrj-2019-01", "id")
         funds = self.funds(d.get("funds"))
         optional = set(self.kind.spec.get("optional", ()))   # a declaration: goal and indicators may come later
@@ -252,9 +269,23 @@ class _Builder:
                           self.text(d, "implementer"), funds, self.text(d, "goal", required="goal" not in optional),
                           tuple(indicators),
                           allow_total, self.name, extra, dict(scoring), tuple(self.warnings))
+        self.composed(d, pid, year)
         if self.problems:
             raise DefinitionError(self.problems)
         return project
+
+    def composed(self, d: dict, pid: str, year):
+        """The kind's texts that join definition texts in one cell (四川: 项目编码 and 项目名称 in one line)."""
+        texts = self.kind.spec.get("texts", {})
+        if self.problems or "project_line" not in texts:
+            return
+        values = {k: str(v) for k, v in d.items() if isinstance(v, (str, int, float))}
+        values.update(id=pid, year=year, version=1)
+        try:
+            line = self.kind.text("project_line", **values)
+        except Exception:  # noqa: BLE001 - a key the kind needs is missing: reported as missing already
+            return
+        self.fits(("project",), line)
 
     def kind_key(self, d: dict, key: str, opts: dict):
         """A top-level key the kind adds: text (code: 项目编码), or `type: rows` (a declaration's blank_rows:
@@ -268,7 +299,7 @@ class _Builder:
         for k, n in counts.items():
             if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 50:
                 self.error((key,) + ((k,) if isinstance(v, dict) else ()),
-                           f"must be a whole number of rows from 0 to 50 (got {n!r})", "type")
+                           f"must be a whole number of rows from 0 to 50 (got {_shown(n)})", "type")
                 return None
         return v if isinstance(v, int) else {str(k): n for k, n in v.items()}
 
@@ -328,13 +359,15 @@ class _Builder:
         out, ids = [], {}
         for level1, level2s in tree.items():
             p1 = path + (level1,)
+            self.fits(p1, str(level1))
             if not isinstance(level2s, dict) or not level2s:
-                self.error(p1, f"一级指标 {level1!r} must map 二级指标 names to lists of 三级指标", "type")
+                self.error(p1, f"一级指标 {_shown(level1)} must map 二级指标 names to lists of 三级指标", "type")
                 continue
             for level2, items in level2s.items():
                 p2 = p1 + (level2,)
+                self.fits(p2, str(level2))
                 if not isinstance(items, list) or not items:
-                    self.error(p2, f"二级指标 {level2!r} must be a list of 三级指标 "
+                    self.error(p2, f"二级指标 {_shown(level2)} must be a list of 三级指标 "
                                "(- {name: …, target: …, weight: …})", "type")
                     continue
                 names = set()
@@ -343,10 +376,10 @@ class _Builder:
                     if ind is None:
                         continue
                     if ind.name in names:
-                        self.error(p2 + (i, "name"), f"三级指标 {ind.name!r} appears twice in {level1}/"
-                                   f"{level2}; rename one or merge them", "duplicate_name")
+                        self.error(p2 + (i, "name"), f"三级指标 {_shown(ind.name)} appears twice in {str(level1)[:40]}/"
+                                   f"{str(level2)[:40]}; rename one or merge them", "duplicate_name")
                     elif ind.id in ids:
-                        self.error(p2 + (i, "id"), f"indicator id {ind.id!r} is used twice", "duplicate_id")
+                        self.error(p2 + (i, "id"), f"indicator id {_shown(ind.id)} is used twice", "duplicate_id")
                     names.add(ind.name)
                     ids[ind.id] = True
                     out.append(ind)
@@ -361,11 +394,11 @@ class _Builder:
         weight = self.number(item, "weight", path, positive=True)
         rule = item.get("rule", "auto")
         if rule not in _RULES:
-            self.error(path + ("rule",), f"rule must be one of {', '.join(_RULES)} (got {rule!r})", "rule")
+            self.error(path + ("rule",), f"rule must be one of {', '.join(_RULES)} (got {_shown(rule)})", "rule")
             rule = "auto"
         kind = item.get("kind")
         if kind not in (None, "qualitative"):
-            self.error(path + ("kind",), f"kind may only be 'qualitative' (got {kind!r})", "kind")
+            self.error(path + ("kind",), f"kind may only be 'qualitative' (got {_shown(kind)})", "kind")
         target = self.target(item.get("target"), path + ("target",))
         if kind == "qualitative" and target is not None:
             target = targets.Target(target.text)
@@ -383,7 +416,7 @@ class _Builder:
             self.error(path, "missing required field 'target' (年度指标值, e.g. ≥2次, 100%, 不断提高)", "missing")
             return None
         if isinstance(t, bool):
-            self.error(path, f"must be text or a number, not {t!r}", "type")
+            self.error(path, f"must be text or a number, not {_shown(t)}", "type")
             return None
         if isinstance(t, (int, float)):
             return self.parsed(repr(t) if isinstance(t, float) else str(t), path)
@@ -391,10 +424,10 @@ class _Builder:
             self.check_keys(t, _TARGET_KEYS, path)
             op = str(t.get("op", "="))
             if targets.normalize(op).strip() not in ("=", "==", ">=", ">", "<=", "<", "≥", "≤"):
-                self.error(path + ("op",), f"op must be one of >= > <= < = (got {op!r})", "target")
+                self.error(path + ("op",), f"op must be one of >= > <= < = (got {_shown(op)})", "target")
                 return None
             value = self.number(t, "value", path)
-            unit = str(t.get("unit", "") or "")
+            unit = self.fits(path + ("unit",), str(t.get("unit", "") or ""))
             percent = bool(t.get("percent", False)) or unit == "%"
             return targets.explicit(op, value, "" if unit == "%" else unit, percent)
         if isinstance(t, list):
@@ -403,9 +436,19 @@ class _Builder:
         return self.parsed(str(t), path)
 
     def parsed(self, text: str, path) -> targets.Target:
+        self.fits(path, text, "target")
         t = targets.parse(text, self.profile.bare_target)
+        if t.value is not None and not math.isfinite(t.value):  # 400 digits: inf, which no formula holds
+            self.error(path, f"{_shown(text)}: the number is too large for a 年度指标值", "target")
+            return targets.Target(text)
         if t.bare:
             sign = {">=": "≥", "<=": "≤", "=": "="}[t.op]
-            self.warn(path, f"{text!r} has no operator and is read as {sign}{text} (scoring.bare_target: "
+            self.warn(path, f"{_shown(text)} has no operator and is read as {sign}{text[:60]} (scoring.bare_target: "
                       f"{t.op}); write the operator (≥ ≤ =) to say so", "bare_target")
         return t
+
+
+def _units(text: str) -> int:
+    """Length as Excel counts it: UTF-16 code units."""
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+

@@ -12,7 +12,7 @@ from . import __version__
 
 META_SHEET = "_xlform"
 META_VERSION = "2"
-CHUNK = 30000  # a cell holds at most 32,767 characters
+CHUNK = 16_000  # characters per cell: a cell holds 32,767 UTF-16 units, a character beyond U+FFFF takes two
 
 
 def meta_rows(sheets, layouts, generated: str) -> list[list[str]]:

@@ -136,8 +136,11 @@ def carry(record: Record, old: Project, old_kind: FormKind, new: Project, new_ki
 
 
 def migrate(path: Path, registry: Registry, out_dir: Path, to: Project | None = None,
-            password: str | None = None) -> Migration:
-    """Migrate one filled workbook to the newest version of its template(s) (or to `to`)."""
+            password: str | None = None, taken: dict[Path, str] | None = None) -> Migration:
+    """Migrate one filled workbook to the newest version of its template(s) (or to `to`).
+
+    `taken` maps the workbooks a run has written to their inputs: a second input that would be written to
+    the same file (two returns of one template) is refused, naming both, before anything is written."""
     result = Migration(str(path))
     records = read_file(Path(path), registry)
     specs, stamp = [], now()
@@ -168,10 +171,15 @@ def migrate(path: Path, registry: Registry, out_dir: Path, to: Project | None = 
         return result  # already on the version wanted: nothing to carry, nothing written (output stays None)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / (f"{specs[0].project.id}.xlsx" if len(specs) == 1 else Path(path).name)
+    taken = {} if taken is None else taken
+    if target in taken:
+        raise XlformError(f"would be migrated to {target}, which this run already wrote from {taken[target]}; "
+                          "migrate one of them on its own, with another folder (-o)")
     buffer = io.BytesIO()
     write(buffer, specs, password, stamp)
     atomic_write(target, buffer.getvalue())
     registry.record_files([(s.project, s.version, str(target), s.sheet) for s in specs], stamp)
     atomic_write(target.with_suffix(".migration.csv"), result.csv().encode("utf-8-sig"))
     result.output = target
+    taken[target] = str(path)
     return result

@@ -1,7 +1,9 @@
 """Where xlform writes: every output path, and how a file is written so that nobody sees half of it."""
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,7 +32,19 @@ def inside(folder: Path, name: str, suffix: str = "") -> Path:
 
 def atomic_write(path: Path, data: bytes):
     """Readers never see half a workbook: write beside it (its folder made if need be), then rename over;
-    an error (read-only, disk full) leaves the old file as it was and no temporary file."""
+    an error (read-only, disk full) leaves the old file as it was and no temporary file.
+
+    Only a regular file or a new path is replaced so: a character device or a pipe (-o /dev/null, a FIFO a
+    program reads) is written through, as the shell's > does, never replaced by a file; a folder, or a disk,
+    where the file should be is refused."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        _write_through(path, mode, data)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".xlsx")
     try:
@@ -42,6 +56,17 @@ def atomic_write(path: Path, data: bytes):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_through(path: Path, mode: int, data: bytes):
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):  # a disk, a socket: nothing to write a file onto
+        raise CannotRun(f"cannot write {path}: it is not a file but a "
+                        f"{'block device (a disk)' if stat.S_ISBLK(mode) else 'socket'}; name a file")
+    fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0))  # never O_CREAT: the device is there
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
 
 
 def _umask() -> int:

@@ -7,6 +7,7 @@ definition says otherwise.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields, replace
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -85,24 +86,52 @@ def profile_values(data: dict) -> dict:
     out = {}
     for key, value in (data or {}).items():
         if key not in PROFILE_KEYS:
-            raise ValueError(f"unknown scoring key {key!r}; known: {', '.join(PROFILE_KEYS)}")
+            raise ValueError(f"unknown scoring key {_short(key)}; known: {', '.join(PROFILE_KEYS)}")
         if key in _CHOICES:
             value = {"≥": ">=", "≤": "<="}.get(str(value), str(value))
             if value not in _CHOICES[key]:
-                raise ValueError(f"scoring.{key} must be one of {', '.join(_CHOICES[key])} (got {value!r})")
+                raise ValueError(f"scoring.{key} must be one of {', '.join(_CHOICES[key])} (got {_short(value)})")
         elif key == "grades":
-            value = () if not value else tuple(sorted(((float(v), str(k)) for k, v in dict(value).items()),
-                                                      reverse=True))
+            value = () if not value else tuple(sorted(((_finite(v, key), _grade_name(k))
+                                                       for k, v in dict(value).items()), reverse=True))
+            if len(value) > MAX_GRADES:
+                raise ValueError(f"scoring.grades: {len(value)} 评价等级, more than {MAX_GRADES}")
         elif key == "weights":
-            value = None if not value else {str(k): float(v) for k, v in dict(value).items()}
+            value = None if not value else {str(k): _finite(v, key) for k, v in dict(value).items()}
         elif key == "rate_caps":
-            value = tuple(sorted(((float(k), float(v)) for k, v in dict(value or {}).items()), reverse=True))
+            value = tuple(sorted(((_finite(k, key), _finite(v, key)) for k, v in dict(value or {}).items()),
+                                 reverse=True))
         else:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"scoring.{key} must be a number ≥ 0 (got {value!r})")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise ValueError(f"scoring.{key} must be a number ≥ 0 (got {_short(value)})")
             value = float(value)
         out[key] = value
     return out
+
+
+MAX_GRADES = 20
+FORMULA_TEXT = 255  # Excel: a text within a formula holds at most 255 characters
+
+
+def _finite(value, key: str) -> float:
+    """A number of a scoring table, as it goes into formulas: finite (no .inf, .nan)."""
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"scoring.{key}: {_short(value)} is not a finite number")
+    return number
+
+
+def _grade_name(name) -> str:
+    """A 评价等级 goes into the 评价等级 formula as a text: at most 255 characters, never empty."""
+    text = str(name)
+    if not text.strip() or len(text.encode("utf-16-le")) // 2 > FORMULA_TEXT:
+        raise ValueError(f"scoring.grades: a 评价等级 is 1 to {FORMULA_TEXT} characters (got {_short(text)})")
+    return text
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"
 
 
 def profile(name: str, overrides: dict | None = None) -> Profile:
@@ -396,9 +425,11 @@ def grade_formula(total: str, scored: str, profile: Profile) -> str:
     """评价等级 from the 总分; blank until some 得分 exists."""
     if not profile.grades:
         return '""'
-    inner = f'"{profile.grades[-1][1]}"'
+    def text(name):  # a " in a 评价等级 is doubled, as Excel reads a text: it never ends the text early
+        return '"' + name.replace('"', '""') + '"'
+    inner = text(profile.grades[-1][1])
     for threshold, name in reversed(profile.grades[:-1]):
-        inner = f'IF({total}>={_num(threshold)},"{name}",{inner})'
+        inner = f'IF({total}>={_num(threshold)},{text(name)},{inner})'
     return f'IF(COUNT({scored})=0,"",{inner})'
 
 

@@ -97,7 +97,9 @@ def write(target, sheets: list[SheetSpec], password: str | None, generated: str)
     meta = wb.add_worksheet(META_SHEET)
     for r, row in enumerate(meta_rows(sheets, layouts, generated)):
         for c, value in enumerate(row):
-            meta.write_string(r, c, value)
+            if meta.write_string(r, c, value) < 0:  # xlsxwriter would cut it short without a word
+                raise XlformError(f"{sheets[0].project.source}: cannot write {META_SHEET}!{xl_rowcol_to_cell(r, c)} "
+                                  "(the hidden sheet): xlsxwriter refused it; please report it with this definition")
     meta.very_hidden()
     meta.protect(password or "")
     wb.close()
@@ -179,13 +181,38 @@ class _SheetWriter:
         self.result = evaluate_form(self.lay, self.inputs)
 
     # -- helpers -------------------------------------------------------------
+    def check(self, code, row: int, col: int):
+        """xlsxwriter reports what it will not write with a negative return code instead of raising: name the
+        definition, the cell and what the cell is for. (`check` refuses every text too long for a cell.)"""
+        if isinstance(code, int) and code < 0:
+            cell = xl_rowcol_to_cell(row, col)
+            what = self.what(row, col)
+            why = _REFUSALS.get(code, "a value it does not accept")
+            raise XlformError(f"{self.p.source or self.p.id}: cannot write {self.spec.sheet}!{cell}"
+                              f"{f' ({what})' if what else ''}: xlsxwriter refused it (code {code}: {why}); "
+                              "shorten that text in the definition, or report it if it is short")
+        return code
+
+    def what(self, row: int, col: int) -> str:
+        """The field a cell holds (indicators.3.reason), or the part of the form its row belongs to."""
+        cell = xl_rowcol_to_cell(row, col)
+        found = next((k for k, f in self.lay.fields.items() if f.cell == cell), None)
+        if found:
+            return found
+        first, n = self.lay.rows.get("first_indicator"), len(self.p.indicators)
+        if first is not None and first <= row < first + n:
+            column = next((k for k, c in self.lay.col.items() if c == col), "")
+            return f"indicators.{row - first}" + (f".{column}" if column else "")
+        return next((k for k, r in self.lay.rows.items() if r == row), "")
+
     def text(self, row, col, value, fmt, last_row=None, last_col=None):
         """Write text as text (never a formula) and grow the row for it where it wraps."""
         last_row, last_col = last_row if last_row is not None else row, last_col if last_col is not None else col
         value = "" if value is None else str(value)
         if (last_row, last_col) != (row, col):
-            _check(self.ws.merge_range(row, col, last_row, last_col, "", fmt))
-        _check(self.ws.write_string(row, col, value, fmt) if value else self.ws.write_blank(row, col, None, fmt))
+            self.check(self.ws.merge_range(row, col, last_row, last_col, "", fmt), row, col)
+        self.check(self.ws.write_string(row, col, value, fmt) if value else self.ws.write_blank(row, col, None, fmt),
+                   row, col)
         if last_row == row:
             self.fit(row, value, sum(self.widths[col:last_col + 1]))
 
@@ -194,7 +221,7 @@ class _SheetWriter:
         self.heights[row] = max(self.heights.get(row, 0), measure.height(n, self.kind.spec["fonts"]["size"]))
 
     def formula(self, cell: str, text: str, value, fmt):
-        _check(self.ws.write_formula(cell, "=" + text, fmt, "" if value is None else value))
+        self.check(self.ws.write_formula(cell, "=" + text, fmt, "" if value is None else value), *xl_cell_to_rowcol(cell))
 
     def validate(self, cell: str, kind: str, options: dict, **values):
         prompts = {"input_title": self.kind.prompt(kind, "title", **values),
@@ -203,13 +230,14 @@ class _SheetWriter:
                    "error_message": self.kind.prompt(kind, "error", **values)}
         for k, limit in (("input_title", 32), ("error_title", 32), ("input_message", 255), ("error_message", 255)):
             prompts[k] = _clip(prompts[k], limit)
-        _check(self.ws.data_validation(cell, {**options, **prompts, "error_type": "stop"}))
+        self.check(self.ws.data_validation(cell, {**options, **prompts, "error_type": "stop"}), *xl_cell_to_rowcol(cell))
 
     def name(self, key: str):
         f = self.lay.fields[key]
         row, col = xl_cell_to_rowcol(f.cell)
         sheet = self.spec.sheet.replace("'", "''")
-        _check(self.wb.define_name(f"'{sheet}'!{f.name}", f"='{sheet}'!{xl_rowcol_to_cell(row, col, True, True)}"))
+        self.check(self.wb.define_name(f"'{sheet}'!{f.name}", f"='{sheet}'!{xl_rowcol_to_cell(row, col, True, True)}"),
+                   row, col)
 
     def text_input(self, key: str, last_col: int | None = None, prompt: str = "text"):
         """An unlocked text cell (merged up to last_col), limited in length, named."""
@@ -225,9 +253,9 @@ class _SheetWriter:
 
     def input_number(self, cell, value, fmt):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            _check(self.ws.write_number(cell, value, fmt))
+            self.check(self.ws.write_number(cell, value, fmt), *xl_cell_to_rowcol(cell))
         else:
-            _check(self.ws.write_blank(cell, None, fmt))
+            self.check(self.ws.write_blank(cell, None, fmt), *xl_cell_to_rowcol(cell))
 
     # -- the form ------------------------------------------------------------
     def write(self):
@@ -253,8 +281,10 @@ class _SheetWriter:
         ws.center_horizontally()
         ws.set_margins(**measure.MARGINS)
         ws.print_black_and_white()  # the input highlights are for the screen
-        ws.set_header(_clip(k.text("header", **self.values), 255))
-        ws.set_footer(_clip(k.text("footer", **self.values), 255))
+        # in a header "&" starts a code (&D the date, &F the file): a definition's "R&D" is written "R&&D"
+        literal = {key: v.replace("&", "&&") if isinstance(v, str) else v for key, v in self.values.items()}
+        ws.set_header(_header(k.text("header", **literal)))
+        ws.set_footer(_header(k.text("footer", **literal)))
         ws.protect(self.password or "", {"select_locked_cells": True, "select_unlocked_cells": True,
                                          "format_rows": True})  # merged text cells need the filler's resize
 
@@ -492,7 +522,8 @@ class _SheetWriter:
             r = lay.rows[f"funds.{row_key}"]
             self.text(r, 1, k.heading(row_key), f["label"], r, col - 1)
             budget = self.p.funds.total if row_key == "total" else self.p.funds.rows[row_key]
-            _check(self.ws.write_number(lay.cell(f"funds.{row_key}.initial"), budget.initial, f["amount"]))
+            cell = lay.cell(f"funds.{row_key}.initial")
+            self.check(self.ws.write_number(cell, budget.initial, f["amount"]), *xl_cell_to_rowcol(cell))
             self.text(r, col + 1, "", f["label"], r, self.last)
 
     def write_declared_goal(self):
@@ -529,7 +560,7 @@ class _SheetWriter:
             if ind is not None:
                 self.text(row, col["name"], ind.name, f["text"])
                 self.text(row, col["target"], ind.target.text, f["label"])
-                _check(self.ws.write_number(row, col["weight"], ind.weight, f["number"]))
+                self.check(self.ws.write_number(row, col["weight"], ind.weight, f["number"]), row, col["weight"])
             else:
                 # a text cell: =100% typed as a 指标值 stays text in Excel
                 literal = f.setdefault("in_literal", self.wb.add_format(
@@ -548,7 +579,8 @@ class _SheetWriter:
                 self.name(f"{key}.weight")
             self.write_extra(f"{key}.remark", k.extra_inputs[0])
         self.text(rate_row, 1, k.heading("rate_row"), f["label"], rate_row, col["weight"] - 1)
-        _check(self.ws.write_number(lay.cell("funds.weight"), self.p.funds.weight, f["number"]))
+        self.check(self.ws.write_number(lay.cell("funds.weight"), self.p.funds.weight, f["number"]),
+                   *xl_cell_to_rowcol(lay.cell("funds.weight")))
         self.text(rate_row, col["weight"] + 1, "", f["label"], rate_row, self.last)
         self.text(total_row, 1, k.label("weight_total"), f["label"], total_row, col["weight"] - 1)
         weights = [ind.weight for _, _, ind in lay.declared if ind is not None] + \
@@ -597,6 +629,12 @@ def _formats(wb: _Workbook, kind: FormKind) -> dict:
     return cache
 
 
+def _header(text: str) -> str:
+    """A page header or footer within Excel's 255 characters; a cut never leaves half of an "&&"."""
+    clipped = _clip(text, 255)
+    return clipped if clipped == text else clipped[:-1].rstrip("&") + "…"
+
+
 def _clip(text: str, limit: int) -> str:
     """Shorten to xlsxwriter's limits (counted in UTF-16 units), marking the cut."""
     if len(text.encode("utf-16-le")) // 2 <= limit:
@@ -606,8 +644,5 @@ def _clip(text: str, limit: int) -> str:
     return text + "…"
 
 
-def _check(code):
-    """xlsxwriter reports bad input with a negative return code instead of raising."""
-    if isinstance(code, int) and code < 0:
-        raise XlformError(f"xlsxwriter refused a write (code {code}); this is a bug in xlform")
-    return code
+_REFUSALS = {-1: "outside the sheet's rows and columns", -2: "longer than Excel allows: a cell holds 32,767 "
+             "characters", -3: "not in the form Excel needs"}
