@@ -374,3 +374,16 @@ def test_a_rejection_read_again_by_two_workers_at_once_is_stored_once(issued, tm
         assert store.db.all("SELECT COUNT(*) FROM file_paths") == [(2,)]
     finally:
         store.close()
+
+
+def test_a_fifo_opens_and_is_no_workbook_without_a_wait(issued, tmp_path):
+    """A FIFO named as a return opens (nothing to wait for) and is a problem of that input: exit 1, never a
+    hang. Each run takes well under a second; 60 s only catches a command waiting for a writer."""
+    fifo = tmp_path / "return.xlsx"
+    os.mkfifo(fifo)
+    for args in (["read", fifo, "--registry", issued["registry"]], ["import", fifo, "-o", tmp_path / "defs"],
+                 ["print", fifo, "-o", tmp_path / "pdf"]):
+        r = subprocess.run([sys.executable, "-m", "xlform.cli", *map(str, args)], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 1, (args[0], r.stderr)
+        assert f"{fifo}" in r.stderr and "Traceback" not in r.stderr, (args[0], r.stderr)

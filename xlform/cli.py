@@ -96,12 +96,12 @@ def _shared_part(path: Path) -> bool:
 
 def _openable(path: Path):
     """An input that cannot be opened at all (missing, no permission, a folder where a file is wanted) stops
-    the command: exit 2, one line."""
+    the command: exit 2, one line. Opened without waiting (a FIFO opens; reading it is the input's problem)."""
     with failing("read", path, "check the path and its permissions"):
         if path.is_dir():
             os.listdir(path)
         else:
-            open(path, "rb").close()
+            os.close(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)))
 
 
 def _inputs(paths) -> list[Path]:

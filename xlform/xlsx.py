@@ -127,7 +127,9 @@ class Package:
 
     def __init__(self, path, limits: Limits = Limits()):
         self.path, self.limits = path, limits
-        self._file = open(path, "rb")
+        # without waiting: a FIFO or a terminal opens at once, and fstat below refuses it
+        self._file = os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)),
+                               "rb")
         try:
             self._open_zip()
         except BaseException:
