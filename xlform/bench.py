@@ -467,12 +467,13 @@ class Bench:
                 try:
                     con.request(method, path, body, headers or {})
                     r = con.getresponse()
-                    return r.status, r.getheader("Set-Cookie") or "", r.read().decode("utf-8")
+                    return (r.status, r.getheader("Set-Cookie") or "", r.read().decode("utf-8"),
+                            r.getheader("Location"))
                 finally:
                     con.close()
             sessions = []
             for token in tokens:   # each department opens its page first: its session cookie and CSRF token
-                status, cookie, page = request("GET", f"/d/{token}")
+                status, cookie, page, _ = request("GET", f"/d/{token}")
                 sessions.append((cookie.split(";", 1)[0], re.search(r'name="csrf" value="([^"]+)"', page).group(1)))
 
             def send(token, session, data: bytes, n: int) -> float:
@@ -482,8 +483,10 @@ class Bench:
                         "Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet\r\n\r\n"
                         ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
                 started = time.perf_counter()
-                status, _, page = request("POST", f"/d/{token}/upload", body, {
+                status, _, page, answer = request("POST", f"/d/{token}/upload", body, {
                     "Content-Type": f"multipart/form-data; boundary={boundary}", "Cookie": session[0]})
+                if status == 303:   # post/redirect/get: the checked answer is the page it leads to
+                    status, _, page, _ = request("GET", answer, b"", {"Cookie": session[0]})
                 took = time.perf_counter() - started
                 if status != 200 or 'class="result" data-state="' not in page:
                     raise RuntimeError(f"upload {n} was not checked: HTTP {status}")

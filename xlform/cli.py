@@ -3,6 +3,7 @@ to every command, so that no command ends in a traceback."""
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -586,7 +587,12 @@ def import_(files, out_dir, force, values, year):
               help="Protection password for blank forms rendered again when the issued file is gone "
                    "[env XLFORM_PASSWORD].")
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True, help="Server threads.")
-def serve(db_url, registry, host, port, admin_password_file, uploads_dir, max_upload_mb, password, threads):
+@click.option("--public-url", default=None, help="The desk's address as departments reach it, carried by the links "
+              "the dashboard issues [default http://THIS-MACHINE:PORT].")
+@click.option("--deadline", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="The returns' deadline, YYYY-MM-DD, shown on the department pages.")
+def serve(db_url, registry, host, port, admin_password_file, uploads_dir, max_upload_mb, password, threads,
+          public_url, deadline):
     """Run the desk: departments upload returns through private links and see them checked at once; the
     office follows them on a password-protected dashboard.
 
@@ -606,7 +612,10 @@ def serve(db_url, registry, host, port, admin_password_file, uploads_dir, max_up
     folder = uploads_folder(where, uploads_dir)
     with failing("write to", folder, "choose another folder with --uploads", catch=OSError):
         folder.mkdir(parents=True, exist_ok=True)
-    config = DeskConfig(where, reg, folder, admin, int(max_upload_mb * MB), password)
+    if public_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", public_url):
+        raise click.BadParameter(f"{public_url!r} is not an http:// or https:// address", param_hint="--public-url")
+    config = DeskConfig(where, reg, folder, admin, int(max_upload_mb * MB), password, public_url=public_url,
+                        deadline=deadline.date() if deadline else None)
     run(config, host, port, threads, lambda line: click.echo(line, err=True))
     sys.exit(OK)
 

@@ -7,11 +7,14 @@ import functools
 import hashlib
 import json
 import os
+import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from jinja2 import Environment, StrictUndefined
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import XlformError
 from .scoring import Profile, profile
@@ -30,12 +33,21 @@ def templates_dir() -> Path:
     """XLFORM_TEMPLATES, else the source tree's templates/, else the copy installed with the package."""
     if os.environ.get("XLFORM_TEMPLATES"):
         return Path(os.environ["XLFORM_TEMPLATES"])
+    return _shipped_templates()
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_templates() -> Path:
     here = Path(__file__).resolve().parent
     source = here.parent / "templates"
     return source if (source / "project").is_dir() else here / "templates"
 
 
-_jinja = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+# A kind's texts are templates from a file (or a registry) anyone may have edited: they run in Jinja's sandbox,
+# where walking attributes ({{ ''.__class__.__mro__ }}) is refused instead of reaching Python.
+_jinja = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+# A kind is named, never located: a folder name of the templates folder (no separator, no dot first).
+_KIND_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -112,16 +124,26 @@ class FormKind:
         return labels.get(f"{key}_column") or labels["actual_value" if key == "actual" else key]
 
     def text(self, key: str, **values) -> str:
-        return _template(self.spec["texts"][key]).render(**values)
+        with self._rendering(f"texts.{key}"):
+            return _template(self.spec["texts"][key]).render(**values)
 
     def prompt(self, kind: str, part: str, **values) -> str:
         entry = self.spec["prompts"][kind] if part != "error_title" else self.spec["prompts"]
-        return _rendered(entry[part], tuple(sorted(values.items())))
+        with self._rendering(f"prompts.{kind}.{part}"):
+            return _rendered(entry[part], tuple(sorted(values.items())))
+
+    @contextmanager
+    def _rendering(self, where: str):
+        try:
+            yield
+        except TemplateError as e:  # a SecurityError of the sandbox, a syntax error, an unknown name
+            message = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise XlformError(f"form kind {self.name!r}: {where} is not a usable text: {message}") from None
 
 
 @functools.lru_cache(maxsize=8192)
 def _rendered(source: str, values: tuple) -> str:
-    """A prompt text; forms repeat the same prompts (same target, unit, limit) many times."""
+    """A kind's text; forms repeat the same prompts (same target, unit, limit) many times."""
     return _template(source).render(**dict(values))
 
 
@@ -131,7 +153,12 @@ def _template(source: str):
 
 
 def form_kind(name: str, root: str | None = None) -> FormKind:
+    """The kind of that name: a folder of the templates folder. A name is never a path (a definition or a
+    workbook names the kind; neither may point anywhere else)."""
     folder = Path(root) if root else templates_dir()
+    if not isinstance(name, str) or not _KIND_NAME.fullmatch(name):
+        raise XlformError(f"unknown form kind {name!r}: a kind is the name of a folder in {folder} "
+                          f"(known: {', '.join(kind_names(folder)) or 'none'})")
     path = folder / name / "form.yaml"
     try:
         stamp = path.stat().st_mtime_ns  # an edited form.yaml is read again, even in a long-running process
@@ -144,15 +171,20 @@ def form_kind(name: str, root: str | None = None) -> FormKind:
 def _form_kind(name: str, folder: str, stamp: int) -> FormKind:
     path = Path(folder) / name / "form.yaml"
     if not path.is_file():
-        known = sorted(p.name for p in Path(folder).iterdir() if (p / "form.yaml").is_file()) \
-            if Path(folder).is_dir() else []
-        raise XlformError(f"unknown form kind {name!r}: no {path} (known: {', '.join(known) or 'none'})")
+        raise XlformError(f"unknown form kind {name!r}: no {path} (known: {', '.join(kind_names(folder)) or 'none'})")
     try:
         with path.open(encoding="utf-8") as f:
             spec = yaml.safe_load(f)
         return kind_from_spec(name, spec)
     except (yaml.YAMLError, ValueError, KeyError, TypeError) as e:
         raise XlformError(f"{path}: not a usable form kind: {e}") from None
+
+
+def kind_names(folder) -> list[str]:
+    """The kinds of a templates folder: its folders holding a form.yaml."""
+    folder = Path(folder)
+    return sorted(p.name for p in folder.iterdir() if _KIND_NAME.fullmatch(p.name) and (p / "form.yaml").is_file()) \
+        if folder.is_dir() else []
 
 
 def kind_from_spec(name: str, spec: dict) -> FormKind:

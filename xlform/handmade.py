@@ -69,6 +69,7 @@ def at(row: int, col: int) -> str:
 class Found:
     """One project found in a sheet: definition values, the cell of each, and what was filled in."""
     project: str = ""
+    typed: str = ""                                 # the 项目名称 as typed: projects are told apart by it
     department: str = ""
     implementer: str = ""
     year: int | None = None
@@ -90,7 +91,7 @@ class Found:
 class Grid:
     def __init__(self, cells: dict[int, dict[int, object]], formats: dict | None = None):
         self.rows, self.formats = cells, formats or {}
-        self.text = {r: {c: clean(v) for c, v in row.items() if clean(v)} for r, row in cells.items()}
+        self.text = {r: {c: t for c, v in row.items() if (t := clean(v))} for r, row in cells.items()}
 
     def find(self, label: str, rows=None) -> list[tuple[int, int]]:
         return [(r, c) for r in (rows if rows is not None else sorted(self.text)) for c, t in
@@ -107,29 +108,45 @@ def forms(cells: dict[int, dict[int, object]], formats: dict | None = None) -> l
     """The hand-made forms (自评表 or 申报表) on one sheet, top to bottom; [] when there is none.
     `formats`: {(row, col): number format} where not General (a target 0.8 formatted 0% reads as 80%)."""
     grid = Grid(cells, formats)
-    starts = [r for r, _ in grid.find("项目名称")]
+    ordered = sorted(grid.text)   # the rows with text, once: each form takes its slice (linear in the forms)
+    starts = [i for i, r in enumerate(ordered) if "项目名称" in grid.text[r].values()]
     if not starts:
         return []
     found = []
-    end_of_sheet = max(grid.rows) if grid.rows else 0
-    for i, start in enumerate(starts):
-        end = starts[i + 1] - 1 if i + 1 < len(starts) else end_of_sheet
-        found.append(_form(grid, start, end, starts[i - 1] if i else 0))
+    for n, first in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(ordered)
+        before = ordered[max(starts[n - 1] + 1 if n else 0, first - 3):first]
+        end -= _preamble(grid, ordered[first + 1:end])   # the next form's title and year are not this one's
+        found.append(_form(grid, ordered[first:end], before))
     return found
 
 
-def _form(g: Grid, start: int, end: int, previous: int) -> Found:
-    f = Found(first_row=start, last_row=end)
-    rows = [r for r in sorted(g.text) if start <= r <= end]
+def _preamble(g: Grid, rows: list[int]) -> int:
+    """How many of the last rows (at most 4) are the title and year heading the next form."""
+    n = 0
+    for r in reversed(rows[-4:]):
+        texts = list(g.text[r].values())
+        if len(texts) != 1 or not (_YEAR.search(texts[0]) or texts[0].endswith(("申报表", "自评表"))):
+            break
+        n += 1
+    return n
+
+
+def _form(g: Grid, rows: list[int], before: list[int]) -> Found:
+    """One form: its rows (the 项目名称 row first) and the few rows above it (its title, its year)."""
+    start = rows[0]
+    f = Found(first_row=start, last_row=rows[-1])
     for key, label in (("project", "项目名称"), ("department", "主管部门"), ("implementer", "实施单位")):
         hits = g.find(label, rows)
         value = g.right_of(*hits[0]) if hits else None
         if value and value[1] not in ("主管部门", "实施单位", "项目名称"):
             setattr(f, key, value[1])
             f.cells[key] = at(hits[0][0], value[0])
+            if key == "project":
+                f.typed = str(g.rows[hits[0][0]][value[0]])
         else:
             f.problems.append(("import_missing", at(*hits[0]) if hits else at(start, 0), {"what": label}))
-    for r in sorted((r for r in g.text if previous < r <= start), reverse=True)[:4]:
+    for r in reversed(before + [start]):
         m = next((_YEAR.search(t) for t in g.text[r].values() if _YEAR.search(t)), None)
         if m:
             f.year, f.cells["year"] = int(m.group(1)), at(r, min(g.text[r]))
@@ -207,6 +224,7 @@ def _indicators(g: Grid, f: Found, rows: list[int]):
     f.kind = "自评表" if "actual" in cols else "申报表"
     f.has_weights = "weight" in cols
     level1 = level2 = ""
+    level1_col = -1
     for r in (r for r in rows if r > header):
         tokens = [(c, t, g.rows[r][c]) for c, t in sorted(g.text[r].items()) if t != "绩效指标"]
         if not tokens:
@@ -219,8 +237,8 @@ def _indicators(g: Grid, f: Found, rows: list[int]):
         if first == "预算执行率" and len(tokens) <= 2:   # a 申报表's funds row: its 分值
             continue
         i = 0
-        if _level1(first):
-            level1, level2, i = _level1(first), "", 1
+        if _level1(first) and not _a_level2(tokens, level1, level1_col):
+            level1, level2, i, level1_col = _level1(first), "", 1, tokens[0][0]
         if i < len(tokens) and (tokens[i][1] in LEVEL2 or (tokens[i][1].endswith("指标") and len(tokens[i][1]) <= 10
                                                            and len(tokens) - i >= 3)):
             level2, i = tokens[i][1], i + 1
@@ -246,6 +264,14 @@ def _level1(text: str) -> str:
     if text in LEVEL1:
         return text
     return text + "指标" if text + "指标" in LEVEL1 else ""
+
+
+def _a_level2(tokens: list, level1: str, level1_col: int) -> bool:
+    """成本指标 and 满意度指标 are names of both levels: right of the 一级指标 column, under a 一级指标 merged down
+    (产出指标 … 成本指标), and not followed by a 二级指标, it is the 二级指标."""
+    col, text, _ = tokens[0]
+    return (text in LEVEL2 and bool(level1) and col > level1_col
+            and not (len(tokens) > 1 and tokens[1][1] in LEVEL2))
 
 
 def _column_is(col: int, cols: dict, key: str) -> bool:
@@ -301,13 +327,16 @@ def flat_lists(cells: dict[int, dict[int, object]]) -> list[Found]:
         for key in ("project", "department", "implementer", "level1", "level2"):  # merged down, or repeated
             if get(key):
                 last[key] = get(key)
+                if key == "project":
+                    last["typed"] = str(raw[cols["project"]])
         name = get("name")
         if not name or not last.get("project"):
             continue
-        ident = (last["project"], last.get("department", ""))
+        ident = (last["typed"], last.get("department", ""))   # as typed: 道路项目 and 道路 项目 are two
         f = projects.get(ident)
         if f is None:
-            f = projects[ident] = Found(project=last["project"], department=last.get("department", ""),
+            f = projects[ident] = Found(project=last["project"], typed=last["typed"],
+                                        department=last.get("department", ""),
                                         implementer=last.get("implementer") or last.get("department", ""),
                                         year=int(number(get("year"))) if is_number(get("year")) else year,
                                         first_row=r, kind="清单", has_weights="weight" in cols)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -17,14 +18,14 @@ from pathlib import Path
 
 from . import handmade
 from .declaration import is_declared_kind, read_declared
-from .definition import load
+from .definition import _ID as ID_RULE, load
 from .emit import definition_yaml
 from .errors import DefinitionError, Problem, XlformError, failing
 from .forms import FormKind, form_kind
 from .messages import problem
 from .metadata import META_SHEET, parse_meta, sheet_rows
 from .record import IndicatorRecord, Record
-from .outputs import atomic_write
+from .outputs import atomic_write, inside
 from .target import parse
 from .values import NotANumber, read_number, read_text
 from .xlsx import BadWorkbook, Cell, Package, Sheet
@@ -46,6 +47,8 @@ class Imported:
     budget: str = "annual"
     problems: list[Problem] = field(default_factory=list)
     record: Record | None = None
+    typed: str = ""                 # a hand-made form's 项目名称 as typed, and its cell: projects told apart
+    project_cell: str = ""
 
     @property
     def id(self) -> str:
@@ -77,14 +80,17 @@ def import_files(paths, out_dir, force: bool = False, values: bool = False, year
             out.failed.append(failure)
     out_dir = Path(out_dir)
     taken: dict[str, Imported] = {}
+    ambiguous = _collisions(out.found)
     for item in out.found:
+        if id(item) in ambiguous:
+            continue
         if item.id in taken:
             item.problems.append(Problem(item.where, "", f"项目“{item.data['project']}”已从 "
                                          f"{taken[item.id].file} {taken[item.id].where} 导入，本处未再导入。",
                                          "import_duplicate"))
             continue
         taken[item.id] = item
-        target = out_dir / f"{item.id}.yaml"
+        target = inside(out_dir, item.id, ".yaml")   # the id was checked; the folder may hold a symlink out
         if target.exists() and not force:
             out.refused.append(target)
             continue
@@ -92,7 +98,7 @@ def import_files(paths, out_dir, force: bool = False, values: bool = False, year
         with failing("write", target, "choose another folder with -o"):
             atomic_write(target, text.encode("utf-8"))
             if values and item.record is not None:
-                atomic_write(target.with_name(f"{item.id}.record.json"),
+                atomic_write(inside(out_dir, item.id, ".record.json"),
                              json.dumps([item.record.to_dict()], ensure_ascii=False, indent=2).encode("utf-8"))
         out.written.append((item, target))
         try:
@@ -100,6 +106,36 @@ def import_files(paths, out_dir, force: bool = False, values: bool = False, year
         except DefinitionError as e:
             out.check += e.problems
     return out
+
+
+def _collisions(found: list[Imported]) -> set[int]:
+    """Hand-made projects whose names differ only in spacing, full/half width or case (道路项目 and 道路 项目):
+    one project typed twice, or two? Neither is imported, and one error names both cells."""
+    first: dict[tuple, Imported] = {}
+    out = set()
+    for item in found:
+        if not item.project_cell:
+            continue
+        key = (item.data["year"], _folded(item.data["department"]), _folded(item.typed))
+        seen = first.setdefault(key, item)
+        if seen is not item and seen.typed != item.typed:
+            other = seen.project_cell if seen.file == item.file else f"{seen.file} {seen.project_cell}"
+            item.problems.append(problem("import_name_collision", item.project_cell, name=_shown(item.typed),
+                                         other=other, other_name=_shown(seen.typed)))
+            out |= {id(item), id(seen)}
+    return out
+
+
+def _folded(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def _shown(value, limit: int = 80) -> str:
+    """A value from a workbook inside a one-line message: shortened, what is not printable (line breaks,
+    control characters, odd spaces) as its escape."""
+    text = str(value)
+    text = text[:limit] + ("…" if len(text) > limit else "")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def read_workbook(path: Path, year: int | None = None) -> tuple[list[Imported], Problem | None]:
@@ -114,6 +150,8 @@ def read_workbook(path: Path, year: int | None = None) -> tuple[list[Imported], 
     try:
         found = _read(pkg, name, year)
         return found, None if found else problem("import_not_a_form", name)
+    except _BadMeta as e:
+        return [], e.problem
     except BadWorkbook as e:
         return [], problem(e.code, name, detail=e.detail)
     except Exception as e:  # a file nobody foresaw: this file only
@@ -131,7 +169,7 @@ def _read(pkg: Package, file: str, year: int | None) -> list[Imported]:
         for sheet_name, entry in parse_meta(rows, numbers).items():
             if sheet_name not in by_name or not isinstance(entry.get("cells"), dict):
                 continue
-            kind = form_kind(str(entry.get("form") or "project"))
+            kind = _checked(entry, file)
             sheet = pkg.sheet(by_name[sheet_name])
             found.append(_from_declaration(sheet, entry, kind, file) if is_declared_kind(kind) else
                          _from_issued(sheet, entry, kind, file))
@@ -148,6 +186,44 @@ def _read(pkg: Package, file: str, year: int | None) -> list[Imported]:
 
 
 # -- workbooks issued by xlform -------------------------------------------------------------------------
+class _BadMeta(Exception):
+    """A value of the hidden sheet that is not what xlform writes there: the workbook gives nothing."""
+
+    def __init__(self, found: Problem):
+        self.problem = found
+
+
+_VERSION = re.compile(r"[1-9]\d{0,8}")
+
+
+def _checked(entry: dict, file: str) -> FormKind:
+    """The hidden sheet's values are data to check before use, never a path or code: the id by the rule of a
+    definition's id (it names the file written), the version a positive integer, the form the name of a kind
+    that exists. The kind, or _BadMeta naming the cell."""
+    def bad(key, why):
+        row = entry["rows"].get(key)
+        raise _BadMeta(problem("import_meta", f"{file}: {META_SHEET}!C{row}" if row else f"{file}: {META_SHEET}",
+                               key=key, value=_shown(entry.get(key, ""), 40), why=why))
+    template_id = entry.get("template_id")
+    if not isinstance(template_id, str) or not ID_RULE.fullmatch(template_id):
+        bad("template_id", "模板编号只能由字母、数字和 . _ - 组成（不超过 80 个字符），且以字母或数字开头")
+    version = entry.get("version")
+    if isinstance(version, float) and version.is_integer():
+        version = int(version)
+    if isinstance(version, bool) or not _VERSION.fullmatch(str(version)):
+        bad("version", "版本号须为正整数")
+    entry["version"] = int(version)
+    ids = entry.get("indicator_ids") or []
+    if not isinstance(ids, list) or not all(isinstance(i, str) and len(i) <= 1000 for i in ids):
+        bad("indicator_ids", "指标编号须为文字列表")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in entry["cells"].items()):
+        bad("cells", "单元格对照表已损坏")
+    try:
+        return form_kind(str(entry.get("form") or "project"))
+    except XlformError:
+        bad("form", "不是已有的表样名称")
+
+
 def _rc(ref: str) -> tuple[int, int]:
     m = _REF.match(ref)
     col = 0
@@ -284,7 +360,7 @@ def _from_found(f: handmade.Found, file: str, sheet: str, year: int | None) -> I
     problems = []
 
     def add(code, cell, **values):
-        problems.append(problem(code, f"{sheet}!{cell}", **values))
+        problems.append(problem(code, f"{_shown(sheet)}!{cell}", **values))
     for code, cell, values in f.problems:
         add(code, cell, **values)
     year = year or f.year
@@ -298,11 +374,11 @@ def _from_found(f: handmade.Found, file: str, sheet: str, year: int | None) -> I
     for ind in f.indicators:
         target = ind["target"]
         if not target:
-            add("import_missing", ind["target_cell"], what=f"“{ind['name']}”的年度指标值")
+            add("import_missing", ind["target_cell"], what=f"“{_shown(ind['name'])}”的年度指标值")
         elif parse(target, profile.bare_target).qualitative:
-            add("import_qualitative", ind["target_cell"], value=target)
+            add("import_qualitative", ind["target_cell"], value=_shown(target))
         if f.has_weights and ind["weight"] is None:
-            add("import_missing", ind["weight_cell"], what=f"“{ind['name']}”的分值")
+            add("import_missing", ind["weight_cell"], what=f"“{_shown(ind['name'])}”的分值")
         indicators.append({"level1": ind["level1"], "level2": ind["level2"], "name": ind["name"],
                            "target": target or "", "weight": ind["weight"] if ind["weight"] is not None else 0,
                            "cell": f"{sheet}!{ind['cell']}"})
@@ -316,7 +392,7 @@ def _from_found(f: handmade.Found, file: str, sheet: str, year: int | None) -> I
     goal = f.goal
     if not goal:
         goal = f.project
-        add("import_goal_missing", f.cells.get("project", "A1"), goal=goal)
+        add("import_goal_missing", f.cells.get("project", "A1"), goal=_shown(goal))
     if f.kind == "申报表":
         comments.append("全年预算数 (annual) is the 年初预算数 declared: change it to the adjusted budget at the "
                         "year's end")
@@ -331,7 +407,8 @@ def _from_found(f: handmade.Found, file: str, sheet: str, year: int | None) -> I
     if indicators and not math.isclose(total, 100, abs_tol=1e-6):
         data["allow_total"] = round(total, 6)
     record = _values(f, data, file, sheet) if f.kind == "自评表" else None
-    return Imported(file, sheet, f.kind, data, comments, problems=problems, record=record)
+    return Imported(file, sheet, f.kind, data, comments, problems=problems, record=record, typed=f.typed or f.project,
+                    project_cell=f"{_shown(sheet)}!{f.cells.get('project', 'A1')}")
 
 
 def _spread(indicators: list[dict], split: dict, funds_weight: float):
@@ -374,7 +451,8 @@ def _values(f: handmade.Found, data: dict, file: str, sheet: str) -> Record:
 
 def describe(item: Imported) -> str:
     d = item.data
-    return (f"{Path(item.file).name} {item.where}: {d['project'] or '?'} ({d['department'] or '?'}), "
+    return (f"{Path(item.file).name} {_shown(item.where)}: {_shown(d['project'] or '?')} "
+            f"({_shown(d['department'] or '?')}), "
             f"{len(d['indicators'])} indicators, {item.source}")
 
 

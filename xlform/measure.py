@@ -11,8 +11,10 @@ import unicodedata
 from dataclasses import dataclass
 
 A4_HEIGHT = 841.9              # points
+A4_WIDTH = 595.3
 MARGINS = {"left": 0.45, "right": 0.45, "top": 0.6, "bottom": 0.7}   # inches, as the writer sets them
 PRINTABLE_HEIGHT = A4_HEIGHT - (MARGINS["top"] + MARGINS["bottom"]) * 72
+PRINTABLE_WIDTH = A4_WIDTH - (MARGINS["left"] + MARGINS["right"]) * 72
 LINE = 1.4                     # line height as a multiple of the font size
 PADDING = 5.0                  # points above and below the text of a cell
 

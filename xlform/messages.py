@@ -84,6 +84,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "import_weights_spread": ("warning", "来源没有分值，已按{profile}分值比例（{split}）在各一级指标内平均分配。"),
     "import_year": ("warning", "未找到年度，按 {year} 年导入；可用 --year 指定。"),
     "import_goal_missing": ("warning", "未找到年度绩效目标，已暂填“{goal}”，请修改。"),
+    "import_meta": ("error", "隐藏的模板信息表中 {key} 的值“{value}”无效：{why}。本工作簿未导入。"),
+    "import_name_collision": ("error", "项目名称“{name}”与 {other} 的“{other_name}”仅空格、全角半角或大小写不同，无法判断是否同一项目，两处均未导入。请统一或区分项目名称后重新导入。"),
     "import_annual_from_initial": ("warning", "申报表只有年初预算数，全年预算数暂按年初预算数填写，年底请按调整后的预算修改。"),
 }
 

@@ -327,11 +327,17 @@ class Store:
         return self.db.one("SELECT COUNT(*) FROM submissions WHERE status='rejected' OR "
                            "(status='current' AND errors > 0)")[0]
 
-    def grade_counts(self) -> list[tuple[str, int]]:
-        """(评价等级, current projects) for 优 良 中 差, then any other grade a profile names."""
+    def grade_counts(self, passing_only: bool = False) -> list[tuple[str, int]]:
+        """(评价等级, current projects) for 优 良 中 差, then any other grade a profile names; with passing_only
+        a return with errors is not graded: it has its own count, 有错误, last."""
+        where = " AND errors = 0" if passing_only else ""
         counts = dict(self.db.all("SELECT grade, COUNT(*) FROM submissions WHERE status='current' "
-                                  "AND grade IS NOT NULL GROUP BY grade"))
-        return [(g, counts.pop(g, 0)) for g in GRADES] + sorted(counts.items())
+                                  f"AND grade IS NOT NULL{where} GROUP BY grade"))
+        graded = [(g, counts.pop(g, 0)) for g in GRADES] + sorted(counts.items())
+        if passing_only:
+            graded.append(("有错误", self.db.one("SELECT COUNT(*) FROM submissions WHERE status='current' "
+                                                "AND errors > 0")[0]))
+        return graded
 
     def current_submissions(self) -> list[tuple]:
         """(id, template_id, department, project, errors, warnings, total_score, grade, received_at, form) of
@@ -354,23 +360,41 @@ class Store:
 
     # -- the desk: uploads and department links -------------------------------------------------
     def add_upload(self, now: str, department: str, original_name: str, sha: str | None, size: int, result: str,
-                   errors: int, warnings: int, problems: list[dict]):
-        """Log one upload (inside the caller's transaction, or on its own)."""
-        self.db.execute("INSERT INTO uploads (received_at, department, original_name, sha256, size, result, errors, "
-                        "warnings, problems) VALUES (?,?,?,?,?,?,?,?,?)",
-                        (now, department, original_name, sha, size, result, errors, warnings,
-                         json.dumps(problems, ensure_ascii=False)))
+                   errors: int, warnings: int, problems: list[dict]) -> int:
+        """Log one upload (inside the caller's transaction): its id."""
+        return self.db.one("INSERT INTO uploads (received_at, department, original_name, sha256, size, result, "
+                           "errors, warnings, problems) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id",
+                           now, department, original_name, sha, size, result, errors, warnings,
+                           json.dumps(problems, ensure_ascii=False))[0]
 
-    def uploads(self, department: str | None = None, limit: int = 500) -> list[dict]:
-        """The newest uploads first (of one department, or all)."""
+    def uploads(self, department: str | None = None, limit: int = 500, ids=None) -> list[dict]:
+        """The newest uploads first (of one department, or all; only `ids` when given)."""
         sql = ("SELECT id, received_at, department, original_name, sha256, size, result, errors, warnings, problems "
-               "FROM uploads")
+               "FROM uploads WHERE 1=1")
         args: tuple = ()
         if department is not None:
-            sql, args = sql + " WHERE department=?", (department,)
+            sql, args = sql + " AND department=?", (department,)
+        if ids is not None:
+            wanted = sorted({int(i) for i in ids})[:500] or [-1]
+            sql, args = sql + f" AND id IN ({','.join('?' * len(wanted))})", args + tuple(wanted)
         rows = self.db.all(sql + " ORDER BY id DESC LIMIT ?", *args, int(limit))
         keys = ("id", "received_at", "department", "original_name", "sha256", "size", "result", "errors", "warnings")
         return [{**dict(zip(keys, r[:9])), "problems": json.loads(r[9])} for r in rows]
+
+    def submissions_of(self, shas) -> dict[str, list[dict]]:
+        """{sha256: its usable submissions (template_id, project, status, errors, total_score, grade)}, for the
+        desk's answer to an upload and its history (which file is a template's current return)."""
+        wanted = sorted({s for s in shas if s})
+        found: dict[str, list[dict]] = {}
+        keys = ("id", "template_id", "project", "status", "errors", "warnings", "total_score", "grade")
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            rows = self.db.all("SELECT sha256, id, template_id, project, status, errors, warnings, total_score, grade "
+                               f"FROM submissions WHERE status <> 'rejected' AND sha256 IN ({','.join('?' * len(part))})",
+                               *part)
+            for r in sorted(rows, key=lambda r: r[1]):
+                found.setdefault(r[0], []).append(dict(zip(keys, r[1:])))
+        return found
 
     def set_link(self, department: str, token_sha256: str, now: str):
         """Issue (or replace: the old link stops working) a department's link, kept as its token's hash."""

@@ -43,6 +43,8 @@ class Limits:
     max_text: int = 1024 * 1024                 # characters of one value, formula or string (Excel: 32,767)
     max_shared: int = 256 * 1024                # characters of shared formulas copied into their cells: a form
                                                 # holds a few KB; each copy is re-tokenised (about 2 µs a character)
+    max_elements: int = 5_000_000               # XML elements of every part together (Package.scan only)
+    max_styles: int = 1_000_000                 # cell formats (<xf>) of the styles part (Package.scan only)
 
 
 CHUNK = 64 * 1024
@@ -73,6 +75,10 @@ class Sheet:
     hidden_rows: set[int] = field(default_factory=set)      # 1-based
     hidden_cols: set[int] = field(default_factory=set)      # 1-based, A = 1
     cell_formats: dict[str, str] = field(default_factory=dict)  # ref -> number format, where not General
+    # What openpyxl lays out: the last row and column of any row, cell (empty ones too) or range, and the cells of
+    # merged ranges, hyperlinks and comments, which it makes or visits one by one. Measured for `layout` only.
+    extent: tuple[int, int] = (0, 0)
+    spanned: int = 0
 
 
 @dataclass
@@ -91,12 +97,41 @@ _REL_NS = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships Relationship"
 _MAIN = {f"{ns} {local}": local for ns in _MAIN_NS
          for local in ("worksheet", "workbook", "sheet", "sheetData", "row", "c", "v", "f", "is", "t", "r", "rPh",
-                       "si", "sst", "sheetProtection", "col", "numFmt", "cellXfs", "xf")}
+                       "si", "sst", "sheetProtection", "col", "numFmt", "cellXfs", "xf", "mergeCell",
+                       "hyperlink", "comment")}
 _REL_ID = {f"{ns} id" for ns in _REL_NS}
 _BUILTIN_FORMATS = {"1": "0", "2": "0.00", "3": "#,##0", "4": "#,##0.00", "9": "0%", "10": "0.00%",
                     "11": "0.00E+00", "12": "# ?/?", "13": "# ??/??", "49": "@"}
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _REF = re.compile(r"[A-Z]{1,3}[1-9][0-9]{0,6}")
+_RANGE = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,10})(?::\$?([A-Za-z]{1,3})\$?([0-9]{1,10}))?")
+_ROWS = re.compile(r"\$?([0-9]{1,10}):\$?([0-9]{1,10})")
+_COLUMNS = re.compile(r"\$?([A-Za-z]{1,3}):\$?([A-Za-z]{1,3})")
+MAX_ROW, MAX_COL = 1048576, 16384
+_XML_START = (b"<", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\0<")   # how an XML part can begin
+
+
+def _column(letters: str) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _span(ref: str) -> tuple[int, int, int] | None:
+    """The last row and column of a range ("A1:C3", "A1", "1:3", "A:C") and how many cells it covers; None for
+    what openpyxl cannot read either."""
+    if m := _RANGE.fullmatch(ref):
+        first_col, first_row = _column(m[1]), int(m[2])
+        last_col, last_row = (_column(m[3]), int(m[4])) if m[3] else (first_col, first_row)
+    elif m := _ROWS.fullmatch(ref):
+        first_col, first_row, last_col, last_row = 1, int(m[1]), MAX_COL, int(m[2])
+    elif m := _COLUMNS.fullmatch(ref):
+        first_col, first_row, last_col, last_row = _column(m[1]), 1, _column(m[2]), MAX_ROW
+    else:
+        return None
+    area = (abs(last_row - first_row) + 1) * (abs(last_col - first_col) + 1)
+    return max(first_row, last_row), max(first_col, last_col), area
 
 
 def _unescape(text: str) -> str:
@@ -264,17 +299,36 @@ class Package:
             self._formats = [styles.custom.get(i) or _BUILTIN_FORMATS.get(i, "General") for i in styles.ids]
         return self._formats
 
-    def sheet(self, info: SheetInfo, want: set[str] | None = None) -> Sheet:
-        """One sheet: every cell with content (or only those in `want`), and its protection.
+    def scan(self) -> int:
+        """Every XML part through the guarded parser (a DTD refused, inflated bytes and elements counted),
+        for a caller that hands the whole file to another library; returns the elements met."""
+        counter = _Counter(self.limits)
+        for key, info in self.names.items():
+            if info.is_dir():
+                continue
+            with self.zip.open(info) as f:
+                head = f.read(64).lstrip(b" \t\r\n")
+            if head.startswith(_XML_START):   # images and other binary parts are no XML to parse
+                self._parse(info.filename, counter)
+        return counter.count
+
+    def sheet(self, info: SheetInfo, want: set[str] | None = None, layout: bool = False) -> Sheet:
+        """One sheet: every cell with content (or only those in `want`), and its protection; with layout, also
+        its extent and spanned cells (see Sheet), its comments' cells included.
 
         Cells with no content (<c r=".." s=".."/>) are left out: they read as blank either way.
         """
         sheet = Sheet(info.name, info.state)
         if not info.part:
             return sheet
-        reader = _SheetReader(self, sheet, want)
+        reader = _SheetReader(self, sheet, want, layout)
         self._parse(info.part, reader)
         self._cells = reader.counted
+        if layout:
+            for kind, part in self._rels(info.part).values():
+                if kind == "comments" and part.lower() in self.names:
+                    self._parse(part, _Comments(reader))
+        sheet.extent = (reader.rows, reader.cols)
         return sheet
 
 
@@ -299,6 +353,38 @@ class _Handler:
         """Called after each chunk: one value may not grow past the limit (memory per cell is bounded)."""
         if self.text and sum(map(len, self.text)) > self.max_text:
             raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
+
+
+class _Counter(_Handler):
+    def __init__(self, limits: Limits):
+        self.count = self.styles = 0
+        self.limits = limits
+
+    def start(self, name, attrs):
+        self.count += 1
+        if self.count > self.limits.max_elements:
+            raise BadWorkbook("too_large", f"more than {self.limits.max_elements} XML elements")
+        if _MAIN.get(name) == "xf":
+            self.styles += 1
+            if self.styles > self.limits.max_styles:
+                raise BadWorkbook("too_large", f"more than {self.limits.max_styles} cell formats")
+
+    def end(self, name):
+        pass
+
+
+class _Comments(_Handler):
+    """A comments part: the cells its comments are attached to (openpyxl makes each one)."""
+
+    def __init__(self, reader: "_SheetReader"):
+        self.reader = reader
+
+    def start(self, name, attrs):
+        if _MAIN.get(name) == "comment":
+            self.reader._cover(attrs.get("ref", ""))
+
+    def end(self, name):
+        pass
 
 
 class _Rels(_Handler):
@@ -386,8 +472,8 @@ class _Styles(_Handler):
 class _SheetReader(_Handler):
     """sheetData/row/c with its <v>, <f> and <is>; sheetProtection. Everything else passes by."""
 
-    def __init__(self, pkg: Package, sheet: Sheet, want: set[str] | None):
-        self.pkg, self.sheet, self.want = pkg, sheet, want
+    def __init__(self, pkg: Package, sheet: Sheet, want: set[str] | None, layout: bool = False):
+        self.pkg, self.sheet, self.want, self.layout = pkg, sheet, want, layout
         self.shared = self.formats = None
         self.expanded = 0
         self.counted, self.max_cells = pkg._cells, pkg.limits.max_cells
@@ -402,6 +488,17 @@ class _SheetReader(_Handler):
         self.fattrs: dict = {}
         self.inline: list[str] | None = None
         self.phonetic = False
+        self.rows = self.cols = 0   # the extent so far
+
+    def _reach(self, row: int, col: int):
+        self.rows, self.cols = max(self.rows, row), max(self.cols, col)
+
+    def _cover(self, ref: str):
+        """A merged range, hyperlink or comment: its cells are counted and it widens the extent."""
+        span = _span(ref)
+        if span:   # (else openpyxl refuses it too: the file is reported as unreadable then)
+            self._reach(span[0], span[1])
+            self.sheet.spanned += span[2]
 
     def start(self, name, attrs):
         tag = _MAIN.get(name)
@@ -418,6 +515,9 @@ class _SheetReader(_Handler):
                     raise BadWorkbook("bad_xml", "单元格地址无效")
             # most cells of a form are empty and only formatted: what else costs is done in end(), for the others
             self.ref = self.last = ref
+            if self.layout:
+                letters = ref.rstrip("0123456789")
+                self._reach(int(ref[len(letters):]), _column(letters))
             self.kind = attrs.get("t", "n")
             self.style = attrs.get("s")
             self.v = self.f = self.inline = None
@@ -425,6 +525,8 @@ class _SheetReader(_Handler):
             if tag == "row":
                 r = attrs.get("r")
                 self.row = int(r) if r and r.isdigit() else self.row + 1
+                if self.layout:   # a row of no cell still has its height and style
+                    self.rows = max(self.rows, self.row)
                 self.last = None
                 if attrs.get("hidden") in ("1", "true"):
                     self.sheet.hidden_rows.add(self.row)
@@ -434,6 +536,8 @@ class _SheetReader(_Handler):
                 self.sheet.hidden_cols.update(range(first, min(last, 16384) + 1))
             elif tag == "sheetProtection":
                 self.sheet.protected = attrs.get("sheet") in ("1", "true")
+            elif tag in ("mergeCell", "hyperlink") and self.layout:
+                self._cover(attrs.get("ref", ""))
         elif tag == "v":
             self.v = []
             self.collect(self.v)

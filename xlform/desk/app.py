@@ -11,7 +11,7 @@ import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote
 
@@ -24,12 +24,14 @@ from ..registry import Registry
 from ..store import Store
 from . import auth, charts
 from .intake import (MB, STATE_ERRORS, STATE_MISSING, STATE_PASSED, STATE_REFUSED, STATE_UNREADABLE, STATE_WARNINGS,
-                     Intake, Upload, display_name, size_text, state_of)
+                     Intake, display_name, note_of, size_text, state_of)
 
 MAX_FILES = 20          # files in one upload request
 SESSION_HOURS = 8
-RESULTS = {"stored": "已接收", "duplicate": "重复文件（未重复保存）", "rejected": "未能读取",
-           "refused": "未接收（非本部门的表）", "too_large": "未接收（文件过大）", "not_workbook": "未接收（不是工作簿）"}
+RESULTS = {"stored": "已接收", "duplicate": "已接收（同一文件，只保存一次）", "rejected": "未能读取",
+           "refused": "未接收（非本部门的表）", "too_large": "未接收（文件过大）", "not_workbook": "未接收（不是工作簿）",
+           "blank": "未接收（空白表）"}
+SHOWN_LINKS = 50        # new links waiting to be shown once, at most
 SEVERITY = {"error": "错误", "warning": "提示"}
 
 
@@ -43,6 +45,8 @@ class DeskConfig:
     password: str | None = None            # the workbook protection password, for blank forms rendered again
     secret_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     session_hours: float = SESSION_HOURS
+    public_url: str | None = None          # the address departments reach the desk at: links carry it
+    deadline: date | None = None           # shown on the department pages
 
 
 class _Connections(threading.local):
@@ -58,7 +62,14 @@ def create_app(config: DeskConfig) -> Flask:
         MAX_CONTENT_LENGTH=config.max_file_bytes * MAX_FILES + MB, MAX_FORM_MEMORY_SIZE=64 * 1024)
     intake = Intake(config.uploads, config.max_file_bytes)
     local = _Connections()
-    Store(config.db).close()    # the tables, once, before any request
+    first = Store(config.db)    # the tables, once, before any request; then what a kill left behind
+    try:
+        published, deleted = intake.sweep(first)
+    finally:
+        first.close()
+    if published or deleted:
+        app.logger.warning("uploads: %d committed file(s) published, %d unanswered left-over(s) deleted",
+                           published, deleted)
 
     def store() -> Store:
         if local.store is None:
@@ -109,7 +120,7 @@ def create_app(config: DeskConfig) -> Flask:
     def _http_error(e: HTTPException):
         text = {400: "请求无效或页面已过期：请刷新页面后重试。", 403: "无权访问。",
                 404: "页面不存在，或链接无效、已被收回。请使用绩效管理部门发送的最新链接。",
-                405: "不支持此操作。",
+                405: "此页面不能这样打开。请返回上一页，刷新后重试。",
                 413: f"上传的内容过大：每个文件不超过 {size_text(config.max_file_bytes)}，一次最多 {MAX_FILES} 个文件。"}
         return render_template("message.html", title="无法完成", text=text.get(e.code, "无法完成此请求。")), e.code
 
@@ -145,53 +156,80 @@ def create_app(config: DeskConfig) -> Flask:
         """(id, version, project) of the latest version of every template issued to the department."""
         return [(i, v, p) for i, v, p, d in registry().latest_issued() if d == department]
 
-    def department_page(token: str, department: str, results=None, status: int = 200):
+    def department_page(token: str, department: str, results=None, failed: int = 0):
         forms = issued_to(department)
         current = {r[1]: r for r in store().current_submissions()}
         mine = {tid: current[tid] for tid, _, _ in forms if tid in current}
         problems = store().problems_of([r[0] for r in mine.values()])
         rows = [_form_row(tid, version, project, mine.get(tid), problems) for tid, version, project in forms]
-        uploads = [_upload_row(u) for u in store().uploads(department, limit=50)]
+        logged = store().uploads(department, limit=50)
+        held = store().submissions_of({u["sha256"] for u in logged + (results or [])})
+        uploads = [_upload_row(u, held) for u in logged]
+        shown = [_result(u, held, size_text(config.max_file_bytes)) for u in results or []]
         return render_template("department.html", token=token, department=department, forms=rows, uploads=uploads,
-                               results=results or []), status
+                               results=shown, failed=failed, deadline=_day(config.deadline))
 
     @app.get("/d/<token>")
     def department_home(token):
         return department_page(token, department_or_404(token))
 
+    @app.get("/d/<token>/upload")
+    def department_upload_again(token):   # a reload or bookmark of the old answer's address
+        department_or_404(token)
+        return redirect(url_for("department_home", token=token), 303)
+
     @app.post("/d/<token>/upload")
     def department_upload(token):
+        """Post/redirect/get: the answer is a page of its own (/d/TOKEN/result/IDS) that a reload shows again."""
         department = department_or_404(token)
         check_csrf()
         files = [f for f in request.files.getlist("files") if f and (f.filename or f.content_length)]
         if len(files) > MAX_FILES:
             abort(413)
-        own = {tid for tid, _, _ in issued_to(department)}
-        results = []
-        for f in files:   # one file failing never hides what became of the others
-            try:
-                results.append(intake.accept(store(), registry(), department, own, f.filename, f.stream))
-            except (CannotRun, sqlite3.Error, OSError) as e:
-                forget_connections()
-                app.logger.error("upload of %r: %s", f.filename, e)
-                results.append(Upload(display_name(f.filename), "failed", STATE_REFUSED,
-                                      note="服务器暂时无法保存此文件，未接收；已报送的内容不受影响。请稍后重新上传。"))
-            finally:
-                f.close()
         if not files:
             return render_template("message.html", title="没有选择文件", text="请先选择或拖入要上传的自评表（.xlsx）。",
                                    back=url_for("department_home", token=token)), 400
-        return department_page(token, department, results)
+        own = {tid for tid, _, _ in issued_to(department)}
+        ids, failed = [], 0
+        for f in files:   # one file failing never hides what became of the others
+            try:
+                ids.append(intake.accept(store(), registry(), department, own, f.filename, f.stream).id)
+            except (CannotRun, sqlite3.Error, OSError) as e:
+                forget_connections()
+                app.logger.error("upload of %r: %s", display_name(f.filename), e)
+                failed += 1
+            finally:
+                f.close()
+        if not ids:
+            return render_template("message.html", title="暂时无法保存", text=_note("failed"),
+                                   back=url_for("department_home", token=token)), 503
+        return redirect(url_for("department_result", token=token, ids="-".join(map(str, ids)),
+                                **({"failed": failed} if failed else {})), 303)
+
+    @app.get("/d/<token>/result/<ids>")
+    def department_result(token, ids):
+        department = department_or_404(token)
+        if not re.fullmatch(r"\d{1,18}(-\d{1,18}){0,%d}" % (MAX_FILES - 1), ids):
+            abort(404)
+        wanted = [int(i) for i in ids.split("-")]
+        found = {u["id"]: u for u in store().uploads(department, limit=MAX_FILES, ids=wanted)}
+        if not found:   # another department's uploads are not found either
+            abort(404)
+        failed = request.args.get("failed", "0")
+        return department_page(token, department, [found[i] for i in wanted if i in found],
+                               int(failed) if failed.isdigit() and int(failed) <= MAX_FILES else 0)
 
     @app.get("/d/<token>/blank/<template_id>")
     def department_blank(token, template_id):
         department = department_or_404(token)
-        issued = {tid: v for tid, v, _ in issued_to(department)}
+        issued = {tid: (v, project) for tid, v, project in issued_to(department)}
         if template_id not in issued:
             abort(404)
-        name, data = _blank_form(registry(), template_id, issued[template_id], config.uploads / ".blank",
-                                 config.password)
-        return attachment(data, name, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        version, project = issued[template_id]
+        data = _blank_form(registry(), template_id, version, config.uploads / ".blank", config.password)
+        return attachment(data, f"{_file_name(project) or template_id}.xlsx",
+                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                          f"{_file_name(template_id, ascii=True) or 'form'}.xlsx")
 
     # -- the office --------------------------------------------------------------------------------------
     def is_admin() -> bool:
@@ -242,10 +280,22 @@ def create_app(config: DeskConfig) -> Flask:
         session.clear()
         return redirect(url_for("login"))
 
+    new_links: dict[str, tuple] = {}    # a key in the address -> (csrf of the session, department, link)
+    new_links_lock = threading.Lock()
+
     @app.get("/admin")
     def dashboard():
         admin_only()
-        return dashboard_page()
+        new_link = None
+        key = request.args.get("shown")
+        if key:   # the link just issued, shown on this one GET; a reload finds it gone
+            with new_links_lock:
+                held = new_links.pop(key, None)
+            if held and auth.same(held[0], session.get("csrf")):
+                new_link = {"department": held[1], "url": held[2]}
+            else:
+                new_link = {"department": "", "url": ""}
+        return dashboard_page(new_link)
 
     def dashboard_page(new_link=None):
         issued = registry().latest_issued()
@@ -266,8 +316,10 @@ def create_app(config: DeskConfig) -> Flask:
                 d["warnings"] += bool(sub[5]) and not sub[4]
             projects.append({"department": department, **_form_row(tid, version, project, sub, problems)})
         links = {d: _local_time(at) for d, _, at in store().links()}
-        uploads = [_upload_row(u) for u in store().uploads(limit=300)]
-        pictures = charts.director(store().grade_counts(), store().department_averages())
+        logged = store().uploads(limit=300)
+        held = store().submissions_of({u["sha256"] for u in logged})
+        uploads = [_upload_row(u, held) for u in logged]
+        pictures = charts.director(store().grade_counts(passing_only=True), store().department_averages())
         return render_template("dashboard.html", departments=list(departments.values()), projects=projects,
                                links=links, uploads=uploads, pictures=pictures, new_link=new_link,
                                states={"passed": STATE_PASSED, "warnings": STATE_WARNINGS, "errors": STATE_ERRORS})
@@ -277,22 +329,65 @@ def create_app(config: DeskConfig) -> Flask:
             abort(400)
         return name
 
+    def has_link(department: str) -> bool:
+        return any(d == department for d, *_ in store().links())
+
+    @app.get("/admin/links/confirm")
+    def confirm_link():
+        """重新发放 and 收回 end the link the department holds: asked first, on a page of its own."""
+        admin_only()
+        department = known_department(request.args.get("department", ""))
+        action = request.args.get("action")
+        if action not in ("issue", "revoke") or not has_link(department):
+            return redirect(url_for("dashboard"), 303)
+        return render_template("confirm.html", department=department, action=action)
+
     @app.post("/admin/links/issue")
     def issue_link():
         admin_only()
         check_csrf()
         department = known_department(request.form.get("department", ""))
+        if has_link(department) and request.form.get("confirmed") != "1":
+            return redirect(url_for("confirm_link", department=department, action="issue"), 303)
         token = auth.new_token()
         store().set_link(department, auth.token_hash(token), _now())
-        link = request.host_url.rstrip("/") + url_for("department_home", token=token)
-        return dashboard_page(new_link={"department": department, "url": link})   # shown once, never stored
+        link = public_url() + url_for("department_home", token=token)
+        key = secrets.token_urlsafe(16)
+        with new_links_lock:
+            while len(new_links) >= SHOWN_LINKS:
+                new_links.pop(next(iter(new_links)))
+            new_links[key] = (session.get("csrf"), department, link)   # shown once, never stored
+        return redirect(url_for("dashboard", shown=key), 303)
 
     @app.post("/admin/links/revoke")
     def revoke_link():
         admin_only()
         check_csrf()
-        store().drop_link(known_department(request.form.get("department", "")))
-        return redirect(url_for("dashboard"))
+        department = known_department(request.form.get("department", ""))
+        if request.form.get("confirmed") != "1":
+            return redirect(url_for("confirm_link", department=department, action="revoke"), 303)
+        store().drop_link(department)
+        return redirect(url_for("dashboard"), 303)
+
+    def public_url() -> str:
+        """What the office said departments reach the desk at (--public-url), never a request's Host header."""
+        return (config.public_url or "http://localhost").rstrip("/")
+
+    @app.post("/admin/current")
+    def make_current():
+        """An earlier upload becomes its templates' current return again (the latest was sent by mistake)."""
+        admin_only()
+        check_csrf()
+        sha = request.form.get("sha256", "")
+        held = store().submissions_of([sha]).get(sha) if re.fullmatch(r"[0-9a-f]{64}", sha) else None
+        if not held:
+            abort(400)
+
+        def write():
+            with store().transaction({h["template_id"] for h in held}):
+                store().reinstate(sha, datetime.now(timezone.utc).isoformat(timespec="microseconds"))
+        store().retrying(write)
+        return redirect(url_for("dashboard") + "#uploads", 303)
 
     @app.get("/admin/summary.xlsx")
     def summary():
@@ -344,11 +439,20 @@ def attachment(data: bytes, name: str, mimetype: str, fallback: str | None = Non
     return response
 
 
-def _blank_form(registry: Registry, template_id: str, version: int, cache: Path, password) -> tuple[str, bytes]:
+def _file_name(text: str | None, ascii: bool = False) -> str:
+    """A project's name as a download's file name: no characters Windows refuses in a name, no control
+    characters, at most 100 characters (`ascii`: letters, digits, - and _ only, for the fallback name)."""
+    text = re.sub(r'[\\/:*?"<>|]+', " ", "".join(ch for ch in text or "" if ch.isprintable()))
+    if ascii:
+        text = re.sub(r"[^A-Za-z0-9_-]+", "-", text)
+    return text.strip(" .-")[:100]
+
+
+def _blank_form(registry: Registry, template_id: str, version: int, cache: Path, password) -> bytes:
     """The blank workbook render issued (its file, if still there), else rendered again from the registry."""
     issued = registry.issued_file(template_id, version)
     if issued and Path(issued[0]).is_file():
-        return Path(issued[0]).name, Path(issued[0]).read_bytes()
+        return Path(issued[0]).read_bytes()
     target = cache / f"{template_id}-v{version}.xlsx"
     if not target.is_file():
         from ..forms import form_kind
@@ -360,7 +464,7 @@ def _blank_form(registry: Registry, template_id: str, version: int, cache: Path,
         buffer = io.BytesIO()
         write(buffer, [SheetSpec(project, kind, version, issued[1] if issued else kind.spec["sheet"])], password, now())
         atomic_write(target, buffer.getvalue())
-    return f"{template_id}.xlsx", target.read_bytes()
+    return target.read_bytes()
 
 
 def _missing(registry: Registry, store: Store) -> list[dict]:
@@ -370,18 +474,43 @@ def _missing(registry: Registry, store: Store) -> list[dict]:
 
 
 def _form_row(tid: str, version, project: str, sub, problems: dict) -> dict:
-    """An issued form as the pages list it: its state, score and problems (sub: its current submission)."""
+    """An issued form as the pages list it: its state, score and problems (sub: its current submission).
+    A return with errors has no 总分 or 评价等级 to show: what it says is not yet the department's answer."""
+    graded = bool(sub) and not sub[4]
     return {"template_id": tid, "version": version, "project": project,
             "state": state_of(sub[4], sub[5]) if sub else STATE_MISSING,
-            "total_score": sub[6] if sub else None, "grade": sub[7] if sub else None,
+            "total_score": sub[6] if graded else None, "grade": sub[7] if graded else None,
             "received_at": _local_time(sub[8]) if sub else "",
             "problems": [{"cell": c, "severity": s, "message": m} for c, s, _, m in problems.get(sub[0], [])]
             if sub else []}
 
 
-def _upload_row(u: dict) -> dict:
-    return {**u, "received_at": _local_time(u["received_at"]), "result_text": RESULTS.get(u["result"], u["result"]),
-            "state": _upload_state(u)}
+def _upload_row(u: dict, held: dict) -> dict:
+    """A line of the upload history; `current`: its file is a template's current return now, `earlier`:
+    it was one and the office may make it current again (held: store.submissions_of)."""
+    subs = held.get(u["sha256"], []) if u["result"] in ("stored", "duplicate") else []
+    return {**u, "received_at": _local_time(u["received_at"]), "result_text": RESULTS.get(u["result"], "未接收"),
+            "state": _upload_state(u), "current": any(h["status"] == "current" for h in subs),
+            "earlier": any(h["status"] == "superseded" for h in subs)}
+
+
+def _result(u: dict, held: dict, limit: str) -> dict:
+    """What became of one uploaded file, from its line in the upload log: the answer page shows it again on
+    every reload. Its sheets are the submissions stored from it; one with errors is shown without a grade."""
+    sheets = [{"project": h["project"], "template_id": h["template_id"],
+               "total_score": None if h["errors"] else h["total_score"], "grade": None if h["errors"] else h["grade"],
+               "current": h["status"] == "current"}
+              for h in (held.get(u["sha256"], []) if u["result"] in ("stored", "duplicate") else [])]
+    return {"name": u["original_name"], "state": _upload_state(u), "note": note_of(u["result"], u["errors"],
+            u["warnings"], limit), "problems": u["problems"], "sheets": sheets, "duplicate": u["result"] == "duplicate"}
+
+
+def _note(result: str) -> str:
+    return note_of(result, 0, 0, "")
+
+
+def _day(d: date | None) -> str:
+    return f"{d.year}年{d.month}月{d.day}日" if d else ""
 
 
 def _upload_state(u: dict) -> str:

@@ -25,6 +25,17 @@ from ..store import Prepared, Store
 MB = 2 ** 20
 STATE_PASSED, STATE_WARNINGS, STATE_ERRORS, STATE_MISSING = "已通过", "有警告", "有错误", "未报送"
 STATE_UNREADABLE, STATE_REFUSED = "未能读取", "未接收"
+STORED_NAME = re.compile(r"[0-9a-f]{64}\.[a-z]+")      # how an upload is kept: <sha256>.<suffix>
+# what the department reads above the problems of each file, by result (stored ones by their state)
+NOTES = {"not_workbook": "只接受 Excel 工作簿（.xlsx）。请上传下发的自评表，填写后保存为 .xlsx。",
+         "too_large": "文件超过 {limit}，未接收。请只上传下发的自评表。",
+         "blank": "这是未填写的空白表，未接收，已报送的内容不受影响。请填写后再上传。",
+         "refused": "文件中有不属于本部门的自评表，未接收，已报送的内容不受影响。",
+         "rejected": "文件无法识别为下发的自评表，未作为报送保存。请按以下提示修改后重新上传。",
+         "failed": "服务器暂时无法保存此文件，未接收，已报送的内容不受影响。请稍后重新上传。",
+         STATE_ERRORS: "已收到，但有错误，不评定等级。请按以下提示逐项修改后重新上传，新文件将替代本次报送。",
+         STATE_WARNINGS: "已收到并通过检查，有以下提示请核实。",
+         STATE_PASSED: "已收到，检查通过。"}
 
 
 def state_of(errors: int, warnings: int) -> str:
@@ -53,13 +64,26 @@ class Upload:
     size: int = 0
     errors: int = 0
     warnings: int = 0
-    note: str = ""               # one sentence above the problems
     problems: list[dict] = field(default_factory=list)   # {sheet, cell, severity, message}
     sheets: list[dict] = field(default_factory=list)     # {sheet, template_id, project, total_score, grade}
+    id: int | None = None        # its row in the upload log
+
+
+def note_of(result: str, errors: int, warnings: int, limit: str) -> str:
+    """The sentence above an uploaded file's problems (`limit`: the largest file taken, as text); a file
+    stored before reads as the first time it was: the same content is one submission."""
+    if result in ("stored", "duplicate"):
+        return NOTES[state_of(errors, warnings)]
+    return NOTES.get(result, NOTES["failed"]).format(limit=limit)
 
 
 class Intake:
-    """Uploads into `folder` (beside the database): `<sha256>.xlsx`, and `.incoming/` while being checked."""
+    """Uploads into `folder` (beside the database): `<sha256>.xlsx`, and `.incoming/` while being checked.
+
+    A file is in `folder` exactly when its row is committed: it is written and read under `.incoming/<uuid>/`,
+    its rows committed, and only then published by a rename. A kill between the commit and the rename leaves
+    the file under `.incoming/`, where `sweep` (at start-up) finds its committed row and publishes it; whatever
+    else is left there, and any file in `folder` without a row, was never answered and is deleted."""
 
     def __init__(self, folder: Path, limit: int = 20 * MB):
         self.folder, self.limit = Path(folder), int(limit)
@@ -69,6 +93,28 @@ class Intake:
         # SQLite's own busy wait, which sleeps in growing steps
         self._sqlite_writer = threading.Lock()
 
+    def sweep(self, store: Store) -> tuple[int, int]:
+        """At start-up, before any upload: publish the committed files a kill left in `.incoming/`, delete the
+        rest of it and every stored-looking file without a committed row. Returns (published, deleted)."""
+        known = store.known()
+        published = deleted = 0
+        for work in list(self.incoming.iterdir()):
+            for f in work.iterdir() if work.is_dir() else ():
+                if STORED_NAME.fullmatch(f.name) and f.name.split(".")[0] in known \
+                        and not (self.folder / f.name).exists():
+                    os.replace(f, self.folder / f.name)
+                    published += 1
+            if work.is_dir():
+                shutil.rmtree(work, ignore_errors=True)
+            else:
+                work.unlink(missing_ok=True)
+            deleted += 1
+        for f in self.folder.iterdir():
+            if STORED_NAME.fullmatch(f.name) and f.is_file() and f.name.split(".")[0] not in known:
+                f.unlink()
+                deleted += 1
+        return published, deleted
+
     def accept(self, store: Store, registry: Registry, department: str, own: set[str], name: str,
                stream) -> Upload:
         """Check and store one file read from `stream`; `own`: the template ids issued to `department`."""
@@ -76,17 +122,16 @@ class Intake:
         suffix = Path(name).suffix.lower()
         now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
         if suffix not in WORKBOOKS | OLD_FORMATS:
-            up = Upload(name, "not_workbook", STATE_REFUSED,
-                        note="只接受 Excel 工作簿（.xlsx）。请上传下发的自评表，填写后保存为 .xlsx。")
+            up = Upload(name, "not_workbook", STATE_REFUSED)
             self._log(store, department, now, up)
             return up
         work = self.incoming / uuid.uuid4().hex
         work.mkdir()
+        unpublished = False     # committed, not yet renamed into the folder: left for `sweep` if that fails
         try:
             sha, size, complete = self._receive(stream, work / "upload")
             if not complete:
-                up = Upload(name, "too_large", STATE_REFUSED, size=size,
-                            note=f"文件超过 {size_text(self.limit)}，未接收。请只上传下发的自评表。")
+                up = Upload(name, "too_large", STATE_REFUSED, size=size)
                 self._log(store, department, now, up)
                 return up
             path = work / f"{sha}{suffix}"        # read under the name it is stored by: no path from outside
@@ -96,33 +141,34 @@ class Intake:
             for r in records:
                 r.file = str(final)
             up = _outcome(name, sha, size, records, own)
-            if up.result == "refused":
+            if up.result in ("refused", "blank"):
                 self._log(store, department, now, up)
                 return up
-            if not final.exists():
-                os.replace(path, final)          # before the database names it; same content if already there
             prepared = [Prepared.of(r) for r in records]
             templates = {p.template_id for p in prepared if p.usable}
 
             def write() -> str | None:
                 with store.transaction(templates):
                     status = store.add_file(str(final), sha, size, now, now, prepared)
-                    if status is None:   # sent before: sent again, it is the department's return once more
+                    if status is None:   # sent before: one submission; it is the department's return once more
                         store.reinstate(sha, now)
                     up.result = "duplicate" if status is None else "stored" if status == "read" else "rejected"
-                    store.add_upload(now, department, name, sha, size, up.result, up.errors, up.warnings,
-                                     up.problems)
+                    up.id = store.add_upload(now, department, name, sha, size, up.result, up.errors, up.warnings,
+                                             up.problems)
                 return status
             if store.location.engine == SQLITE:
                 with self._sqlite_writer:
                     store.retrying(write)
             else:
                 store.retrying(write)
-            if up.result == "duplicate":
-                up.note = "此文件与已报送过的文件内容完全相同，未重复保存，已重新作为本表的当前报送；检查结果如下。"
+            unpublished = True
+            if not final.exists():
+                os.replace(path, final)          # published once committed; same content if already there
+            unpublished = False
             return up
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            if not unpublished:
+                shutil.rmtree(work, ignore_errors=True)
 
     def _receive(self, stream, target: Path) -> tuple[str, int, bool]:
         """Copy at most `limit` bytes: (sha256, size, whether the whole file fitted)."""
@@ -141,13 +187,22 @@ class Intake:
     def _log(self, store: Store, department: str, now: str, up: Upload):
         def write():
             with store.db.transaction():
-                store.add_upload(now, department, up.name, up.sha256, up.size, up.result, up.errors, up.warnings,
-                                 up.problems)
+                up.id = store.add_upload(now, department, up.name, up.sha256, up.size, up.result, up.errors,
+                                         up.warnings, up.problems)
         if store.location.engine == SQLITE:
             with self._sqlite_writer:
                 store.retrying(write)
         else:
             store.retrying(write)
+
+
+def is_blank(r) -> bool:
+    """Nothing typed into the form: no 执行数, no 实际完成情况, no 实际完成值, 得分 or 偏差原因, none of the
+    kind's own inputs (the blank form sent back by mistake)."""
+    typed = [v.get("executed") for v in r.funds.get("rows", {}).values()] + [r.goal.get("actual")]
+    typed += [x for i in r.indicators for x in (i.actual, i.score, i.deviation_reason, *i.extra.values())]
+    typed += list(r.extra.values())
+    return all(v is None or (isinstance(v, str) and not v.strip()) for v in typed)
 
 
 def _outcome(name: str, sha: str, size: int, records, own: set[str]) -> Upload:
@@ -159,8 +214,7 @@ def _outcome(name: str, sha: str, size: int, records, own: set[str]) -> Upload:
                      "message": f"工作表“{r.sheet}”是模板 {r.template['id']}（{r.project.get('name')}）的自评表，"
                                 "不是下发给本部门的表，未予接收。请上传本部门的自评表；如确属本部门，请联系绩效管理部门。"}
                     for r in foreign]
-        return Upload(name, "refused", STATE_REFUSED, sha, size, errors=len(problems), problems=problems,
-                      note="文件中有不属于本部门的自评表，整个文件未予接收，已报送的内容不受影响。")
+        return Upload(name, "refused", STATE_REFUSED, sha, size, errors=len(problems), problems=problems)
     problems = []
     for r in records:
         for p in r.problems:
@@ -169,12 +223,10 @@ def _outcome(name: str, sha: str, size: int, records, own: set[str]) -> Upload:
     errors = sum(p["severity"] == "error" for p in problems)
     warnings = sum(p["severity"] == "warning" for p in problems)
     usable = [r for r in records if r.template.get("id") and r.project]
+    if usable and all(is_blank(r) for r in usable):
+        return Upload(name, "blank", STATE_REFUSED, sha, size)
     sheets = [{"sheet": r.sheet, "template_id": r.template.get("id"), "project": r.project.get("name"),
                "total_score": r.total_score, "grade": r.grade} for r in usable]
     if not usable:
-        return Upload(name, "rejected", STATE_UNREADABLE, sha, size, errors, warnings, problems=problems,
-                      note="文件无法识别为下发的自评表，未作为报送保存。请按以下提示修改后重新上传。")
-    note = {STATE_ERRORS: "已收到，但有错误：请按以下提示逐项修改后重新上传，新文件将替代本次报送。",
-            STATE_WARNINGS: "已收到并通过检查，有以下提示请核实。",
-            STATE_PASSED: "已收到，检查通过。"}[state_of(errors, warnings)]
-    return Upload(name, "stored", state_of(errors, warnings), sha, size, errors, warnings, note, problems, sheets)
+        return Upload(name, "rejected", STATE_UNREADABLE, sha, size, errors, warnings, problems=problems)
+    return Upload(name, "stored", state_of(errors, warnings), sha, size, errors, warnings, problems, sheets)

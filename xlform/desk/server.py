@@ -62,6 +62,7 @@ def serve(config: DeskConfig, host: str, port: int, threads: int, echo) -> None:
         raise CannotRun(f"cannot listen on {host}:{port}: {(e.strerror or str(e)).lower()}; choose another port "
                         "with --port or another address with --host") from None
     url = f"http://{shown_host(host)}:{server.effective_port}"
+    config.public_url = config.public_url or url      # what the dashboard's links carry (never a Host header)
     echo(f"xlform desk on {url}/ (database {config.db}, registry {config.registry}, uploads {config.uploads})")
     echo(f"office dashboard: {url}/admin")
     echo("department links: `xlform links list`, `xlform links issue DEPARTMENT` (prints the new link once), "
