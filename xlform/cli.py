@@ -126,16 +126,18 @@ def _inputs(paths) -> list[Path]:
 
 
 def _not_a_workbook(path: Path) -> str | None:
-    """Why a file is no workbook xlform can read, in the words read gives the department (None when it is one):
-    every sheet read through the guarded reader (xlform/xlsx.py)."""
+    """Why a file is no workbook print can take, in the words read gives the department (None when it is one):
+    every sheet read through the guarded reader, within print's limits. A workbook too large to print is left
+    to print's own guard, which says how far past its limits it is."""
     from .messages import problem
+    from .printer import LIMITS
     from .xlsx import BadWorkbook, Package
     try:
-        with Package(path) as pkg:
+        with Package(path, LIMITS) as pkg:
             for info in pkg.sheets:
                 pkg.sheet(info)
     except BadWorkbook as e:
-        return problem(e.code, path.name, detail=e.detail).message
+        return None if e.code == "too_large" else problem(e.code, path.name, detail=e.detail).message
     return None
 
 

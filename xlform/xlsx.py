@@ -363,11 +363,11 @@ class _Counter(_Handler):
     def start(self, name, attrs):
         self.count += 1
         if self.count > self.limits.max_elements:
-            raise BadWorkbook("too_large", f"more than {self.limits.max_elements} XML elements")
+            raise BadWorkbook("too_large", f"内部数据超过 {self.limits.max_elements} 项")
         if _MAIN.get(name) == "xf":
             self.styles += 1
             if self.styles > self.limits.max_styles:
-                raise BadWorkbook("too_large", f"more than {self.limits.max_styles} cell formats")
+                raise BadWorkbook("too_large", f"单元格格式超过 {self.limits.max_styles} 种")
 
     def end(self, name):
         pass
