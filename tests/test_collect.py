@@ -331,7 +331,8 @@ def test_python_api_collect_and_migrate(corpus, tmp_path):
     assert (outcome.files, outcome.read, outcome.records) == (1, 1, 1)
     assert {m["template_id"] for m in outcome.missing} == {f"xj-jrj-2019-0{i}" for i in (1, 3, 4, 5, 6, 7)}
     m = xlform.migrate(inbox / "a.xlsx", out_dir=tmp_path / "m", registry=Registry(corpus["registry"]))
-    assert m.sheets == [("自评表", "xj-jrj-2019-02", 1, 1)] and m.output.is_file()
+    assert m.sheets == [("自评表", "xj-jrj-2019-02", 1, 1)]   # already the latest version: nothing written
+    assert m.output is None and not (tmp_path / "m").exists()
 
 
 def test_api_names_are_functions_even_after_every_module_is_imported():

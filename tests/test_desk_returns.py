@@ -297,7 +297,6 @@ def test_no_page_shows_none_english_or_a_python_value(office):
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-@pytest.mark.xfail(strict=True, reason="the message is messages.py's (reason_tier), fixed on the commands branch")
 def test_a_tier_left_blank_is_not_shown_as_none(office):
     """The finding: 完成情况为"None"，须填写偏差原因… on the answer page, for a tier left blank with a score."""
     c = office["app"].test_client()

@@ -249,11 +249,11 @@ def test_the_declaration_kind_prints_legibly_too(tmp_path):
 
 @pytest.mark.parametrize("name, content", [("text.xlsx", b"not a workbook"),
                                            ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512)])
-def test_a_file_that_is_no_workbook_is_one_line_and_exit_2(tmp_path, name, content):
+def test_a_file_that_is_no_workbook_is_one_line_and_exit_1(tmp_path, name, content):
     bad = tmp_path / name
     bad.write_bytes(content)
     r = CliRunner().invoke(main, ["print", str(bad), "-o", str(tmp_path / "pdf")])
-    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1 and str(bad) in r.stderr
+    assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1 and str(bad) in r.stderr
     assert not (tmp_path / "pdf").exists() or not list((tmp_path / "pdf").iterdir())
 
 
@@ -276,7 +276,7 @@ def test_a_hostile_file_never_reaches_openpyxl(tmp_path):
     bad = tmp_path / "bad.xlsx"
     bad.write_bytes(out.getvalue())
     r = CliRunner().invoke(main, ["print", str(bad), "-o", str(tmp_path / "pdf")])
-    assert r.exit_code == 2 and "refused" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert r.exit_code == 1 and "已拒绝读取" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 def test_two_workbooks_of_one_name_print_to_two_pdfs(rendered, tmp_path):

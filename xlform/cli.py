@@ -13,8 +13,7 @@ import click
 from . import __version__
 from .errors import CANNOT_RUN, OK, PROBLEMS, CannotRun, XlformError, failing, reason
 
-_DEFS = click.argument("definitions", nargs=-1, required=True,
-                       type=click.Path(exists=True, dir_okay=True, readable=True))
+_DEFS = click.argument("definitions", nargs=-1, required=True, type=click.Path(readable=False))  # opened by _load
 _REGISTRY_FIX = "name the registry `xlform render` wrote with --registry"
 
 
@@ -30,12 +29,32 @@ class _Failed(click.ClickException):
             click.echo(f"Error: {line}", err=True)
 
 
+def _usage(e: click.UsageError) -> click.ClickException:
+    """click's usage error as one line (not click's usage text and hint): what is wrong, and where the help is.
+    `xlform` alone still shows the help."""
+    if isinstance(e, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+        return e
+    names, ctx = [], e.ctx
+    while ctx is not None and ctx.parent is not None:   # the command's name, however xlform was started
+        names.insert(0, ctx.info_name)
+        ctx = ctx.parent
+    return _Failed(f"{' '.join(e.format_message().split())} (see {' '.join(['xlform', *names])} --help)", CANNOT_RUN)
+
+
 class _Main(click.Group):
     """Runs every command under the one exit-code policy (xlform/errors.py)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as e:  # an option of xlform itself
+            raise _usage(e) from None
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.UsageError as e:  # a command's arguments, or a usage error a command raised itself
+            raise _usage(e) from None
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except XlformError as e:
@@ -57,8 +76,9 @@ def main():
     """xlform: 项目支出绩效自评表 (project expenditure performance self-evaluation forms) from YAML
     definitions to locked, self-scoring Excel workbooks.
 
-    Exit codes: 0 clean; 1 returns or definitions with errors; 2 the command could not run (bad usage, an
-    unreadable input, an unwritable output, a locked or read-only database, a full disk).
+    Exit codes: 0 clean; 1 returns or definitions with errors (a file that is no workbook too); 2 the command
+    could not run (bad usage, an input that cannot be opened, no registry where one is needed, an unwritable
+    output, a locked or read-only database, a full disk).
     """
 
 
@@ -75,10 +95,57 @@ def _shared_part(path: Path) -> bool:
     return "id" not in data
 
 
+def _openable(path: Path):
+    """An input that cannot be opened at all (missing, no permission, a folder where a file is wanted) stops
+    the command: exit 2, one line. Opened without waiting (a FIFO opens; reading it is the input's problem)."""
+    with failing("read", path, "check the path and its permissions"):
+        if path.is_dir():
+            os.listdir(path)
+        else:
+            os.close(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)))
+
+
+def _inputs(paths) -> list[Path]:
+    """The files named, and the workbooks under each folder named, found as collect finds them (hidden files
+    and Office lock files left out); each is opened first (see _openable)."""
+    from .collector import find_files
+    files: list[Path] = []
+    for p in map(Path, paths):
+        _openable(p)
+        if p.is_dir():
+            found, _ = find_files([p], set())
+            if not found:
+                raise CannotRun(f"no workbooks in {p} (.xlsx, .xlsm, .xls, .et, .ods); name the files, or another "
+                                "folder")
+            files += found
+        else:
+            files.append(p)
+    for f in files:
+        _openable(f)
+    return list(dict.fromkeys(files))
+
+
+def _not_a_workbook(path: Path) -> str | None:
+    """Why a file is no workbook print can take, in the words read gives the department (None when it is one):
+    every sheet read through the guarded reader, within print's limits. A workbook too large to print is left
+    to print's own guard, which says how far past its limits it is."""
+    from .messages import problem
+    from .printer import LIMITS
+    from .xlsx import BadWorkbook, Package
+    try:
+        with Package(path, LIMITS) as pkg:
+            for info in pkg.sheets:
+                pkg.sheet(info)
+    except BadWorkbook as e:
+        return None if e.code == "too_large" else problem(e.code, path.name, detail=e.detail).message
+    return None
+
+
 def _load(definitions, jobs: int = 1):
     from .definition import load_many
     wanted = []
     for d in definitions:
+        _openable(Path(d))
         if _shared_part(Path(d)):
             click.echo(f"Note: {d} skipped: a shared part for extends: (no id), not a definition", err=True)
         else:
@@ -86,6 +153,9 @@ def _load(definitions, jobs: int = 1):
     projects, problems = load_many(wanted, jobs)
     for p in problems:
         click.echo(f"Error: {p}", err=True)
+    if not projects and not problems:
+        raise CannotRun(f"no definitions in {', '.join(map(str, definitions))} (*.yaml, *.yml not starting with "
+                        "'_'); name the definitions, or the folder that holds them")
     return projects, problems
 
 
@@ -112,12 +182,13 @@ def _registry_exists(where) -> bool:
         return exists(where)
 
 
-def _warn_without_registry(registry):
-    """Reading without the issuer's registry makes every template unknown: say so once, up front."""
+def _require_registry(registry, command: str):
+    """Returns are checked against the forms issued: without the registry every template would be unknown,
+    so the command stops before reading or storing anything."""
     where = _registry_path(registry)
     if not _registry_exists(where):
-        click.echo(f"Warning: no registry at {where}: every template will be unknown (use --registry or "
-                   "XLFORM_REGISTRY to name the one `xlform render` wrote)", err=True)
+        raise CannotRun(f"no registry at {where}: {command} checks returns against the forms `xlform render` "
+                        "issued; name its registry with --registry or XLFORM_REGISTRY")
 
 
 def _database(db_url):
@@ -196,7 +267,7 @@ def render(definitions, out_dir, per, password, registry, jobs):
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(readable=False))
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True,
               help="json: one record per project sheet; csv: one row per indicator.")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, writable=True), default=None,
@@ -205,16 +276,16 @@ def render(definitions, out_dir, per, password, registry, jobs):
               help="The issuer's registry: a path or postgresql://USER:PASSWORD@HOST/DB [env XLFORM_REGISTRY; "
                    "default output/registry.db].")
 def read(files, fmt, out, registry):
-    """Read returned 自评表 workbooks into checked records, every score recomputed by the rules.
+    """Read returned 自评表 workbooks (files, or folders of them) into checked records, every score recomputed
+    by the rules.
 
     Each problem names its cell (Sheet!F13). Exit 0 when no record has an error, 1 when some has (the
-    records are still written), 2 when the command could not run.
+    records are still written), 2 when the command could not run (no registry, an input that cannot be
+    opened).
     """
     from .collector import read_return
-    for f in files:
-        if not Path(f).is_file():
-            raise click.UsageError(f"no such file: {f}")
-    _warn_without_registry(registry)
+    files = _inputs(files)
+    _require_registry(registry, "read")
     reg = _open_registry(registry)
     try:
         records = [r for f in files for r in read_return(Path(f), reg)]  # a failed file is one error record
@@ -232,7 +303,7 @@ def read(files, fmt, out, registry):
 
 
 @main.command()
-@click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(readable=False))
 @click.option("--db", "db_url", default=None, help="Collection database: a path, sqlite:///PATH or "
               "postgresql://USER:PASSWORD@HOST/DB [default output/collect.db].")
 @click.option("--summary", "summary_path", default="output/summary.xlsx", show_default=True,
@@ -248,16 +319,20 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
     """Collect folders of returned workbooks into the database, the summary workbook and the reports.
 
     Collecting again adds nothing already collected; a newer different file for the same template becomes
-    current and the older stays as history. Exit 0 when every current return is free of errors and no file
-    was rejected, 1 otherwise, 2 when the command could not run.
+    current and the older stays as history. A file rejected because the registry did not know its template is
+    read again once it does. Exit 0 when every current return is free of errors and no file was rejected, 1
+    otherwise, 2 when the command could not run (no registry, a file that cannot be opened: the others are
+    still collected).
     """
     from .collector import collect as do_collect
     from .report import write_reports
     from .store import Store
     from .summary import write_summary
+    for d in dirs:
+        _openable(Path(d))
     where = _database(db_url)
     path = where.shown
-    _warn_without_registry(registry)
+    _require_registry(registry, "collect")
     _open_registry(registry).close()  # a registry that cannot be read stops us here, not in every worker
     with failing("open the database", path, "name another with --db"):
         store = Store(where)
@@ -286,9 +361,12 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
         click.echo(f"database {store.path}, summary {summary_path}, {len(reports) // 2} department reports in "
                    f"{report_dir}", err=True)
     click.echo(outcome.line(), err=True)
+    for path, why in outcome.unreadable:
+        click.echo(f"Error: cannot read {path}: {why}; check its permissions, then run collect again (the other "
+                   "files are collected)", err=True)
     for e in failures:
         click.echo(f"Error: {e}", err=True)
-    sys.exit(CANNOT_RUN if failures else PROBLEMS if bad else OK)
+    sys.exit(CANNOT_RUN if failures or outcome.unreadable else PROBLEMS if bad else OK)
 
 
 @main.command()
@@ -334,8 +412,9 @@ def diff(args, registry):
     from .versions import diff as do_diff, table
     if len(args) == 2:
         for a in args:
+            _openable(Path(a))
             if not Path(a).is_file():
-                raise click.UsageError(f"no such file: {a}")
+                raise CannotRun(f"cannot read {a}: it is a folder; give OLD.yaml NEW.yaml, or ID V1 V2")
         loaded, problems = [], []
         for a in args:
             try:
@@ -365,8 +444,8 @@ def diff(args, registry):
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--to", "to", type=click.Path(exists=True, dir_okay=False), default=None,
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, readable=False))
+@click.option("--to", "to", type=click.Path(dir_okay=False, readable=False), default=None,
               help="The new definition (rendered and registered as the next version); default: the latest "
                    "registered version of each template.")
 @click.option("-o", "--output", "out_dir", default="output/migrated", show_default=True,
@@ -380,10 +459,13 @@ def migrate(files, to, out_dir, password, registry):
 
     Writes the new version's workbook with every value that still has a place (全年执行数, 实际完成情况,
     实际完成值, 偏差原因) and FILE.migration.csv listing what was carried, dropped (with its value), new and
-    blank. Exit 1 when a file could not be migrated.
+    blank. A return already on the version wanted is left as it is (nothing written). Exit 1 when a file could
+    not be migrated.
     """
     from .definition import load
     from .migration import BLANK, CARRIED, DROPPED, NEW, migrate as do_migrate
+    for f in files + ((to,) if to else ()):
+        _openable(Path(f))
     target = load(to) if to else None  # a DefinitionError: exit 1, as for check and render
     where = _registry_path(registry)
     path = where.shown
@@ -411,6 +493,10 @@ def migrate(files, to, out_dir, password, registry):
                 failed = True
                 click.echo(f"Error: {f}: {m.error}", err=True)
                 continue
+            if m.output is None:  # already on the version wanted: nothing to carry, nothing written
+                versions = ", ".join(f"{sheet}: {tid} v{a}" for sheet, tid, a, _ in m.sheets)
+                click.echo(f"{f}: already on the version wanted ({versions}); nothing written")
+                continue
             versions = ", ".join(f"{sheet}: {tid} v{a} -> v{b}" for sheet, tid, a, b in m.sheets)
             click.echo(f"{f} -> {m.output} ({versions}): {m.count(CARRIED)} carried, {m.count(DROPPED)} dropped, "
                        f"{m.count(NEW)} new, {m.count(BLANK)} blank; report {m.output.with_suffix('.migration.csv')}")
@@ -420,23 +506,32 @@ def migrate(files, to, out_dir, password, registry):
 
 
 @main.command(name="print")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(readable=False))
 @click.option("-o", "--output", "out_dir", default="output/print", show_default=True,
               type=click.Path(file_okay=False), help="Folder for the PDFs (one per workbook, named after it).")
 def print_(files, out_dir):
     """Print blank or returned forms, or the summary workbook, to PDF through LibreOffice.
 
     Every row is fitted to its text (merged cells too), pages break between 二级 groups, and nothing the
-    official form does not show is printed. The workbooks themselves are not changed.
+    official form does not show is printed. The workbooks themselves are not changed. FILES may be folders
+    of workbooks. Exit 1 when a file is no readable workbook (the others are printed).
     """
     from .printer import print_pdfs
-    for printed in print_pdfs(files, Path(out_dir)):
+    files = _inputs(files)
+    good = []
+    for f in files:
+        why = _not_a_workbook(f)
+        if why:
+            click.echo(f"Error: {f}: {why}", err=True)
+        else:
+            good.append(f)
+    for printed in print_pdfs(good, Path(out_dir)) if good else []:
         click.echo(f"{printed.source} -> {printed.pdf}")
-    sys.exit(OK)
+    sys.exit(PROBLEMS if len(good) < len(files) else OK)
 
 
 @main.command("import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(readable=False))
 @click.option("-o", "--output", "out_dir", default="definitions", show_default=True,
               type=click.Path(file_okay=False), help="Folder for the definitions (<id>.yaml).")
 @click.option("--force", is_flag=True, help="Overwrite definitions that already exist.")
@@ -445,7 +540,7 @@ def print_(files, out_dir):
 @click.option("--year", type=click.IntRange(1990, 2100), default=None,
               help="The year of forms and lists that do not say it [default: as found, else this year].")
 def import_(files, out_dir, force, values, year):
-    """Turn workbooks into definitions: one YAML file per project found.
+    """Turn workbooks (files, or folders of them) into definitions: one YAML file per project found.
 
     Reads filled 绩效目标申报表 and 自评表 issued by xlform (exactly, through their hidden sheet), 自评表 and
     申报表 made by hand in the national layout (labels found wherever they stand), and flat lists (one row
@@ -454,9 +549,7 @@ def import_(files, out_dir, force, values, year):
     definition was not overwritten, 2 when the command could not run.
     """
     from .importer import describe, import_files
-    for f in files:
-        if not Path(f).is_file():
-            raise click.UsageError(f"no such file: {f}")
+    files = [str(f) for f in _inputs(files)]
     outcome = import_files(files, out_dir, force, values, year)
     written = {id(item): path for item, path in outcome.written}
     for item in outcome.found:

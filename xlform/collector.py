@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import CannotRun
+from .errors import CannotRun, reason
 from .messages import problem
 from .record import Record
 from .db import SQLITE
@@ -42,17 +42,23 @@ class Outcome:
     duplicates: int = 0
     rejected: int = 0
     skipped: int = 0        # files that are not workbooks (.txt, .pdf …), not read
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, why): could not be opened
     seconds: float = 0.0
     missing: list[dict] = field(default_factory=list)   # issued templates with no current submission
 
     def add(self, other: dict):
-        for k in ("read", "records", "errors", "warnings", "duplicates", "rejected"):
+        for k in _COUNTS:
             setattr(self, k, getattr(self, k) + other[k])
 
     def line(self) -> str:
         return (f"{self.files} files: {self.read} read, {self.records} records, {self.errors} errors, "
                 f"{self.warnings} warnings, {self.duplicates} skipped duplicates, {self.rejected} rejected, "
-                f"{self.skipped} skipped (not workbooks), {len(self.missing)} not yet returned, {self.seconds:.1f} s")
+                f"{self.skipped} skipped (not workbooks), " +
+                (f"{len(self.unreadable)} unreadable, " if self.unreadable else "") +
+                f"{len(self.missing)} not yet returned, {self.seconds:.1f} s")
+
+
+_COUNTS = ("read", "records", "errors", "warnings", "duplicates", "rejected", "unreadable")
 
 
 def find_files(dirs, exclude: set[Path]) -> tuple[list[Path], int]:
@@ -91,9 +97,9 @@ def read_return(path: Path, registry: Registry) -> list[Record]:
     try:
         records = read_file(path, registry)
     except Exception as e:  # a reader bug, or a file nobody foresaw: the batch goes on
-        # the department sees the kind of failure only: the message may name the server's own paths
+        # the department is told only that reading failed: the error may name the server's own paths
         logging.getLogger("xlform").warning("reading %s failed: %s: %s", path, type(e).__name__, e)
-        return [Record(str(path), problems=[problem("internal", path.name, detail=type(e).__name__)])]
+        return [Record(str(path), problems=[problem("internal", path.name)])]
     if (path.suffix.lower() in OLD_FORMATS and len(records) == 1 and records[0].sheet is None
             and [p.code for p in records[0].problems] in (["ole"], ["not_zip"], ["not_xlsx"])):
         return [Record(str(path), problems=[problem("save_as_xlsx", path.name, ext=path.suffix)])]
@@ -107,7 +113,7 @@ def read_one(path: str, registry: Registry, known: frozenset):
         st = p.stat()
         sha = _sha256(p, st.st_size)
     except OSError as e:
-        return path, None, 0, "", str(e)
+        return path, None, 0, "", reason(e)
     modified = datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat(timespec="microseconds")
     if sha in known:
         return path, sha, st.st_size, modified, None
@@ -122,14 +128,14 @@ def store_batch(store: Store, batch: list, now: str, counts: dict, lock=None):
     locks the templates it may make current: concurrent PostgreSQL writers then never deadlock (should one
     still be chosen as a deadlock's victim, the whole batch is stored again)."""
     batch = sorted(batch, key=lambda f: (f[1] or "", f[0]))
-    templates = {r.template_id for *_, rows in batch if rows for r in rows if r.usable}
+    templates = {r.template_id for _, sha, *_, rows in batch if sha and rows for r in rows if r.usable}
 
     def write() -> dict:
-        done = dict.fromkeys(counts, 0)
+        done = {k: [] if isinstance(v, list) else 0 for k, v in counts.items()}
         with store.transaction(templates):
             for path, sha, size, modified, rows in batch:
-                if sha is None:  # vanished or unreadable from disk: nothing to store under a content hash
-                    done["rejected"] += 1
+                if sha is None:  # vanished or unreadable from disk: the command could not do its job (exit 2)
+                    done["unreadable"].append((path, rows))
                     continue
                 status = None if rows is None else store.add_file(path, sha, size, modified, now, rows)
                 if rows is None:
@@ -163,7 +169,7 @@ _NO_LOCK = _NoLock()
 def run_share(paths: list[str], store: Store, registry: Registry, known: frozenset, now: str, tick,
               lock=None) -> dict:
     """Read and store a share of the files, committing whole files every BATCH_FILES files or BATCH_SECONDS."""
-    counts = dict.fromkeys(("read", "records", "errors", "warnings", "duplicates", "rejected"), 0)
+    counts = {k: [] if k == "unreadable" else 0 for k in _COUNTS}
     batch, last = [], time.monotonic()
     for path in paths:
         batch.append(read_one(path, registry, known))
@@ -228,27 +234,27 @@ def collect(dirs, store: Store, registry_path, jobs: int = 0, progress: bool = F
     paths = [str(f) for f in found]
     outcome = Outcome(files=len(paths), skipped=skipped)
     jobs = min(jobs or os.cpu_count() or 1, max(len(paths), 1))
-    known = frozenset(store.known())
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    registry = Registry(registry_path, create=False)
     bar = None
-    if progress:
-        import click
-        bar = click.progressbar(length=len(paths), label="collecting", file=sys.stderr)
-        bar.__enter__()
     try:
+        # a file rejected because the registry did not know its template is read again once it does
+        known = frozenset(store.known() - {sha for sha, template_id, version in store.awaiting_registry()
+                                           if template_id and registry.lookup(template_id, version)})
+        if progress:
+            import click
+            bar = click.progressbar(length=len(paths), label="collecting", file=sys.stderr)
+            bar.__enter__()
         if jobs == 1:
-            registry = Registry(registry_path, create=False)
-            try:
-                outcome.add(run_share(paths, store, registry, known, now, (lambda: bar.update(1)) if bar else
-                                      (lambda: None)))
-            finally:
-                registry.close()
+            outcome.add(run_share(paths, store, registry, known, now, (lambda: bar.update(1)) if bar else
+                                  (lambda: None)))
         else:
             _run_workers(paths, jobs, store.location, registry_path, known, now, outcome, bar)
+        outcome.missing = missing_returns(store, registry)
     finally:
         if bar:
             bar.__exit__(None, None, None)
-    outcome.missing = missing_returns(store, registry_path)
+        registry.close()
     outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -295,13 +301,9 @@ def _advance(bar, shown: int, done: int) -> int:
     return done
 
 
-def missing_returns(store: Store, registry_path) -> list[dict]:
+def missing_returns(store: Store, registry: Registry) -> list[dict]:
     """Issued templates (latest version of each id) with no current submission: 未报送."""
-    registry = Registry(registry_path, create=False)
-    try:
-        issued = registry.latest_issued()
-    finally:
-        registry.close()
+    issued = registry.latest_issued()
     returned = store.current_templates()
     return [{"template_id": i, "version": v, "project": p, "department": d}
             for i, v, p, d in issued if i not in returned]

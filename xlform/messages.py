@@ -1,6 +1,8 @@
 """The catalogue of problems found in returned workbooks: code -> (severity, Chinese message with what to do).
 
-These texts go back to the departments, so they are Chinese and say how to fix the problem.
+These texts go back to the departments, so they are Chinese and say how to fix the problem: no English, no
+Python value (problem() shows a missing value as （空）). `{detail}` is what xlform/xlsx.py says went wrong, in
+Chinese; problem() puts it in brackets, or leaves it out when there is none.
 """
 from __future__ import annotations
 
@@ -8,18 +10,18 @@ from .errors import Problem
 
 CATALOGUE: dict[str, tuple[str, str]] = {
     # the file itself
-    "not_found": ("error", "文件不存在或无法打开：{detail}"),
+    "not_found": ("error", "文件不存在或无法打开。请确认文件已保存、可以打开后重新报送。"),
     "not_zip": ("error", "文件不是 Excel 工作簿（.xlsx），无法读取。请在下发的自评表模板中填写并保存为 .xlsx 后重新报送。"),
     "ole": ("error", "文件是加密的工作簿或旧版 .xls/.et 格式，无法读取。请取消打开密码，并用 Excel 或 WPS 另存为 .xlsx 后重新报送。"),
-    "truncated": ("error", "文件已损坏或不完整，无法读取（{detail}）。请重新保存后报送。"),
-    "not_xlsx": ("error", "文件不是有效的 .xlsx 工作簿（{detail}）。请在下发的自评表模板中填写后重新报送。"),
-    "bad_xml": ("error", "工作簿内容已损坏，无法读取（{detail}）。请重新保存后报送。"),
-    "hostile": ("error", "工作簿含有不允许的内容（{detail}），已拒绝读取。"),
-    "too_large": ("error", "文件超出读取限制（{detail}），已拒绝读取。请只报送下发的自评表。"),
-    "internal": ("error", "读取此文件时出现意外错误（{detail}），未能完成检查。请用 Excel 或 WPS 重新保存为 .xlsx 后重新报送；"
+    "truncated": ("error", "文件已损坏或不完整，无法读取{detail}。请重新保存后报送。"),
+    "not_xlsx": ("error", "文件不是有效的 .xlsx 工作簿{detail}。请在下发的自评表模板中填写后重新报送。"),
+    "bad_xml": ("error", "工作簿内容已损坏，无法读取{detail}。请用 Excel 或 WPS 重新保存为 .xlsx 后报送。"),
+    "hostile": ("error", "工作簿含有不允许的内容{detail}，已拒绝读取。请在下发的自评表模板中填写后重新报送。"),
+    "too_large": ("error", "文件超出读取限制{detail}，已拒绝读取。请只报送下发的自评表。"),
+    "internal": ("error", "读取此文件时出现意外错误，未能完成检查。请用 Excel 或 WPS 重新保存为 .xlsx 后重新报送；"
                  "如仍出现此提示，请联系下发单位。"),
     "save_as_xlsx": ("error", "文件是 {ext} 格式，无法读取。请用 Excel、WPS 或 LibreOffice 打开后另存为 .xlsx 再重新报送。"),
-    "unsupported": ("error", "工作簿的保存方式无法识别（{detail}）。请用 Excel、WPS 或 LibreOffice 重新保存为 .xlsx 后报送。"),
+    "unsupported": ("error", "工作簿的保存方式无法识别{detail}。请用 Excel、WPS 或 LibreOffice 重新保存为 .xlsx 后报送。"),
     # identity of the form
     "not_xlform": ("error", "工作簿不是下发的自评表模板（缺少模板信息），无法识别。请使用下发的模板填写。"),
     "meta_missing": ("error", "隐藏的模板信息表已被删除；已按项目名称识别为模板 {template_id} 第 {version} 版。请使用下发的原模板填写。"),
@@ -27,7 +29,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "unknown_template": ("error", "模板编号“{template_id}”不在下发记录中，请确认使用的是本年度下发的模板。"),
     "unknown_version": ("error", "模板 {template_id} 没有第 {version} 版的下发记录，请使用下发的模板。"),
     "hash_mismatch": ("error", "模板 {template_id} 第 {version} 版的校验值与下发记录不符，模板信息可能被修改。请使用下发的原模板填写。"),
-    "outdated_version": ("warning", "填写的是模板 {template_id} 第 {version} 版，当前为第 {current} 版。"),
+    "outdated_version": ("warning", "填写的是模板 {template_id} 第 {version} 版，当前为第 {current} 版。如需按新版报送，请向下发单位索取新版模板。"),
     "meta_visible": ("warning", "隐藏的模板信息表“{sheet}”已被设为可见。请勿修改该表，将其重新隐藏，或在下发的原模板中填写。"),
     "sheet_missing": ("error", "找不到工作表“{sheet}”，可能已被删除或重命名。请使用下发的原模板填写。"),
     "sheet_renamed": ("error", "工作表“{sheet}”被重命名为“{actual}”。请勿修改工作表名称。"),
@@ -40,29 +42,29 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "hidden_row": ("error", "第 {row} 行被隐藏。请取消隐藏，不要隐藏表格中的行或列。"),
     "hidden_column": ("error", "第 {column} 列被隐藏。请取消隐藏，不要隐藏表格中的行或列。"),
     "number_format": ("error", "单元格的数字格式被改为“{format}”，显示的内容不是实际数值。请恢复原格式，或在下发的原模板中填写。"),
-    "extra_content": ("warning", "表格以外的单元格有内容“{actual}”，不会被读取。"),
-    "extra_content_many": ("warning", "表格以外共有 {count} 个单元格有内容（以上只列出前 {listed} 个），不会被读取。"),
+    "extra_content": ("warning", "表格以外的单元格有内容“{actual}”，不会被读取。如需报送，请填入表格内的对应单元格。"),
+    "extra_content_many": ("warning", "表格以外共有 {count} 个单元格有内容（以上只列出前 {listed} 个），不会被读取。如需报送，请填入表格内。"),
     "stale_value": ("warning", "单元格保存的计算结果“{cached}”与按评分规则计算的“{computed}”不一致（可能未重新计算），以规则计算结果为准。"),
     # inputs
     "not_a_number": ("error", "“{value}”不是有效的数字。请只填写数字{hint}。"),
     "input_formula": ("warning", "单元格填写的是公式“={formula}”，已按其计算结果“{value}”读取。请直接填写数值或文字。"),
     "lenient_number": ("warning", "“{value}”已按 {parsed} 读取（{how}）。请直接填写数字。"),
-    "negative": ("error", "{what}不能为负数（现为 {value}）。"),
-    "percent_range": ("error", "完成程度须在 0% 至 100% 之间（现为 {value}）。"),
+    "negative": ("error", "{what}不能为负数（现为 {value}），请填写 0 或正数。"),
+    "percent_range": ("error", "完成程度须在 0% 至 100% 之间（现为 {value}），请改正。"),
     "score_out_of_range": ("error", "得分 {score} 超出范围：须在 0 至分值 {weight} 之间。"),
     "blank_executed": ("error", "{row}的{executed_label}未填写（{annual_label} {annual} 万元）。没有执行请填 0。"),
-    "blank_actual": ("error", "“{name}”的实际完成值未填写。"),
+    "blank_actual": ("error", "“{name}”的实际完成值未填写，请填写。"),
     "blank_score": ("error", "“{name}”的得分未填写（由评价人填写）。"),
-    "blank_goal_actual": ("warning", "年度总体目标的实际完成情况未填写。"),
+    "blank_goal_actual": ("warning", "年度总体目标的实际完成情况未填写，请填写。"),
     "over_budget": ("warning", "{row}的{executed_label} {executed} 万元超过{annual_label} {annual} 万元，请核实。"),
     "reason_missing": ("error", "“{name}”得分 {score} 低于分值 {weight}，须填写偏差原因分析及改进措施。"),
     "reason_overshoot": ("warning", "“{name}”实际完成值 {actual} 超过年度指标值 {target} 达 {overshoot} 以上，请填写偏差原因分析及改进措施。"),
-    "text_too_long": ("warning", "内容超过 {limit} 字（现为 {length} 字）。"),
+    "text_too_long": ("warning", "内容超过 {limit} 字（现为 {length} 字），请精简。"),
     "not_a_tier": ("error", "“{value}”不是可选的完成情况。请从下拉列表选择：达成年度指标、部分达成年度指标并具有一定效果、未达成年度指标且效果较差。"),
     "score_out_of_tier": ("error", "得分 {score} 与所选完成情况“{tier}”不符：应在 {range} 之间。"),
     "reason_tier": ("error", "“{name}”完成情况为“{tier}”，须填写偏差原因分析及改进措施。"),
     "funds_reason_missing": ("error", "预算执行率 {rate} 低于 {threshold}，须填写原因。"),
-    "blank_text": ("error", "{label}未填写。"),
+    "blank_text": ("error", "{label}未填写，请填写。"),
     # a filled 绩效目标申报表 (form kind declaration)
     "decl_attribute": ("error", "项目属性未选择或无效（现为“{value}”）。请从下拉列表选择：{choices}。"),
     "decl_goal_missing": ("error", "年度绩效目标未填写。请写明本项目年度要做什么、达到什么效果。"),
@@ -89,8 +91,21 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 }
 
 
+def shown(value):
+    """A value as a message shows it: （空） for none, 12.5 not 12.50000001 (a Python value never shows)."""
+    if value is None:
+        return "（空）"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return value
+
+
 def problem(code: str, cell: str, **values) -> Problem:
     """A catalogued problem at a cell ("自评表!F13") or a file; values fill the message."""
     severity, text = CATALOGUE[code]
-    values.setdefault("detail", "")
+    detail = values.pop("detail", None)
+    values = {k: shown(v) for k, v in values.items()}
+    values["detail"] = f"（{detail}）" if detail else ""
     return Problem(cell, "", text.format(**values), code, severity)

@@ -167,6 +167,8 @@ def migrate(path: Path, registry: Registry, out_dir: Path, to: Project | None = 
         specs.append(SheetSpec(new, new_kind, new_version, record.sheet, inputs))
     if to is not None and to.id not in {s.project.id for s in specs}:
         raise XlformError(f"{path}: holds no return of template {to.id}")
+    if all(was == version for _, _, was, version in result.sheets):
+        return result  # already on the version wanted: nothing to carry, nothing written (output stays None)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / (f"{specs[0].project.id}.xlsx" if len(specs) == 1 else Path(path).name)
     taken = {} if taken is None else taken

@@ -194,8 +194,8 @@ class _WorkbookReader:
         project = reg["project"]
         try:
             kind = reg["kind"] or form_kind(project.form)  # the kind as issued; a 0.1 registry kept none
-        except XlformError as e:
-            problems.append(problem("unsupported", info.name, detail=str(e)))
+        except XlformError:  # the issuer's registry names a kind this xlform lacks: not the department's to fix
+            problems.append(problem("internal", info.name))
             return record
         if "declared_indicators" in kind.sections:  # a 绩效目标申报表: its own reader (xlform/declaration.py)
             from .declaration import DeclarationSheetReader
@@ -387,7 +387,8 @@ class _SheetReader:
                          range=f"{low:g} 至 {high:g}" + ("" if closed else "（不含）"))
         reason, why_cell = inputs[f"{key}.reason"], lay.cell(f"{key}.reason")
         score = result[f"{key}.score"]
-        if result.needs[f"{key}.reason"] and not reason:
+        if result.needs[f"{key}.reason"] and not reason and not (kind == "tier" and x is None):
+            # (no tier chosen: blank_actual or not_a_tier said so; the reason is asked for once one is)
             if kind == "tier" and x != TIERS[0][0]:
                 self.add("reason_tier", why_cell, name=ind.name, tier=x)
             elif score is not None and score < ind.weight:

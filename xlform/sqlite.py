@@ -49,14 +49,17 @@ def _retry_locked(step, timeout: float = TIMEOUT):
 
 
 def _open_readonly(path: Path) -> sqlite3.Connection:
-    """mode=ro; where even that cannot open (a WAL database on a read-only file system, whose -shm file
-    cannot be created), immutable=1: nobody can be writing there."""
+    """A connection that writes nothing (query_only). It is opened read-write where it can be: a read-write
+    connection that closes last checkpoints the WAL and removes -wal and -shm, where a mode=ro connection
+    would leave both behind beside the database. Else mode=ro; where even that cannot open (a WAL database
+    on a read-only file system, whose -shm file cannot be created), immutable=1: nobody can be writing there."""
     if not path.is_file():
         raise sqlite3.OperationalError("unable to open database file")
     uri = path.resolve().as_uri()
-    for flags in ("mode=ro", "immutable=1"):
+    for flags in ("mode=rw", "mode=ro", "immutable=1"):
         db = sqlite3.connect(f"{uri}?{flags}", uri=True, timeout=TIMEOUT, isolation_level=None)
         try:
+            db.execute("PRAGMA query_only=ON")
             db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
             return db
         except sqlite3.OperationalError:

@@ -156,6 +156,11 @@ def _first(value):
     return (value is not None, value if value is not None else "")
 
 
+# A rejection is final when the file alone decides it. These depend on what the registry knew when the file
+# was read (it may have lacked the template, or been another registry): such a file is read again once the
+# registry knows its template. Found through the problems table, which databases of xlform 0.1 have too.
+RETRYABLE = ("unknown_template", "unknown_version")
+
 GRADES = ("优", "良", "中", "差")   # the national 评价等级, shown even when no project has them
 
 
@@ -212,11 +217,41 @@ class Store:
         added = self.db.execute("INSERT INTO files VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                                 (sha, path, size, modified, now, status)).rowcount
         self.add_path(path, sha, now)
-        if not added:
+        if not added and not self._retake(sha, path, size, modified, now, status, records):
             return None
         for r in records:
             self._add_record(r, sha, path, modified, now)
         return status
+
+    def _retake(self, sha: str, path: str, size: int, modified: str, now: str, status: str,
+                records: list["Prepared"]) -> bool:
+        """A file rejected only because the registry did not know its template, read again with a registry
+        that does: the new reading replaces the rejection. The UPDATE claims the file (a writer of the same
+        content at the same time waits for it, then finds the file read and stores nothing)."""
+        if any(p[2] in RETRYABLE for r in records for p in r.problems):
+            return False   # the registry still does not know it: the stored rejection stands, a duplicate
+        stored = self.db.one("SELECT status FROM files WHERE sha256=?", sha)
+        if stored is None or stored[0] != "rejected" or not self.db.one(
+                "SELECT 1 FROM problems p JOIN submissions s ON s.id = p.submission_id WHERE s.sha256=? AND "
+                "p.code IN (?,?) LIMIT 1", sha, *RETRYABLE):
+            return False   # content already read, or rejected for good: a duplicate
+        claimed = self.db.execute("UPDATE files SET path=?, size=?, modified=?, received_at=?, status=? "
+                                  "WHERE sha256=? AND status='rejected'",
+                                  (path, size, modified, now, status, sha)).rowcount
+        if not claimed:
+            return False
+        for table in ("problems", "extra_values", "indicators", "funds", "projects"):
+            self.db.execute(f"DELETE FROM {table} WHERE submission_id IN (SELECT id FROM submissions WHERE sha256=?)",
+                            (sha,))
+        self.db.execute("DELETE FROM submissions WHERE sha256=?", (sha,))
+        return True
+
+    def awaiting_registry(self) -> list[tuple[str, str | None, int | None]]:
+        """(sha256, template id, version) of every file rejected only because the registry did not know its
+        template: the collector reads it again once the registry knows it."""
+        return self.db.all("SELECT s.sha256, s.template_id, s.version FROM problems p JOIN submissions s ON "
+                           "s.id = p.submission_id JOIN files f ON f.sha256 = s.sha256 WHERE p.code IN (?,?) AND "
+                           "f.status='rejected'", *RETRYABLE)
 
     def _add_record(self, r: "Prepared", sha, path, modified, now):
         status = self._claim_current(r.template_id, modified) if r.usable else "rejected"

@@ -145,7 +145,7 @@ def _unescape(text: str) -> str:
 
 
 def _refuse_dtd(*_):
-    raise BadWorkbook("hostile", "a DTD in an XML part")
+    raise BadWorkbook("hostile", "含有文档类型定义")
 
 
 def _parser() -> expat.XMLParserType:
@@ -162,7 +162,9 @@ class Package:
 
     def __init__(self, path, limits: Limits = Limits()):
         self.path, self.limits = path, limits
-        self._file = open(path, "rb")
+        # without waiting: a FIFO or a terminal opens at once, and fstat below refuses it
+        self._file = os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)),
+                               "rb")
         try:
             self._open_zip()
         except BaseException:
@@ -179,28 +181,28 @@ class Package:
     def _open_zip(self):
         st = os.fstat(self._file.fileno())  # the real size, before a byte is read
         if not stat.S_ISREG(st.st_mode):
-            raise BadWorkbook("not_zip", "not a regular file")
+            raise BadWorkbook("not_zip", "不是普通文件")
         if st.st_size > self.limits.max_bytes:
-            raise BadWorkbook("too_large", f"file larger than {self.limits.max_bytes // 2**20} MB")
+            raise BadWorkbook("too_large", f"文件大于 {self.limits.max_bytes // 2**20} MB")
         head = self._file.read(8)
         if head.startswith(b"\xd0\xcf\x11\xe0"):
-            raise BadWorkbook("ole", "an OLE2 file: encrypted .xlsx, or .xls/.et")
+            raise BadWorkbook("ole", "加密的 .xlsx，或 .xls/.et 文件")
         if not head.startswith(b"PK"):
             raise BadWorkbook("not_zip")
         self._file.seek(0)
         try:
             self.zip = zipfile.ZipFile(self._file)
             infos = self.zip.infolist()
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-            raise BadWorkbook("truncated", str(e))
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+            raise BadWorkbook("truncated", "压缩结构损坏")
         if len(infos) > self.limits.max_parts:
-            raise BadWorkbook("too_large", f"{len(infos)} parts")
+            raise BadWorkbook("too_large", f"含有 {len(infos)} 个内部文件，最多 {self.limits.max_parts} 个")
         # Part names are case-insensitive; two parts of one name are two readings of one file.
         self.names: dict[str, zipfile.ZipInfo] = {}
         for info in infos:
             key = info.filename.lower()
             if key in self.names:
-                raise BadWorkbook("hostile", f"two parts named {info.filename}")
+                raise BadWorkbook("hostile", "两个内部文件同名")
             self.names[key] = info
         if "encryptedpackage" in self.names:
             raise BadWorkbook("ole")
@@ -208,10 +210,10 @@ class Package:
         # in a part never read, is refused at once.
         lim = self.limits
         if sum(i.file_size for i in infos) > lim.max_uncompressed:
-            raise BadWorkbook("too_large", f"more than {lim.max_uncompressed // 2**20} MB uncompressed")
+            raise BadWorkbook("too_large", f"解压后超过 {lim.max_uncompressed // 2**20} MB")
         for i in infos:
             if i.file_size > 2**20 and i.file_size > lim.max_ratio * max(i.compress_size, 1):
-                raise BadWorkbook("too_large", f"{i.filename} compresses more than {lim.max_ratio}:1")
+                raise BadWorkbook("too_large", f"压缩比超过 {lim.max_ratio}:1")
 
     def close(self):
         if hasattr(self, "zip"):
@@ -229,7 +231,7 @@ class Package:
         """Feed one part to a fresh parser as it is inflated, counting the bytes really inflated."""
         info = self.names.get(name.lower())
         if info is None:
-            raise BadWorkbook("not_xlsx", f"missing part {name}")
+            raise BadWorkbook("not_xlsx", "缺少必需的内部文件")
         p = _parser()
         handler.bind(p)
         lim, done = self.limits, 0
@@ -239,20 +241,20 @@ class Package:
                     done += len(chunk)
                     self._inflated += len(chunk)
                     if self._inflated > lim.max_uncompressed:
-                        raise BadWorkbook("too_large", f"more than {lim.max_uncompressed // 2**20} MB uncompressed")
+                        raise BadWorkbook("too_large", f"解压后超过 {lim.max_uncompressed // 2**20} MB")
                     if done > 2**20 and done > lim.max_ratio * max(info.compress_size, 1):
-                        raise BadWorkbook("too_large", f"{name} compresses more than {lim.max_ratio}:1")
+                        raise BadWorkbook("too_large", f"压缩比超过 {lim.max_ratio}:1")
                     p.Parse(chunk, False)
                     handler.chunk_done()
                 p.Parse(b"", True)
         except expat.ExpatError as e:
-            raise BadWorkbook("bad_xml", f"{name}: {expat.ErrorString(e.code)}, line {e.lineno}")
-        except RuntimeError as e:  # zipfile: an encrypted entry
-            raise BadWorkbook("ole", f"{name}: {e}")
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as e:
-            raise BadWorkbook("truncated", f"{name}: {e}")
-        except (ValueError, UnicodeError, LookupError) as e:  # an encoding expat cannot read, a bad number
-            raise BadWorkbook("bad_xml", f"{name}: {e}")
+            raise BadWorkbook("bad_xml", f"内部数据第 {e.lineno} 行格式错误")
+        except RuntimeError:  # zipfile: an encrypted entry
+            raise BadWorkbook("ole", "内部文件已加密")
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError):
+            raise BadWorkbook("truncated", "内部文件损坏")
+        except (ValueError, UnicodeError, LookupError):  # an encoding expat cannot read, a bad number
+            raise BadWorkbook("bad_xml", "内部数据的编码或数值无法识别")
 
     def _rels(self, part: str) -> dict[str, tuple[str, str]]:
         """A part's relationships: id -> (type, e.g. "worksheet", target part)."""
@@ -267,12 +269,12 @@ class Package:
         """The sheets: name, state and part (nothing else of the workbook part is needed)."""
         main = next((t for kind, t in self._rels("").values() if kind == "officeDocument"), "xl/workbook.xml")
         if main.lower() not in self.names:
-            raise BadWorkbook("not_xlsx", f"no {main}")
+            raise BadWorkbook("not_xlsx", "缺少工作簿内容")
         self._book_rels = self._rels(main)
         book = _Workbook()
         self._parse(main, book)
         if not book.root:
-            raise BadWorkbook("unsupported", "an unusual workbook part")
+            raise BadWorkbook("unsupported", "工作簿结构异常")
         self.sheets: list[SheetInfo] = [SheetInfo(name, state, self._book_rels.get(rid, ("", ""))[1], i)
                                         for i, (name, state, rid) in enumerate(book.sheets)]
 
@@ -350,7 +352,7 @@ class _Handler:
     def chunk_done(self):
         """Called after each chunk: one value may not grow past the limit (memory per cell is bounded)."""
         if self.text and sum(map(len, self.text)) > self.max_text:
-            raise BadWorkbook("too_large", "a value longer than any spreadsheet allows")
+            raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
 
 
 class _Counter(_Handler):
@@ -361,11 +363,11 @@ class _Counter(_Handler):
     def start(self, name, attrs):
         self.count += 1
         if self.count > self.limits.max_elements:
-            raise BadWorkbook("too_large", f"more than {self.limits.max_elements} XML elements")
+            raise BadWorkbook("too_large", f"内部数据超过 {self.limits.max_elements} 项")
         if _MAIN.get(name) == "xf":
             self.styles += 1
             if self.styles > self.limits.max_styles:
-                raise BadWorkbook("too_large", f"more than {self.limits.max_styles} cell formats")
+                raise BadWorkbook("too_large", f"单元格格式超过 {self.limits.max_styles} 种")
 
     def end(self, name):
         pass
@@ -439,7 +441,7 @@ class _SharedStrings(_Handler):
             self.stop()
         elif tag == "si":
             if len(self.out) >= self.limit:
-                raise BadWorkbook("too_large", f"more than {self.limit} shared strings")
+                raise BadWorkbook("too_large", f"文本超过 {self.limit} 条")
             self.out.append(_unescape("".join(self.parts)))
         elif tag == "rPh":
             self.phonetic = False
@@ -505,12 +507,12 @@ class _SheetReader(_Handler):
         if tag == "c":
             self.counted += 1
             if self.counted > self.max_cells:
-                raise BadWorkbook("too_large", f"more than {self.max_cells} cells")
+                raise BadWorkbook("too_large", f"单元格超过 {self.max_cells} 个")
             ref = attrs.get("r") or self._next_ref()
             if len(ref) > 10 or not _REF.fullmatch(ref):   # a reference is checked before anything uses it
                 ref = ref.upper()  # spreadsheets read references case-insensitively
                 if len(ref) > 10 or not _REF.fullmatch(ref):
-                    raise BadWorkbook("bad_xml", f"a cell reference {ref[:20]!r}")
+                    raise BadWorkbook("bad_xml", "单元格地址无效")
             # most cells of a form are empty and only formatted: what else costs is done in end(), for the others
             self.ref = self.last = ref
             if self.layout:
@@ -587,12 +589,12 @@ class _SheetReader(_Handler):
             if self.f is not None:
                 formula = "".join(self.f)
                 if len(formula) > MAX_FORMULA:
-                    raise BadWorkbook("bad_xml", f"a formula of {len(formula)} characters (Excel allows {MAX_FORMULA})")
+                    raise BadWorkbook("bad_xml", f"公式长 {len(formula)} 个字符，Excel 最多允许 {MAX_FORMULA} 个")
                 if self.fattrs.get("t") == "shared":
                     formula = _shared_formula(self.masters, self.fattrs.get("si"), ref, formula)
                     self.expanded += len(formula)   # one short formula may be copied into many cells
                     if self.expanded > self.pkg.limits.max_shared:
-                        raise BadWorkbook("too_large", "shared formulas expand past the size limit")
+                        raise BadWorkbook("too_large", "共享公式展开后超过读取限制")
             self.sheet.cells[ref] = Cell(self._value(), formula)
 
     def _value(self):
@@ -610,7 +612,7 @@ class _SheetReader(_Handler):
             try:
                 return self.shared[int(value)]
             except (IndexError, ValueError):
-                raise BadWorkbook("bad_xml", f"no shared string {value[:20]!r}")
+                raise BadWorkbook("bad_xml", "引用了不存在的共享文本")
         if t == "b":
             return value.strip() in ("1", "true")
         if t == "e":
