@@ -147,11 +147,8 @@ def create_app(config: DeskConfig) -> Flask:
                 404: "页面不存在，或链接无效、已被收回。请使用绩效管理部门发送的最新链接。",
                 405: "不支持此操作。", 411: "请求缺少长度信息，未予处理。",
                 413: f"上传的内容过大：每个文件不超过 {size_text(config.max_file_bytes)}，一次最多 {MAX_FILES} 个文件。"}
-        response = Response(render_template("message.html", title="无法完成", text=text.get(e.code, "无法完成此请求。"),
-                                            **way_back()), e.code)
-        if request.headers.get("X-Xlform-Refused"):
-            response.headers["Connection"] = "close"     # the body was refused unread: the connection ends
-        return response
+        return render_template("message.html", title="无法完成", text=text.get(e.code, "无法完成此请求。"),
+                               **way_back()), e.code
 
     @app.errorhandler(CannotRun)
     @app.errorhandler(sqlite3.Error)

@@ -81,7 +81,7 @@ def _guarded(body_limit):
                 self.headers.pop("TRANSFER_ENCODING", None)
                 self.content_length, self.body_rcv, self.chunked = 0, None, False
                 self.expect_continue = False
-                self.connection_close = True
+                self.headers["CONNECTION"] = "close"   # waitress closes after the answer: the body is never read
 
     class GuardedChannel(HTTPChannel):
         parser_class = GuardedParser
