@@ -86,22 +86,27 @@ def create_app(config: DeskConfig) -> Flask:
                     pass
 
     # -- request bodies, limited before they are read -----------------------------------------------------
-    links_seen = {"at": -1.0, "links": []}
+    links_seen = {"at": -1e9, "links": []}
 
     def body_limit(method: str, path: str) -> int | None:
         """The bytes a request may send, from its request line (server.py asks, before the body is read);
-        None for an upload to an unknown link. The links are read again at most every 2 seconds."""
+        None for an upload to an unknown link. The links are read again when a token is not among them (a
+        link issued a moment ago; a made-up one costs this one query, as its GET does) and every 2 seconds
+        (a revoked link's upload is then refused by its route)."""
         m = re.fullmatch(r"/d/([^/]{1,128})/upload", path)
         if method != "POST" or not m:
             return SMALL_BODY
-        now = time.monotonic()
-        if now - links_seen["at"] > 2:
-            try:
-                links_seen.update(at=now, links=store().links())
-            except Exception:      # the database away: the route itself answers (503)
-                forget_connections()
+        for attempt in (1, 2):
+            now = time.monotonic()
+            if attempt == 2 or now - links_seen["at"] > 2:
+                try:
+                    links_seen.update(at=now, links=store().links())
+                except Exception:      # the database away: the route itself answers (503)
+                    forget_connections()
+                    return app.config["MAX_CONTENT_LENGTH"]
+            if auth.department_of(m.group(1), links_seen["links"]):
                 return app.config["MAX_CONTENT_LENGTH"]
-        return app.config["MAX_CONTENT_LENGTH"] if auth.department_of(m.group(1), links_seen["links"]) else None
+        return None
 
     app.body_limit = body_limit
 
@@ -132,10 +137,11 @@ def create_app(config: DeskConfig) -> Flask:
                                         "frame-ancestors 'none'; base-uri 'none'")
         return response
 
-    def way_back() -> dict:
-        """The link on a message page: a department's page under its link, the dashboard under /admin."""
+    def way_back(code: int = 500) -> dict:
+        """The link on a message page: a department's page under its link (not after a 404: the link may be
+        the unknown one), the dashboard under /admin, else the first page."""
         m = re.match(r"/d/([A-Za-z0-9_-]{1,128})/", request.path)
-        if m:
+        if m and code != 404:
             return {"back": url_for("department_home", token=m.group(1)), "back_text": "返回本部门报送页面"}
         if request.path.startswith("/admin"):
             return {"back": url_for("dashboard"), "back_text": "返回管理页面"}
@@ -148,7 +154,7 @@ def create_app(config: DeskConfig) -> Flask:
                 405: "不支持此操作。", 411: "请求缺少长度信息，未予处理。",
                 413: f"上传的内容过大：每个文件不超过 {size_text(config.max_file_bytes)}，一次最多 {MAX_FILES} 个文件。"}
         return render_template("message.html", title="无法完成", text=text.get(e.code, "无法完成此请求。"),
-                               **way_back()), e.code
+                               **way_back(e.code)), e.code
 
     @app.errorhandler(CannotRun)
     @app.errorhandler(sqlite3.Error)
