@@ -3,9 +3,10 @@
 waitress is a production WSGI server in pure Python (threads, no C extension, no fork): it runs the same on
 the office's Linux or Windows machine, and nothing is fetched at run time. It reads every request, headers
 and body, in one event loop and hands it to a thread only when complete, so slow or idle sockets hold no
-thread (cheroot, by contrast, gives each connection a thread while it reads the headers: 200 slow sockets
-would take 200 threads). Because waitress spools a body before the application runs, the body's limit is
-decided here, with the headers (`Guard`): the upload route of a known link may send up to its limit, every
+thread (cheroot, which would stream bodies to the application, hands a readable connection to a pool thread
+that reads the request line and headers itself: 200 slow sockets would hold 200 threads). Because waitress
+spools a body before the application runs, the body's limit is decided here, from the request line
+(`_guarded`, asking the application's `body_limit`): the upload route of a known link may send up to its limit, every
 other request a few KB, and an unknown link nothing; a refused body is never read: the application answers
 from the headers and the connection closes."""
 from __future__ import annotations
