@@ -146,7 +146,7 @@ def test_a_stale_form_gets_a_fresh_page(office):
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_every_message_page_has_a_way_back(office, monkeypatch):
+def test_every_message_page_has_a_way_back(office, monkeypatch, caplog):
     app = office["app"]()
     c = app.test_client()
     token = office["tokens"]["甲局"]
@@ -155,6 +155,8 @@ def test_every_message_page_has_a_way_back(office, monkeypatch):
     r = c.post(f"/d/{token}/upload", data=b"--b--", content_type="multipart/form-data; boundary=b",
                environ_overrides={"CONTENT_LENGTH": str(20 * 21 * MB + 2)})     # 413: more than the route takes
     assert r.status_code == 413 and back_link(r.text) == f"/d/{token}"
+    assert f"refused unread (413): POST /d/…/upload (甲局), Content-Length {20 * 21 * MB + 2}" in caplog.text
+    assert token not in caplog.text                          # the office's log names the department, not its link
     login(c)
     r = c.post("/admin/links/issue", data={"csrf": csrf_of(c.get("/admin").text), "department": "丙局"})   # 400
     assert r.status_code == 400 and back_link(r.text) == "/admin"

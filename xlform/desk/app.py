@@ -147,8 +147,24 @@ def create_app(config: DeskConfig) -> Flask:
             return {"back": url_for("dashboard"), "back_text": "返回管理页面"}
         return {"back": url_for("index"), "back_text": "返回首页"}
 
+    def log_refusal(code: int):
+        """A body refused (too large, of unstated length) in the office's log: the department when the link is
+        known, never the link itself."""
+        m = re.match(r"/d/([^/]{1,128})/", request.path)
+        who = ""
+        if m:
+            try:
+                who = auth.department_of(m.group(1), store().links()) or "an unknown link"
+            except Exception:
+                who = "a link"
+        app.logger.warning("refused unread (%d): %s %s%s, Content-Length %s, from %s", code, request.method,
+                           re.sub(r"^/d/[^/]+", "/d/…", request.path), f" ({who})" if who else "",
+                           request.headers.get("X-Xlform-Length") or request.content_length, request.remote_addr)
+
     @app.errorhandler(HTTPException)
     def _http_error(e: HTTPException):
+        if e.code in (411, 413):
+            log_refusal(e.code)
         text = {400: "请求无效或页面已过期：请返回后重试。", 403: "无权访问。",
                 404: "页面不存在，或链接无效、已被收回。请使用绩效管理部门发送的最新链接。",
                 405: "不支持此操作。", 411: "请求缺少长度信息，未予处理。",

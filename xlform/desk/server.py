@@ -62,6 +62,7 @@ CONNECTIONS = 1000      # open connections at most (Windows: 500, what its selec
 PER_ADDRESS = 100       # from one client address: one machine cannot take every connection
 IDLE_SECONDS = 60       # a connection that sends nothing for this long is closed
 REFUSED = "X_XLFORM_REFUSED"   # the header (as waitress names it) telling the application why a body went unread
+LENGTH = "X_XLFORM_LENGTH"     # and the length the body claimed
 
 
 def _guarded(body_limit):
@@ -74,10 +75,12 @@ def _guarded(body_limit):
         def parse_header(self, header_plus):
             super().parse_header(header_plus)
             self.headers.pop(REFUSED, None)          # never what a client sent itself
+            self.headers.pop(LENGTH, None)
             limit = body_limit(self.command, self.path)
             refused = 404 if limit is None else 411 if self.chunked else 413 if self.content_length > limit else 0
             if refused:      # no body: the request is complete with its headers, and the connection closes
                 self.headers[REFUSED] = str(refused)
+                self.headers[LENGTH] = str(self.content_length)   # for the office's log
                 self.headers["CONTENT_LENGTH"] = "0"
                 self.headers.pop("TRANSFER_ENCODING", None)
                 self.content_length, self.body_rcv, self.chunked = 0, None, False
