@@ -362,3 +362,44 @@ def test_a_restart_keeps_the_office_logged_in_and_pages_working(served):
     body, kind = multipart({"csrf": csrf}, [("open.xlsx", src.read_bytes())])
     status, _, page = desk.request("POST", f"/d/{token}/upload", body, {"Content-Type": kind}, department_cookie)
     assert status == 200 and states(page) == ["已通过"]
+
+
+def children(pid: int) -> set[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_the_readers_end_with_the_desk_stopped_or_killed(tmp_path):
+    """The desk reads returns in worker processes, one a core: none is left behind, whether the desk is
+    stopped (SIGTERM, as a service manager stops it) or killed."""
+    import os
+    import signal
+    forms = issue(tmp_path, str(tmp_path / "registry.db"))
+    db = tmp_path / "collect.db"
+    give_links(locate(str(db), db))
+    desk = Desk(tmp_path, str(db), str(tmp_path / "registry.db"), PASSWORD)
+    workers = children(desk.process.pid)
+    if (os.cpu_count() or 1) > 1:
+        assert len(workers) > os.cpu_count()     # one reader a core, and multiprocessing's resource tracker
+    desk.stop()
+    assert desk.process.returncode == 0
+    deadline = time.monotonic() + 60
+    while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if Path(f"/proc/{w}").exists()]
+    desk.start()
+    workers = children(desk.process.pid)
+    os.kill(desk.process.pid, signal.SIGKILL)
+    desk.process.wait()
+    deadline = time.monotonic() + 60     # they notice within a second; a far bound for a busy machine
+    while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if Path(f"/proc/{w}").exists()]

@@ -44,6 +44,7 @@ class DeskConfig:
     password: str | None = None            # the workbook protection password, for blank forms rendered again
     secret_key: bytes | None = None        # signs the cookies; None: the desk's key file in `uploads`
     session_hours: float = SESSION_HOURS
+    readers: int = 0                       # worker processes reading returns (serve: one a core); else threads
 
 
 class _Connections(threading.local):
@@ -60,7 +61,14 @@ def create_app(config: DeskConfig) -> Flask:
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=config.session_hours),
         MAX_CONTENT_LENGTH=config.max_file_bytes * MAX_FILES + MB, MAX_FORM_MEMORY_SIZE=MB)
-    intake = Intake(config.uploads, config.max_file_bytes)
+    readers = None
+    if config.readers > 1:
+        from .readers import Readers
+        try:
+            readers = Readers(config.registry, config.readers)
+        except Exception as e:    # no worker processes here: the threads read, on one core
+            app.logger.warning("reading returns in this process only: %s", e)
+    intake = Intake(config.uploads, config.max_file_bytes, *([readers] if readers else []))
     local = _Connections()
     Store(config.db).close()    # the tables, once, before any request
 
@@ -406,6 +414,7 @@ def create_app(config: DeskConfig) -> Flask:
         return attachment(text.encode("utf-8-sig"), f"自评结果-{day}.csv", "text/csv", f"export-{day}.csv")
 
     app.desk_config = config
+    app.readers = readers                  # closed by server.py when it stops
     return app
 
 

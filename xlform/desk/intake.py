@@ -61,8 +61,8 @@ class Upload:
 class Intake:
     """Uploads into `folder` (beside the database): `<sha256>.xlsx`, and `.incoming/` while being checked."""
 
-    def __init__(self, folder: Path, limit: int = 20 * MB):
-        self.folder, self.limit = Path(folder), int(limit)
+    def __init__(self, folder: Path, limit: int = 20 * MB, read=read_return):
+        self.folder, self.limit, self.read = Path(folder), int(limit), read   # read: desk/readers.py in serve
         self.incoming = self.folder / ".incoming"
         self.incoming.mkdir(parents=True, exist_ok=True)
         # SQLite has one writer at a time: threads take turns here, waking at once, instead of in
@@ -91,7 +91,7 @@ class Intake:
                 return up
             path = work / f"{sha}{suffix}"        # read under the name it is stored by: no path from outside
             (work / "upload").rename(path)
-            records = read_return(path, registry)
+            records = self.read(path, registry)
             final = self.folder / path.name
             for r in records:
                 r.file = str(final)

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import socket
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ..db import SQLITE, Location
@@ -118,7 +121,8 @@ def connection_limit() -> int:
 def serve(config: DeskConfig, host: str, port: int, threads: int, echo) -> None:
     """Serve until interrupted; `echo` prints the lines that say where and how."""
     import waitress
-    app = create_app(config)
+    cores = os.cpu_count() or 1
+    app = create_app(replace(config, readers=cores if cores > 1 else 0))
     try:
         server = waitress.create_server(app, host=host, port=port, threads=threads,
                                         max_request_body_size=app.config["MAX_CONTENT_LENGTH"] + 1,
@@ -134,12 +138,15 @@ def serve(config: DeskConfig, host: str, port: int, threads: int, echo) -> None:
     echo(f"office dashboard: {url}/admin")
     echo("department links: `xlform links list`, `xlform links issue DEPARTMENT` (prints the new link once), "
          "`xlform links revoke DEPARTMENT`; or on the dashboard. Stop with Ctrl+C.")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # stopped by a service manager: end as on Ctrl+C
     try:
         server.run()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         pass
     finally:
         server.close()
+        if app.readers:
+            app.readers.close()
 
 
 __all__ = ["DeskConfig", "MB", "admin_password", "serve", "uploads_folder"]
