@@ -403,3 +403,22 @@ def test_the_readers_end_with_the_desk_stopped_or_killed(tmp_path):
     while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [w for w in workers if Path(f"/proc/{w}").exists()]
+
+
+def test_the_served_desk_on_postgresql(pg_url, tmp_path):
+    """`xlform serve` with the registry and the database on PostgreSQL: its readers connect on their own."""
+    forms = issue(tmp_path, pg_url)
+    tokens = give_links(locate(pg_url, Path("unused")))
+    desk = Desk(tmp_path, pg_url, pg_url, PASSWORD)
+    try:
+        token = tokens["甲局"]
+        src = filled(forms["desk-a-01"][0], tmp_path / "a.xlsx", trainings=4)
+        big = padded(src, tmp_path / "a-5mb.xlsx", 5 * MB)
+        cookie, csrf = department_session(desk, token)
+        body, kind = multipart({"csrf": csrf}, [(big.name, big.read_bytes())])
+        status, _, page = desk.request("POST", f"/d/{token}/upload", body, {"Content-Type": kind}, cookie)
+        assert status == 200 and states(page) == ["已通过"]
+        assert query(pg_url, "SELECT status FROM submissions WHERE template_id='desk-a-01'") == [("current",)]
+        assert desk.left_on_disk() == []
+    finally:
+        desk.stop()
