@@ -180,7 +180,8 @@ def test_a_department_returns_its_form_and_the_office_sees_it(browser, desk, lo)
     browser.execute_script("document.querySelector('#upload input[name=csrf]').remove();")
     browser.find_element(By.ID, "files").send_keys(str(wrong))
     browser.find_element(By.ID, "send").click()
-    wait_for(lambda: browser.find_elements(By.ID, "message"), what="the refusal")
-    assert "请求无效或页面已过期" in browser.find_element(By.ID, "message").text
+    wait_for(lambda: browser.find_elements(By.ID, "results"), what="the refusal")
+    assert "页面已过期，本次上传未接收" in browser.find_element(By.ID, "results").text   # the page again, a new token
+    assert browser.find_element(By.CSS_SELECTOR, "#upload input[name=csrf]").get_attribute("value")
     assert count(desk["db"], "SELECT COUNT(*) FROM uploads") == before == 2
     assert count(desk["db"], "SELECT COUNT(*) FROM submissions WHERE status='current'") == 1

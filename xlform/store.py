@@ -70,6 +70,9 @@ CREATE TABLE IF NOT EXISTS uploads (        -- every file sent to the desk (xlfo
 CREATE TABLE IF NOT EXISTS department_links (   -- the desk's private link of each 主管部门: a hash, never the token
     department TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, issued_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS desk_sessions (      -- the office's logins on the desk: a hash of each, never the id
+    id_sha256 TEXT PRIMARY KEY, started_at TEXT NOT NULL, expires {real} NOT NULL   -- expires: Unix time
+);
 """
 _VIEWS = """
 {view} current AS
@@ -412,6 +415,20 @@ class Store:
         """(department, token sha256, issued_at) of every link, by department."""
         return sorted(self.db.all("SELECT department, token_sha256, issued_at FROM department_links"),
                       key=lambda r: r[0])
+
+    def add_session(self, id_sha256: str, now: str, expires: float, at: float):
+        """An office login (its id's hash) until `expires`; logins that ended before `at` are dropped."""
+        with self.db.transaction():
+            self.db.execute("DELETE FROM desk_sessions WHERE expires < ?", (float(at),))
+            self.db.execute("INSERT INTO desk_sessions VALUES (?,?,?)", (id_sha256, now, float(expires)))
+
+    def session_alive(self, id_sha256: str, at: float) -> bool:
+        return self.db.one("SELECT 1 FROM desk_sessions WHERE id_sha256=? AND expires >= ?", id_sha256, float(at)) is not None
+
+    def drop_session(self, id_sha256: str):
+        """Log out: the login ends for every copy of its cookie."""
+        with self.db.transaction():
+            self.db.execute("DELETE FROM desk_sessions WHERE id_sha256=?", (id_sha256,))
 
     def department_averages(self) -> list[tuple[str, int, float | None, float | None]]:
         """(主管部门, current projects, average 总分, average 执行率) by department."""

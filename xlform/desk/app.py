@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote
@@ -27,6 +27,7 @@ from .intake import (MB, STATE_ERRORS, STATE_MISSING, STATE_PASSED, STATE_REFUSE
                      Intake, display_name, note_of, size_text, state_of)
 
 MAX_FILES = 20          # files in one upload request
+SMALL_BODY = 16 * 1024  # what any other request may send: a login, a link issued (server.py checks it unread)
 SESSION_HOURS = 8
 RESULTS = {"stored": "已接收", "duplicate": "已接收（同一文件，只保存一次）", "rejected": "未能读取",
            "refused": "未接收（非本部门的表）", "too_large": "未接收（文件过大）", "not_workbook": "未接收（不是工作簿）",
@@ -43,10 +44,11 @@ class DeskConfig:
     admin: auth.Password
     max_file_bytes: int = 20 * MB
     password: str | None = None            # the workbook protection password, for blank forms rendered again
-    secret_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    secret_key: bytes | None = None        # signs the cookies; None: the desk's key file in `uploads`
     session_hours: float = SESSION_HOURS
     public_url: str | None = None          # the address departments reach the desk at: links carry it
     deadline: date | None = None           # shown on the department pages
+    readers: int = 0                       # worker processes reading returns (serve: one a core); else threads
 
 
 class _Connections(threading.local):
@@ -56,11 +58,21 @@ class _Connections(threading.local):
 
 def create_app(config: DeskConfig) -> Flask:
     app = Flask(__name__, static_folder=None, template_folder="templates")   # no static files: nothing to list
+    # MAX_FORM_MEMORY_SIZE bounds a text field (the CSRF token) in memory; Werkzeug also holds it against its
+    # 64 KiB read chunk plus the bytes that may start a boundary, so 64 KiB refused most files over 100 KB
     app.config.update(
-        SECRET_KEY=config.secret_key, SESSION_COOKIE_NAME="xlform_session", SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Strict", PERMANENT_SESSION_LIFETIME=timedelta(hours=config.session_hours),
-        MAX_CONTENT_LENGTH=config.max_file_bytes * MAX_FILES + MB, MAX_FORM_MEMORY_SIZE=64 * 1024)
-    intake = Intake(config.uploads, config.max_file_bytes)
+        SECRET_KEY=config.secret_key or auth.desk_key(config.uploads), SESSION_COOKIE_NAME="xlform_session",
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=config.session_hours),
+        MAX_CONTENT_LENGTH=config.max_file_bytes * MAX_FILES + MB, MAX_FORM_MEMORY_SIZE=MB)
+    readers = None
+    if config.readers > 1:
+        from .readers import Readers
+        try:
+            readers = Readers(config.registry, config.readers)
+        except Exception as e:    # no worker processes here: the threads read, on one core
+            app.logger.warning("reading returns in this process only: %s", e)
+    intake = Intake(config.uploads, config.max_file_bytes, *([readers] if readers else []))
     local = _Connections()
     first = Store(config.db)    # the tables, once, before any request; then what a kill left behind
     try:
@@ -92,10 +104,38 @@ def create_app(config: DeskConfig) -> Flask:
                 except Exception:
                     pass
 
+    # -- request bodies, limited before they are read -----------------------------------------------------
+    links_seen = {"at": -1e9, "links": []}
+
+    def body_limit(method: str, path: str) -> int | None:
+        """The bytes a request may send, from its request line (server.py asks, before the body is read);
+        None for an upload to an unknown link. The links are read again when a token is not among them (a
+        link issued a moment ago; a made-up one costs this one query, as its GET does) and every 2 seconds
+        (a revoked link's upload is then refused by its route)."""
+        m = re.fullmatch(r"/d/([^/]{1,128})/upload", path)
+        if method != "POST" or not m:
+            return SMALL_BODY
+        for attempt in (1, 2):
+            now = time.monotonic()
+            if attempt == 2 or now - links_seen["at"] > 2:
+                try:
+                    links_seen.update(at=now, links=store().links())
+                except Exception:      # the database away: the route itself answers (503)
+                    forget_connections()
+                    return app.config["MAX_CONTENT_LENGTH"]
+            if auth.department_of(m.group(1), links_seen["links"]):
+                return app.config["MAX_CONTENT_LENGTH"]
+        return None
+
+    app.body_limit = body_limit
+
     # -- every response -------------------------------------------------------------------------------
     @app.before_request
     def _nonce():
         g.nonce = secrets.token_urlsafe(16)
+        refused = request.headers.get("X-Xlform-Refused")   # set by server.py's guard only
+        if refused in ("404", "411", "413"):
+            abort(int(refused))
 
     @app.context_processor
     def _globals():
@@ -116,13 +156,41 @@ def create_app(config: DeskConfig) -> Flask:
                                         "frame-ancestors 'none'; base-uri 'none'")
         return response
 
+    def way_back(code: int = 500) -> dict:
+        """The link on a message page: a department's page under its link (not after a 404: the link may be
+        the unknown one), the dashboard under /admin, else the first page."""
+        m = re.match(r"/d/([A-Za-z0-9_-]{1,128})/", request.path)
+        if m and code != 404:
+            return {"back": url_for("department_home", token=m.group(1)), "back_text": "返回本部门报送页面"}
+        if request.path.startswith("/admin"):
+            return {"back": url_for("dashboard"), "back_text": "返回管理页面"}
+        return {"back": url_for("index"), "back_text": "返回首页"}
+
+    def log_refusal(code: int):
+        """A body refused (too large, of unstated length) in the office's log: the department when the link is
+        known, never the link itself."""
+        m = re.match(r"/d/([^/]{1,128})/", request.path)
+        who = ""
+        if m:
+            try:
+                who = auth.department_of(m.group(1), store().links()) or "an unknown link"
+            except Exception:
+                who = "a link"
+        app.logger.warning("refused unread (%d): %s %s%s, Content-Length %s, from %s", code, request.method,
+                           re.sub(r"^/d/[^/]+", "/d/…", request.path), f" ({who})" if who else "",
+                           request.headers.get("X-Xlform-Length") or request.content_length, request.remote_addr)
+
     @app.errorhandler(HTTPException)
     def _http_error(e: HTTPException):
-        text = {400: "请求无效或页面已过期：请刷新页面后重试。", 403: "无权访问。",
+        if e.code in (411, 413):
+            log_refusal(e.code)
+        text = {400: "请求无效或页面已过期：请返回后重试。", 403: "无权访问。",
                 404: "页面不存在，或链接无效、已被收回。请使用绩效管理部门发送的最新链接。",
                 405: "此页面不能这样打开。请返回上一页，刷新后重试。",
+                411: "请求缺少长度信息，未予处理。",
                 413: f"上传的内容过大：每个文件不超过 {size_text(config.max_file_bytes)}，一次最多 {MAX_FILES} 个文件。"}
-        return render_template("message.html", title="无法完成", text=text.get(e.code, "无法完成此请求。")), e.code
+        return render_template("message.html", title="无法完成", text=text.get(e.code, "无法完成此请求。"),
+                               **way_back(e.code)), e.code
 
     @app.errorhandler(CannotRun)
     @app.errorhandler(sqlite3.Error)
@@ -130,7 +198,8 @@ def create_app(config: DeskConfig) -> Flask:
         forget_connections()
         app.logger.error("database: %s", e)
         return render_template("message.html", title="暂时无法处理",
-                               text="服务器暂时无法读写数据库，本次操作未完成，已报送的内容不受影响。请稍后重试。"), 503
+                               text="服务器暂时无法读写数据库，本次操作未完成，已报送的内容不受影响。请稍后重试。",
+                               **way_back()), 503
 
     @app.errorhandler(Exception)
     def _unexpected(e):   # a full disk, a bug: the department reads Chinese, the office's log has the detail
@@ -139,11 +208,19 @@ def create_app(config: DeskConfig) -> Flask:
         app.logger.exception("unexpected error")
         return render_template("message.html", title="暂时无法处理",
                                text="服务器出现错误，本次操作未完成，已报送的内容不受影响。请稍后重试；"
-                                    "如仍不行，请联系绩效管理部门。"), 500
+                                    "如仍不行，请联系绩效管理部门。", **way_back()), 500
+
+    def csrf_ok() -> bool:
+        return auth.same(request.form.get("csrf"), session.get("csrf"))
 
     def check_csrf():
-        if not auth.same(request.form.get("csrf"), session.get("csrf")):
+        if not csrf_ok():
             abort(400)
+
+    def fresh_token():
+        """A form sent from a page older than its session (a restart with another key, an expired session):
+        the answer is the page again, with a new token, not a dead end."""
+        session["csrf"] = auth.new_csrf()
 
     # -- departments ------------------------------------------------------------------------------------
     def department_or_404(token: str) -> str:
@@ -156,7 +233,8 @@ def create_app(config: DeskConfig) -> Flask:
         """(id, version, project) of the latest version of every template issued to the department."""
         return [(i, v, p) for i, v, p, d in registry().latest_issued() if d == department]
 
-    def department_page(token: str, department: str, results=None, failed: int = 0):
+    def department_page(token: str, department: str, results=None, failed: int = 0, notice: str = "",
+                        status: int = 200):
         forms = issued_to(department)
         current = {r[1]: r for r in store().current_submissions()}
         mine = {tid: current[tid] for tid, _, _ in forms if tid in current}
@@ -167,7 +245,7 @@ def create_app(config: DeskConfig) -> Flask:
         uploads = [_upload_row(u, held) for u in logged]
         shown = [_result(u, held, size_text(config.max_file_bytes)) for u in results or []]
         return render_template("department.html", token=token, department=department, forms=rows, uploads=uploads,
-                               results=shown, failed=failed, deadline=_day(config.deadline))
+                               results=shown, failed=failed, notice=notice, deadline=_day(config.deadline)), status
 
     @app.get("/d/<token>")
     def department_home(token):
@@ -182,7 +260,10 @@ def create_app(config: DeskConfig) -> Flask:
     def department_upload(token):
         """Post/redirect/get: the answer is a page of its own (/d/TOKEN/result/IDS) that a reload shows again."""
         department = department_or_404(token)
-        check_csrf()
+        if not csrf_ok():
+            fresh_token()
+            return department_page(token, department, status=400,
+                                   notice="页面已过期，本次上传未接收。页面已刷新，请重新选择文件上传。")
         files = [f for f in request.files.getlist("files") if f and (f.filename or f.content_length)]
         if len(files) > MAX_FILES:
             abort(413)
@@ -233,8 +314,10 @@ def create_app(config: DeskConfig) -> Flask:
 
     # -- the office --------------------------------------------------------------------------------------
     def is_admin() -> bool:
-        at = session.get("admin_at")
-        return isinstance(at, (int, float)) and 0 <= time.time() - at < config.session_hours * 3600
+        """A login lives in the database (desk_sessions): logging out ends it for every copy of the cookie,
+        a restart keeps it (the cookie's key is kept in a file)."""
+        sid = session.get("admin")
+        return isinstance(sid, str) and store().session_alive(auth.token_hash(sid), time.time())
 
     def admin_only():
         if not is_admin():
@@ -246,37 +329,41 @@ def create_app(config: DeskConfig) -> Flask:
                                text="各主管部门请使用绩效管理部门发送的专用链接报送自评表。",
                                back=url_for("login"), back_text="绩效管理部门登录")
 
-    failures = {"count": 0, "until": 0.0}   # wrong passwords, for every thread and address together
-    failures_lock = threading.Lock()
+    guesses = auth.Guesses()   # wrong passwords by client address: a guesser slows down itself only
 
     @app.route("/admin/login", methods=["GET", "POST"])
     def login():
         wrong = False
         if request.method == "POST":
-            check_csrf()
-            with failures_lock:
-                wait = failures["until"] - time.time()
-            if wait > 0:   # after 5 wrong passwords, each further try waits its turn: guessing stays slow
+            if not csrf_ok():
+                fresh_token()
+                return render_template("login.html"), 400
+            address = request.remote_addr or ""
+            wait = guesses.wait(address, time.time())
+            if wait > 0:   # after 5 wrong passwords from this address, each further try waits its turn
                 return render_template("login.html", wrong=True, wait=int(wait) + 1), 429
             if config.admin.matches(request.form.get("password", "")):
-                with failures_lock:
-                    failures["count"] = 0
+                guesses.forget(address)
+                sid = auth.new_token()
+                now = time.time()
+                store().add_session(auth.token_hash(sid), _now(), now + config.session_hours * 3600, now)
                 session.clear()
                 session.permanent = True
-                session["admin_at"] = time.time()
+                session["admin"] = sid
                 session["csrf"] = auth.new_csrf()     # a new session: a token known before login is worthless
                 return redirect(url_for("dashboard"))
-            time.sleep(0.5)   # a guess costs time
-            with failures_lock:
-                failures["count"] += 1
-                if failures["count"] >= 5:
-                    failures["until"] = time.time() + min(2 ** (failures["count"] - 5), 300)
+            wait = guesses.failed(address, time.time())
+            if wait:
+                app.logger.warning("wrong office password from %s: %d in a row, the next try waits %d s",
+                                   address, guesses.count(address), wait)
             wrong = True
         return render_template("login.html", wrong=wrong), 401 if wrong else 200
 
     @app.post("/admin/logout")
     def logout():
         check_csrf()
+        if isinstance(session.get("admin"), str):
+            store().drop_session(auth.token_hash(session["admin"]))
         session.clear()
         return redirect(url_for("login"))
 
@@ -423,6 +510,7 @@ def create_app(config: DeskConfig) -> Flask:
         return attachment(text.encode("utf-8-sig"), f"自评结果-{day}.csv", "text/csv", f"export-{day}.csv")
 
     app.desk_config = config
+    app.readers = readers                  # closed by server.py when it stops
     return app
 
 
