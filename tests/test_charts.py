@@ -33,8 +33,8 @@ def test_chart_data_holds_the_numbers_of_the_current_returns(summary):
     assert wb.sheetnames == ["汇总", "图表", "指标", "问题", "未报送"]
     ws = wb["图表"]
     # the returns were filled to give 优 98 and 良 83 (甲局), 中 60.5, 差 38.5 and 优 98 (乙局)
-    assert [tuple(row) for row in ws.iter_rows(min_row=1, max_row=5, max_col=2, values_only=True)] == [
-        ("评价等级", "项目数"), ("优", 2), ("良", 1), ("中", 1), ("差", 1)]
+    assert [tuple(row) for row in ws.iter_rows(min_row=1, max_row=6, max_col=2, values_only=True)] == [
+        ("评价等级", "项目数"), ("优", 2), ("良", 1), ("中", 1), ("差", 1), ("有错误", 0)]
     departments = [row for row in ws.iter_rows(min_row=2, min_col=4, max_col=7, values_only=True) if row[0]]
     assert [(d, n) for d, n, _, _ in departments] == [("乙局", 3), ("甲局", 2)]
     assert [round(total, 2) for _, _, total, _ in departments] == [65.67, 90.5]
@@ -64,7 +64,7 @@ def test_three_native_charts_on_the_sheet_reference_its_ranges(summary):
         kind = re.search(r"<c:barDir val=\"(\w+)\"/>", xml).group(1)
         found[title] = (kind, sorted(axes), refs)
     assert found == {
-        "评价等级分布": ("col", ["评价等级", "项目数（个）"], [f"{SHEET}$A$2:$A$5", f"{SHEET}$B$2:$B$5"]),
+        "评价等级分布": ("col", ["评价等级", "项目数（个）"], [f"{SHEET}$A$2:$A$6", f"{SHEET}$B$2:$B$6"]),
         "各主管部门平均总分": ("bar", ["主管部门", "平均总分（分）"], [f"{SHEET}$D$2:$D$3", f"{SHEET}$F$2:$F$3"]),
         "各主管部门平均执行率": ("bar", ["主管部门", "平均执行率"], [f"{SHEET}$D$2:$D$3", f"{SHEET}$G$2:$G$3"])}
 
@@ -86,5 +86,26 @@ def test_no_current_return_no_chart(db_url, returns, tmp_path):  # noqa: F811
     ws = openpyxl.load_workbook(tmp_path / "summary.xlsx")["图表"]
     with zipfile.ZipFile(tmp_path / "summary.xlsx") as z:
         assert not [n for n in z.namelist() if n.startswith("xl/charts/")]
-    assert ws["A7"].value == "尚无已报送的项目，暂无图表。"
-    assert [ws.cell(r, 2).value for r in range(2, 6)] == [0, 0, 0, 0]
+    assert ws["A8"].value == "尚无已报送的项目，暂无图表。"
+    assert [ws.cell(r, 2).value for r in range(2, 7)] == [0, 0, 0, 0, 0]
+
+
+def test_a_return_with_errors_is_counted_as_such_not_by_its_grade(tmp_path):
+    """A return with an error (2 trainings of ≥4 and no 偏差原因) has a 总分 and a grade, but the chart counts
+    it under 有错误, as the desk's dashboard does."""
+    from helpers import GOOD, fill_openpyxl, small_form
+    _, issued, reg = small_form(tmp_path)
+    reg.close()
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    fill_openpyxl(issued, inbox / "wrong.xlsx", {**GOOD, "F13": 2})
+    r = CliRunner().invoke(main, ["collect", str(inbox), "--db", str(tmp_path / "c.db"), "--summary",
+                                  str(tmp_path / "s.xlsx"), "--report", str(tmp_path / "reports"),
+                                  "--registry", str(reg.path)])
+    assert r.exit_code == 1, r.output
+    records = json.loads(CliRunner().invoke(main, ["export", "--db", str(tmp_path / "c.db"), "--format",
+                                                   "json"]).stdout)
+    assert [(r["grade"], [p["code"] for p in r["problems"]]) for r in records] == [("良", ["reason_missing"])]
+    ws = openpyxl.load_workbook(tmp_path / "s.xlsx")["图表"]
+    assert [tuple(row) for row in ws.iter_rows(min_row=1, max_row=6, max_col=2, values_only=True)] == [
+        ("评价等级", "项目数"), ("优", 0), ("良", 0), ("中", 0), ("差", 0), ("有错误", 1)]

@@ -330,16 +330,14 @@ class Store:
         return self.db.one("SELECT COUNT(*) FROM submissions WHERE status='rejected' OR "
                            "(status='current' AND errors > 0)")[0]
 
-    def grade_counts(self, passing_only: bool = False) -> list[tuple[str, int]]:
-        """(评价等级, current projects) for 优 良 中 差, then any other grade a profile names; with passing_only
-        a return with errors is not graded: it has its own count, 有错误, last."""
-        where = " AND errors = 0" if passing_only else ""
+    def grade_counts(self) -> list[tuple[str, int]]:
+        """(评价等级, current projects) for 优 良 中 差, then any other grade a profile names; a return with errors
+        is not graded: it has its own count, 有错误, last."""
         counts = dict(self.db.all("SELECT grade, COUNT(*) FROM submissions WHERE status='current' "
-                                  f"AND grade IS NOT NULL{where} GROUP BY grade"))
+                                  "AND grade IS NOT NULL AND errors = 0 GROUP BY grade"))
         graded = [(g, counts.pop(g, 0)) for g in GRADES] + sorted(counts.items())
-        if passing_only:
-            graded.append(("有错误", self.db.one("SELECT COUNT(*) FROM submissions WHERE status='current' "
-                                                "AND errors > 0")[0]))
+        graded.append(("有错误", self.db.one("SELECT COUNT(*) FROM submissions WHERE status='current' "
+                                            "AND errors > 0")[0]))
         return graded
 
     def current_submissions(self) -> list[tuple]:

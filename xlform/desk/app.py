@@ -406,7 +406,7 @@ def create_app(config: DeskConfig) -> Flask:
         logged = store().uploads(limit=300)
         held = store().submissions_of({u["sha256"] for u in logged})
         uploads = [_upload_row(u, held) for u in logged]
-        pictures = charts.director(store().grade_counts(passing_only=True), store().department_averages())
+        pictures = charts.director(store().grade_counts(), store().department_averages())
         return render_template("dashboard.html", departments=list(departments.values()), projects=projects,
                                links=links, uploads=uploads, pictures=pictures, new_link=new_link,
                                states={"passed": STATE_PASSED, "warnings": STATE_WARNINGS, "errors": STATE_ERRORS})
