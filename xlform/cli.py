@@ -283,7 +283,7 @@ def read(files, fmt, out, registry):
     records are still written), 2 when the command could not run (no registry, an input that cannot be
     opened).
     """
-    from .collecting.collector import read_return
+    from .returns.reader import read_return
     files = _inputs(files)
     _require_registry(registry, "read")
     reg = _open_registry(registry)

@@ -8,7 +8,6 @@ files, which the next run skips.
 from __future__ import annotations
 
 import hashlib
-import logging
 import multiprocessing
 import os
 import pickle
@@ -21,15 +20,12 @@ from pathlib import Path
 
 from ..errors import CannotRun, reason
 from ..issue.registry import Registry, locate as registry_locate
-from ..messages import problem
+from ..returns.reader import OLD_FORMATS, WORKBOOKS, read_return
 from ..storage.db import SQLITE
-from ..storage.record import Record
 from ..storage.store import Prepared, Store
 from ..xlsx.reader import Limits
 
 BATCH_FILES, BATCH_SECONDS = 50, 0.5
-WORKBOOKS = {".xlsx", ".xlsm"}
-OLD_FORMATS = {".xls", ".et", ".ods"}  # collected, to tell the department to save them as .xlsx
 
 
 @dataclass
@@ -89,21 +85,6 @@ def _sha256(path: Path, size: int) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def read_return(path: Path, registry: Registry) -> list[Record]:
-    """The records of one returned file; an unexpected failure costs this file only (one error record)."""
-    from ..returns.reader import read_file
-    try:
-        records = read_file(path, registry)
-    except Exception as e:  # a reader bug, or a file nobody foresaw: the batch goes on
-        # the department is told only that reading failed: the error may name the server's own paths
-        logging.getLogger("xlform").warning("reading %s failed: %s: %s", path, type(e).__name__, e)
-        return [Record(str(path), problems=[problem("internal", path.name)])]
-    if (path.suffix.lower() in OLD_FORMATS and len(records) == 1 and records[0].sheet is None
-            and [p.code for p in records[0].problems] in (["ole"], ["not_zip"], ["not_xlsx"])):
-        return [Record(str(path), problems=[problem("save_as_xlsx", path.name, ext=path.suffix)])]
-    return records
 
 
 def read_one(path: str, registry: Registry, known: frozenset):

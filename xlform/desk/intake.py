@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..collecting.collector import OLD_FORMATS, WORKBOOKS, read_return
+from ..returns.reader import OLD_FORMATS, WORKBOOKS, read_return
 from ..issue.registry import Registry
 from ..storage.db import SQLITE
 from ..storage.store import Prepared, Store

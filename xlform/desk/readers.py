@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from ..collecting.collector import read_return
+from ..returns.reader import read_return
 from ..storage.db import Location
 
 _registry = None

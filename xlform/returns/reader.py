@@ -1,6 +1,7 @@
 """Returned workbooks -> checked records, every score recomputed by the rules, every problem at its cell."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from ..errors import XlformError
@@ -12,6 +13,9 @@ from ..xlsx.metadata import META_SHEET, parse_meta, sheet_rows
 from ..xlsx.reader import EMPTY, BadWorkbook, Package
 from .sheet import SheetReader
 from .values import read_text
+
+WORKBOOKS = {".xlsx", ".xlsm"}
+OLD_FORMATS = {".xls", ".et", ".ods"}  # collected, to tell the department to save them as .xlsx
 
 
 def read(path, registry: Registry | None = None) -> list[Record]:
@@ -41,6 +45,20 @@ def read_file(path: Path, registry: Registry) -> list[Record]:
         pkg.close()
 
 
+def read_return(path: Path, registry: Registry) -> list[Record]:
+    """The records of one returned file; an unexpected failure costs this file only (one error record)."""
+    try:
+        records = read_file(path, registry)
+    except Exception as e:  # a reader bug, or a file nobody foresaw: the batch goes on
+        # the department is told only that reading failed: the error may name the server's own paths
+        logging.getLogger("xlform").warning("reading %s failed: %s: %s", path, type(e).__name__, e)
+        return [Record(str(path), problems=[problem("internal", path.name)])]
+    if (path.suffix.lower() in OLD_FORMATS and len(records) == 1 and records[0].sheet is None
+            and [p.code for p in records[0].problems] in (["ole"], ["not_zip"], ["not_xlsx"])):
+        return [Record(str(path), problems=[problem("save_as_xlsx", path.name, ext=path.suffix)])]
+    return records
+
+
 def _failed(file: str, code: str, **values) -> Record:
     return Record(file, problems=[problem(code, Path(file).name, **values)])
 
@@ -48,7 +66,6 @@ def _failed(file: str, code: str, **values) -> Record:
 def _meta_cell(entry: dict, key: str) -> str:
     row = entry.get("rows", {}).get(key)
     return f"{META_SHEET}!C{row}" if row else META_SHEET
-
 
 
 class _WorkbookReader:
