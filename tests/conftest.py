@@ -29,7 +29,7 @@ def lo():
 
 @pytest.fixture(scope="session")
 def examples():
-    from xlform.definition import load_many
+    from xlform.definition.definition import load_many
     projects, problems = load_many([EXAMPLES])
     assert not problems, problems
     return {p.id: p for p in projects}
@@ -38,8 +38,8 @@ def examples():
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory, examples):
     """The seven examples rendered once: {id: path}."""
-    from xlform.registry import Registry
-    from xlform.renderer import render
+    from xlform.issue.registry import Registry
+    from xlform.issue.renderer import render
     out = tmp_path_factory.mktemp("rendered")
     reg = Registry(out / "registry.db")
     issued = render(list(examples.values()), out, registry=reg)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from helpers import definition, load_def, make_inputs
 from xlform.desk import auth
-from xlform.forms import form_kind
-from xlform.registry import Registry
-from xlform.renderer import render
-from xlform.store import Store
-from xlform.writer import SheetSpec, write
+from xlform.kinds.forms import form_kind
+from xlform.issue.registry import Registry
+from xlform.issue.renderer import render
+from xlform.storage.store import Store
+from xlform.xlsx.writer import SheetSpec, write
 
 INDICATORS = [("产出指标", "数量指标", "培训次数", "≥4次", 30), ("产出指标", "质量指标", "覆盖率", "≥80%", 30),
               ("效益指标", "社会效益指标", "群众意识", "不断提高", 20), ("满意度指标", "满意度指标", "满意度", "95%", 10)]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from xlform.definition import load
-from xlform.forms import form_kind
-from xlform.layout import layout
+from xlform.definition.definition import load
+from xlform.kinds.forms import form_kind
+from xlform.form.layout import layout
 
 FUND_ROWS = ("fiscal", "carryover", "other")  # the national form's fund rows
 
@@ -109,8 +109,8 @@ GOOD = {"F7": 80, "F11": "完成", "F13": 4, "F14": 0.85, "F15": "达成年度�
 
 def small_form(folder: Path, registry: Path | None = None):
     """The small form rendered into folder/issued: (project, workbook, registry)."""
-    from xlform.registry import Registry
-    from xlform.renderer import render
+    from xlform.issue.registry import Registry
+    from xlform.issue.renderer import render
     p = load_def(folder, definition(SMALL))
     reg = Registry(registry or folder / "r.db")
     [issued] = render([p], folder / "issued", registry=reg)

@@ -19,9 +19,9 @@ def test_render_baseline_replays_the_same_workbook(tmp_path):
     """The render baseline writes what xlform writes, less the workbook structure lock."""
     import openpyxl
     from xlform.bench import record_calls, replay
-    from xlform.definition import load
-    from xlform.forms import form_kind
-    from xlform.writer import SheetSpec, write
+    from xlform.definition.definition import load
+    from xlform.kinds.forms import form_kind
+    from xlform.xlsx.writer import SheetSpec, write
     p = load("examples/zxyw-2019.yaml")
     rec = record_calls(p, form_kind("project"), 1, "自评表")
     replay(rec, str(tmp_path / "raw.xlsx"))

@@ -72,7 +72,7 @@ def test_installed_command_and_help():
 
 
 def test_render_in_parallel_writes_the_same_workbooks(tmp_path):
-    from xlform.xlsx import Package
+    from xlform.xlsx.reader import Package
     for jobs in ("1", "2"):
         r = run("render", EXAMPLES, "-o", tmp_path / jobs, "--registry", tmp_path / f"r{jobs}.db", "--jobs", jobs)
         assert r.exit_code == 0, r.output

@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from helpers import cells_for, fill_openpyxl, inputs_from
 from test_reader import bad_files
 from xlform.cli import main
-from xlform.definition import load_many
-from xlform.registry import Registry
-from xlform.renderer import render
+from xlform.definition.definition import load_many
+from xlform.issue.registry import Registry
+from xlform.issue.renderer import render
 
 
 def with_comment(src, dst, comment: bytes):

@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from helpers import GOOD, definition, fill_openpyxl, load_def, small_form
 from test_upgrade import DATABASE_0_1
 from xlform.cli import main
-from xlform.registry import Registry
-from xlform.renderer import render
+from xlform.issue.registry import Registry
+from xlform.issue.renderer import render
 
 
 def run(*args, env=None):
@@ -96,7 +96,7 @@ def test_a_return_rejected_as_unknown_is_read_once_the_registry_knows_it(issued,
     right = collect(issued["inbox"], db_url, issued["registry"], out)
     assert right.exit_code == 0, right.output
     assert "1 read, 1 records, 0 errors" in right.output and "0 rejected" in right.output
-    from xlform.store import Store
+    from xlform.storage.store import Store
     store = Store(db_url, create=False)
     try:
         rows = store.db.all("SELECT status, template_id, errors, total_score FROM submissions")
@@ -367,7 +367,7 @@ def test_a_rejection_read_again_by_two_workers_at_once_is_stored_once(issued, tm
                 out / "summary.xlsx", "--report", out / "reports", "--quiet", "--jobs", "2")
     assert right.exit_code == 0, right.output
     assert "2 files: 1 read, 1 records, 0 errors" in right.output and "1 skipped duplicates" in right.output
-    from xlform.store import Store
+    from xlform.storage.store import Store
     store = Store(db_url, create=False)
     try:
         assert store.db.all("SELECT status, template_id FROM submissions") == [("current", "t-001")]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from xlform.xlsx import Error, Package
+from xlform.xlsx.reader import Error, Package
 
 CORPUS = Path(__file__).parent / "data" / "corpus"
 FILES = sorted(p.stem for p in CORPUS.glob("*.xlsx"))

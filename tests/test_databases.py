@@ -7,16 +7,16 @@ import time
 from pathlib import Path
 
 from conditions import read_only
-from xlform.forms import form_kind
-from xlform.registry import Registry
-from xlform.store import Store
+from xlform.kinds.forms import form_kind
+from xlform.issue.registry import Registry
+from xlform.storage.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_many_processes_opening_a_new_database_at_once(tmp_path):
     """Switching a new database to WAL takes a lock SQLite does not wait for: no 'database is locked'."""
-    code = ("import sys, time; from pathlib import Path; from xlform.store import Store; "
+    code = ("import sys, time; from pathlib import Path; from xlform.storage.store import Store; "
             "t = float(sys.argv[2]); time.sleep(max(0, t - time.time())); Store(Path(sys.argv[1])).close()")
     for n in range(8):
         start = time.time() + 0.5

@@ -4,11 +4,11 @@ import openpyxl
 import pytest
 
 from helpers import validation_at, write_def
-from xlform.definition import load
+from xlform.definition.definition import load
 from xlform.errors import DefinitionError
-from xlform.reader import read
-from xlform.registry import Registry
-from xlform.renderer import render
+from xlform.returns.reader import read
+from xlform.issue.registry import Registry
+from xlform.issue.renderer import render
 
 DECLARATION = """\
     form: declaration

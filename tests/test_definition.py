@@ -2,7 +2,7 @@
 import pytest
 
 from helpers import definition, write_def
-from xlform.definition import load, load_many
+from xlform.definition.definition import load, load_many
 from xlform.errors import DefinitionError
 
 GOOD = """\

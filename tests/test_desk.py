@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from desk_helpers import REASON_CELL, csrf_of, filled, give_links, issue
 from test_postgres import query
 from xlform.cli import main
-from xlform.db import locate
+from xlform.storage.db import locate
 from xlform.desk import auth
 from xlform.desk.app import DeskConfig, create_app
 from xlform.desk.intake import MB
@@ -91,8 +91,8 @@ def test_blank_forms_download_only_by_their_department(office):
 
 
 def test_a_blank_form_whose_file_is_gone_is_rendered_again(office):
-    from xlform.reader import read_file
-    from xlform.registry import Registry
+    from xlform.returns.reader import read_file
+    from xlform.issue.registry import Registry
     Path(office["forms"]["desk-a-02"][1]).unlink()
     r = office["app"].test_client().get(f"/d/{office['tokens']['甲局']}/blank/desk-a-02")
     assert r.status_code == 200

@@ -20,7 +20,7 @@ import pytest
 
 from desk_helpers import REASON_CELL, give_links, inputs, issue
 from helpers import cells_for
-from xlform.db import locate
+from xlform.storage.db import locate
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")

@@ -10,7 +10,7 @@ from desk_server import Desk, padded
 from helpers import cells_for
 from test_desk_browser import browser, wait_for  # noqa: F401  (the headless Chromium fixture)
 from test_postgres import query
-from xlform.db import locate
+from xlform.storage.db import locate
 from xlform.desk.intake import MB
 
 PASSWORD = "office-password-2026"

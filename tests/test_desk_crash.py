@@ -24,7 +24,7 @@ import pytest
 
 from desk_helpers import csrf_of, filled, give_links, issue
 from test_postgres import query
-from xlform.db import locate
+from xlform.storage.db import locate
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "office-password-2026"

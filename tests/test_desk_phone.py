@@ -15,7 +15,7 @@ from desk_helpers import filled, give_links, issue
 from helpers import fill_openpyxl
 from test_desk_browser import wait_for
 from test_desk_crash import PASSWORD, Desk, send, session_of
-from xlform.db import locate
+from xlform.storage.db import locate
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 PHONE = 390

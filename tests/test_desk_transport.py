@@ -16,11 +16,11 @@ import pytest
 from desk_helpers import csrf_of, filled, give_links, issue
 from desk_server import Desk, cookie_of, multipart, padded
 from test_postgres import query
-from xlform.db import locate
+from xlform.storage.db import locate
 from xlform.desk import auth
 from xlform.desk.app import DeskConfig, create_app
 from xlform.desk.intake import MB
-from xlform.store import Store
+from xlform.storage.store import Store
 
 PASSWORD = "纸面之外-2026"
 

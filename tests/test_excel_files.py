@@ -9,7 +9,7 @@ import pytest
 from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet.formula import ArrayFormula
 
-from xlform.xlsx import Error, Package
+from xlform.xlsx.reader import Error, Package
 
 FILES = sorted((Path(__file__).parent / "data" / "excel").glob("*.xlsx"))
 

@@ -95,14 +95,14 @@ def test_read_writes_every_good_record_when_a_file_is_not_utf8(issued, tmp_path)
 
 def test_any_unexpected_exception_costs_one_file(issued, tmp_path, monkeypatch):
     """Whatever a reader bug raises becomes an `internal` error record for that file; read and collect go on."""
-    import xlform.reader
-    real = xlform.reader._WorkbookReader.records
+    import xlform.returns.reader
+    real = xlform.returns.reader._WorkbookReader.records
 
     def records(self):
         if self.file.endswith("crash.xlsx"):
             raise KeyError("a reader bug")
         return real(self)
-    monkeypatch.setattr(xlform.reader._WorkbookReader, "records", records)
+    monkeypatch.setattr(xlform.returns.reader._WorkbookReader, "records", records)
     crash = shutil.copy(issued["good"], issued["inbox"] / "crash.xlsx")
     with_part(issued["good"], crash, "docProps/app.xml", lambda d: d + b" ")  # another content
     out = tmp_path / "out.csv"
@@ -214,11 +214,11 @@ def test_collect_onto_a_full_disk(issued, tmp_path):
 
 
 def test_a_full_disk_while_collecting_keeps_what_was_stored(issued, tmp_path, monkeypatch):
-    import xlform.collector
-    from xlform.store import Store
+    import xlform.collecting.collector
+    from xlform.storage.store import Store
     for i in range(4):
         with_part(issued["good"], issued["inbox"] / f"copy{i}.xlsx", "docProps/app.xml", lambda d, i=i: d + b" " * (i + 1))
-    monkeypatch.setattr(xlform.collector, "BATCH_FILES", 1)
+    monkeypatch.setattr(xlform.collecting.collector, "BATCH_FILES", 1)
     real, calls = Store.add_file, []
 
     def add_file(self, *args):
@@ -293,11 +293,11 @@ def test_render_skips_a_shared_part_named_explicitly(tmp_path):
 
 
 def test_an_unexpected_error_is_one_line_exit_2(monkeypatch, tmp_path):
-    import xlform.definition
+    import xlform.definition.definition
 
     def boom(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
-    monkeypatch.setattr(xlform.definition, "load_many", boom)
+    monkeypatch.setattr(xlform.definition.definition, "load_many", boom)
     r = run("check", ROOT / "examples")
     assert r.exit_code == 2
     one_error_line(r, "internal error (ZeroDivisionError: division by zero); please report it")

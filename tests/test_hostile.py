@@ -16,10 +16,10 @@ import pytest
 from conftest import ROOT
 from helpers import FAR_SECONDS, GOOD, definition, fill_openpyxl, load_def, small_form
 from make_corpus import MAIN, workbook
-from xlform.reader import read
-from xlform.registry import Registry
-from xlform.renderer import render
-from xlform.xlsx import BadWorkbook, Limits, Package
+from xlform.returns.reader import read
+from xlform.issue.registry import Registry
+from xlform.issue.renderer import render
+from xlform.xlsx.reader import BadWorkbook, Limits, Package
 
 SHEET = "xl/worksheets/sheet1.xml"
 H13 = 'IF(ISNUMBER(F13),IF(F13&gt;=4,G13,ROUND(G13*F13/4,2)),"")'
@@ -194,7 +194,7 @@ MEASURE = textwrap.dedent("""
     print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
     print(r.stdout, r.stderr)
 """)
-READ_ONE = ("import sys; from xlform.reader import read; from xlform.registry import Registry; "
+READ_ONE = ("import sys; from xlform.returns.reader import read; from xlform.issue.registry import Registry; "
             "print([(p.code, p.where) for r in read(sys.argv[1], Registry(sys.argv[2])) for p in r.problems])")
 
 

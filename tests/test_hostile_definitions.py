@@ -16,9 +16,9 @@ from helpers import GOOD as FILLED, SMALL, definition, load_def, write_def
 from test_definition import GOOD
 from test_failures import one_error_line
 from xlform.cli import main
-from xlform.definition import load
+from xlform.definition.definition import load
 from xlform.errors import DefinitionError, XlformError
-from xlform.yamlsource import MAX_BYTES, MAX_EXTENDS
+from xlform.definition.yamlsource import MAX_BYTES, MAX_EXTENDS
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "$6$saltsalt$NotARealHashButSecretLooking0123456789"
@@ -223,8 +223,8 @@ def test_the_kinds_limits_bind_the_definition(tmp_path):
 
 def test_a_refused_write_names_the_file_and_the_cell(tmp_path):
     """Should a text still reach xlsxwriter too long, render names the definition, the cell and its field."""
-    from xlform.renderer import render
-    from xlform.registry import Registry
+    from xlform.issue.renderer import render
+    from xlform.issue.registry import Registry
     p = load_def(tmp_path, definition(SMALL))
     first = dataclasses.replace(p.indicators[1], name=LONG)
     bad = dataclasses.replace(p, indicators=(p.indicators[0], first) + p.indicators[2:])
@@ -249,9 +249,9 @@ def test_long_indicator_ids_beyond_u_ffff_survive_the_hidden_sheet(tmp_path):
     U+FFFF at 32,767 UTF-16 units without a word, and the indicator ids read back as damaged."""
     import openpyxl
 
-    from xlform.metadata import META_SHEET, parse_meta
-    from xlform.registry import Registry
-    from xlform.renderer import render
+    from xlform.xlsx.metadata import META_SHEET, parse_meta
+    from xlform.issue.registry import Registry
+    from xlform.issue.renderer import render
     indicators = [("产出指标", "数量指标", f"{i}" + "𠀀" * 1500, "≥1次", 4.5) for i in range(20)]
     p = load_def(tmp_path, definition(indicators))
     reg = Registry(tmp_path / "r.db")
@@ -268,10 +268,10 @@ EVIL_GRADE = '优"&HYPERLINK("http://example.invalid","点此")&"'
 def test_a_grade_name_is_text_in_its_formula_never_formula(lo, tmp_path):
     """A 评价等级 from `scoring: grades:` went into the 评价等级 formula unquoted: a " in it ended the text and
     the rest ran as formula (a HYPERLINK here). LibreOffice now shows the name as written."""
-    from xlform.forms import form_kind
-    from xlform.layout import layout
-    from xlform.registry import Registry
-    from xlform.renderer import render
+    from xlform.kinds.forms import form_kind
+    from xlform.form.layout import layout
+    from xlform.issue.registry import Registry
+    from xlform.issue.renderer import render
     p = load_def(tmp_path, definition(SMALL, scoring={"grades": {EVIL_GRADE: 90, "良": 80, "差": 0}}))
     reg = Registry(tmp_path / "r.db")
     [issued] = render([p], tmp_path / "out", registry=reg)
@@ -300,8 +300,8 @@ def test_an_ampersand_in_a_project_is_printed_not_a_header_code(tmp_path):
     import re
     import zipfile
 
-    from xlform.registry import Registry
-    from xlform.renderer import render
+    from xlform.issue.registry import Registry
+    from xlform.issue.renderer import render
     reg = Registry(tmp_path / "r.db")
     for name in ("R&D项目", "研" * 240 + "&" * 40):   # the cut at 255 falls among the doubled &s
         p = load_def(tmp_path, definition(SMALL, project=name, department="A&B局"))

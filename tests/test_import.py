@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from xlform.cli import main
-from xlform.definition import load, load_many
-from xlform.reader import read
-from xlform.registry import Registry
+from xlform.definition.definition import load, load_many
+from xlform.returns.reader import read
+from xlform.issue.registry import Registry
 
 from helpers import FAR_SECONDS
 
@@ -229,7 +229,7 @@ def test_five_hundred_projects_import_in_under_ten_seconds(tmp_path):
     for r, row in enumerate(flat_rows(500), start=1):
         ws.write_row(r, 0, [row[h] for h in FLAT_HEADER])
     book.close()
-    from xlform.importer import import_files
+    from xlform.importing.importer import import_files
     start = time.perf_counter()
     out = import_files([tmp_path / "big.xlsx"], tmp_path / "defs", year=2024)
     seconds = time.perf_counter() - start

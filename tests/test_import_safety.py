@@ -15,10 +15,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from xlform.cli import main
-from xlform.definition import load
-from xlform.emit import definition_yaml
+from xlform.definition.definition import load
+from xlform.definition.emit import definition_yaml
 from xlform.errors import XlformError
-from xlform.forms import form_kind, templates_dir
+from xlform.kinds.forms import form_kind, templates_dir
 
 from helpers import FAR_SECONDS
 
@@ -281,7 +281,7 @@ def test_sixteen_thousand_forms_on_one_sheet_are_refused_in_bounded_time(tmp_pat
 def test_forms_on_one_sheet_are_found_in_linear_time(tmp_path):
     """Finding 4,000 forms (each form once, not the whole sheet per form): about 0.6 s of CPU; the forms
     come out in order, each with its own rows."""
-    from xlform.importer import read_workbook
+    from xlform.importing.importer import read_workbook
     book = many_forms(tmp_path / "many.xlsx", 4000)
     start = time.perf_counter()
     found, failure = read_workbook(book, 2024)

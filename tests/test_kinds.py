@@ -12,12 +12,12 @@ from click.testing import CliRunner
 
 from helpers import lay_of, validation_at
 from xlform.cli import main
-from xlform.definition import load
-from xlform.evaluate import evaluate_form
-from xlform.migration import migrate
-from xlform.reader import read
-from xlform.registry import Registry
-from xlform.renderer import render
+from xlform.definition.definition import load
+from xlform.form.evaluate import evaluate_form
+from xlform.returns.migration import migrate
+from xlform.returns.reader import read
+from xlform.issue.registry import Registry
+from xlform.issue.renderer import render
 
 ROOT = Path(__file__).resolve().parent.parent
 SICHUAN = ROOT / "examples" / "sc-2023-01.yaml"

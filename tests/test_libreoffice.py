@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import FUND_ROWS, cells_for, definition, inputs_from, lay_of, load_def, make_inputs
-from xlform.evaluate import evaluate_form, rules
-from xlform.registry import Registry
-from xlform.reader import read
-from xlform.renderer import render
+from xlform.form.evaluate import evaluate_form, rules
+from xlform.issue.registry import Registry
+from xlform.returns.reader import read
+from xlform.issue.renderer import render
 
 def fill_and_compare(lo, project, path: Path, inputs: dict, workdir: Path, probe_reasons=True, registry=None):
     """Fill through LibreOffice, check its computed values (live and as saved) against Python, and read

@@ -117,8 +117,8 @@ def test_atomic_write_never_opens_a_block_device(tmp_path):
 def test_migrate_never_writes_two_inputs_to_one_output(issued, tmp_path):
     """The finding: `migrate f1.xlsx f2.xlsx` of one template wrote t-001.xlsx twice, the first lost, exit 0."""
     from helpers import SMALL, definition, load_def
-    from xlform.registry import Registry
-    from xlform.renderer import render
+    from xlform.issue.registry import Registry
+    from xlform.issue.renderer import render
     (tmp_path / "v2").mkdir()   # a second version to migrate to (a return already current is left alone)
     reg = Registry(issued["registry"])
     render([load_def(tmp_path / "v2", definition(SMALL, goal="新的年度目标"))], tmp_path / "v2", registry=reg)

@@ -21,11 +21,11 @@ from postgres import PASSWORD, PASSWORD_USER
 from test_collect import with_comment
 from test_failures import one_error_line
 from xlform.cli import main
-from xlform.definition import load
-from xlform.forms import form_kind
-from xlform.registry import Registry
-from xlform.renderer import render
-from xlform.store import Store
+from xlform.definition.definition import load
+from xlform.kinds.forms import form_kind
+from xlform.issue.registry import Registry
+from xlform.issue.renderer import render
+from xlform.storage.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -220,7 +220,7 @@ def test_two_collects_at_once_store_every_file_once(pg_url, returns, tmp_path):
             copy = with_comment(returns["inbox"] / f"{ids[n % len(ids)]}.xlsx", folder / f"{n:03d}.xlsx", f"{n}".encode())
             os.utime(copy, (base + n, base + n))
     start = time.time() + 1.5
-    code = ("import sys, time; import xlform.collector as c; c.BATCH_FILES = 1; from xlform.cli import main; "
+    code = ("import sys, time; import xlform.collecting.collector as c; c.BATCH_FILES = 1; from xlform.cli import main; "
             "time.sleep(max(0, float(sys.argv.pop(1)) - time.time())); main()")
     runs = [subprocess.Popen([sys.executable, "-c", code, str(start), "collect", str(folder), "--db", pg_url,
                               "--registry", str(returns["registry"]), "--jobs", "2", "--quiet",
@@ -249,8 +249,8 @@ def test_four_renders_at_once_issue_each_version_once(pg_url, tmp_path):
     versions, numbered 1-20 without a gap or a number given twice."""
     paths = [write_def(tmp_path, definition(INDICATORS[:3] + [INDICATORS[3][:3] + (f"≥{70 + k}%", 10)],
                                             id="pg-v-01"), name=f"v{k}.yaml") for k in range(20)]
-    code = ("import sys, time; from xlform.definition import load; from xlform.forms import form_kind; "
-            "from xlform.registry import Registry; reg = Registry(sys.argv[1]); kind = form_kind('project'); "
+    code = ("import sys, time; from xlform.definition.definition import load; from xlform.kinds.forms import form_kind; "
+            "from xlform.issue.registry import Registry; reg = Registry(sys.argv[1]); kind = form_kind('project'); "
             "projects = [load(p) for p in sys.argv[3:]]; time.sleep(max(0, float(sys.argv[2]) - time.time())); "
             "print(*[reg.version_for(p, kind, 'now') for p in projects])")
     Registry(pg_url).close()

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from helpers import lay_of
 from xlform.cli import main
-from xlform.printer import print_pdfs
+from xlform.printing.printer import print_pdfs
 
 ROOT = Path(__file__).resolve().parent.parent
 PHRASE = "因外地培训费用无法报销而未开展，下半年改为线上线下结合方式，确保完成全年培训任务；"
@@ -192,8 +192,8 @@ def test_a_typed_reason_grows_its_row_and_prints_whole(lo, rendered, examples, t
 
 
 def test_print_takes_the_summary_workbook(tmp_path):
-    from xlform.store import Store
-    from xlform.summary import write_summary
+    from xlform.storage.store import Store
+    from xlform.collecting.summary import write_summary
     store = Store(tmp_path / "c.db")
     write_summary(tmp_path / "summary.xlsx", store, [{"department": "测试局", "project": "未报送的项目",
                                                       "template_id": "t-1", "version": 1}])
@@ -233,9 +233,9 @@ def test_the_readme_picture_exists():
 def test_the_declaration_kind_prints_legibly_too(tmp_path):
     from test_declaration import DECLARATION
     from helpers import write_def
-    from xlform.definition import load
-    from xlform.registry import Registry
-    from xlform.renderer import render
+    from xlform.definition.definition import load
+    from xlform.issue.registry import Registry
+    from xlform.issue.renderer import render
     [issued] = render([load(write_def(tmp_path, DECLARATION))], tmp_path, registry=Registry(tmp_path / "r.db"))
     [done] = print_pdfs([issued.file], tmp_path / "pdf")
     for n, (height, chars, _, text) in enumerate(pages(done.pdf)):
@@ -262,9 +262,9 @@ def test_a_hostile_file_never_reaches_openpyxl(tmp_path):
     import io
     import zipfile
     good = ROOT / "examples"
-    from xlform.definition import load
-    from xlform.registry import Registry
-    from xlform.renderer import render
+    from xlform.definition.definition import load
+    from xlform.issue.registry import Registry
+    from xlform.issue.renderer import render
     [issued] = render([load(good / "jxjl-2019.yaml")], tmp_path, registry=Registry(tmp_path / "r.db"))
     out = io.BytesIO()
     with zipfile.ZipFile(issued.file) as src, zipfile.ZipFile(out, "w") as dst:

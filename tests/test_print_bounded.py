@@ -18,9 +18,9 @@ import pytest
 
 from conftest import ROOT
 from make_corpus import MAIN, PKG, REL, SML, sst, workbook, ws
-from xlform import printer
+from xlform.printing import printer
 from xlform.errors import CannotRun
-from xlform.xlsx import BadWorkbook, Limits, Package
+from xlform.xlsx.reader import BadWorkbook, Limits, Package
 
 CELL_A1 = '<row r="1"><c r="A1" t="inlineStr"><is><t>表</t></is></c></row>'
 MERGE_ALL = '<mergeCells count="1"><mergeCell ref="A3:XFD1048576"/></mergeCells>'

@@ -10,12 +10,12 @@ from helpers import GOOD, cells_for, definition, fill_openpyxl, inputs_from, loa
 from xlform import read as api_read
 from xlform.cli import main
 from xlform.messages import CATALOGUE
-from xlform.reader import read
-from xlform.record import to_csv
-from xlform.registry import Registry
-from xlform.renderer import render
-from xlform.forms import form_kind
-from xlform.writer import template_hash
+from xlform.returns.reader import read
+from xlform.storage.record import to_csv
+from xlform.issue.registry import Registry
+from xlform.issue.renderer import render
+from xlform.kinds.forms import form_kind
+from xlform.definition.definition import template_hash
 
 
 @pytest.fixture()

@@ -5,14 +5,15 @@ import pytest
 from openpyxl.utils import range_boundaries
 
 from helpers import definition, load_def, validation_at
-from xlform import scoring
-from xlform.evaluate import rules
-from xlform.forms import form_kind
-from xlform.layout import layout
-from xlform.metadata import parse_meta
-from xlform.registry import Registry
-from xlform.renderer import render
-from xlform.writer import password_hash, template_hash
+from xlform.scoring import scoring
+from xlform.form.evaluate import rules
+from xlform.kinds.forms import form_kind
+from xlform.form.layout import layout
+from xlform.xlsx.metadata import parse_meta
+from xlform.issue.registry import Registry
+from xlform.issue.renderer import render
+from xlform.definition.definition import template_hash
+from xlform.xlsx.writer import password_hash
 
 IDS = [f"xj-jrj-2019-0{i}" for i in range(1, 8)]
 
@@ -242,8 +243,8 @@ def test_row_heights_leave_room_for_wrapped_text(rendered, examples):
 @pytest.mark.parametrize("tid", IDS)
 def test_expected_cells_are_what_the_workbook_holds(rendered, examples, tid):
     """The reader's picture of an issued sheet (the writer run against a recorder) equals the file."""
-    from xlform.writer import SheetSpec, expected_cells
-    from xlform.xlsx import Package
+    from xlform.xlsx.writer import SheetSpec, expected_cells
+    from xlform.xlsx.reader import Package
     p = examples[tid]
     expected = expected_cells(SheetSpec(p, form_kind("project"), 1, "自评表"))
     with Package(rendered[tid]) as pkg:

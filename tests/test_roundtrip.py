@@ -6,9 +6,9 @@ the rules' scores and names where the bureau's own scoring differs.
 import pytest
 
 from helpers import cells_for, definition, inputs_from, load_def
-from xlform.reader import read
-from xlform.registry import Registry
-from xlform.renderer import render
+from xlform.returns.reader import read
+from xlform.issue.registry import Registry
+from xlform.issue.renderer import render
 
 # (code, cell) of every problem the national rules imply for the published values. Qualitative indicators
 # are scored by tiers: the department picks 达成年度指标 and types the 得分 it published, so none of them is short.
@@ -99,7 +99,7 @@ def test_manual_score_of_15_out_of_10_is_an_error_naming_its_cell(lo, examples, 
         "target: ≥100家, weight: 10}", "target: ≥100家, weight: 10, rule: manual}")
     path = tmp_path / "zxyw-manual.yaml"
     path.write_text(text, encoding="utf-8")
-    from xlform.definition import load
+    from xlform.definition.definition import load
     p = load(path)
     assert [i.manual for i in p.indicators] == [False, False, True] + [False] * 6
     reg = Registry(tmp_path / "r.db")

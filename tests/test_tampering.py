@@ -3,8 +3,8 @@ that show something else than the value."""
 import pytest
 
 from helpers import GOOD, fill_openpyxl, small_form
-from xlform.layout import layout
-from xlform.reader import read
+from xlform.form.layout import layout
+from xlform.returns.reader import read
 
 @pytest.fixture()
 def form(tmp_path):

@@ -1,9 +1,9 @@
 """The 年度指标值 grammar and the scoring rules on the Python side (the Excel side: test_libreoffice.py)."""
 import pytest
 
-from xlform import scoring
-from xlform.scoring import PROFILES, Profile, profile, rule_for, xl_round
-from xlform.target import parse
+from xlform.scoring import scoring
+from xlform.scoring.scoring import PROFILES, Profile, profile, rule_for, xl_round
+from xlform.scoring.target import parse
 
 
 @pytest.mark.parametrize("text, op, value, unit, percent", [

@@ -7,8 +7,8 @@ from click.testing import CliRunner
 
 from helpers import GOOD, fill_openpyxl, small_form
 from xlform.cli import main
-from xlform.registry import Registry
-from xlform.store import Store
+from xlform.issue.registry import Registry
+from xlform.storage.store import Store
 
 # The schemas of xlform 0.1 (commit 6ae5418), as its files hold them.
 REGISTRY_0_1 = """

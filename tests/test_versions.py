@@ -12,13 +12,13 @@ from click.testing import CliRunner
 
 from helpers import definition, load_def, make_inputs, write_def
 from xlform.cli import main
-from xlform.evaluate import evaluate_form
-from xlform.layout import layout
-from xlform.migration import migrate
-from xlform.reader import read
-from xlform.registry import Registry
-from xlform.renderer import render
-from xlform.versions import diff, match
+from xlform.form.evaluate import evaluate_form
+from xlform.form.layout import layout
+from xlform.returns.migration import migrate
+from xlform.returns.reader import read
+from xlform.issue.registry import Registry
+from xlform.issue.renderer import render
+from xlform.issue.versions import diff, match
 
 V1 = definition([
     ("产出指标", "数量指标", "培训次数", "≥4次", 20),

@@ -12,10 +12,10 @@ import pytest
 
 from helpers import GOOD, fill_openpyxl, small_form
 from make_corpus import MAIN, sst, workbook
-from xlform import xlsx
+from xlform.xlsx import reader as xlsx
 from xlform.messages import CATALOGUE, problem
-from xlform.reader import read
-from xlform.xlsx import BadWorkbook, Limits, Package
+from xlform.returns.reader import read
+from xlform.xlsx.reader import BadWorkbook, Limits, Package
 
 ALLOWED = {"xlsx", "xls", "xlsm", "et", "ods", "Excel", "WPS", "LibreOffice", "MB", "KB", "GB", "sha256"}
 CELL = re.compile(r"(?:[A-Z]{1,3}[0-9]{1,7})")

@@ -7,9 +7,9 @@ import zipfile
 import pytest
 
 from helpers import cells_for, inputs_from
-from xlform.reader import read
-from xlform.registry import Registry
-from xlform.xlsx import Package
+from xlform.returns.reader import read
+from xlform.issue.registry import Registry
+from xlform.xlsx.reader import Package
 
 SHEET = "xl/worksheets/sheet1.xml"
 

@@ -9,27 +9,27 @@ __all__ = ["load", "render", "read", "collect", "migrate"]
 
 def load(path):
     """Load and check one project definition (YAML) -> Project; raises DefinitionError."""
-    from .definition import load as _load
+    from .definition.definition import load as _load
     return _load(path)
 
 
 def render(projects, out_dir="output", **options):
     """Render Projects into locked workbooks -> list of Issued; see xlform.renderer.render."""
-    from .renderer import render as _render
+    from .issue.renderer import render as _render
     return _render(projects, out_dir, **options)
 
 
 def read(path, registry=None):
     """Read one returned workbook -> list[Record] (one per project sheet)."""
-    from .reader import read as _read
+    from .returns.reader import read as _read
     return _read(path, registry)
 
 
 def collect(dirs, db="output/collect.db", registry=None, jobs=0):
     """Collect folders of returns into the SQLite database at `db` -> Outcome (counts, 未报送)."""
-    from .collector import collect as _collect
-    from .registry import default_path
-    from .store import Store, db_path
+    from .collecting.collector import collect as _collect
+    from .issue.registry import default_path
+    from .storage.store import Store, db_path
     store = Store(db_path(str(db)))
     try:
         return _collect(dirs, store, registry or default_path(), jobs)
@@ -41,8 +41,8 @@ def migrate(path, to=None, out_dir="output/migrated", registry=None):
     """Carry a filled return over to the latest (or `to`, a Project) version of its template -> Migration."""
     from pathlib import Path
 
-    from .migration import migrate as _migrate
-    from .registry import Registry
+    from .returns.migration import migrate as _migrate
+    from .issue.registry import Registry
     reg = registry if registry is not None else Registry()
     try:
         return _migrate(Path(path), reg, Path(out_dir), to)

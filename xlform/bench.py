@@ -51,9 +51,9 @@ def definition_text(n: int, tid: str) -> str:
 
 def filled_inputs(project, seed: int) -> dict:
     """What a department types: executions, a goal, actuals near the targets, a reason where one is due."""
-    from .forms import form_kind
-    from .layout import layout
-    from .scoring import TIERS
+    from .kinds.forms import form_kind
+    from .form.layout import layout
+    from .scoring.scoring import TIERS
     lay = layout(project, form_kind(project.form))
     inputs = {"funds.fiscal.executed": 95 - seed % 7, "funds.carryover.executed": 20.5,
               "goal.actual": "按计划完成年度总体目标。"}
@@ -112,7 +112,7 @@ class _Recorder:
 
 def record_calls(project, kind, version, sheet):
     """The writer's xlsxwriter calls for one form, as a replayable list."""
-    from . import writer
+    from .xlsx import writer
     rec = _Recorder()
     base = writer._Workbook
 
@@ -247,9 +247,9 @@ def run_measured(cmd: list[str], cwd=None, memory: bool = True) -> tuple[float, 
 
 class Bench:
     def __init__(self, work: Path, repeat: int, quick: bool):
-        from .definition import load
-        from .forms import form_kind
-        from .registry import Registry
+        from .definition.definition import load
+        from .kinds.forms import form_kind
+        from .issue.registry import Registry
         self.work, self.repeat, self.quick = work, repeat, quick
         self.kind = form_kind("project")
         self.registry_path = work / "registry.db"
@@ -267,14 +267,14 @@ class Bench:
 
     def filled_form(self, project, seed: int, folder: Path) -> Path:
         """A form as a department returns it: inputs typed, cached values computed (as Excel saves)."""
-        from .writer import SheetSpec, write
+        from .xlsx.writer import SheetSpec, write
         version = self.registry.version_for(project, self.kind, "bench")
         path = folder / f"{project.id}-{seed}.xlsx"
         write(str(path), [SheetSpec(project, self.kind, version, "自评表", filled_inputs(project, seed))], None, "")
         return path
 
     def render(self):
-        from .renderer import render
+        from .issue.renderer import render
         out = self.work / "render"
         for n, p in self.defs.items():
             rec = record_calls(p, self.kind, 1, "自评表")
@@ -290,7 +290,7 @@ class Bench:
 
     def read(self):
         import openpyxl
-        from .reader import read_file
+        from .returns.reader import read_file
         try:
             from python_calamine import CalamineWorkbook
         except ImportError:
@@ -415,7 +415,7 @@ class Bench:
         """`xlform import` of a flat list (one row per indicator, as budget systems export) of `count`
         projects of 12 indicators: reading, finding, writing and checking every definition."""
         import xlsxwriter
-        from .importer import import_files
+        from .importing.importer import import_files
         path = self.work / f"flat-{count}.xlsx"
         book = xlsxwriter.Workbook(str(path))
         ws = book.add_worksheet()
@@ -453,7 +453,7 @@ class Bench:
         from concurrent.futures import ThreadPoolExecutor
         from dataclasses import replace
         from .desk import auth
-        from .store import Store
+        from .storage.store import Store
         engine = "PostgreSQL" if db_url else "SQLite"
         folder = self.work / f"desk-{engine}-{uploads}"
         folder.mkdir(exist_ok=True)

@@ -87,7 +87,7 @@ def _shared_part(path: Path) -> bool:
     if not path.name.startswith("_") or not path.is_file():
         return False
     from .errors import DefinitionError
-    from .yamlsource import read_file
+    from .definition.yamlsource import read_file
     try:
         data = read_file(path).data  # bounded, as every definition is read
     except DefinitionError:
@@ -108,7 +108,7 @@ def _openable(path: Path):
 def _inputs(paths) -> list[Path]:
     """The files named, and the workbooks under each folder named, found as collect finds them (hidden files
     and Office lock files left out); each is opened first (see _openable)."""
-    from .collector import find_files
+    from .collecting.collector import find_files
     files: list[Path] = []
     for p in map(Path, paths):
         _openable(p)
@@ -130,8 +130,8 @@ def _not_a_workbook(path: Path) -> str | None:
     every sheet read through the guarded reader, within print's limits. A workbook too large to print is left
     to print's own guard, which says how far past its limits it is."""
     from .messages import problem
-    from .printer import LIMITS
-    from .xlsx import BadWorkbook, Package
+    from .printing.printer import LIMITS
+    from .xlsx.reader import BadWorkbook, Package
     try:
         with Package(path, LIMITS) as pkg:
             for info in pkg.sheets:
@@ -142,7 +142,7 @@ def _not_a_workbook(path: Path) -> str | None:
 
 
 def _load(definitions, jobs: int = 1):
-    from .definition import load_many
+    from .definition.definition import load_many
     wanted = []
     for d in definitions:
         _openable(Path(d))
@@ -161,7 +161,7 @@ def _load(definitions, jobs: int = 1):
 
 def _registry_path(registry):
     """Where the registry is (registry.locate): a path, or a postgresql:// URL."""
-    from .registry import locate
+    from .issue.registry import locate
     try:
         return locate(registry)
     except ValueError as e:
@@ -170,14 +170,14 @@ def _registry_path(registry):
 
 def _open_registry(registry, create: bool = False):
     """The registry, read-only unless `create` (then it is written: render, migrate)."""
-    from .registry import Registry
+    from .issue.registry import Registry
     where = _registry_path(registry)
     with failing("open the registry", where.shown, _REGISTRY_FIX if not create else "name another with --registry"):
         return Registry(where, create=create)
 
 
 def _registry_exists(where) -> bool:
-    from .registry import exists
+    from .issue.registry import exists
     with failing("open the registry", where.shown, _REGISTRY_FIX):
         return exists(where)
 
@@ -193,7 +193,7 @@ def _require_registry(registry, command: str):
 
 def _database(db_url):
     """Where the collection database is (store.db_path): a path, sqlite:///PATH or a postgresql:// URL."""
-    from .store import db_path
+    from .storage.store import db_path
     try:
         return db_path(db_url)
     except ValueError as e:
@@ -202,7 +202,7 @@ def _database(db_url):
 
 def _write_records(records, fmt: str, out: str | None):
     """Records as JSON or CSV (with a BOM, so that Excel reads the Chinese), to a file or standard output."""
-    from .record import to_csv, to_json
+    from .storage.record import to_csv, to_json
     text = to_json(records) if fmt == "json" else to_csv(records)
     if out and out != "-":  # -o - is standard output
         from .outputs import atomic_write
@@ -249,7 +249,7 @@ def render(definitions, out_dir, per, password, registry, jobs):
 
     Valid definitions are rendered even when others fail; the exit code is 1 when any failed.
     """
-    from .renderer import render as do_render
+    from .issue.renderer import render as do_render
     jobs = jobs or os.cpu_count() or 1
     projects, problems = _load(definitions, jobs)
     if projects:
@@ -283,7 +283,7 @@ def read(files, fmt, out, registry):
     records are still written), 2 when the command could not run (no registry, an input that cannot be
     opened).
     """
-    from .collector import read_return
+    from .returns.reader import read_return
     files = _inputs(files)
     _require_registry(registry, "read")
     reg = _open_registry(registry)
@@ -324,10 +324,10 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
     otherwise, 2 when the command could not run (no registry, a file that cannot be opened: the others are
     still collected).
     """
-    from .collector import collect as do_collect
-    from .report import write_reports
-    from .store import Store
-    from .summary import write_summary
+    from .collecting.collector import collect as do_collect
+    from .collecting.report import write_reports
+    from .storage.store import Store
+    from .collecting.summary import write_summary
     for d in dirs:
         _openable(Path(d))
     where = _database(db_url)
@@ -381,8 +381,8 @@ def export(db_url, fmt, out):
     In CSV every text that a spreadsheet would run as a formula (= + - @ tab) is neutralised.
     """
 
-    from .record import record_from_dict
-    from .store import Store, exists
+    from .storage.record import record_from_dict
+    from .storage.store import Store, exists
     where = _database(db_url)
     path = where.shown
     with failing("read the database", path, "name the one `xlform collect` wrote with --db"):
@@ -407,9 +407,9 @@ def diff(args, registry):
     Lists indicators added, removed, renamed (only by `was:`) and changed (target, weight, rule, level),
     and funds and project changes. Exit 0 when they are the same, 1 when they differ.
     """
-    from .definition import from_canonical, load
+    from .definition.definition import from_canonical, load
     from .errors import DefinitionError
-    from .versions import diff as do_diff, table
+    from .issue.versions import diff as do_diff, table
     if len(args) == 2:
         for a in args:
             _openable(Path(a))
@@ -462,8 +462,8 @@ def migrate(files, to, out_dir, password, registry):
     blank. A return already on the version wanted is left as it is (nothing written). Exit 1 when a file could
     not be migrated.
     """
-    from .definition import load
-    from .migration import BLANK, CARRIED, DROPPED, NEW, migrate as do_migrate
+    from .definition.definition import load
+    from .returns.migration import BLANK, CARRIED, DROPPED, NEW, migrate as do_migrate
     for f in files + ((to,) if to else ()):
         _openable(Path(f))
     target = load(to) if to else None  # a DefinitionError: exit 1, as for check and render
@@ -516,7 +516,7 @@ def print_(files, out_dir):
     official form does not show is printed. The workbooks themselves are not changed. FILES may be folders
     of workbooks. Exit 1 when a file is no readable workbook (the others are printed).
     """
-    from .printer import print_pdfs
+    from .printing.printer import print_pdfs
     files = _inputs(files)
     good = []
     for f in files:
@@ -548,7 +548,7 @@ def import_(files, out_dir, force, values, year):
     every problem by file and cell. Exit 0 clean, 1 when an input had errors, could not be read or a
     definition was not overwritten, 2 when the command could not run.
     """
-    from .importer import describe, import_files
+    from .importing.importer import describe, import_files
     files = [str(f) for f in _inputs(files)]
     outcome = import_files(files, out_dir, force, values, year)
     written = {id(item): path for item, path in outcome.written}
@@ -602,7 +602,7 @@ def serve(db_url, registry, host, port, admin_password_file, uploads_dir, max_up
     """
     from .desk.app import DeskConfig
     from .desk.server import MB, admin_password, serve as run, uploads_folder
-    from .store import Store
+    from .storage.store import Store
     admin = admin_password(admin_password_file)
     where, reg = _database(db_url), _registry_path(registry)
     if not _registry_exists(reg):
@@ -642,7 +642,7 @@ def links(action, department, db_url, registry, base_url):
 
     from .desk import auth
     from .desk.server import shown_host
-    from .store import Store
+    from .storage.store import Store
     if action != "list" and not department:
         raise click.UsageError(f"give the department: xlform links {action} DEPARTMENT")
     where, reg_where = _database(db_url), _registry_path(registry)

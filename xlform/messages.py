@@ -1,7 +1,7 @@
 """The catalogue of problems found in returned workbooks: code -> (severity, Chinese message with what to do).
 
 These texts go back to the departments, so they are Chinese and say how to fix the problem: no English, no
-Python value (problem() shows a missing value as （空）). `{detail}` is what xlform/xlsx.py says went wrong, in
+Python value (problem() shows a missing value as （空）). `{detail}` is what xlform/xlsx/reader.py says went wrong, in
 Chinese; problem() puts it in brackets, or leaves it out when there is none.
 """
 from __future__ import annotations

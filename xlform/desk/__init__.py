@@ -8,4 +8,7 @@ the performance office watches them arrive on a password-protected dashboard.
   app.py      the Flask application: routes, pages (templates/), headers
   server.py   waitress on the LAN (bodies limited from the request line, connections); `xlform serve`
               and `xlform links`
+
+The top room but the commands: it imports collecting, returns, issue, storage and the rooms below; only cli.py
+and bench.py import it.
 """

@@ -18,10 +18,10 @@ from urllib.parse import quote
 from flask import Flask, Response, abort, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from ..db import Location
 from ..errors import CannotRun
-from ..registry import Registry
-from ..store import Store
+from ..issue.registry import Registry
+from ..storage.db import Location
+from ..storage.store import Store
 from . import auth, charts
 from .intake import (MB, STATE_ERRORS, STATE_MISSING, STATE_PASSED, STATE_REFUSED, STATE_UNREADABLE, STATE_WARNINGS,
                      Intake, display_name, note_of, size_text, state_of)
@@ -479,7 +479,7 @@ def create_app(config: DeskConfig) -> Flask:
     @app.get("/admin/summary.xlsx")
     def summary():
         admin_only()
-        from ..summary import write_summary
+        from ..collecting.summary import write_summary
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "summary.xlsx"
             write_summary(path, store(), _missing(registry(), store()))
@@ -491,7 +491,7 @@ def create_app(config: DeskConfig) -> Flask:
     @app.get("/admin/reports.zip")
     def reports():
         admin_only()
-        from ..report import write_reports
+        from ..collecting.report import write_reports
         buffer = io.BytesIO()
         with tempfile.TemporaryDirectory() as tmp:
             written = write_reports(Path(tmp), store(), _missing(registry(), store()))
@@ -504,7 +504,7 @@ def create_app(config: DeskConfig) -> Flask:
     @app.get("/admin/export.csv")
     def export():
         admin_only()
-        from ..record import record_from_dict, to_csv
+        from ..storage.record import record_from_dict, to_csv
         text = to_csv([record_from_dict(d) for d in store().current_records()])
         day = time.strftime('%Y%m%d')
         return attachment(text.encode("utf-8-sig"), f"自评结果-{day}.csv", "text/csv", f"export-{day}.csv")
@@ -543,9 +543,9 @@ def _blank_form(registry: Registry, template_id: str, version: int, cache: Path,
         return Path(issued[0]).read_bytes()
     target = cache / f"{template_id}-v{version}.xlsx"
     if not target.is_file():
-        from ..forms import form_kind
+        from ..kinds.forms import form_kind
         from ..outputs import atomic_write, now
-        from ..writer import SheetSpec, write
+        from ..xlsx.writer import SheetSpec, write
         found = registry.lookup(template_id, version)
         project = found["project"]
         kind = found["kind"] or form_kind(project.form)

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..collector import OLD_FORMATS, WORKBOOKS, read_return
-from ..db import SQLITE
-from ..registry import Registry
-from ..store import Prepared, Store
+from ..returns.reader import OLD_FORMATS, WORKBOOKS, read_return
+from ..issue.registry import Registry
+from ..storage.db import SQLITE
+from ..storage.store import Prepared, Store
 
 MB = 2 ** 20
 STATE_PASSED, STATE_WARNINGS, STATE_ERRORS, STATE_MISSING = "已通过", "有警告", "有错误", "未报送"

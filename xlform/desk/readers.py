@@ -16,8 +16,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from ..collector import read_return
-from ..db import Location
+from ..returns.reader import read_return
+from ..storage.db import Location
 
 _registry = None
 
@@ -25,7 +25,7 @@ _registry = None
 def _start_worker(location: Location):
     global _registry
     from multiprocessing.connection import wait
-    from ..registry import Registry
+    from ..issue.registry import Registry
     _registry = Registry(location, create=False)
     parent = multiprocessing.parent_process()
     if parent is not None:   # the server gone (killed), the worker goes too: no orphan left reading nothing

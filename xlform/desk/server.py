@@ -19,8 +19,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ..db import SQLITE, Location
 from ..errors import CannotRun
+from ..storage.db import SQLITE, Location
 from . import auth
 from .app import DeskConfig, create_app
 from .intake import MB

@@ -1,0 +1,290 @@
+"""A folder of returned workbooks -> the collection database, a summary workbook and per-department reports.
+
+Each worker process reads its share of the files and stores them itself, whole files in short write
+transactions (SQLite serialises the writers; on PostgreSQL they write side by side, locking only the
+templates they touch), so no record crosses a process boundary and a killed run leaves only complete
+files, which the next run skips.
+"""
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import CannotRun, reason
+from ..issue.registry import Registry, locate as registry_locate
+from ..returns.reader import OLD_FORMATS, WORKBOOKS, read_return
+from ..storage.db import SQLITE
+from ..storage.store import Prepared, Store
+from ..xlsx.reader import Limits
+
+BATCH_FILES, BATCH_SECONDS = 50, 0.5
+
+
+@dataclass
+class Outcome:
+    files: int = 0          # files found
+    read: int = 0           # new files read
+    records: int = 0
+    errors: int = 0
+    warnings: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    skipped: int = 0        # files that are not workbooks (.txt, .pdf …), not read
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, why): could not be opened
+    seconds: float = 0.0
+    missing: list[dict] = field(default_factory=list)   # issued templates with no current submission
+
+    def add(self, other: dict):
+        for k in _COUNTS:
+            setattr(self, k, getattr(self, k) + other[k])
+
+    def line(self) -> str:
+        return (f"{self.files} files: {self.read} read, {self.records} records, {self.errors} errors, "
+                f"{self.warnings} warnings, {self.duplicates} skipped duplicates, {self.rejected} rejected, "
+                f"{self.skipped} skipped (not workbooks), " +
+                (f"{len(self.unreadable)} unreadable, " if self.unreadable else "") +
+                f"{len(self.missing)} not yet returned, {self.seconds:.1f} s")
+
+
+_COUNTS = ("read", "records", "errors", "warnings", "duplicates", "rejected", "unreadable")
+
+
+def find_files(dirs, exclude: set[Path]) -> tuple[list[Path], int]:
+    """The workbooks under the folders (.xlsx, .xlsm and the old formats), and how many other files were
+    skipped; Office lock files (~$…), hidden files and folders (.name) and our outputs are left out."""
+    out, other = set(), set()
+    names = {p.name for p in exclude}  # resolve only what may be excluded: a collection has many files
+    for d in map(Path, dirs):
+        candidates = [d] if d.is_file() else d.rglob("*")
+        for f in candidates:
+            inside = f.relative_to(d).parts if f != d else (f.name,)
+            if any(part.startswith(".") for part in inside) or f.name.startswith("~$") or not f.is_file():
+                continue
+            if f.name in names and f.resolve() in exclude:
+                continue
+            (out if f.suffix.lower() in WORKBOOKS | OLD_FORMATS else other).add(f)
+    return sorted(out), len(other)
+
+
+def _sha256(path: Path, size: int) -> str:
+    """The content's key. A file over the size limit is refused unread, so it is not hashed whole either (a
+    20 GB file would cost a minute): its key is the hash of its size and first MB, marked `large-`."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        if size > Limits().max_bytes:
+            h.update(f"{size}:".encode() + f.read(1 << 20))
+            return "large-" + h.hexdigest()
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_one(path: str, registry: Registry, known: frozenset):
+    """(path, sha256, size, modified, database rows, or None for content stored before this run)."""
+    p = Path(path)
+    try:
+        st = p.stat()
+        sha = _sha256(p, st.st_size)
+    except OSError as e:
+        return path, None, 0, "", reason(e)
+    modified = datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat(timespec="microseconds")
+    if sha in known:
+        return path, sha, st.st_size, modified, None
+    return path, sha, st.st_size, modified, [Prepared.of(r) for r in read_return(p, registry)]
+
+
+def store_batch(store: Store, batch: list, now: str, counts: dict, lock=None):
+    """Store read files in one transaction, each whole; counts what happened. Writers take `lock` first:
+    it wakes a waiting writer at once, where SQLite's own busy wait sleeps in growing steps.
+
+    Files go in by content hash and path, the order of every other writer too, and the transaction first
+    locks the templates it may make current: concurrent PostgreSQL writers then never deadlock (should one
+    still be chosen as a deadlock's victim, the whole batch is stored again)."""
+    batch = sorted(batch, key=lambda f: (f[1] or "", f[0]))
+    templates = {r.template_id for _, sha, *_, rows in batch if sha and rows for r in rows if r.usable}
+
+    def write() -> dict:
+        done = {k: [] if isinstance(v, list) else 0 for k, v in counts.items()}
+        with store.transaction(templates):
+            for path, sha, size, modified, rows in batch:
+                if sha is None:  # vanished or unreadable from disk: the command could not do its job (exit 2)
+                    done["unreadable"].append((path, rows))
+                    continue
+                status = None if rows is None else store.add_file(path, sha, size, modified, now, rows)
+                if rows is None:
+                    store.add_path(path, sha, now)
+                if status is None:  # content already collected, under this or another name
+                    done["duplicates"] += 1
+                    continue
+                done["read"] += 1
+                done["records"] += len(rows)
+                done["errors"] += sum(r.errors for r in rows)
+                done["warnings"] += sum(r.warnings for r in rows)
+                done["rejected"] += status == "rejected"
+        return done
+    with lock or _NO_LOCK:
+        done = store.retrying(write)
+    for k, v in done.items():
+        counts[k] += v
+
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NO_LOCK = _NoLock()
+
+
+def run_share(paths: list[str], store: Store, registry: Registry, known: frozenset, now: str, tick,
+              lock=None) -> dict:
+    """Read and store a share of the files, committing whole files every BATCH_FILES files or BATCH_SECONDS."""
+    counts = {k: [] if k == "unreadable" else 0 for k in _COUNTS}
+    batch, last = [], time.monotonic()
+    for path in paths:
+        batch.append(read_one(path, registry, known))
+        tick()
+        if len(batch) >= BATCH_FILES or time.monotonic() - last >= BATCH_SECONDS:
+            store_batch(store, batch, now, counts, lock)
+            batch, last = [], time.monotonic()
+    if batch:
+        store_batch(store, batch, now, counts, lock)
+    return counts
+
+
+def _worker(paths, db_location, registry_location, known, now, counter, results, lock):
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it stops us if it is interrupted
+    store = registry = None
+    try:
+        store, registry = Store(db_location), Registry(registry_location, create=False)
+    except Exception as e:  # a server that went away since the parent connected: one line in the parent
+        results.put(("failed", _picklable(e)))
+        for opened in (store, registry):
+            if opened:
+                opened.close()
+        return
+
+    def tick():
+        with counter.get_lock():
+            counter.value += 1
+    try:
+        results.put(("done", run_share(paths, store, registry, known, now, tick, lock)))
+    except Exception as e:  # the parent reports it (a full disk, a database error) in one line
+        results.put(("failed", _picklable(e)))
+    finally:
+        store.close()
+        registry.close()
+
+
+def _picklable(e: Exception) -> Exception:
+    try:
+        pickle.dumps(e)
+        return e
+    except Exception:
+        return RuntimeError(f"{type(e).__name__}: {e}")
+
+
+def _die_with_parent():
+    """Linux: end this worker when the collecting process dies, even by SIGKILL."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def collect(dirs, store: Store, registry_path, jobs: int = 0, progress: bool = False,
+            exclude: set[Path] = frozenset()) -> Outcome:
+    """Collect into `store` with the registry at `registry_path` (a path or a URL, see registry.locate)."""
+    started = time.monotonic()
+    registry_path = registry_locate(registry_path)
+    ours = {f.resolve() for f in store.files()}
+    found, skipped = find_files(dirs, {Path(p).resolve() for p in exclude} | ours)
+    paths = [str(f) for f in found]
+    outcome = Outcome(files=len(paths), skipped=skipped)
+    jobs = min(jobs or os.cpu_count() or 1, max(len(paths), 1))
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    registry = Registry(registry_path, create=False)
+    bar = None
+    try:
+        # a file rejected because the registry did not know its template is read again once it does
+        known = frozenset(store.known() - {sha for sha, template_id, version in store.awaiting_registry()
+                                           if template_id and registry.lookup(template_id, version)})
+        if progress:
+            import click
+            bar = click.progressbar(length=len(paths), label="collecting", file=sys.stderr)
+            bar.__enter__()
+        if jobs == 1:
+            outcome.add(run_share(paths, store, registry, known, now, (lambda: bar.update(1)) if bar else
+                                  (lambda: None)))
+        else:
+            _run_workers(paths, jobs, store.location, registry_path, known, now, outcome, bar)
+        outcome.missing = missing_returns(store, registry)
+    finally:
+        if bar:
+            bar.__exit__(None, None, None)
+        registry.close()
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _run_workers(paths, jobs, db_location, registry_location, known, now, outcome: Outcome, bar):
+    ctx = multiprocessing.get_context("fork")
+    counter, results = ctx.Value("l", 0), ctx.SimpleQueue()
+    # SQLite: one writer at a time anyway, and the lock wakes the next at once; PostgreSQL: side by side
+    lock = ctx.Lock() if db_location.engine == SQLITE else None
+    workers = [ctx.Process(target=_worker, args=(paths[i::jobs], db_location, registry_location, known, now,
+                                                 counter, results, lock), daemon=True) for i in range(jobs)]
+    for w in workers:
+        w.start()
+    shown, failures = 0, []
+    try:
+        while any(w.is_alive() for w in workers) or not results.empty():
+            while not results.empty():
+                how, what = results.get()
+                if how == "done":
+                    outcome.add(what)
+                else:
+                    failures.append(what)
+            shown = _advance(bar, shown, counter.value)
+            time.sleep(0.05)
+    except BaseException:
+        for w in workers:  # interrupted: committed files stay, the next run does the rest
+            w.terminate()
+        for w in workers:
+            w.join()
+        raise
+    _advance(bar, shown, counter.value)
+    if failures:
+        raise failures[0]  # what the workers stored is kept: the next run does the rest
+    failed = [w.exitcode for w in workers if w.exitcode]
+    if failed:
+        raise CannotRun(f"a collecting process stopped unexpectedly (exit {failed[0]}); what it stored is kept: "
+                        "run collect again to complete")
+
+
+def _advance(bar, shown: int, done: int) -> int:
+    """Move the bar to `done` files (read once: the workers go on counting meanwhile)."""
+    if bar and done > shown:
+        bar.update(done - shown)
+    return done
+
+
+def missing_returns(store: Store, registry: Registry) -> list[dict]:
+    """Issued templates (latest version of each id) with no current submission: 未报送."""
+    issued = registry.latest_issued()
+    returned = store.current_templates()
+    return [{"template_id": i, "version": v, "project": p, "department": d}
+            for i, v, p, d in issued if i not in returned]

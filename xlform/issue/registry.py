@@ -1,0 +1,152 @@
+"""The issuer's registry: every template version rendered, with its full definition, and every file issued.
+
+A SQLite file (output/registry.db unless --registry or XLFORM_REGISTRY names another) or a PostgreSQL
+database (postgresql://…), so that render, read, collect and migrate agree on what was issued and any
+client can look inside. Every query of the registry is a method here (the engines differ in xlform/storage/db.py).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..definition.definition import Project, from_canonical, template_hash
+from ..kinds.forms import FormKind, kind_from_spec
+from ..storage import db as engines
+from ..storage.db import SQLITE, VERSION_LOCK, Database, Location
+
+DEFAULT = Path("output") / "registry.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS templates (
+    id TEXT NOT NULL, version INTEGER NOT NULL, hash TEXT NOT NULL, form TEXT NOT NULL,
+    year INTEGER, project TEXT, department TEXT, implementer TEXT,
+    definition TEXT NOT NULL, issued_at TEXT NOT NULL,
+    kind TEXT,                              -- the form kind's spec as issued (JSON), to read old returns
+    PRIMARY KEY (id, version));
+CREATE TABLE IF NOT EXISTS issued_files (
+    id TEXT NOT NULL, version INTEGER NOT NULL, file TEXT NOT NULL, sheet TEXT NOT NULL,
+    department TEXT, issued_at TEXT NOT NULL,
+    FOREIGN KEY (id, version) REFERENCES templates (id, version));
+"""
+
+
+def locate(value=None) -> Location:
+    """The registry named (a path, sqlite:///PATH or postgresql://…), else XLFORM_REGISTRY, else
+    output/registry.db; ValueError for a URL of another kind."""
+    return engines.locate(value or os.environ.get("XLFORM_REGISTRY") or None, DEFAULT)
+
+
+def default_path() -> Location:
+    return locate()
+
+
+def exists(location: Location) -> bool:
+    """Whether a registry is there (a file; on a server, its tables)."""
+    return engines.exists(location, "templates", "--registry")
+
+
+class Registry:
+    def __init__(self, path=None, create: bool = True):
+        """Open (or create) the registry; with create=False it is opened read-only (a read-only location
+        will do), and a missing one reads as an empty registry."""
+        self.location = locate(path)
+        self.path = self.location.shown   # the path, or the URL without its password
+        if create:
+            self.db = Database(self.location, option="--registry")
+            try:
+                self.db.ensure(_SCHEMA, {"templates": {"kind": "TEXT"}})   # kind: missing in xlform 0.1
+            except BaseException:
+                self.db.close()
+                raise
+        elif exists(self.location):
+            self.db = Database(self.location, readonly=True, option="--registry")
+            self.db.execute("SELECT 1 FROM templates, issued_files LIMIT 1")  # not a registry: fail here
+        else:
+            self.db = Database(engines.Location(SQLITE, Path(":memory:")))
+            self.db.ensure(_SCHEMA)
+        # a read-only registry of xlform 0.1 keeps no kinds
+        self._kind = "kind" if "kind" in self.db.columns("templates") else "NULL"
+        self._cache: dict[tuple[str, int], dict | None] = {}
+
+    def close(self):
+        self.db.close()
+
+    def version_for(self, project: Project, kind: FormKind, now: str) -> int:
+        """The version to issue: the last one if the definition and the form kind are unchanged, else the
+        next number (an edited form.yaml issues a new version too)."""
+        digest = template_hash(project, kind)
+        with self.db.transaction():
+            self.db.lock(VERSION_LOCK, project.id)   # PostgreSQL: two renders of one id issue one number each
+            last = self.db.one("SELECT version, hash FROM templates WHERE id=? ORDER BY version DESC LIMIT 1",
+                               project.id)
+            if last and last[1] == digest:
+                return last[0]
+            version = (last[0] + 1) if last else 1
+            self.db.execute(
+                "INSERT INTO templates (id, version, hash, form, year, project, department, implementer, "
+                "definition, issued_at, kind) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (project.id, version, digest, project.form, project.year, project.project,
+                 project.department, project.implementer,
+                 json.dumps(project.canonical(), ensure_ascii=False, sort_keys=True), now,
+                 json.dumps(kind.spec, ensure_ascii=False)))
+            return version
+
+    def record_files(self, issued: list[tuple[Project, int, str, str]], now: str):
+        """Record issued (project, version, file, sheet) rows in one transaction."""
+        with self.db.transaction():
+            self.db.executemany("INSERT INTO issued_files VALUES (?,?,?,?,?,?)",
+                                [(p.id, v, f, s, p.department, now) for p, v, f, s in issued])
+
+    def latest_version(self, template_id: str) -> int:
+        """The newest version issued of a template id (0 if none)."""
+        return self.db.one("SELECT MAX(version) FROM templates WHERE id=?", template_id)[0] or 0
+
+    def lookup(self, template_id: str, version: int | None = None) -> dict | None:
+        """The registered template (latest version unless one is named): its definition as data and as a
+        Project. A named version never changes once issued, so it is cached."""
+        if version is not None:
+            key = (template_id, int(version))
+            if key not in self._cache:
+                found = self._lookup(template_id, version)
+                if found is None:
+                    return None  # not issued (yet): ask again next time
+                self._cache[key] = found
+            return self._cache[key]
+        return self._lookup(template_id, None)
+
+    def _lookup(self, template_id: str, version: int | None) -> dict | None:
+        sql = f"SELECT id, version, hash, form, definition, issued_at, {self._kind} FROM templates WHERE id=?"
+        args: tuple = (template_id,)
+        if version is not None:
+            sql, args = sql + " AND version=?", args + (int(version),)
+        row = self.db.one(sql + " ORDER BY version DESC LIMIT 1", *args)
+        if not row:
+            return None
+        definition = json.loads(row[4])
+        return {"id": row[0], "version": row[1], "hash": row[2], "form": row[3], "definition": definition,
+                "project": from_canonical(definition), "issued_at": row[5],
+                "kind": kind_from_spec(row[3], json.loads(row[6])) if row[6] else None}
+
+    def find_project(self, project: str, department: str) -> dict | None:
+        """The latest template issued for a 项目名称 and 主管部门 (to recognise a form that lost its metadata)."""
+        row = self.db.one("SELECT id FROM templates WHERE project=? AND department=? "
+                          "ORDER BY issued_at DESC, version DESC LIMIT 1", project, department)
+        return self.lookup(row[0]) if row else None
+
+    def templates(self) -> list[tuple]:
+        """(id, version, hash, project, department) of every version issued, by id and version."""
+        return sorted(self.db.all("SELECT id, version, hash, project, department FROM templates"),
+                      key=lambda r: (r[0], r[1]))
+
+    def latest_issued(self) -> list[tuple]:
+        """(id, version, project, department) of the latest version of every template, by department and id."""
+        rows = self.db.all("SELECT t.id, t.version, t.project, t.department FROM templates t "
+                           "WHERE t.version = (SELECT MAX(version) FROM templates WHERE id = t.id)")
+        return sorted(rows, key=lambda r: (r[3] is not None, r[3] or "", r[0]))
+
+    def issued_file(self, template_id: str, version: int) -> tuple[str, str] | None:
+        """(file, sheet) where a template version was last issued, or None."""
+        row = self.db.one("SELECT file, sheet FROM issued_files WHERE id=? AND version=? "
+                          "ORDER BY issued_at DESC LIMIT 1", template_id, int(version))
+        return (row[0], row[1]) if row else None

@@ -1,0 +1,73 @@
+"""Definitions -> issued workbooks: one per project, or one per 主管部门 with a sheet per project."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..definition.definition import Project
+from ..kinds.forms import form_kind
+from ..names import file_stems, sheet_name
+from ..outputs import atomic_write, now
+from ..xlsx.writer import SheetSpec, write
+from .registry import Registry
+
+
+@dataclass
+class Issued:
+    file: Path
+    sheets: list[tuple[str, str, int]]   # (sheet, template id, version)
+
+
+def render(projects: list[Project], out_dir: str | Path = "output", per: str = "project",
+           password: str | None = None, registry: Registry | None = None, jobs: int = 1) -> list[Issued]:
+    """Render each group of projects into one workbook; records every issued version in the registry.
+
+    Versions are assigned here, in order; with jobs > 1 the workbooks are written by worker processes.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    own_registry = registry is None
+    registry = registry or Registry()
+    stamp = now()
+    try:
+        work = []
+        for stem, group in _groups(projects, per):
+            taken: set[str] = set()
+            specs = []
+            for p in group:
+                kind = form_kind(p.form)
+                name = sheet_name(kind.spec["sheet"] if per == "project" else p.project, taken)
+                specs.append(SheetSpec(p, kind, registry.version_for(p, kind, stamp), name))
+            work.append((out_dir / f"{stem}.xlsx", specs, password, stamp))
+        if jobs > 1 and len(work) > 1:
+            import multiprocessing
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                pool.starmap(_write_file, work, chunksize=2)  # small: an even finish matters more
+        else:
+            for args in work:
+                _write_file(*args)
+        registry.record_files([(s.project, s.version, str(path), s.sheet) for path, specs, _, _ in work
+                               for s in specs], stamp)
+    finally:
+        if own_registry:
+            registry.close()
+    return [Issued(path, [(s.sheet, s.project.id, s.version) for s in specs]) for path, specs, _, _ in work]
+
+
+def _write_file(path: Path, specs: list[SheetSpec], password: str | None, stamp: str):
+    buffer = io.BytesIO()
+    write(buffer, specs, password, stamp)
+    atomic_write(path, buffer.getvalue())
+
+
+def _groups(projects: list[Project], per: str):
+    if per == "project":
+        return [(p.id, [p]) for p in projects]
+    if per != "department":
+        raise ValueError(f"per must be 'project' or 'department', not {per!r}")
+    by_department: dict[str, list[Project]] = {}
+    for p in projects:
+        by_department.setdefault(p.department, []).append(p)
+    stems = file_stems(by_department)
+    return [(stems[department], group) for department, group in by_department.items()]

@@ -1,0 +1,336 @@
+"""One project sheet of a return, checked against its issued template: the locked cells and formulas as
+issued, the display, the inputs read and every score recomputed by the rules."""
+from __future__ import annotations
+
+import math
+import re
+
+from ..definition.definition import Project
+from ..form.evaluate import Inputs, evaluate_form
+from ..form.layout import layout
+from ..form.layout import ref as cell_ref
+from ..kinds.forms import FormKind
+from ..messages import problem
+from ..scoring.scoring import TIERS
+from ..storage.record import IndicatorRecord, Record
+from ..xlsx.metadata import META_SHEET
+from ..xlsx.reader import EMPTY, Cell, Sheet
+from .values import NotANumber, read_number, read_text
+
+
+_REF = re.compile(r"^([A-Z]+)(\d+)$")
+MAX_LISTED = 10  # changed locked cells listed one by one; past that, one problem sums them up
+
+
+def _row_col(ref: str) -> tuple[int, str]:
+    m = _REF.match(ref)
+    return int(m.group(2)), m.group(1).rjust(3)
+
+
+_EXPECTED: dict[tuple, Sheet] = {}
+_LAYOUTS: dict[tuple, object] = {}
+
+
+def _layout(project: Project, kind: FormKind):
+    """Layouts by definition and kind: a collection reads many returns of few templates."""
+    key = (project.hash, kind.fingerprint)
+    found = _LAYOUTS.get(key)   # kept in a local: another thread of the desk may clear the cache meanwhile
+    if found is None:
+        if len(_LAYOUTS) > 256:
+            _LAYOUTS.clear()
+        found = _LAYOUTS[key] = layout(project, kind)
+    return found
+
+
+def _expected(project: Project, kind: FormKind, version: int, sheet_name: str) -> Sheet:
+    """The issued blank sheet: what every locked cell must hold (cached per template version and sheet)."""
+    key = (project.hash, kind.fingerprint, version, sheet_name)
+    found = _EXPECTED.get(key)
+    if found is None:
+        from ..xlsx.writer import SheetSpec, expected_cells
+        cells = expected_cells(SheetSpec(project, kind, version, sheet_name))
+        if len(_EXPECTED) > 256:
+            _EXPECTED.clear()
+        found = _EXPECTED[key] = Sheet(sheet_name, cells={ref: Cell(v, f) for ref, (v, f) in cells.items()})
+    return found
+
+
+
+def _same(a, b) -> bool:
+    if a in (None, "") or b in (None, ""):
+        return a in (None, "") and b in (None, "")
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def _norm_formula(f: str | None) -> str | None:
+    return None if f is None else re.sub(r"\s+", "", f.lstrip("=")).upper()
+
+
+_NOT_PLACEHOLDERS = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
+
+
+def _hides_value(code: str) -> bool:
+    """A number format with a section (positive; negative; zero) that shows no digit of the value."""
+    for section in code.split(";")[:3]:
+        bare = _NOT_PLACEHOLDERS.sub("", section)
+        if not re.search(r"[0#?@]|general", bare, re.I):
+            return True
+    return False
+
+
+def _show(v) -> str:
+    if v is None:
+        return "（空）"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+
+class SheetReader:
+    """Checks one project sheet against its issued template and reads its inputs (the 自评表; a 绩效目标申报表
+    is read by declaration.DeclarationSheetReader)."""
+
+    def __init__(self, sheet: Sheet, actual_name: str, issued_name: str, project: Project, kind: FormKind,
+                 version: int, entry: dict, record: Record):
+        self.sheet, self.name, self.project, self.kind = sheet, actual_name, project, kind
+        self.record, self.problems = record, record.problems
+        self.lay = _layout(project, kind)
+        self.entry = entry
+        self.expected = _expected(project, kind, version, issued_name)
+        self.invalid: set[str] = set()
+
+    def at(self, cell: str) -> str:
+        return f"{self.name}!{cell}"
+
+    def add(self, code: str, cell: str, **values):
+        self.problems.append(problem(code, self.at(cell), **values))
+
+    def value(self, cell: str):
+        return self.sheet.cells.get(cell, EMPTY).value
+
+    def read(self) -> Record:
+        lay = self.lay
+        if self.entry.get("cells") is not None and self.entry["cells"] != lay.cell_map():
+            self.problems.append(problem("cell_map_changed", META_SHEET))
+        if not self.sheet.protected:
+            self.problems.append(problem("protection_removed", self.name))
+        self.check_locked_cells()
+        self.check_display()
+        inputs = self.read_inputs()
+        result = evaluate_form(lay, inputs)
+        self.check_inputs(inputs, result)
+        self.check_cached(result)
+        return self.build(inputs, result)
+
+    # -- what the department may not change ------------------------------------------------------
+    def check_locked_cells(self):
+        """Every locked cell and formula as issued; a flood (rows inserted or deleted) is summed up."""
+        inputs = {f.cell for f in self.lay.inputs().values()}
+        changed = []
+        for ref, exp in self.expected.cells.items():
+            if ref in inputs:
+                continue
+            got = self.sheet.cells.get(ref, EMPTY)
+            shown = ("=" + got.formula) if got.formula is not None else _show(got.value)
+            if exp.formula is not None:
+                if _norm_formula(got.formula) != _norm_formula(exp.formula):
+                    changed.append(("formula_changed", ref, {"expected": exp.formula, "actual": shown}))
+            elif got.formula is not None or not _same(exp.value, got.value):
+                changed.append(("locked_changed", ref, {"expected": _show(exp.value), "actual": shown}))
+        last_row, last_col = self.lay.last_row + 1, cell_ref(0, self.lay.last_col)[:-1].rjust(3)
+        extra = []
+        for ref, got in self.sheet.cells.items():
+            if ref in self.expected.cells or ref in inputs or (got.value in (None, "") and got.formula is None):
+                continue
+            m = _REF.match(ref)
+            shown = ("=" + got.formula) if got.formula is not None else _show(got.value)
+            if m.group(1).rjust(3) <= last_col and int(m.group(2)) <= last_row:
+                changed.append(("locked_changed", ref, {"expected": "（空）", "actual": shown}))
+            else:
+                extra.append((ref, shown) if len(extra) < MAX_LISTED else ref)
+        for ref, shown in extra[:MAX_LISTED]:
+            self.add("extra_content", ref, actual=shown)
+        if len(extra) > MAX_LISTED:  # a sheet filled outside the form: one line sums up the rest
+            self.add("extra_content_many", extra[MAX_LISTED], count=len(extra), listed=MAX_LISTED)
+        changed.sort(key=lambda c: _row_col(c[1]))
+        for code, ref, values in changed[:MAX_LISTED]:
+            self.add(code, ref, **values)
+        if len(changed) > MAX_LISTED:
+            self.add("structure_changed", changed[MAX_LISTED][1], count=len(changed), listed=MAX_LISTED)
+
+    def check_display(self):
+        """What the printed form hides or fakes without changing a value: hidden rows or columns of the
+        form, a number format that does not show the value (a literal "100.00", an empty section)."""
+        last_col = self.lay.last_col + 1
+        for row in sorted(r for r in getattr(self.sheet, "hidden_rows", ()) if r <= self.lay.last_row + 1):
+            self.add("hidden_row", f"A{row}", row=row)
+        for col in sorted(c for c in getattr(self.sheet, "hidden_cols", ()) if c <= last_col):
+            letter = cell_ref(0, col - 1)[:-1]
+            self.add("hidden_column", f"{letter}1", column=letter)
+        watched = {ref for ref, e in self.expected.cells.items() if e.formula is not None}
+        watched |= {f.cell for f in self.lay.inputs().values()}
+        watched -= {self.lay.fields["grade"].cell} if "grade" in self.lay.fields else set()  # text, labelled by format
+        for ref, code in sorted(getattr(self.sheet, "cell_formats", {}).items(), key=lambda x: _row_col(x[0])):
+            if ref in watched and _hides_value(code):
+                self.add("number_format", ref, format=code)
+
+    # -- inputs ------------------------------------------------------------------------------
+    def number(self, key: str, percent: bool = False) -> float | None:
+        cell = self.lay.cell(key)
+        raw = self.value(cell)
+        try:
+            v, how = read_number(raw)
+        except NotANumber:
+            self.invalid.add(key)
+            self.add("not_a_number", cell, value=_show(raw), hint="（百分比如 85%）" if percent else "（不带单位）")
+            return None
+        if how:
+            if percent and isinstance(raw, str) and "%" not in raw and "％" not in raw and v is not None and v > 1:
+                v, how = v / 100, how + "，按百分数读取"
+            self.add("lenient_number", cell, value=_show(raw), parsed=f"{v * 100:g}%" if percent else f"{v:g}",
+                     how=how)
+        return v
+
+    def tier(self, key: str) -> str | None:
+        cell = self.lay.cell(key)
+        text = read_text(self.value(cell))
+        if text is not None and text not in {name for name, _, _ in TIERS}:
+            self.invalid.add(key)
+            self.add("not_a_tier", cell, value=text)
+            return None
+        return text
+
+    def check_input_formulas(self):
+        """A formula typed into an input cell: its cached result is read (none after an openpyxl save)."""
+        for f in self.lay.inputs().values():
+            got = self.sheet.cells.get(f.cell, EMPTY)
+            if got.formula is not None:
+                self.add("input_formula", f.cell, formula=got.formula, value=_show(got.value))
+
+    def read_inputs(self) -> Inputs:
+        self.check_input_formulas()
+        inputs: Inputs = {}
+        for key, f in self.lay.inputs().items():
+            if f.kind == "text":
+                inputs[key] = read_text(self.value(f.cell))
+            elif f.kind == "tier":
+                inputs[key] = self.tier(key)
+            else:
+                inputs[key] = self.number(key, percent=f.kind in ("percent", "qualitative"))
+        return inputs
+
+    def check_inputs(self, inputs: Inputs, result):
+        lay, p, k = self.lay, self.project, self.kind
+        for row in k.fund_rows:
+            key, annual = f"funds.{row}.executed", p.funds.rows[row].annual
+            v, cell, label = inputs[key], lay.cell(key), lay.fields[key].label
+            words = dict(executed_label=k.label("executed"), annual_label=k.label("annual"))  # the kind's terms
+            if v is None and key not in self.invalid and annual > 0:
+                self.add("blank_executed", cell, row=label, annual=f"{annual:g}", **words)
+            elif v is not None and v < 0:
+                self.add("negative", cell, what=words["executed_label"], value=f"{v:g}")
+            elif v is not None and v > annual + 1e-9:
+                self.add("over_budget", cell, row=label, executed=f"{v:g}", annual=f"{annual:g}", **words)
+        if result.needs.get("funds.reason") and not inputs.get("funds.reason"):
+            self.add("funds_reason_missing", lay.cell("funds.reason"), rate=f"{result['funds.rate']:.2%}",
+                     threshold=f"{k.spec['funds']['reason_below']:.0%}")
+        if "goal.actual" in inputs and inputs["goal.actual"] is None:   # (a kind may have no goal section)
+            self.add("blank_goal_actual", lay.cell("goal.actual"))
+        for key, f in lay.inputs().items():
+            if f.kind == "text" and inputs[key] and f.limit and len(inputs[key]) > f.limit:
+                self.add("text_too_long", f.cell, limit=f.limit, length=len(inputs[key]))
+            elif f.kind == "extra_number" and inputs[key] is not None and inputs[key] < 0:
+                self.add("negative", f.cell, what=f.label, value=_show(inputs[key]))
+        for key in [*k.spec.get("text_rows", {}).get("keys", ()), *k.spec.get("signatures", ())]:
+            if inputs.get(key) is None:
+                self.add("blank_text", lay.cell(key), label=lay.fields[key].label)
+        for i, (ind, rule) in enumerate(zip(p.indicators, lay.rules())):
+            self.check_indicator(i, ind, rule, inputs, result)
+
+    def check_indicator(self, i, ind, rule, inputs, result):
+        lay, key = self.lay, f"indicators.{i}"
+        x, cell = inputs[f"{key}.actual"], lay.cell(f"{key}.actual")
+        kind = lay.fields[f"{key}.actual"].kind
+        if x is None and f"{key}.actual" not in self.invalid:
+            self.add("blank_actual", cell, name=ind.name)
+        elif isinstance(x, float) and kind == "qualitative" and not 0 <= x <= 1:
+            self.add("percent_range", cell, value=f"{x * 100:g}%")
+        elif isinstance(x, float) and x < 0:
+            self.add("negative", cell, what="实际完成值", value=_show(x))
+        if rule.manual:
+            s, s_cell = inputs[f"{key}.score"], lay.cell(f"{key}.score")
+            if s is None and f"{key}.score" not in self.invalid:
+                self.add("blank_score", s_cell, name=ind.name)
+            elif s is not None and not 0 <= s <= ind.weight:
+                self.add("score_out_of_range", s_cell, score=f"{s:g}", weight=f"{ind.weight:g}")
+            elif s is not None and not rule.valid_score(x, s, ind.weight):
+                low, high, closed = rule.score_range(x, ind.weight)
+                self.add("score_out_of_tier", s_cell, score=f"{s:g}", tier=x,
+                         range=f"{low:g} 至 {high:g}" + ("" if closed else "（不含）"))
+        reason, why_cell = inputs[f"{key}.reason"], lay.cell(f"{key}.reason")
+        score = result[f"{key}.score"]
+        if result.needs[f"{key}.reason"] and not reason and not (kind == "tier" and x is None):
+            # (no tier chosen: blank_actual or not_a_tier said so; the reason is asked for once one is)
+            if kind == "tier" and x != TIERS[0][0]:
+                self.add("reason_tier", why_cell, name=ind.name, tier=x)
+            elif score is not None and score < ind.weight:
+                self.add("reason_missing", why_cell, name=ind.name, score=f"{score:g}", weight=f"{ind.weight:g}")
+            else:
+                self.add("reason_overshoot", why_cell, name=ind.name, actual=_show(x), target=ind.target.text,
+                         overshoot=f"{lay.profile.overshoot:.0%}")
+
+    def check_cached(self, result):
+        """Cached formula values that disagree with the rules (stale, or computed by an edited formula)."""
+        lay = self.lay
+        keys = ["funds.total.executed", "funds.rate", "funds.score", "total_score", "grade"]
+        keys += [f"indicators.{i}.score" for i in range(len(self.project.indicators))]
+        flagged = {p.where for p in self.problems if p.code == "formula_changed"}
+        for key in keys:
+            f = lay.fields.get(key)
+            if f is None or f.role != "formula":
+                continue
+            value = result[key]
+            got = self.sheet.cells.get(f.cell, EMPTY)
+            if got.formula is None or self.at(f.cell) in flagged or got.value is None:
+                continue  # no cached value (openpyxl saves none), or already reported as a replaced formula
+            if isinstance(got.value, float) and isinstance(value, float) and math.isclose(got.value, value,
+                                                                                          abs_tol=1e-9):
+                continue
+            if got.value == "" and value is None or got.value == value:
+                continue
+            self.add("stale_value", f.cell, cached=_show(got.value), computed=_show(value))
+
+    # -- the record ---------------------------------------------------------------------------
+    def build(self, inputs: Inputs, result) -> Record:
+        p, r, k = self.project, self.record, self.kind
+        r.template["form"] = k.name
+        r.project = {"name": p.project, "department": p.department, "implementer": p.implementer, "year": p.year,
+                     **p.extra}
+        rows = {row: {"initial": p.funds.rows[row].initial, "annual": p.funds.rows[row].annual,
+                      "executed": inputs[f"funds.{row}.executed"]} for row in k.fund_rows}
+        executed = [inputs[f"funds.{row}.executed"] for row in k.fund_rows]
+        rows["total"] = {"initial": p.funds.total.initial, "annual": p.funds.total.annual,
+                         "executed": None if all(v is None for v in executed) else result["funds.total.executed"]}
+        r.funds = {"weight": p.funds.weight, "rows": rows, "rate": result["funds.rate"],
+                   "score": result["funds.score"]}
+        r.goal = {"expected": p.goal, "actual": inputs.get("goal.actual")}
+        extras = [c.key for c in k.extra_inputs]
+        r.indicators = [IndicatorRecord(ind.id, ind.level1, ind.level2, ind.name, ind.target.text,
+                                        inputs[f"indicators.{i}.actual"], ind.weight, result[f"indicators.{i}.score"],
+                                        inputs[f"indicators.{i}.reason"],
+                                        {c: inputs[f"indicators.{i}.{c}"] for c in extras})
+                        for i, ind in enumerate(p.indicators)]
+        r.extra = {key: inputs[key] for key in lay_extras(self.lay)}
+        r.total_score = result["total_score"]
+        r.grade = result["grade"]
+        return r
+
+
+
+def lay_extras(lay) -> list[str]:
+    """The project-level inputs a kind adds beyond the shared record (funds 原因, 评价结论, signatures …)."""
+    return [key for key in lay.inputs() if not key.startswith(("funds.", "goal.", "indicators.")) or
+            key == "funds.reason"]

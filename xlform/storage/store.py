@@ -1,0 +1,441 @@
+"""The collection database: every file seen, every record read, every problem, queryable by any SQLite or
+PostgreSQL client. A file's records always go in together, in one transaction, so a killed run leaves no
+file half-written. Every query of the collection is a method here (the engines differ only in xlform/storage/db.py).
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import db as engines
+from .db import CURRENT_LOCK, SQLITE, Database, Location
+from .record import Record
+
+DEFAULT = Path("output") / "collect.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (          -- one row per distinct file content
+    sha256 TEXT PRIMARY KEY, path TEXT NOT NULL, size {int8}, modified TEXT, received_at TEXT NOT NULL,
+    status TEXT NOT NULL                    -- read | rejected
+);
+CREATE TABLE IF NOT EXISTS file_paths (     -- every path a content was found under (duplicates too)
+    path TEXT PRIMARY KEY, sha256 TEXT NOT NULL REFERENCES files(sha256), seen_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS submissions (    -- one row per project sheet read (or per rejected file)
+    id {serial}, sha256 TEXT NOT NULL REFERENCES files(sha256), path TEXT NOT NULL,
+    sheet TEXT, template_id TEXT, version INTEGER, department TEXT, project TEXT,
+    modified TEXT, received_at TEXT NOT NULL,
+    status TEXT NOT NULL,                   -- current | superseded | rejected
+    errors INTEGER NOT NULL, warnings INTEGER NOT NULL, total_score {real},
+    record TEXT NOT NULL,                   -- the full record as JSON
+    form TEXT, grade TEXT                   -- the form kind, the 评价等级
+);
+CREATE INDEX IF NOT EXISTS submissions_template ON submissions(template_id, status);
+-- at most one current submission per template, whoever writes at the same time
+CREATE UNIQUE INDEX IF NOT EXISTS submissions_one_current ON submissions(template_id) WHERE status = 'current';
+CREATE TABLE IF NOT EXISTS projects (
+    submission_id {int8} PRIMARY KEY REFERENCES submissions(id), template_id TEXT, version INTEGER,
+    name TEXT, department TEXT, implementer TEXT, year INTEGER, goal_expected TEXT, goal_actual TEXT,
+    funds_weight {real}, funds_rate {real}, funds_score {real}, total_score {real}
+);
+CREATE TABLE IF NOT EXISTS funds (
+    submission_id {int8} NOT NULL REFERENCES submissions(id), row TEXT NOT NULL,
+    initial {real}, annual {real}, executed {real}, PRIMARY KEY (submission_id, row)
+);
+CREATE TABLE IF NOT EXISTS indicators (
+    submission_id {int8} NOT NULL REFERENCES submissions(id), position INTEGER NOT NULL,
+    indicator_id TEXT, level1 TEXT, level2 TEXT, name TEXT, target TEXT, actual {real}, weight {real},
+    score {real}, deviation_reason TEXT,
+    actual_text TEXT,                       -- a 实际完成值 that is text (a qualitative tier), not a number
+    PRIMARY KEY (submission_id, position)
+);
+CREATE TABLE IF NOT EXISTS extra_values (  -- what a form kind adds: per project (position -1) or indicator
+    submission_id {int8} NOT NULL REFERENCES submissions(id), position INTEGER NOT NULL, key TEXT NOT NULL,
+    value TEXT, PRIMARY KEY (submission_id, position, key)
+);
+CREATE TABLE IF NOT EXISTS problems (
+    id {serial}, submission_id {int8} NOT NULL REFERENCES submissions(id),
+    cell TEXT, severity TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS uploads (        -- every file sent to the desk (xlform serve), whatever became of it
+    id {serial}, received_at TEXT NOT NULL, department TEXT NOT NULL,
+    original_name TEXT NOT NULL,            -- as the browser named it: text only, never a path
+    sha256 TEXT, size {int8} NOT NULL,
+    result TEXT NOT NULL,                   -- stored | duplicate | rejected | refused | too_large | not_workbook
+    errors INTEGER NOT NULL, warnings INTEGER NOT NULL,
+    problems TEXT NOT NULL                  -- what the department was shown, as JSON
+);
+CREATE TABLE IF NOT EXISTS department_links (   -- the desk's private link of each 主管部门: a hash, never the token
+    department TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, issued_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS desk_sessions (      -- the office's logins on the desk: a hash of each, never the id
+    id_sha256 TEXT PRIMARY KEY, started_at TEXT NOT NULL, expires {real} NOT NULL   -- expires: Unix time
+);
+"""
+_VIEWS = """
+{view} current AS
+    SELECT s.*, p.implementer, p.funds_rate, p.funds_score FROM submissions s
+    LEFT JOIN projects p ON p.submission_id = s.id WHERE s.status = 'current';
+"""
+_ADDED = {"submissions": {"form": "TEXT", "grade": "TEXT"},   # columns a database of xlform 0.1 lacks
+          "indicators": {"actual_text": "TEXT"}}
+
+
+@dataclass
+class Prepared:
+    """A record as database rows: built where the file was read (a worker), stored by the main process."""
+    usable: bool
+    template_id: str | None
+    submission: tuple   # sheet, template_id, version, department, project, errors, warnings, total, JSON,
+                        # form, grade
+    project: tuple | None
+    funds: list[tuple]
+    indicators: list[tuple]
+    problems: list[tuple]
+    extras: list[tuple] = ()   # (position, key, value); position -1 for the project
+
+    @classmethod
+    def of(cls, r: Record) -> "Prepared":
+        tid = r.template.get("id") or None
+        version = _small(r.template.get("version"))
+        p = r.project
+        project = None
+        if p:
+            project = (tid, version, p["name"], p["department"], p["implementer"], p["year"],
+                       r.goal.get("expected"), r.goal.get("actual"), r.funds.get("weight"), r.funds.get("rate"),
+                       r.funds.get("score"), r.total_score)
+        return cls(bool(tid and p), tid,
+                   (r.sheet, tid, version, p.get("department"), p.get("name"), len(r.errors),
+                    len(r.warnings), r.total_score, r.to_json(), r.template.get("form"), r.grade),
+                   project,
+                   [(k, v["initial"], v["annual"], v["executed"]) for k, v in r.funds.get("rows", {}).items()],
+                   [(n, i.id, i.level1, i.level2, i.name, i.target, *_number_or_text(i.actual), i.weight, i.score,
+                     i.deviation_reason) for n, i in enumerate(r.indicators)],
+                   [(x.where, x.severity, x.code, x.message) for x in r.problems],
+                   [(-1, k, _text(v)) for k, v in {**dict(list(p.items())[4:]), **r.extra}.items()] +
+                   [(n, k, _text(v)) for n, i in enumerate(r.indicators) for k, v in i.extra.items()])
+
+    @property
+    def errors(self) -> int:
+        return self.submission[5]
+
+    @property
+    def warnings(self) -> int:
+        return self.submission[6]
+
+
+def _small(v):
+    """An integer an INTEGER column takes on both engines (a hostile hidden sheet may claim version 1e30)."""
+    return v if isinstance(v, int) and -2**31 <= v < 2**31 else None
+
+
+def _number_or_text(v) -> tuple:
+    """(number, None) or (None, text): a numeric column holds numbers only (PostgreSQL insists)."""
+    if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)):
+        return v, None
+    return None, _text(v)
+
+
+def _text(v) -> str | None:
+    return None if v is None else (f"{v:g}" if isinstance(v, float) else str(v))
+
+
+def db_path(url) -> Location:
+    """A file path, a sqlite:/// URL (sqlite:///relative.db, sqlite:////absolute.db) or a postgresql:// URL;
+    ValueError for anything else."""
+    return engines.locate(url, DEFAULT)
+
+
+def exists(location: Location) -> bool:
+    """Whether a collection database is there (a file; on a server, its tables)."""
+    return engines.exists(location, "submissions", "--db")
+
+
+def _first(value):
+    """A sort key putting None first, as SQLite's ORDER BY does: orders are made here, identical on both
+    engines, whatever collation the server was given."""
+    return (value is not None, value if value is not None else "")
+
+
+# A rejection is final when the file alone decides it. These depend on what the registry knew when the file
+# was read (it may have lacked the template, or been another registry): such a file is read again once the
+# registry knows its template. Found through the problems table, which databases of xlform 0.1 have too.
+RETRYABLE = ("unknown_template", "unknown_version")
+
+GRADES = ("优", "良", "中", "差")   # the national 评价等级, shown even when no project has them
+
+
+class Store:
+    def __init__(self, location, create: bool = True):
+        """Open (or create) the collection database: a path, sqlite:///PATH or postgresql://…; with
+        create=False it is only read (a read-only SQLite file; a read-only PostgreSQL session)."""
+        self.location = db_path(location)
+        self.path = self.location.shown   # the path, or the URL without its password
+        if not create and not exists(self.location):
+            raise FileNotFoundError(f"no database at {self.path}")
+        self.db = Database(self.location, readonly=not create, option="--db")
+        if create:
+            try:
+                self.db.ensure(_SCHEMA, _ADDED, _VIEWS)
+            except BaseException:
+                self.db.close()
+                raise
+
+    def files(self) -> set[Path]:
+        """The files the database is made of (not to be collected as returns)."""
+        if self.location.engine != SQLITE:
+            return set()
+        return {Path(f"{self.location.target}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")}
+
+    def close(self):
+        self.db.close()
+
+    @contextmanager
+    def transaction(self, templates=()):
+        """A write transaction; on PostgreSQL the templates whose current submission it may change are locked
+        for it first, in one order for every writer (two writers never wait for each other in a circle)."""
+        with self.db.transaction():
+            for t in sorted({t for t in templates if t}):
+                self.db.lock(CURRENT_LOCK, t)
+            yield
+
+    def retrying(self, step):
+        """step() (a whole transaction), again when PostgreSQL chose it as a deadlock's victim."""
+        return self.db.retrying(step)
+
+    def known(self) -> set[str]:
+        return {r[0] for r in self.db.all("SELECT sha256 FROM files")}
+
+    def add_path(self, path: str, sha: str, now: str):
+        self.db.execute("INSERT INTO file_paths VALUES (?,?,?) ON CONFLICT (path) DO UPDATE "
+                        "SET sha256 = excluded.sha256, seen_at = excluded.seen_at", (path, sha, now))
+
+    def add_file(self, path: str, sha: str, size: int, modified: str, now: str,
+                 records: list["Prepared"]) -> str | None:
+        """Store one file and its records, inside the caller's transaction (see `batches`): 'read' or
+        'rejected' (no usable record), None if its content was already stored."""
+        status = "read" if any(r.usable for r in records) else "rejected"
+        added = self.db.execute("INSERT INTO files VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                                (sha, path, size, modified, now, status)).rowcount
+        self.add_path(path, sha, now)
+        if not added and not self._retake(sha, path, size, modified, now, status, records):
+            return None
+        for r in records:
+            self._add_record(r, sha, path, modified, now)
+        return status
+
+    def _retake(self, sha: str, path: str, size: int, modified: str, now: str, status: str,
+                records: list["Prepared"]) -> bool:
+        """A file rejected only because the registry did not know its template, read again with a registry
+        that does: the new reading replaces the rejection. The UPDATE claims the file (a writer of the same
+        content at the same time waits for it, then finds the file read and stores nothing)."""
+        if any(p[2] in RETRYABLE for r in records for p in r.problems):
+            return False   # the registry still does not know it: the stored rejection stands, a duplicate
+        stored = self.db.one("SELECT status FROM files WHERE sha256=?", sha)
+        if stored is None or stored[0] != "rejected" or not self.db.one(
+                "SELECT 1 FROM problems p JOIN submissions s ON s.id = p.submission_id WHERE s.sha256=? AND "
+                "p.code IN (?,?) LIMIT 1", sha, *RETRYABLE):
+            return False   # content already read, or rejected for good: a duplicate
+        claimed = self.db.execute("UPDATE files SET path=?, size=?, modified=?, received_at=?, status=? "
+                                  "WHERE sha256=? AND status='rejected'",
+                                  (path, size, modified, now, status, sha)).rowcount
+        if not claimed:
+            return False
+        for table in ("problems", "extra_values", "indicators", "funds", "projects"):
+            self.db.execute(f"DELETE FROM {table} WHERE submission_id IN (SELECT id FROM submissions WHERE sha256=?)",
+                            (sha,))
+        self.db.execute("DELETE FROM submissions WHERE sha256=?", (sha,))
+        return True
+
+    def awaiting_registry(self) -> list[tuple[str, str | None, int | None]]:
+        """(sha256, template id, version) of every file rejected only because the registry did not know its
+        template: the collector reads it again once the registry knows it."""
+        return self.db.all("SELECT s.sha256, s.template_id, s.version FROM problems p JOIN submissions s ON "
+                           "s.id = p.submission_id JOIN files f ON f.sha256 = s.sha256 WHERE p.code IN (?,?) AND "
+                           "f.status='rejected'", *RETRYABLE)
+
+    def _add_record(self, r: "Prepared", sha, path, modified, now):
+        status = self._claim_current(r.template_id, modified) if r.usable else "rejected"
+        sheet, tid, version, department, project, errors, warnings, total, encoded, form, grade = r.submission
+        sid = self.db.one(
+            "INSERT INTO submissions (sha256, path, sheet, template_id, version, department, project, modified, "
+            "received_at, status, errors, warnings, total_score, record, form, grade) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+            sha, path, sheet, tid, version, department, project, modified, now, status, errors, warnings, total,
+            encoded, form, grade)[0]
+        if r.project:
+            self.db.execute("INSERT INTO projects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (sid,) + r.project)
+            self.db.executemany("INSERT INTO funds VALUES (?,?,?,?,?)", [(sid,) + row for row in r.funds])
+            self.db.executemany("INSERT INTO indicators (submission_id, position, indicator_id, level1, level2, name, "
+                                "target, actual, actual_text, weight, score, deviation_reason) "
+                                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                                [(sid,) + row for row in r.indicators])
+        self.db.executemany("INSERT INTO extra_values VALUES (?,?,?,?)", [(sid,) + row for row in r.extras])
+        self.db.executemany("INSERT INTO problems (submission_id, cell, severity, code, message) VALUES (?,?,?,?,?)",
+                            [(sid,) + row for row in r.problems])
+
+    def reinstate(self, sha: str, modified: str) -> int:
+        """A file sent again (the desk): its usable submissions become current again, as of `modified`,
+        inside the caller's transaction (holding their templates' locks). Returns how many changed."""
+        changed = 0
+        for sid, tid in self.db.all("SELECT id, template_id FROM submissions WHERE sha256=? AND status='superseded'",
+                                    sha):
+            self.db.execute("UPDATE submissions SET status='superseded' WHERE template_id=? AND status='current'",
+                            (tid,))
+            self.db.execute("UPDATE submissions SET status='current', modified=? WHERE id=?", (modified, sid))
+            changed += 1
+        return changed
+
+    def _claim_current(self, template_id: str, modified: str) -> str:
+        """The newest file of a template is current; an older one goes into history as superseded. The
+        transaction holds the template's lock (PostgreSQL), and the unique index allows one current."""
+        row = self.db.one("SELECT id, modified FROM submissions WHERE template_id=? AND status='current'",
+                          template_id)
+        if row is None:
+            return "current"
+        if modified >= row[1]:
+            self.db.execute("UPDATE submissions SET status='superseded' WHERE id=?", (row[0],))
+            return "current"
+        return "superseded"
+
+    # -- queries ------------------------------------------------------------------------------
+    def current_records(self) -> list[dict]:
+        """The record of every current submission, by department and template id."""
+        rows = self.db.all("SELECT department, template_id, record FROM submissions WHERE status='current'")
+        return [json.loads(r[2]) for r in sorted(rows, key=lambda r: (_first(r[0]), _first(r[1])))]
+
+    def current_templates(self) -> set[str]:
+        return {r[0] for r in self.db.all("SELECT template_id FROM submissions WHERE status='current'")}
+
+    def to_send_back(self) -> list[tuple]:
+        """(id, department, project, path, sheet, total_score, grade) of every current or rejected
+        submission, by department, path and sheet: what the reports list."""
+        rows = self.db.all("SELECT id, department, project, path, sheet, total_score, grade FROM submissions "
+                           "WHERE status IN ('current', 'rejected')")
+        return sorted(rows, key=lambda r: (_first(r[1]), _first(r[3]), _first(r[4])))
+
+    def problems_to_send_back(self) -> list[tuple]:
+        """(submission id, cell, severity, code, message, department, project, path, sheet, status) of every
+        problem of a current or rejected submission, by department, path and the order they were found."""
+        rows = self.db.all(
+            "SELECT p.submission_id, p.cell, p.severity, p.code, p.message, s.department, s.project, s.path, "
+            "s.sheet, s.status, p.id FROM problems p JOIN submissions s ON s.id = p.submission_id "
+            "WHERE s.status IN ('current', 'rejected')")
+        return [r[:10] for r in sorted(rows, key=lambda r: (_first(r[5]), _first(r[7]), r[10]))]
+
+    def unresolved(self) -> int:
+        """Rejected files and current submissions with errors: what makes collect exit 1."""
+        return self.db.one("SELECT COUNT(*) FROM submissions WHERE status='rejected' OR "
+                           "(status='current' AND errors > 0)")[0]
+
+    def grade_counts(self) -> list[tuple[str, int]]:
+        """(评价等级, current projects) for 优 良 中 差, then any other grade a profile names; a return with errors
+        is not graded: it has its own count, 有错误, last."""
+        counts = dict(self.db.all("SELECT grade, COUNT(*) FROM submissions WHERE status='current' "
+                                  "AND grade IS NOT NULL AND errors = 0 GROUP BY grade"))
+        graded = [(g, counts.pop(g, 0)) for g in GRADES] + sorted(counts.items())
+        graded.append(("有错误", self.db.one("SELECT COUNT(*) FROM submissions WHERE status='current' "
+                                            "AND errors > 0")[0]))
+        return graded
+
+    def current_submissions(self) -> list[tuple]:
+        """(id, template_id, department, project, errors, warnings, total_score, grade, received_at, form) of
+        every current submission, by department and template id."""
+        rows = self.db.all("SELECT id, template_id, department, project, errors, warnings, total_score, grade, "
+                           "received_at, form FROM submissions WHERE status='current'")
+        return sorted(rows, key=lambda r: (_first(r[2]), _first(r[1])))
+
+    def problems_of(self, submission_ids) -> dict[int, list[tuple]]:
+        """{submission id: [(cell, severity, code, message)]} in the order they were found."""
+        wanted = sorted(set(submission_ids))
+        found: dict[int, list[tuple]] = {}
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            rows = self.db.all("SELECT submission_id, cell, severity, code, message, id FROM problems WHERE "
+                               f"submission_id IN ({','.join('?' * len(part))})", *part)
+            for r in sorted(rows, key=lambda r: r[5]):
+                found.setdefault(r[0], []).append(tuple(r[1:5]))
+        return found
+
+    # -- the desk: uploads and department links -------------------------------------------------
+    def add_upload(self, now: str, department: str, original_name: str, sha: str | None, size: int, result: str,
+                   errors: int, warnings: int, problems: list[dict]) -> int:
+        """Log one upload (inside the caller's transaction): its id."""
+        return self.db.one("INSERT INTO uploads (received_at, department, original_name, sha256, size, result, "
+                           "errors, warnings, problems) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id",
+                           now, department, original_name, sha, size, result, errors, warnings,
+                           json.dumps(problems, ensure_ascii=False))[0]
+
+    def uploads(self, department: str | None = None, limit: int = 500, ids=None) -> list[dict]:
+        """The newest uploads first (of one department, or all; only `ids` when given)."""
+        sql = ("SELECT id, received_at, department, original_name, sha256, size, result, errors, warnings, problems "
+               "FROM uploads WHERE 1=1")
+        args: tuple = ()
+        if department is not None:
+            sql, args = sql + " AND department=?", (department,)
+        if ids is not None:
+            wanted = sorted({int(i) for i in ids})[:500] or [-1]
+            sql, args = sql + f" AND id IN ({','.join('?' * len(wanted))})", args + tuple(wanted)
+        rows = self.db.all(sql + " ORDER BY id DESC LIMIT ?", *args, int(limit))
+        keys = ("id", "received_at", "department", "original_name", "sha256", "size", "result", "errors", "warnings")
+        return [{**dict(zip(keys, r[:9])), "problems": json.loads(r[9])} for r in rows]
+
+    def submissions_of(self, shas) -> dict[str, list[dict]]:
+        """{sha256: its usable submissions (template_id, project, status, errors, total_score, grade)}, for the
+        desk's answer to an upload and its history (which file is a template's current return)."""
+        wanted = sorted({s for s in shas if s})
+        found: dict[str, list[dict]] = {}
+        keys = ("id", "template_id", "project", "status", "errors", "warnings", "total_score", "grade")
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            rows = self.db.all("SELECT sha256, id, template_id, project, status, errors, warnings, total_score, grade "
+                               f"FROM submissions WHERE status <> 'rejected' AND sha256 IN ({','.join('?' * len(part))})",
+                               *part)
+            for r in sorted(rows, key=lambda r: r[1]):
+                found.setdefault(r[0], []).append(dict(zip(keys, r[1:])))
+        return found
+
+    def set_link(self, department: str, token_sha256: str, now: str):
+        """Issue (or replace: the old link stops working) a department's link, kept as its token's hash."""
+        with self.db.transaction():
+            self.db.execute("INSERT INTO department_links VALUES (?,?,?) ON CONFLICT (department) DO UPDATE "
+                            "SET token_sha256 = excluded.token_sha256, issued_at = excluded.issued_at",
+                            (department, token_sha256, now))
+
+    def drop_link(self, department: str) -> bool:
+        """Revoke a department's link; False when it had none."""
+        with self.db.transaction():
+            return self.db.execute("DELETE FROM department_links WHERE department=?", (department,)).rowcount > 0
+
+    def links(self) -> list[tuple[str, str, str]]:
+        """(department, token sha256, issued_at) of every link, by department."""
+        return sorted(self.db.all("SELECT department, token_sha256, issued_at FROM department_links"),
+                      key=lambda r: r[0])
+
+    def add_session(self, id_sha256: str, now: str, expires: float, at: float):
+        """An office login (its id's hash) until `expires`; logins that ended before `at` are dropped."""
+        with self.db.transaction():
+            self.db.execute("DELETE FROM desk_sessions WHERE expires < ?", (float(at),))
+            self.db.execute("INSERT INTO desk_sessions VALUES (?,?,?)", (id_sha256, now, float(expires)))
+
+    def session_alive(self, id_sha256: str, at: float) -> bool:
+        return self.db.one("SELECT 1 FROM desk_sessions WHERE id_sha256=? AND expires >= ?", id_sha256, float(at)) is not None
+
+    def drop_session(self, id_sha256: str):
+        """Log out: the login ends for every copy of its cookie."""
+        with self.db.transaction():
+            self.db.execute("DELETE FROM desk_sessions WHERE id_sha256=?", (id_sha256,))
+
+    def department_averages(self) -> list[tuple[str, int, float | None, float | None]]:
+        """(主管部门, current projects, average 总分, average 执行率) by department."""
+        rows = self.db.all(
+            "SELECT s.department, COUNT(*), AVG(s.total_score), AVG(p.funds_rate) FROM submissions s "
+            "LEFT JOIN projects p ON p.submission_id = s.id WHERE s.status='current' GROUP BY s.department")
+        return sorted(((d, n, _float(total), _float(rate)) for d, n, total, rate in rows), key=lambda r: _first(r[0]))
+
+
+def _float(value):
+    return None if value is None else float(value)
+

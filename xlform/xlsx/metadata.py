@@ -1,0 +1,71 @@
+"""The hidden sheet that makes a workbook self-describing: template id, version, hash and cell map.
+
+Rows of (sheet, key, value). Workbook-wide keys use the sheet name 'xlform'. The cell map and indicator
+ids are JSON (split over several cells if long), so that a reader finds every field in a few cells.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+from .. import __version__
+
+META_SHEET = "_xlform"
+META_VERSION = "2"
+CHUNK = 16_000  # characters per cell: a cell holds 32,767 UTF-16 units, a character beyond U+FFFF takes two
+
+
+def meta_rows(sheets, layouts, generated: str) -> list[list[str]]:
+    rows = [["xlform", "meta_version", META_VERSION],
+            ["xlform", "xlform_version", __version__],
+            ["xlform", "generated", generated]]
+    for spec, lay in zip(sheets, layouts):
+        p, s = spec.project, spec.sheet
+        rows += [[s, "template_id", p.id], [s, "version", str(spec.version)], [s, "form", p.form],
+                 [s, "hash", spec.hash], [s, "indicators", str(len(p.indicators))]]
+        cells = json.dumps({k: f.cell for k, f in lay.fields.items()}, ensure_ascii=False,
+                           separators=(",", ":"))
+        ids = json.dumps([i.id for i in p.indicators], ensure_ascii=False, separators=(",", ":"))
+        rows += [[s, "cells", cells[i:i + CHUNK]] for i in range(0, len(cells), CHUNK)]
+        rows += [[s, "indicator_ids", ids[i:i + CHUNK]] for i in range(0, len(ids), CHUNK)]
+    return rows
+
+
+def parse_meta(rows, numbers=None) -> dict[str, dict]:
+    """{sheet name: {template_id, version, form, hash, cells: {field: cell}, indicator_ids: [...],
+    rows: {key: row number}}}; `numbers` are the sheet's row numbers of `rows`, for problem reports."""
+    out: dict[str, dict] = {}
+    joined: dict[tuple[str, str], str] = {}
+    for n, row in enumerate(rows):
+        if len(row) < 3 or row[0] in (None, "xlform") or row[1] is None:
+            continue
+        sheet, key, value = str(row[0]), str(row[1]), "" if row[2] is None else row[2]
+        entry = out.setdefault(sheet, {"rows": {}})
+        entry["rows"].setdefault(key, numbers[n] if numbers else n + 1)
+        if key in ("cells", "indicator_ids"):
+            joined[(sheet, key)] = joined.get((sheet, key), "") + str(value)
+        else:
+            entry[key] = value
+    for (sheet, key), text in joined.items():
+        try:
+            out[sheet][key] = json.loads(text)
+        except ValueError:
+            out[sheet][key] = {}  # damaged: the cell map check reports it
+    return out
+
+
+_REF = re.compile(r"^([A-Z]+)(\d+)$")
+_COLUMNS = {"A": 0, "B": 1, "C": 2}
+
+
+def sheet_rows(cells: dict) -> tuple[list[list], list[int]]:
+    """The metadata sheet's cells ({ref: cell}) as rows of its three columns (sheet, key, value), and their
+    row numbers; anything further right is never read, however wide a tampered sheet is."""
+    rows: dict[int, list] = {}
+    for ref, cell in cells.items():
+        m = _REF.match(ref)
+        col = _COLUMNS.get(m.group(1)) if m else None
+        if col is not None:
+            rows.setdefault(int(m.group(2)), [None, None, None])[col] = cell.value
+    ordered = sorted(rows.items())
+    return [r for _, r in ordered], [n for n, _ in ordered]

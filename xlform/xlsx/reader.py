@@ -1,0 +1,637 @@
+"""A small, guarded SpreadsheetML (.xlsx) reader: exactly what checking a returned form needs, read the way a
+spreadsheet reads it.
+
+One pass per sheet gives every cell's value and formula, with the sheet's state and protection: what openpyxl
+needs two full loads for (formulas, then cached values), and nothing else.
+
+Every XML part goes through expat, fed in chunks from the zip stream, so comments, CDATA, processing
+instructions, namespace prefixes, Strict OOXML and any declared encoding read as Excel and LibreOffice read
+them. A DTD is refused by the parser itself (no entity expansion, no external entities, in any encoding).
+Limits are applied to what is really there: the file's size on disk, the bytes actually inflated (never the
+sizes the zip declares) and the cells the parser meets.
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import stat
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from xml.parsers import expat
+
+from ..errors import XlformError
+
+
+class BadWorkbook(XlformError):
+    """A file that cannot be read as a workbook; `code` names why (see messages.py)."""
+
+    def __init__(self, code: str, detail: str = ""):
+        self.code, self.detail = code, detail
+        super().__init__(f"{code}: {detail}" if detail else code)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = 100 * 1024 * 1024          # the file itself
+    max_uncompressed: int = 200 * 1024 * 1024   # bytes inflated, all parts and reads together
+    max_ratio: int = 200                        # inflated/compressed for a part, once past 1 MB
+    max_parts: int = 5000
+    max_cells: int = 500_000                    # <c> elements parsed, all sheets and reads together
+    max_strings: int = 500_000                  # entries of the shared string table
+    max_text: int = 1024 * 1024                 # characters of one value, formula or string (Excel: 32,767)
+    max_shared: int = 256 * 1024                # characters of shared formulas copied into their cells: a form
+                                                # holds a few KB; each copy is re-tokenised (about 2 µs a character)
+    max_elements: int = 5_000_000               # XML elements of every part together (Package.scan only)
+    max_styles: int = 1_000_000                 # cell formats (<xf>) of the styles part (Package.scan only)
+
+
+CHUNK = 64 * 1024
+MAX_FORMULA = 8192   # characters, Excel's own limit
+
+
+@dataclass(slots=True)
+class Cell:
+    value: object = None        # str, float, bool, or Error
+    formula: str | None = None  # without '='
+
+
+EMPTY = Cell(None, None)   # what a cell not in the sheet holds
+
+
+@dataclass(frozen=True)
+class Error:
+    """A formula error value such as #VALUE!."""
+    text: str
+
+    def __str__(self):
+        return self.text
+
+
+@dataclass
+class Sheet:
+    name: str
+    state: str = "visible"
+    protected: bool = False
+    cells: dict[str, Cell] = field(default_factory=dict)
+    hidden_rows: set[int] = field(default_factory=set)      # 1-based
+    hidden_cols: set[int] = field(default_factory=set)      # 1-based, A = 1
+    cell_formats: dict[str, str] = field(default_factory=dict)  # ref -> number format, where not General
+    # What openpyxl lays out: the last row and column of any row, cell (empty ones too) or range, and the cells of
+    # merged ranges, hyperlinks and comments, which it makes or visits one by one. Measured for `layout` only.
+    extent: tuple[int, int] = (0, 0)
+    spanned: int = 0
+
+
+@dataclass
+class SheetInfo:
+    name: str
+    state: str
+    part: str
+    index: int
+
+
+# Element names as expat gives them with namespace processing ("uri local"), for both SpreadsheetML
+# namespaces: transitional (what Excel writes by default) and Strict.
+_MAIN_NS = ("http://schemas.openxmlformats.org/spreadsheetml/2006/main", "http://purl.oclc.org/ooxml/spreadsheetml/main")
+_REL_NS = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+           "http://purl.oclc.org/ooxml/officeDocument/relationships")
+_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships Relationship"
+_MAIN = {f"{ns} {local}": local for ns in _MAIN_NS
+         for local in ("worksheet", "workbook", "sheet", "sheetData", "row", "c", "v", "f", "is", "t", "r", "rPh",
+                       "si", "sst", "sheetProtection", "col", "numFmt", "cellXfs", "xf", "mergeCell",
+                       "hyperlink", "comment")}
+_REL_ID = {f"{ns} id" for ns in _REL_NS}
+_BUILTIN_FORMATS = {"1": "0", "2": "0.00", "3": "#,##0", "4": "#,##0.00", "9": "0%", "10": "0.00%",
+                    "11": "0.00E+00", "12": "# ?/?", "13": "# ??/??", "49": "@"}
+_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+_REF = re.compile(r"[A-Z]{1,3}[1-9][0-9]{0,6}")
+_RANGE = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,10})(?::\$?([A-Za-z]{1,3})\$?([0-9]{1,10}))?")
+_ROWS = re.compile(r"\$?([0-9]{1,10}):\$?([0-9]{1,10})")
+_COLUMNS = re.compile(r"\$?([A-Za-z]{1,3}):\$?([A-Za-z]{1,3})")
+MAX_ROW, MAX_COL = 1048576, 16384
+_XML_START = (b"<", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\0<")   # how an XML part can begin
+
+
+def _column(letters: str) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _span(ref: str) -> tuple[int, int, int] | None:
+    """The last row and column of a range ("A1:C3", "A1", "1:3", "A:C") and how many cells it covers; None for
+    what openpyxl cannot read either."""
+    if m := _RANGE.fullmatch(ref):
+        first_col, first_row = _column(m[1]), int(m[2])
+        last_col, last_row = (_column(m[3]), int(m[4])) if m[3] else (first_col, first_row)
+    elif m := _ROWS.fullmatch(ref):
+        first_col, first_row, last_col, last_row = 1, int(m[1]), MAX_COL, int(m[2])
+    elif m := _COLUMNS.fullmatch(ref):
+        first_col, first_row, last_col, last_row = _column(m[1]), 1, _column(m[2]), MAX_ROW
+    else:
+        return None
+    area = (abs(last_row - first_row) + 1) * (abs(last_col - first_col) + 1)
+    return max(first_row, last_row), max(first_col, last_col), area
+
+
+def _unescape(text: str) -> str:
+    """Excel's _xHHHH_ escapes (control characters, CR): _x000D_ is CR; _x005F_x000D_ is the text "_x000D_"."""
+    if "_x" not in text:
+        return text
+    text = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    if any("\ud800" <= ch <= "\udfff" for ch in text):  # UTF-16 pairs escaped one half at a time
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+def _refuse_dtd(*_):
+    raise BadWorkbook("hostile", "含有文档类型定义")
+
+
+def _parser() -> expat.XMLParserType:
+    p = expat.ParserCreate(namespace_separator=" ")
+    # No part of a workbook has a DTD; one is how entity bombs and external entities get in.
+    p.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    p.StartDoctypeDeclHandler = p.EntityDeclHandler = _refuse_dtd
+    p.buffer_text, p.buffer_size = True, CHUNK
+    return p
+
+
+class Package:
+    """An opened .xlsx; parts are parsed on demand."""
+
+    def __init__(self, path, limits: Limits = Limits()):
+        self.path, self.limits = path, limits
+        # without waiting: a FIFO or a terminal opens at once, and fstat below refuses it
+        self._file = os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)),
+                               "rb")
+        try:
+            self._open_zip()
+        except BaseException:
+            self._file.close()
+            raise
+        self._shared: list[str] | None = None
+        self._inflated = self._cells = 0
+        try:
+            self._read_workbook()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_zip(self):
+        st = os.fstat(self._file.fileno())  # the real size, before a byte is read
+        if not stat.S_ISREG(st.st_mode):
+            raise BadWorkbook("not_zip", "不是普通文件")
+        if st.st_size > self.limits.max_bytes:
+            raise BadWorkbook("too_large", f"文件大于 {self.limits.max_bytes // 2**20} MB")
+        head = self._file.read(8)
+        if head.startswith(b"\xd0\xcf\x11\xe0"):
+            raise BadWorkbook("ole", "加密的 .xlsx，或 .xls/.et 文件")
+        if not head.startswith(b"PK"):
+            raise BadWorkbook("not_zip")
+        self._file.seek(0)
+        try:
+            self.zip = zipfile.ZipFile(self._file)
+            infos = self.zip.infolist()
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+            raise BadWorkbook("truncated", "压缩结构损坏")
+        if len(infos) > self.limits.max_parts:
+            raise BadWorkbook("too_large", f"含有 {len(infos)} 个内部文件，最多 {self.limits.max_parts} 个")
+        # Part names are case-insensitive; two parts of one name are two readings of one file.
+        self.names: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            key = info.filename.lower()
+            if key in self.names:
+                raise BadWorkbook("hostile", "两个内部文件同名")
+            self.names[key] = info
+        if "encryptedpackage" in self.names:
+            raise BadWorkbook("ole")
+        # What the zip declares may lie (what is inflated is counted in _parse), but a declared bomb, even
+        # in a part never read, is refused at once.
+        lim = self.limits
+        if sum(i.file_size for i in infos) > lim.max_uncompressed:
+            raise BadWorkbook("too_large", f"解压后超过 {lim.max_uncompressed // 2**20} MB")
+        for i in infos:
+            if i.file_size > 2**20 and i.file_size > lim.max_ratio * max(i.compress_size, 1):
+                raise BadWorkbook("too_large", f"压缩比超过 {lim.max_ratio}:1")
+
+    def close(self):
+        if hasattr(self, "zip"):
+            self.zip.close()
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- parts ------------------------------------------------------------------------------
+    def _parse(self, name: str, handler) -> None:
+        """Feed one part to a fresh parser as it is inflated, counting the bytes really inflated."""
+        info = self.names.get(name.lower())
+        if info is None:
+            raise BadWorkbook("not_xlsx", "缺少必需的内部文件")
+        p = _parser()
+        handler.bind(p)
+        lim, done = self.limits, 0
+        try:
+            with self.zip.open(info) as f:
+                while chunk := f.read(CHUNK):
+                    done += len(chunk)
+                    self._inflated += len(chunk)
+                    if self._inflated > lim.max_uncompressed:
+                        raise BadWorkbook("too_large", f"解压后超过 {lim.max_uncompressed // 2**20} MB")
+                    if done > 2**20 and done > lim.max_ratio * max(info.compress_size, 1):
+                        raise BadWorkbook("too_large", f"压缩比超过 {lim.max_ratio}:1")
+                    p.Parse(chunk, False)
+                    handler.chunk_done()
+                p.Parse(b"", True)
+        except expat.ExpatError as e:
+            raise BadWorkbook("bad_xml", f"内部数据第 {e.lineno} 行格式错误")
+        except RuntimeError:  # zipfile: an encrypted entry
+            raise BadWorkbook("ole", "内部文件已加密")
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError):
+            raise BadWorkbook("truncated", "内部文件损坏")
+        except (ValueError, UnicodeError, LookupError):  # an encoding expat cannot read, a bad number
+            raise BadWorkbook("bad_xml", "内部数据的编码或数值无法识别")
+
+    def _rels(self, part: str) -> dict[str, tuple[str, str]]:
+        """A part's relationships: id -> (type, e.g. "worksheet", target part)."""
+        folder, base = posixpath.split(part)
+        rels = posixpath.join(folder, "_rels", base + ".rels")
+        out: dict[str, tuple[str, str]] = {}
+        if rels.lower() in self.names:
+            self._parse(rels, _Rels(folder, out))
+        return out
+
+    def _read_workbook(self):
+        """The sheets: name, state and part (nothing else of the workbook part is needed)."""
+        main = next((t for kind, t in self._rels("").values() if kind == "officeDocument"), "xl/workbook.xml")
+        if main.lower() not in self.names:
+            raise BadWorkbook("not_xlsx", "缺少工作簿内容")
+        self._book_rels = self._rels(main)
+        book = _Workbook()
+        self._parse(main, book)
+        if not book.root:
+            raise BadWorkbook("unsupported", "工作簿结构异常")
+        self.sheets: list[SheetInfo] = [SheetInfo(name, state, self._book_rels.get(rid, ("", ""))[1], i)
+                                        for i, (name, state, rid) in enumerate(book.sheets)]
+
+    @property
+    def shared_strings(self) -> list[str]:
+        if self._shared is None:
+            self._shared = []
+            part = next((t for kind, t in self._book_rels.values() if kind == "sharedStrings"),
+                        "xl/sharedStrings.xml")
+            if part.lower() in self.names:
+                self._parse(part, _SharedStrings(self._shared, self.limits))
+        return self._shared
+
+    @property
+    def number_formats(self) -> list[str]:
+        """The number format code of each cell style (cellXfs), by style index (what a cell's s= names)."""
+        if getattr(self, "_formats", None) is None:
+            styles = _Styles()
+            part = next((t for kind, t in self._book_rels.values() if kind == "styles"), "xl/styles.xml")
+            if part.lower() in self.names:
+                self._parse(part, styles)
+            self._formats = [styles.custom.get(i) or _BUILTIN_FORMATS.get(i, "General") for i in styles.ids]
+        return self._formats
+
+    def scan(self) -> int:
+        """Every XML part through the guarded parser (a DTD refused, inflated bytes and elements counted),
+        for a caller that hands the whole file to another library; returns the elements met."""
+        counter = _Counter(self.limits)
+        for key, info in self.names.items():
+            if info.is_dir():
+                continue
+            with self.zip.open(info) as f:
+                head = f.read(64).lstrip(b" \t\r\n")
+            if head.startswith(_XML_START):   # images and other binary parts are no XML to parse
+                self._parse(info.filename, counter)
+        return counter.count
+
+    def sheet(self, info: SheetInfo, want: set[str] | None = None, layout: bool = False) -> Sheet:
+        """One sheet: every cell with content (or only those in `want`), and its protection; with layout, also
+        its extent and spanned cells (see Sheet), its comments' cells included.
+
+        Cells with no content (<c r=".." s=".."/>) are left out: they read as blank either way.
+        """
+        sheet = Sheet(info.name, info.state)
+        if not info.part:
+            return sheet
+        reader = _SheetHandler(self, sheet, want, layout)
+        self._parse(info.part, reader)
+        self._cells = reader.counted
+        if layout:
+            for kind, part in self._rels(info.part).values():
+                if kind == "comments" and part.lower() in self.names:
+                    self._parse(part, _Comments(reader))
+        sheet.extent = (reader.rows, reader.cols)
+        return sheet
+
+
+class _Handler:
+    """Expat callbacks; text is collected only inside the elements that hold values (set per element)."""
+    parser: expat.XMLParserType
+    text: list | None = None
+    max_text = 1 << 62
+
+    def bind(self, p):
+        self.parser = p
+        p.StartElementHandler, p.EndElementHandler = self.start, self.end
+
+    def collect(self, into: list):
+        self.text = into
+        self.parser.CharacterDataHandler = into.append
+
+    def stop(self):
+        self.parser.CharacterDataHandler = None
+
+    def chunk_done(self):
+        """Called after each chunk: one value may not grow past the limit (memory per cell is bounded)."""
+        if self.text and sum(map(len, self.text)) > self.max_text:
+            raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
+
+
+class _Counter(_Handler):
+    def __init__(self, limits: Limits):
+        self.count = self.styles = 0
+        self.limits = limits
+
+    def start(self, name, attrs):
+        self.count += 1
+        if self.count > self.limits.max_elements:
+            raise BadWorkbook("too_large", f"内部数据超过 {self.limits.max_elements} 项")
+        if _MAIN.get(name) == "xf":
+            self.styles += 1
+            if self.styles > self.limits.max_styles:
+                raise BadWorkbook("too_large", f"单元格格式超过 {self.limits.max_styles} 种")
+
+    def end(self, name):
+        pass
+
+
+class _Comments(_Handler):
+    """A comments part: the cells its comments are attached to (openpyxl makes each one)."""
+
+    def __init__(self, reader: "_SheetHandler"):
+        self.reader = reader
+
+    def start(self, name, attrs):
+        if _MAIN.get(name) == "comment":
+            self.reader._cover(attrs.get("ref", ""))
+
+    def end(self, name):
+        pass
+
+
+class _Rels(_Handler):
+    def __init__(self, folder: str, out: dict):
+        self.folder, self.out = folder, out
+
+    def start(self, name, attrs):
+        if name == _PKG_REL and attrs.get("TargetMode") != "External":
+            target = attrs.get("Target", "")
+            path = (target.lstrip("/") if target.startswith("/")
+                    else posixpath.normpath(posixpath.join(self.folder, target)))
+            self.out[attrs.get("Id", "")] = (attrs.get("Type", "").rsplit("/", 1)[-1], path)
+
+    def end(self, name):
+        pass
+
+
+class _Workbook(_Handler):
+    def __init__(self):
+        self.root, self.sheets, self.depth = False, [], 0
+
+    def start(self, name, attrs):
+        tag = _MAIN.get(name)
+        if self.depth == 0:
+            self.root = tag == "workbook"
+        self.depth += 1
+        if tag == "sheet" and self.root:
+            rid = next((v for k, v in attrs.items() if k in _REL_ID), "")
+            self.sheets.append((attrs.get("name", ""), attrs.get("state", "visible"), rid))
+
+    def end(self, name):
+        self.depth -= 1
+
+
+class _SharedStrings(_Handler):
+    def __init__(self, out: list, limits: Limits):
+        self.out, self.limit, self.max_text = out, limits.max_strings, limits.max_text
+        self.parts: list[str] = []
+        self.phonetic = False
+
+    def start(self, name, attrs):
+        tag = _MAIN.get(name)
+        if tag == "t" and not self.phonetic:
+            self.collect(self.parts)
+        elif tag == "si":
+            self.parts = []
+            self.text = None
+        elif tag == "rPh":  # phonetic guides: Excel shows none of their text
+            self.phonetic = True
+
+    def end(self, name):
+        tag = _MAIN.get(name)
+        if tag == "t":
+            self.stop()
+        elif tag == "si":
+            if len(self.out) >= self.limit:
+                raise BadWorkbook("too_large", f"文本超过 {self.limit} 条")
+            self.out.append(_unescape("".join(self.parts)))
+        elif tag == "rPh":
+            self.phonetic = False
+
+
+class _Styles(_Handler):
+    """styles.xml: numFmts (id -> code) and the numFmtId of every cellXfs entry."""
+
+    def __init__(self):
+        self.custom: dict[str, str] = {}
+        self.ids: list[str] = []
+        self.in_cell_xfs = False
+
+    def start(self, name, attrs):
+        tag = _MAIN.get(name)
+        if tag == "numFmt":
+            self.custom[attrs.get("numFmtId", "")] = attrs.get("formatCode") or "General"
+        elif tag == "cellXfs":
+            self.in_cell_xfs = True
+        elif tag == "xf" and self.in_cell_xfs:
+            self.ids.append(attrs.get("numFmtId", "0"))
+
+    def end(self, name):
+        if _MAIN.get(name) == "cellXfs":
+            self.in_cell_xfs = False
+
+
+class _SheetHandler(_Handler):
+    """sheetData/row/c with its <v>, <f> and <is>; sheetProtection. Everything else passes by."""
+
+    def __init__(self, pkg: Package, sheet: Sheet, want: set[str] | None, layout: bool = False):
+        self.pkg, self.sheet, self.want, self.layout = pkg, sheet, want, layout
+        self.shared = self.formats = None
+        self.expanded = 0
+        self.counted, self.max_cells = pkg._cells, pkg.limits.max_cells
+        self.max_text = pkg.limits.max_text
+        self.masters: dict[str, tuple[str, str]] = {}
+        self.row = 0
+        self.ref = None            # the current cell, None between cells
+        self.last = None           # the previous cell of the row (for cells written without r=)
+        self.kind = "n"
+        self.v: list[str] | None = None
+        self.f: list[str] | None = None
+        self.fattrs: dict = {}
+        self.inline: list[str] | None = None
+        self.phonetic = False
+        self.rows = self.cols = 0   # the extent so far
+
+    def _reach(self, row: int, col: int):
+        self.rows, self.cols = max(self.rows, row), max(self.cols, col)
+
+    def _cover(self, ref: str):
+        """A merged range, hyperlink or comment: its cells are counted and it widens the extent."""
+        span = _span(ref)
+        if span:   # (else openpyxl refuses it too: the file is reported as unreadable then)
+            self._reach(span[0], span[1])
+            self.sheet.spanned += span[2]
+
+    def start(self, name, attrs):
+        tag = _MAIN.get(name)
+        if tag is None:
+            return
+        if tag == "c":
+            self.counted += 1
+            if self.counted > self.max_cells:
+                raise BadWorkbook("too_large", f"单元格超过 {self.max_cells} 个")
+            ref = attrs.get("r") or self._next_ref()
+            if len(ref) > 10 or not _REF.fullmatch(ref):   # a reference is checked before anything uses it
+                ref = ref.upper()  # spreadsheets read references case-insensitively
+                if len(ref) > 10 or not _REF.fullmatch(ref):
+                    raise BadWorkbook("bad_xml", "单元格地址无效")
+            # most cells of a form are empty and only formatted: what else costs is done in end(), for the others
+            self.ref = self.last = ref
+            if self.layout:
+                letters = ref.rstrip("0123456789")
+                self._reach(int(ref[len(letters):]), _column(letters))
+            self.kind = attrs.get("t", "n")
+            self.style = attrs.get("s")
+            self.v = self.f = self.inline = None
+        elif self.ref is None:
+            if tag == "row":
+                r = attrs.get("r")
+                self.row = int(r) if r and r.isdigit() else self.row + 1
+                if self.layout:   # a row of no cell still has its height and style
+                    self.rows = max(self.rows, self.row)
+                self.last = None
+                if attrs.get("hidden") in ("1", "true"):
+                    self.sheet.hidden_rows.add(self.row)
+            elif tag == "col" and attrs.get("hidden") in ("1", "true") and attrs.get("min", "").isdigit():
+                first = int(attrs["min"])
+                last = int(attrs["max"]) if attrs.get("max", "").isdigit() else first
+                self.sheet.hidden_cols.update(range(first, min(last, 16384) + 1))
+            elif tag == "sheetProtection":
+                self.sheet.protected = attrs.get("sheet") in ("1", "true")
+            elif tag in ("mergeCell", "hyperlink") and self.layout:
+                self._cover(attrs.get("ref", ""))
+        elif tag == "v":
+            self.v = []
+            self.collect(self.v)
+        elif tag == "f":
+            self.f, self.fattrs = [], attrs
+            self.collect(self.f)
+        elif tag == "is":
+            self.inline = []
+        elif tag == "t" and self.inline is not None and not self.phonetic:
+            self.collect(self.inline)
+        elif tag == "rPh":
+            self.phonetic = True
+
+    def _next_ref(self) -> str:
+        """A cell without r= follows the previous one in its row (the schema allows leaving it out)."""
+        col = 0
+        for ch in (self.last or "").rstrip("0123456789"):
+            col = col * 26 + ord(ch) - 64
+        col += 1
+        letters = ""
+        while col:
+            col, rem = divmod(col - 1, 26)
+            letters = chr(65 + rem) + letters
+        return f"{letters}{self.row}"
+
+    def end(self, name):
+        tag = _MAIN.get(name)
+        if tag is None or self.ref is None:
+            return
+        if tag in ("v", "f", "t"):
+            self.stop()
+            self.text = None
+        elif tag == "rPh":
+            self.phonetic = False
+        elif tag == "c":
+            ref, self.ref = self.ref, None
+            if self.v is None and self.f is None and self.inline is None:
+                return  # an empty (formatted) cell
+            if self.want is not None and ref not in self.want:
+                return
+            style = self.style
+            if style and style != "0":
+                if self.formats is None:
+                    self.formats = self.pkg.number_formats
+                code = self.formats[int(style)] if style.isdigit() and int(style) < len(self.formats) else "General"
+                if code != "General":
+                    self.sheet.cell_formats[ref] = code
+            formula = None
+            if self.f is not None:
+                formula = "".join(self.f)
+                if len(formula) > MAX_FORMULA:
+                    raise BadWorkbook("bad_xml", f"公式长 {len(formula)} 个字符，Excel 最多允许 {MAX_FORMULA} 个")
+                if self.fattrs.get("t") == "shared":
+                    formula = _shared_formula(self.masters, self.fattrs.get("si"), ref, formula)
+                    self.expanded += len(formula)   # one short formula may be copied into many cells
+                    if self.expanded > self.pkg.limits.max_shared:
+                        raise BadWorkbook("too_large", "共享公式展开后超过读取限制")
+            self.sheet.cells[ref] = Cell(self._value(), formula)
+
+    def _value(self):
+        t = self.kind
+        if t == "inlineStr":
+            return None if self.inline is None else _unescape("".join(self.inline))
+        if self.v is None:
+            return None
+        value = "".join(self.v)
+        if t in ("n", ""):
+            return float(value) if value.strip() else None
+        if t == "s":
+            if self.shared is None:
+                self.shared = self.pkg.shared_strings
+            try:
+                return self.shared[int(value)]
+            except (IndexError, ValueError):
+                raise BadWorkbook("bad_xml", "引用了不存在的共享文本")
+        if t == "b":
+            return value.strip() in ("1", "true")
+        if t == "e":
+            return Error(value)
+        if t == "str":
+            return _unescape(value) or None
+        return value
+
+
+def _shared_formula(masters: dict, si, ref: str, formula: str) -> str:
+    """Expand a shared formula (Excel writes filled-down formulas once) for the cell at ref."""
+    if formula:
+        masters[si] = (ref, formula)
+        return formula
+    if si in masters:
+        from openpyxl.formula.translate import Translator
+        origin, text = masters[si]
+        return Translator("=" + text, origin).translate_formula(ref)[1:]
+    return formula
