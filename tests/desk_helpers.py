@@ -2,8 +2,14 @@
 save them (cached values written, as Excel does), department links."""
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from helpers import definition, load_def, make_inputs
 from xlform.desk import auth
@@ -64,3 +70,31 @@ def give_links(db_location) -> dict[str, str]:
 
 def csrf_of(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+@contextmanager
+def chromium(*arguments: str):
+    """Debian's headless Chromium driven by its own chromedriver (nothing downloaded), in a private profile;
+    skipped only where it is missing outside CI (CI installs it: there these tests must run)."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()) and not os.environ.get("CI"):
+        pytest.skip("Chromium is not installed (apt-get install chromium chromium-driver); CI runs these tests")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    profile = tempfile.mkdtemp(prefix="xlform-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+                f"--user-data-dir={profile}", *arguments):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+

@@ -8,43 +8,26 @@ see or download it; a wrong link and a form without its CSRF token are refused.
 In CI (CI set) these tests run and never skip; elsewhere they are skipped only where Chromium is missing."""
 import os
 import re
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from desk_helpers import REASON_CELL, give_links, inputs, issue
+from desk_helpers import REASON_CELL, chromium, give_links, inputs, issue
 from helpers import cells_for
 from xlform.storage.db import locate
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 PASSWORD = "office-password-2026"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()) and not os.environ.get("CI"):
-        pytest.skip("Chromium is not installed (apt-get install chromium chromium-driver); CI runs these tests")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    profile = tempfile.mkdtemp(prefix="xlform-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--window-size=1366,768", f"--user-data-dir={profile}"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    with chromium("--window-size=1366,768") as driver:
+        yield driver
 
 
 @pytest.fixture(scope="module")

@@ -4,44 +4,25 @@ answer to an upload whose problem quotes a long formula, the dashboard — and t
 10 px high on the screen.
 
 In CI (CI set) these tests run and never skip; elsewhere they are skipped only where Chromium is missing."""
-import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from desk_helpers import filled, give_links, issue
+from desk_helpers import chromium, filled, give_links, issue
 from helpers import fill_openpyxl
 from test_desk_browser import wait_for
 from test_desk_crash import PASSWORD, Desk, send, session_of
 from xlform.storage.db import locate
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 PHONE = 390
 LONG_FORMULA = "=" + "+".join(["PRODUCT(1,2)"] * 40)     # one unbroken 500-character word in a problem
 
 
 @pytest.fixture(scope="module")
 def phone():
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()) and not os.environ.get("CI"):
-        pytest.skip("Chromium is not installed (apt-get install chromium chromium-driver); CI runs these tests")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    profile = tempfile.mkdtemp(prefix="xlform-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                f"--user-data-dir={profile}"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(60)
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": PHONE, "height": 844, "deviceScaleFactor": 3, "mobile": True})
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    with chromium() as driver:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": PHONE, "height": 844, "deviceScaleFactor": 3, "mobile": True})
+        yield driver
 
 
 @pytest.fixture(scope="module")
