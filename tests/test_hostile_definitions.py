@@ -18,7 +18,7 @@ from test_failures import one_error_line
 from xlform.cli import main
 from xlform.definition.definition import load
 from xlform.errors import DefinitionError, XlformError
-from xlform.definition.yamlsource import MAX_BYTES, MAX_EXTENDS
+from xlform.yamlsource import MAX_BYTES, MAX_EXTENDS
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "$6$saltsalt$NotARealHashButSecretLooking0123456789"

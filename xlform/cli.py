@@ -87,7 +87,7 @@ def _shared_part(path: Path) -> bool:
     if not path.name.startswith("_") or not path.is_file():
         return False
     from .errors import DefinitionError
-    from .definition.yamlsource import read_file
+    from .yamlsource import read_file
     try:
         data = read_file(path).data  # bounded, as every definition is read
     except DefinitionError:

@@ -1,2 +1,2 @@
-"""Project definitions: YAML read with lines (yamlsource), checked into a frozen Project (definition), and
+"""Project definitions: YAML read with lines (../yamlsource.py), checked into a frozen Project (definition), and
 written back as by hand (emit). Imports kinds, scoring and the base modules."""

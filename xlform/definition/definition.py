@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import DefinitionError, Problem, XlformError
 from ..kinds.forms import FormKind, form_kind
 from ..scoring import target as targets
-from .yamlsource import Located, key_path as _field, load as load_yaml, quoted as _shown
+from ..yamlsource import Located, key_path as _field, load as load_yaml, quoted as _shown
 
 _TOP_KEYS = {"form", "year", "id", "project", "department", "implementer", "funds", "goal",
              "indicators", "allow_total", "scoring"}

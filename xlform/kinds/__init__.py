@@ -1,2 +1,2 @@
-"""Form kinds (templates/<kind>/form.yaml): what a kind owns, its profile, its fingerprint.
-Imports scoring and the base modules."""
+"""Form kinds (a folder holding form.yaml, found by name): forms.py finds and resolves them (extends),
+schema.py checks form.yaml with the line of every key. Imports scoring and the base modules."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
+import importlib.resources
 import json
 import os
 import re
@@ -13,27 +15,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from ..errors import XlformError
 from ..scoring.scoring import Profile, profile
+from ..yamlsource import MAX_EXTENDS, Located, merge, quoted, read_file
+from .schema import FUNDS_COLUMNS, INDICATOR_COLUMNS, check
 
 # The version of the code that turns a form.yaml into cells: bump it when a section's placement changes,
 # so that every template rendered afterwards is a new version.
 LAYOUT_VERSION = 2
 
-# Indicator table columns the sections know; a kind may add input columns of its own (`input: text|number`).
-INDICATOR_COLUMNS = ("section", "level1", "level2", "name", "target", "nature", "target_value", "unit",
-                     "actual", "weight", "score", "reason")
-FUNDS_COLUMNS = ("initial", "annual", "executed", "weight", "rate", "score", "reason")
-
-
 def templates_dir() -> Path:
-    """XLFORM_TEMPLATES, else the source tree's templates/, else the copy installed with the package."""
-    if os.environ.get("XLFORM_TEMPLATES"):
-        return Path(os.environ["XLFORM_TEMPLATES"])
+    """The built-in kinds: the source tree's templates/, else the copy installed with the package."""
     return _shipped_templates()
 
 
@@ -42,6 +37,42 @@ def _shipped_templates() -> Path:
     package = Path(__file__).resolve().parent.parent   # xlform/
     source = package.parent / "templates"
     return source if (source / "project").is_dir() else package / "templates"
+
+
+def kind_folders() -> list[Path]:
+    """Where kinds are looked for, first match winning: the XLFORM_TEMPLATES folders (os.pathsep between
+    them), then the built-in kinds. Installed packages' kinds (entry points) come after all of these."""
+    extra = [Path(f) for f in os.environ.get("XLFORM_TEMPLATES", "").split(os.pathsep) if f.strip()]
+    return [*extra, templates_dir()]
+
+
+@functools.lru_cache(maxsize=1)
+def installed_kinds() -> dict:
+    """Kinds of installed packages: entry points of the group xlform.kinds, named by the kind, whose value
+    is a package holding form.yaml (`pkg.kinds`) or a folder in one (`pkg:hubei`)."""
+    found = {}
+    for ep in importlib.metadata.entry_points(group="xlform.kinds"):
+        if _KIND_NAME.fullmatch(ep.name) and ep.name not in found:
+            found[ep.name] = ep
+    return found
+
+
+def _installed_folder(name: str) -> Path | None:
+    ep = installed_kinds().get(name)
+    if ep is None:
+        return None
+    try:
+        folder = importlib.resources.files(ep.module)
+        if ep.attr:
+            if not _KIND_NAME.fullmatch(ep.attr):
+                raise ValueError(f"{ep.attr!r} is not the name of a folder in the package")
+            folder = folder / ep.attr
+    except (ImportError, ValueError, TypeError) as e:
+        raise XlformError(f"form kind {name!r} (installed, entry point {ep.value!r}): cannot find its folder: "
+                          f"{e}") from None
+    if not isinstance(folder, Path):  # a zipped or namespace package: no single folder to read
+        raise XlformError(f"form kind {name!r} (installed, entry point {ep.value!r}): not a folder on disk")
+    return folder
 
 
 # A kind's texts are templates from a file (or a registry) anyone may have edited: they run in Jinja's sandbox,
@@ -154,38 +185,97 @@ def _template(source: str):
 
 
 def form_kind(name: str, root: str | None = None) -> FormKind:
-    """The kind of that name: a folder of the templates folder. A name is never a path (a definition or a
-    workbook names the kind; neither may point anywhere else)."""
-    folder = Path(root) if root else templates_dir()
-    if not isinstance(name, str) or not _KIND_NAME.fullmatch(name):
-        raise XlformError(f"unknown form kind {name!r}: a kind is the name of a folder in {folder} "
-                          f"(known: {', '.join(kind_names(folder)) or 'none'})")
-    path = folder / name / "form.yaml"
+    """The kind of that name: a folder holding form.yaml, in the XLFORM_TEMPLATES folders, the built-in
+    kinds or an installed package (or only in `root`). A name is never a path: a definition or a workbook
+    names the kind, and neither may point anywhere else."""
+    folders = (Path(root),) if root else tuple(kind_folders())
+    _check_name(name, folders)
+    key = (name, folders)
+    hit = _kinds.get(key)
+    if hit and all(_stamp(f) == s for f, s in hit[0]):  # an edited form.yaml is read again
+        return hit[1]
+    files: list[Path] = []
+    located = _resolve(name, folders, files, root is None)
+    problems = check(located)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise XlformError(f"{problems[0]}{more}")
+    kind = kind_from_spec(name, located.data)
+    if len(_kinds) > 64:
+        _kinds.clear()
+    _kinds[key] = (tuple((f, _stamp(f)) for f in files), kind)
+    return kind
+
+
+_kinds: dict = {}   # (name, folders) -> (((form.yaml, mtime), …) of its extends chain, FormKind)
+
+
+def _stamp(path: Path) -> int:
     try:
-        stamp = path.stat().st_mtime_ns  # an edited form.yaml is read again, even in a long-running process
+        return path.stat().st_mtime_ns
     except OSError:
-        stamp = 0
-    return _form_kind(name, str(folder), stamp)
+        return 0
 
 
-@functools.lru_cache(maxsize=64)
-def _form_kind(name: str, folder: str, stamp: int) -> FormKind:
-    path = Path(folder) / name / "form.yaml"
-    if not path.is_file():
-        raise XlformError(f"unknown form kind {name!r}: no {path} (known: {', '.join(kind_names(folder)) or 'none'})")
-    try:
-        with path.open(encoding="utf-8") as f:
-            spec = yaml.safe_load(f)
-        return kind_from_spec(name, spec)
-    except (yaml.YAMLError, ValueError, KeyError, TypeError) as e:
-        raise XlformError(f"{path}: not a usable form kind: {e}") from None
+def _check_name(name, folders, where: str = "") -> None:
+    if not isinstance(name, str) or not _KIND_NAME.fullmatch(name):
+        raise XlformError(f"{where}unknown form kind {quoted(name)}: a kind is a plain name (letters, digits, - _) "
+                          f"of a folder of kinds (known: {', '.join(kind_names(folders)) or 'none'})")
 
 
-def kind_names(folder) -> list[str]:
-    """The kinds of a templates folder: its folders holding a form.yaml."""
-    folder = Path(folder)
-    return sorted(p.name for p in folder.iterdir() if _KIND_NAME.fullmatch(p.name) and (p / "form.yaml").is_file()) \
-        if folder.is_dir() else []
+def _find(name: str, folders, installed: bool) -> Path | None:
+    for folder in folders:
+        if (folder / name / "form.yaml").is_file():
+            return folder / name / "form.yaml"
+    folder = _installed_folder(name) if installed else None
+    return folder / "form.yaml" if folder is not None and (folder / "form.yaml").is_file() else None
+
+
+def _resolve(name: str, folders, files: list, installed: bool, where: str = "") -> Located:
+    """A kind's form.yaml with the kinds it extends merged in (by name; mappings merged at every depth,
+    the extending kind's keys winning, a key set to null removed)."""
+    path = _find(name, folders, installed)
+    if path is None:
+        raise XlformError(f"{where}unknown form kind {name!r}: no folder {name}/ holding form.yaml in "
+                          f"{', '.join(map(str, folders))} (known: {', '.join(kind_names(folders)) or 'none'})")
+    if path in files:
+        raise XlformError(f"{where}form kind {name!r} extends itself in a cycle: "
+                          + " -> ".join(map(str, [*files, path])))
+    if len(files) >= MAX_EXTENDS:
+        raise XlformError(f"{where}extends goes more than {MAX_EXTENDS} kinds deep")
+    files.append(path)
+    own = read_file(path, "a form kind")
+    parent = own.data.pop("extends", None)
+    if parent is None:
+        return own
+    at = f"{own.where(('extends',))}: extends: "
+    _check_name(parent, folders, at)
+    base = _resolve(parent, folders, files, installed, at)
+    merged = merge(base, own)
+    _drop_nulls(merged, own.data, ())
+    return merged
+
+
+def _drop_nulls(merged: Located, own, path: tuple) -> None:
+    """`key: null` in an extending kind removes the key it would inherit."""
+    for k, v in own.items():
+        if v is None:
+            parent = merged.data
+            for p in path:
+                parent = parent[p]
+            parent.pop(k, None)
+            for p in [p for p in merged.positions if p[:len(path) + 1] == path + (k,)]:
+                del merged.positions[p]
+        elif isinstance(v, dict):
+            _drop_nulls(merged, v, path + (k,))
+
+
+def kind_names(folders=None) -> list[str]:
+    """Every kind found: the folders holding a form.yaml, and the installed kinds."""
+    folders = [Path(folders)] if isinstance(folders, (str, Path)) else (folders or kind_folders())
+    names = {p.name for folder in folders if Path(folder).is_dir() for p in Path(folder).iterdir()
+             if _KIND_NAME.fullmatch(p.name) and (p / "form.yaml").is_file()}
+    return sorted(names | set(installed_kinds()))
 
 
 def kind_from_spec(name: str, spec: dict) -> FormKind:

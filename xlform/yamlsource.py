@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import DefinitionError, Problem
+from .errors import DefinitionError, Problem
 
 Path_ = tuple  # a key path: ("indicators", "产出指标", "数量指标", 0, "weight")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -223,8 +223,9 @@ def read_file(path: Path, what: str = "a definition") -> Located:
     except yaml.YAMLError as e:
         raise DefinitionError([Problem(file, "", f"not valid YAML: {str(e)[:200]}", "yaml")])
     if not isinstance(root, yaml.MappingNode):
-        raise DefinitionError([Problem(f"{file}:1", "", f"is not {what}: that is a YAML mapping of keys "
-                                       "(form, year, id, project, …)", "not_mapping")])
+        keys = " (form, year, id, project, …)" if what == "a definition" else ""
+        raise DefinitionError([Problem(f"{file}:1", "", f"is not {what}: that is a YAML mapping of keys{keys}",
+                                       "not_mapping")])
     _measure(root, file)
     builder = _Builder(file)
     builder.pos[()] = (file, 1)
@@ -272,10 +273,10 @@ def load(path: Path, _seen: tuple = ()) -> Located:
             raise DefinitionError([Problem(where, "extends", f"{parent_path} {first.message}",
                                            "extends")]) from None
         raise
-    return _merge(parent, own)
+    return merge(parent, own)
 
 
-def _merge(base: Located, over: Located) -> Located:
+def merge(base: Located, over: Located) -> Located:
     """Mappings merge key by key, at every depth; anything else (lists, scalars) is replaced whole."""
     positions = dict(base.positions)
     replaced: list[Path_] = []
