@@ -387,6 +387,20 @@ def test_a_wide_metadata_sheet_costs_no_memory(form, tmp_path):
     assert "internal" not in printed and "not_xlform" not in printed, printed
 
 
+def test_a_cell_map_nested_past_pythons_depth_is_a_damaged_map(form, tmp_path):
+    """The hidden sheet's cell map as JSON nested 100,000 deep: json.loads raised RecursionError, which was
+    no ValueError; now the map reads as damaged and is reported at its cell, like any other damage."""
+    reg, clean = form
+    deep = b"[" * 100_000 + b"]" * 100_000
+
+    def nest(data: bytes) -> bytes:   # openpyxl saved the hidden sheet's strings inline
+        return re.sub(rb'(<c r="B(\d+)" t="inlineStr"><is><t>cells</t></is></c><c r="C\2" t="inlineStr"><is><t>)'
+                      rb'[^<]*', lambda m: m.group(1) + deep, data, count=1)
+    path = tampered(clean, tmp_path / "deep.xlsx", nest, part="xl/worksheets/sheet2.xml")
+    codes = {code for code, _ in problems(path, reg)}
+    assert "cell_map_changed" in codes and "internal" not in codes, codes
+
+
 def test_shared_formulas_cannot_multiply_past_a_bound(tmp_path):
     """A formula of 7,900 characters shared by 2,000 cells (16 MB once copied) is refused after 256 KB of copies;
     one longer than Excel allows is refused outright."""

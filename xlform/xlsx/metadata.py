@@ -49,7 +49,7 @@ def parse_meta(rows, numbers=None) -> dict[str, dict]:
     for (sheet, key), text in joined.items():
         try:
             out[sheet][key] = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):   # RecursionError: JSON nested past Python's depth
             out[sheet][key] = {}  # damaged: the cell map check reports it
     return out
 
