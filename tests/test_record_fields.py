@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import shutil
+from dataclasses import fields
 from pathlib import Path
 
 import openpyxl
@@ -18,7 +19,7 @@ from xlform.definition.definition import load
 from xlform.errors import XlformError
 from xlform.issue.registry import Registry
 from xlform.issue.renderer import render
-from xlform.storage.record import record_from_dict
+from xlform.storage.record import Record, record_from_dict
 from xlform.storage.store import Prepared, Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +86,19 @@ def test_a_kinds_own_fields_reach_store_export_and_summary_by_name(collected):
     indicators = [[c.value for c in row] for row in wb["指标"].iter_rows()]
     column = indicators[0].index("佐证材料")
     assert [row[column] for row in indicators[1:4]] == ["验收报告", None, "挂牌名单"]
+
+
+def test_a_stored_record_comes_back_field_by_field(collected):
+    """Every field of Record is stored under its name and read back: a new field is declared once, in Record."""
+    store = Store(collected[0], create=False)
+    try:
+        [stored] = store.current_records()
+    finally:
+        store.close()
+    assert list(stored) == [f.name for f in fields(Record)]
+    record = record_from_dict(stored)
+    assert record.extra["conclusion"] == "目标基本完成" and record.problems
+    assert json.loads(record.to_json()) == stored
 
 
 def test_a_value_the_summary_cannot_hold_is_an_error_naming_its_cell(collected, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from ..errors import Problem
 
@@ -62,28 +62,30 @@ class Record:
         return [p for p in self.problems if p.severity == "warning"]
 
     def to_dict(self) -> dict:
-        # by hand rather than dataclasses.asdict, whose deep copies cost more than reading the file
-        return {"file": self.file, "sheet": self.sheet, "template": dict(self.template),
-                "project": dict(self.project),
-                "funds": {**self.funds, "rows": {k: dict(v) for k, v in self.funds.get("rows", {}).items()}}
-                if self.funds else {},
-                "goal": dict(self.goal),
-                "indicators": [{**vars(i), "extra": dict(i.extra)} for i in self.indicators],
-                "total_score": self.total_score, "grade": self.grade, "extra": dict(self.extra),
-                "problems": [{"severity": p.severity, "cell": p.where, "code": p.code, "message": p.message}
-                             for p in self.problems]}
+        """Every field under its name (a field added to Record needs nothing here); by hand rather than
+        dataclasses.asdict, whose deep copies cost more than reading the file."""
+        d = {name: dict(v) if isinstance(v, dict) else v for name in _FIELDS for v in [getattr(self, name)]}
+        d["funds"] = {**self.funds, "rows": {k: dict(v) for k, v in self.funds.get("rows", {}).items()}} \
+            if self.funds else {}
+        d["indicators"] = [{**vars(i), "extra": dict(i.extra)} for i in self.indicators]
+        d["problems"] = [{"severity": p.severity, "cell": p.where, "code": p.code, "message": p.message}
+                         for p in self.problems]
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False)
 
 
+_FIELDS = tuple(f.name for f in fields(Record))
+
+
 def record_from_dict(d: dict) -> Record:
-    """A record back from its JSON form (the collection database stores them so)."""
-    problems = [Problem(p["cell"], "", p["message"], p["code"], p["severity"]) for p in d.get("problems", [])]
-    return Record(d["file"], sheet=d.get("sheet"), template=d.get("template", {}), project=d.get("project", {}),
-                  funds=d.get("funds", {}), goal=d.get("goal", {}),
-                  indicators=[IndicatorRecord(**i) for i in d.get("indicators", [])],
-                  total_score=d.get("total_score"), problems=problems, grade=d.get("grade"), extra=d.get("extra", {}))
+    """A record back from its JSON form (the collection database stores them so), field by field: what an
+    older xlform did not store takes its default."""
+    known = {k: v for k, v in d.items() if k in _FIELDS}
+    known["indicators"] = [IndicatorRecord(**i) for i in d.get("indicators", [])]
+    known["problems"] = [Problem(p["cell"], "", p["message"], p["code"], p["severity"]) for p in d.get("problems", [])]
+    return Record(**known)
 
 
 def to_json(records: list[Record]) -> str:
