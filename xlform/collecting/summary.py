@@ -5,8 +5,11 @@ import io
 from pathlib import Path
 
 import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
 
+from ..errors import XlformError
 from ..outputs import atomic_write
+from ..storage.record import own_fields
 from ..storage.store import Store
 
 SEVERITY = {"error": "错误", "warning": "提示"}
@@ -18,7 +21,23 @@ def status_text(errors: int, warnings: int) -> str:
     return "通过（有提示）" if warnings else "通过"
 
 
+def _checked(path: Path):
+    """write(ws, row, col, value, fmt=None): a number or a text into a cell; xlsxwriter refuses a value (a text
+    over 32,767 characters, a cell beyond the sheet) with a negative code instead of raising: one error
+    naming the summary's cell, never a cell silently cut short or left out."""
+    def write(ws, row, col, value, fmt=None):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            code = ws.write_number(row, col, value, fmt)
+        else:
+            code = ws.write_string(row, col, str(value), fmt)
+        if code < 0:
+            raise XlformError(f"{path}: cannot write {ws.name}!{xl_rowcol_to_cell(row, col)}: xlsxwriter refused "
+                              f"it (code {code}); the summary was not written")
+    return write
+
+
 def write_summary(path: Path, store: Store, missing: list[dict]):
+    write = _checked(path)
     buffer = io.BytesIO()
     wb = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
                                       "strings_to_numbers": False, "strings_to_urls": False})
@@ -31,16 +50,12 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
     def sheet(name, columns, rows):
         ws = wb.add_worksheet(name)
         for c, (title, kind, width) in enumerate(columns):
-            ws.write_string(0, c, title, head)
+            write(ws, 0, c, title, head)
             ws.set_column(c, c, width, formats[kind])
         for r, row in enumerate(rows, start=1):
             for c, value in enumerate(row):
-                if value is None:
-                    continue
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    ws.write_number(r, c, value)
-                else:
-                    ws.write_string(r, c, str(value))
+                if value is not None:
+                    write(ws, r, c, value)
         ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, max(len(rows), 1), len(columns) - 1)
         ws.set_paper(9)  # A4 landscape, one page wide, the header row on every page
@@ -51,7 +66,7 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
 
     current = store.current_records()
     # the columns a form kind adds (项目编码, 评价结论, an extra indicator column …), labelled by the kind
-    project_extra = _extra_columns(current, lambda r: [*list(r["project"])[4:], *r.get("extra", {})])
+    project_extra = _extra_columns(current, lambda r: own_fields(r["project"], r.get("extra", {})))
     indicator_extra = _extra_columns(current, lambda r: [k for i in r["indicators"] for k in i.get("extra", {})])
     sheet("汇总", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
                  ("全年预算数（万元）", "amount", 12), ("全年执行数（万元）", "amount", 12), ("执行率", "rate", 9),
@@ -62,8 +77,9 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
             r["funds"]["rows"]["total"]["annual"], r["funds"]["rows"]["total"]["executed"], r["funds"]["rate"],
             r["funds"]["score"], r["total_score"], r.get("grade"), _count(r, "error"), _count(r, "warning"),
             status_text(_count(r, "error"), _count(r, "warning")), r["file"], r["sheet"], r["template"].get("form")]
-           + [r["project"].get(k, r.get("extra", {}).get(k)) for k, _ in project_extra] for r in current])
-    _charts(wb, store, head)
+           + [own.get(k) for k, _ in project_extra]
+           for r in current for own in [own_fields(r["project"], r.get("extra", {}))]])
+    _charts(wb, store, head, write)
     sheet("指标", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
                  ("一级指标", "text", 12), ("二级指标", "text", 14), ("三级指标", "text", 36), ("指标编号", "text", 20),
                  ("年度指标值", "text", 16), ("实际完成值", "text", 12), ("分值", "score", 7), ("得分", "score", 7),
@@ -85,7 +101,7 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
     atomic_write(Path(path), buffer.getvalue())
 
 
-def _charts(wb, store: Store, head):
+def _charts(wb, store: Store, head, write):
     """Sheet 图表: native Excel charts of the current projects (评价等级 counts; average 总分 and 执行率 by
     主管部门), their data beside them on the same sheet, so the director sees the numbers drawn."""
     ws = wb.add_worksheet("图表")
@@ -96,21 +112,21 @@ def _charts(wb, store: Store, head):
                                         ("平均总分", 10), ("平均执行率", 11)]):
         ws.set_column(c, c, width)
         if title:
-            ws.write_string(0, c, title, head)
+            write(ws, 0, c, title, head)
     for r, (grade, n) in enumerate(grades, start=1):
-        ws.write_string(r, 0, grade, text)
-        ws.write_number(r, 1, n, count)
+        write(ws, r, 0, grade, text)
+        write(ws, r, 1, n, count)
     for r, (department, n, total, executed) in enumerate(departments, start=1):
-        ws.write_string(r, 3, department or "（未填写）", text)
-        ws.write_number(r, 4, n, count)
+        write(ws, r, 3, department or "（未填写）", text)
+        write(ws, r, 4, n, count)
         for c, value, fmt in ((5, total, score), (6, executed, rate)):
             if value is not None:
-                ws.write_number(r, c, value, fmt)
+                write(ws, r, c, value, fmt)
     ws.set_paper(9)  # A4 landscape, one page wide
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
     if not departments:
-        ws.write_string(len(grades) + 2, 0, "尚无已报送的项目，暂无图表。", text)
+        write(ws, len(grades) + 2, 0, "尚无已报送的项目，暂无图表。", text)
         return
     last = len(departments)
 

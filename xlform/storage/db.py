@@ -140,6 +140,19 @@ class Database:
         with self._translated():
             self.con.cursor().executemany(_pg(sql), rows)
 
+    def insert(self, table: str, row: dict, returning: str | None = None):
+        """INSERT one row given as {column: value}, naming its columns; the `returning` column's value."""
+        sql = _insert(table, tuple(row), returning)
+        if returning:
+            return self.one(sql, *row.values())[0]
+        self.execute(sql, tuple(row.values()))
+
+    def insert_many(self, table: str, rows: list[dict]):
+        """INSERT rows given as {column: value}, all with the columns of the first."""
+        if rows:
+            columns = tuple(rows[0])
+            self.executemany(_insert(table, columns), [tuple(r[c] for c in columns) for r in rows])
+
     def one(self, sql: str, *args):
         rows = self.execute(sql, args).fetchall()   # read to the end: no statement left open in SQLite
         return rows[0] if rows else None
@@ -242,6 +255,15 @@ _TYPES = {
 @lru_cache(maxsize=256)
 def _pg(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
+
+
+@lru_cache(maxsize=64)
+def _insert(table: str, columns: tuple[str, ...], returning: str | None = None) -> str:
+    """The INSERT naming its columns; the names are the code's own (store.py), never a file's text."""
+    if not all(re.fullmatch(r"[a-z_][a-z0-9_]*", n) for n in (table, *columns, *([returning] if returning else []))):
+        raise ValueError(f"not a column name: {table}{columns}")
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})"
+            + (f" RETURNING {returning}" if returning else ""))
 
 
 def _statements(text: str) -> list[str]:

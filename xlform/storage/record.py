@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from ..errors import Problem
 
@@ -23,6 +23,17 @@ class IndicatorRecord:
     extra: dict = field(default_factory=dict)   # the kind's own input columns
 
 
+# The project fields every kind's record has, in this order; a kind adds its own after them (项目编码, 属性 …),
+# found by name: whatever a record's project holds beyond these.
+PROJECT_FIELDS = ("name", "department", "implementer", "year")
+
+
+def own_fields(project: dict, extra: dict) -> dict:
+    """A kind's own fields of one record (its project keys beyond PROJECT_FIELDS, then its own inputs), by
+    name; for a Record and for its JSON form alike."""
+    return {**{k: v for k, v in project.items() if k not in PROJECT_FIELDS}, **extra}
+
+
 @dataclass
 class Record:
     file: str
@@ -38,6 +49,11 @@ class Record:
     extra: dict = field(default_factory=dict)        # the kind's own inputs (评价结论, 原因, signatures …)
 
     @property
+    def own(self) -> dict:
+        """The kind's own fields (项目编码, 评价结论, signatures …) by name: what the common columns lack."""
+        return own_fields(self.project, self.extra)
+
+    @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
 
@@ -46,38 +62,54 @@ class Record:
         return [p for p in self.problems if p.severity == "warning"]
 
     def to_dict(self) -> dict:
-        # by hand rather than dataclasses.asdict, whose deep copies cost more than reading the file
-        return {"file": self.file, "sheet": self.sheet, "template": dict(self.template),
-                "project": dict(self.project),
-                "funds": {**self.funds, "rows": {k: dict(v) for k, v in self.funds.get("rows", {}).items()}}
-                if self.funds else {},
-                "goal": dict(self.goal),
-                "indicators": [{**vars(i), "extra": dict(i.extra)} for i in self.indicators],
-                "total_score": self.total_score, "grade": self.grade, "extra": dict(self.extra),
-                "problems": [{"severity": p.severity, "cell": p.where, "code": p.code, "message": p.message}
-                             for p in self.problems]}
+        """Every field under its name (a field added to Record needs nothing here); by hand rather than
+        dataclasses.asdict, whose deep copies cost more than reading the file."""
+        d = {name: dict(v) if isinstance(v, dict) else v for name in _FIELDS for v in [getattr(self, name)]}
+        d["funds"] = {**self.funds, "rows": {k: dict(v) for k, v in self.funds.get("rows", {}).items()}} \
+            if self.funds else {}
+        d["indicators"] = [{**vars(i), "extra": dict(i.extra)} for i in self.indicators]
+        d["problems"] = [{"severity": p.severity, "cell": p.where, "code": p.code, "message": p.message}
+                         for p in self.problems]
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False)
 
 
+_FIELDS = tuple(f.name for f in fields(Record))
+
+
 def record_from_dict(d: dict) -> Record:
-    """A record back from its JSON form (the collection database stores them so)."""
-    problems = [Problem(p["cell"], "", p["message"], p["code"], p["severity"]) for p in d.get("problems", [])]
-    return Record(d["file"], d.get("sheet"), d.get("template", {}), d.get("project", {}), d.get("funds", {}),
-                  d.get("goal", {}), [IndicatorRecord(**i) for i in d.get("indicators", [])], d.get("total_score"),
-                  problems, d.get("grade"), d.get("extra", {}))
+    """A record back from its JSON form (the collection database stores them so), field by field: what an
+    older xlform did not store takes its default."""
+    known = {k: v for k, v in d.items() if k in _FIELDS}
+    known["indicators"] = [IndicatorRecord(**i) for i in d.get("indicators", [])]
+    known["problems"] = [Problem(p["cell"], "", p["message"], p["code"], p["severity"]) for p in d.get("problems", [])]
+    return Record(**known)
 
 
 def to_json(records: list[Record]) -> str:
     return json.dumps([r.to_dict() for r in records], ensure_ascii=False, indent=2)
 
 
-CSV_COLUMNS = ["file", "sheet", "template_id", "version", "form", "project", "department", "implementer", "year",
-               "funds_annual", "funds_executed", "funds_rate", "funds_score", "total_score", "grade", "errors",
-               "warnings", "goal_actual",
-               "indicator_id", "level1", "level2", "name", "target", "actual", "weight", "score",
-               "deviation_reason"]
+def _total(r: Record, key: str):
+    return r.funds.get("rows", {}).get("total", {}).get(key)
+
+
+# The CSV's common columns, each declared once with what it holds: a record's, then an indicator's.
+RECORD_COLUMNS = (
+    ("file", lambda r: r.file), ("sheet", lambda r: r.sheet), ("template_id", lambda r: r.template.get("id")),
+    ("version", lambda r: r.template.get("version")), ("form", lambda r: r.template.get("form")),
+    ("project", lambda r: r.project.get("name")), ("department", lambda r: r.project.get("department")),
+    ("implementer", lambda r: r.project.get("implementer")), ("year", lambda r: r.project.get("year")),
+    ("funds_annual", lambda r: _total(r, "annual")), ("funds_executed", lambda r: _total(r, "executed")),
+    ("funds_rate", lambda r: r.funds.get("rate")), ("funds_score", lambda r: r.funds.get("score")),
+    ("total_score", lambda r: r.total_score), ("grade", lambda r: r.grade), ("errors", lambda r: len(r.errors)),
+    ("warnings", lambda r: len(r.warnings)), ("goal_actual", lambda r: r.goal.get("actual")))
+INDICATOR_COLUMNS = (("indicator_id", "id"), ("level1", "level1"), ("level2", "level2"), ("name", "name"),
+                     ("target", "target"), ("actual", "actual"), ("weight", "weight"), ("score", "score"),
+                     ("deviation_reason", "deviation_reason"))   # (column, IndicatorRecord attribute)
+CSV_COLUMNS = [c for c, _ in RECORD_COLUMNS] + [c for c, _ in INDICATOR_COLUMNS]
 
 
 def neutralise(value):
@@ -89,24 +121,20 @@ def neutralise(value):
 
 def to_csv(records: list[Record]) -> str:
     """One row per indicator, the project's columns repeated; a record without indicators gets one row.
-    Columns a kind adds (项目编码, 评价结论, an extra indicator column …) follow the common ones."""
-    project_extra = _union([list(r.project)[4:] for r in records] + [list(r.extra) for r in records])
+    Columns a kind adds (项目编码, 评价结论, an extra indicator column …) follow the common ones, by name."""
+    project_extra = _union([list(r.own) for r in records])
     indicator_extra = _union([list(i.extra) for r in records for i in r.indicators])
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(CSV_COLUMNS + project_extra + [f"indicator.{k}" for k in indicator_extra])
     for r in records:
-        total = r.funds.get("rows", {}).get("total", {})
-        head = [r.file, r.sheet, r.template.get("id"), r.template.get("version"), r.template.get("form"),
-                r.project.get("name"), r.project.get("department"), r.project.get("implementer"),
-                r.project.get("year"), total.get("annual"), total.get("executed"), r.funds.get("rate"),
-                r.funds.get("score"), r.total_score, r.grade, len(r.errors), len(r.warnings), r.goal.get("actual")]
-        extra = [r.project.get(k, r.extra.get(k)) for k in project_extra]
-        rows = [[i.id, i.level1, i.level2, i.name, i.target, i.actual, i.weight, i.score, i.deviation_reason]
-                + [i.extra.get(k) for k in indicator_extra] for i in r.indicators] or \
-            [[None] * (9 + len(indicator_extra))]
-        for tail in rows:
-            w.writerow([neutralise(v) for v in head + tail[:9] + extra + tail[9:]])
+        own = r.own
+        head = [value(r) for _, value in RECORD_COLUMNS]
+        extra = [own.get(k) for k in project_extra]
+        rows = [([getattr(i, a) for _, a in INDICATOR_COLUMNS], [i.extra.get(k) for k in indicator_extra])
+                for i in r.indicators] or [([None] * len(INDICATOR_COLUMNS), [None] * len(indicator_extra))]
+        for common, tail in rows:
+            w.writerow([neutralise(v) for v in head + common + extra + tail])
     return out.getvalue()
 
 

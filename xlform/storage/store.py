@@ -85,16 +85,16 @@ _ADDED = {"submissions": {"form": "TEXT", "grade": "TEXT"},   # columns a databa
 
 @dataclass
 class Prepared:
-    """A record as database rows: built where the file was read (a worker), stored by the main process."""
+    """A record as database rows, each {column: value}: built where the file was read (a worker), stored by the
+    main process, whose INSERTs name the columns they are given (a new column is added here and in _SCHEMA)."""
     usable: bool
     template_id: str | None
-    submission: tuple   # sheet, template_id, version, department, project, errors, warnings, total, JSON,
-                        # form, grade
-    project: tuple | None
-    funds: list[tuple]
-    indicators: list[tuple]
-    problems: list[tuple]
-    extras: list[tuple] = ()   # (position, key, value); position -1 for the project
+    submission: dict            # a submissions row, less what the store decides (sha256, path, times, status)
+    project: dict | None        # the projects row
+    funds: list[dict]
+    indicators: list[dict]
+    problems: list[dict]
+    extras: list[dict] = ()     # the kind's own fields by name; position -1 for the project's
 
     @classmethod
     def of(cls, r: Record) -> "Prepared":
@@ -103,27 +103,40 @@ class Prepared:
         p = r.project
         project = None
         if p:
-            project = (tid, version, p["name"], p["department"], p["implementer"], p["year"],
-                       r.goal.get("expected"), r.goal.get("actual"), r.funds.get("weight"), r.funds.get("rate"),
-                       r.funds.get("score"), r.total_score)
+            project = {"template_id": tid, "version": version, "name": p["name"], "department": p["department"],
+                       "implementer": p["implementer"], "year": p["year"], "goal_expected": r.goal.get("expected"),
+                       "goal_actual": r.goal.get("actual"), "funds_weight": r.funds.get("weight"),
+                       "funds_rate": r.funds.get("rate"), "funds_score": r.funds.get("score"),
+                       "total_score": r.total_score}
         return cls(bool(tid and p), tid,
-                   (r.sheet, tid, version, p.get("department"), p.get("name"), len(r.errors),
-                    len(r.warnings), r.total_score, r.to_json(), r.template.get("form"), r.grade),
+                   {"sheet": r.sheet, "template_id": tid, "version": version, "department": p.get("department"),
+                    "project": p.get("name"), "errors": len(r.errors), "warnings": len(r.warnings),
+                    "total_score": r.total_score, "record": r.to_json(), "form": r.template.get("form"),
+                    "grade": r.grade},
                    project,
-                   [(k, v["initial"], v["annual"], v["executed"]) for k, v in r.funds.get("rows", {}).items()],
-                   [(n, i.id, i.level1, i.level2, i.name, i.target, *_number_or_text(i.actual), i.weight, i.score,
-                     i.deviation_reason) for n, i in enumerate(r.indicators)],
-                   [(x.where, x.severity, x.code, x.message) for x in r.problems],
-                   [(-1, k, _text(v)) for k, v in {**dict(list(p.items())[4:]), **r.extra}.items()] +
-                   [(n, k, _text(v)) for n, i in enumerate(r.indicators) for k, v in i.extra.items()])
+                   [{"row": k, "initial": v["initial"], "annual": v["annual"], "executed": v["executed"]}
+                    for k, v in r.funds.get("rows", {}).items()],
+                   [_indicator_row(n, i) for n, i in enumerate(r.indicators)],
+                   [{"cell": x.where, "severity": x.severity, "code": x.code, "message": x.message}
+                    for x in r.problems],
+                   [{"position": -1, "key": k, "value": _text(v)} for k, v in r.own.items()] +
+                   [{"position": n, "key": k, "value": _text(v)} for n, i in enumerate(r.indicators)
+                    for k, v in i.extra.items()])
 
     @property
     def errors(self) -> int:
-        return self.submission[5]
+        return self.submission["errors"]
 
     @property
     def warnings(self) -> int:
-        return self.submission[6]
+        return self.submission["warnings"]
+
+
+def _indicator_row(position: int, i) -> dict:
+    actual, actual_text = _number_or_text(i.actual)
+    return {"position": position, "indicator_id": i.id, "level1": i.level1, "level2": i.level2, "name": i.name,
+            "target": i.target, "actual": actual, "actual_text": actual_text, "weight": i.weight, "score": i.score,
+            "deviation_reason": i.deviation_reason}
 
 
 def _small(v):
@@ -231,7 +244,7 @@ class Store:
         """A file rejected only because the registry did not know its template, read again with a registry
         that does: the new reading replaces the rejection. The UPDATE claims the file (a writer of the same
         content at the same time waits for it, then finds the file read and stores nothing)."""
-        if any(p[2] in RETRYABLE for r in records for p in r.problems):
+        if any(p["code"] in RETRYABLE for r in records for p in r.problems):
             return False   # the registry still does not know it: the stored rejection stands, a duplicate
         stored = self.db.one("SELECT status FROM files WHERE sha256=?", sha)
         if stored is None or stored[0] != "rejected" or not self.db.one(
@@ -258,23 +271,14 @@ class Store:
 
     def _add_record(self, r: "Prepared", sha, path, modified, now):
         status = self._claim_current(r.template_id, modified) if r.usable else "rejected"
-        sheet, tid, version, department, project, errors, warnings, total, encoded, form, grade = r.submission
-        sid = self.db.one(
-            "INSERT INTO submissions (sha256, path, sheet, template_id, version, department, project, modified, "
-            "received_at, status, errors, warnings, total_score, record, form, grade) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
-            sha, path, sheet, tid, version, department, project, modified, now, status, errors, warnings, total,
-            encoded, form, grade)[0]
+        sid = self.db.insert("submissions", {"sha256": sha, "path": path, "modified": modified, "received_at": now,
+                                             "status": status, **r.submission}, returning="id")
         if r.project:
-            self.db.execute("INSERT INTO projects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (sid,) + r.project)
-            self.db.executemany("INSERT INTO funds VALUES (?,?,?,?,?)", [(sid,) + row for row in r.funds])
-            self.db.executemany("INSERT INTO indicators (submission_id, position, indicator_id, level1, level2, name, "
-                                "target, actual, actual_text, weight, score, deviation_reason) "
-                                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                                [(sid,) + row for row in r.indicators])
-        self.db.executemany("INSERT INTO extra_values VALUES (?,?,?,?)", [(sid,) + row for row in r.extras])
-        self.db.executemany("INSERT INTO problems (submission_id, cell, severity, code, message) VALUES (?,?,?,?,?)",
-                            [(sid,) + row for row in r.problems])
+            self.db.insert("projects", {"submission_id": sid, **r.project})
+            self.db.insert_many("funds", [{"submission_id": sid, **row} for row in r.funds])
+            self.db.insert_many("indicators", [{"submission_id": sid, **row} for row in r.indicators])
+        self.db.insert_many("extra_values", [{"submission_id": sid, **row} for row in r.extras])
+        self.db.insert_many("problems", [{"submission_id": sid, **row} for row in r.problems])
 
     def reinstate(self, sha: str, modified: str) -> int:
         """A file sent again (the desk): its usable submissions become current again, as of `modified`,

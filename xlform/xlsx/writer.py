@@ -189,6 +189,11 @@ class _SheetWriter:
                               "shorten that text in the definition, or report it if it is short")
         return code
 
+    def warn(self, cell: str, criteria: str):
+        """The cell turns the warning colour while `criteria` (a formula) holds."""
+        self.check(self.ws.conditional_format(cell, {"type": "formula", "format": self.fmt["warn"],
+                                                     "criteria": criteria}), *xl_cell_to_rowcol(cell))
+
     def what(self, row: int, col: int) -> str:
         """The field a cell holds (indicators.3.reason), or the part of the form its row belongs to."""
         cell = xl_rowcol_to_cell(row, col)
@@ -319,9 +324,7 @@ class _SheetWriter:
             self.input_number(cell, self.inputs.get(key), f["in_amount"])
             self.validate(cell, "executed", {"validate": "decimal", "criteria": ">=", "value": 0},
                           row=k.label(row_key), annual=f"{budget.annual:g}")
-            self.ws.conditional_format(cell, {"type": "formula", "format": f["warn"],
-                                              "criteria": f"=AND(ISNUMBER({cell}),{cell}>"
-                                                          f"{lay.cell(f'funds.{row_key}.annual')})"})
+            self.warn(cell, f"=AND(ISNUMBER({cell}),{cell}>{lay.cell(f'funds.{row_key}.annual')})")
             self.name(key)
             for part in ("weight", "rate", "score", "reason"):
                 if part in fc:
@@ -331,7 +334,8 @@ class _SheetWriter:
         total_exec = lay.cell("funds.total.executed")
         self.formula(total_exec, scoring.funds_executed_formula(span), self.result["funds.total.executed"],
                      f["amount"])
-        self.ws.write_number(lay.cell("funds.weight"), p.funds.weight, f["number"])
+        self.check(self.ws.write_number(lay.cell("funds.weight"), p.funds.weight, f["number"]),
+                   *xl_cell_to_rowcol(lay.cell("funds.weight")))
         rate = lay.cell("funds.rate")
         self.formula(rate, scoring.funds_rate_formula(span, total_exec, lay.cell("funds.total.annual")),
                      self.result["funds.rate"], f["rate"])
@@ -341,8 +345,7 @@ class _SheetWriter:
             self.text_input("funds.reason")
             below = k.spec["funds"]["reason_below"]
             cell = lay.cell("funds.reason")
-            self.ws.conditional_format(cell, {"type": "formula", "format": f["warn"], "criteria":
-                                              f"=AND(ISBLANK({cell}),{scoring.rate_below_formula(rate, below)})"})
+            self.warn(cell, f"=AND(ISBLANK({cell}),{scoring.rate_below_formula(rate, below)})")
 
     def write_goal(self):
         k, f, p, rows = self.kind, self.fmt, self.p, self.lay.rows
@@ -367,7 +370,7 @@ class _SheetWriter:
             self.text(row, col["name"], ind.name, f["text"])
             self.write_target(row, ind)
             x, w, s, why = (lay.cell(f"{key}.{part}") for part in ("actual", "weight", "score", "reason"))
-            self.ws.write_number(w, ind.weight, f["number"])
+            self.check(self.ws.write_number(w, ind.weight, f["number"]), *xl_cell_to_rowcol(w))
             kind = lay.fields[f"{key}.actual"].kind
             values = dict(target=_clip(ind.target.text, 60), unit=ind.target.unit, weight=f"{ind.weight:g}")
             actual = self.inputs.get(f"{key}.actual")
@@ -390,8 +393,7 @@ class _SheetWriter:
                     self.validate(s, "tier_score", {"validate": "custom",
                                                     "value": "=" + rule.validation_formula(x, w, s)},
                                   weight=f"{ind.weight:g}", **tiers)
-                    self.ws.conditional_format(s, {"type": "formula", "format": f["warn"], "criteria":
-                                                   f"=AND(ISNUMBER({s}),NOT({rule.validation_formula(x, w, s)}))"})
+                    self.warn(s, f"=AND(ISNUMBER({s}),NOT({rule.validation_formula(x, w, s)}))")
                 else:
                     self.validate(s, "manual", {"validate": "decimal", "criteria": "between",
                                                  "minimum": 0, "maximum": ind.weight}, **values)
@@ -401,8 +403,7 @@ class _SheetWriter:
             self.text(row, col["reason"], self.inputs.get(f"{key}.reason") or "", f["in_text"])
             self.validate(why, "reason", {"validate": "length", "criteria": "<=", "value": limit},
                           limit=limit, overshoot=overshoot)
-            self.ws.conditional_format(why, {"type": "formula", "format": f["warn"],
-                                             "criteria": "=" + rule.reason_formula(x, w, s, why)})
+            self.warn(why, "=" + rule.reason_formula(x, w, s, why))
             self.name(f"{key}.reason")
             for c in k.extra_inputs:
                 self.write_extra(f"{key}.{c.key}", c)
@@ -466,8 +467,8 @@ class _SheetWriter:
         self.text(row, 0, k.heading("total_score"), f["label"], row, col["weight"] - 1)
         n = len(p.indicators)
         scores = f"{lay.cell('indicators.0.score')}:{lay.cell(f'indicators.{n - 1}.score')}"
-        self.ws.write_number(lay.cell("total_weight"), p.funds.weight + sum(i.weight for i in p.indicators),
-                             f["number"])
+        self.check(self.ws.write_number(lay.cell("total_weight"), p.funds.weight + sum(i.weight for i in p.indicators),
+                                        f["number"]), *xl_cell_to_rowcol(lay.cell("total_weight")))
         total = lay.cell("total_score")
         self.formula(total, scoring.total_formula(f"{lay.cell('funds.score')},{scores}", lay.cell("funds.rate"),
                                                   lay.profile), self.result["total_score"], f["score"])
@@ -475,7 +476,7 @@ class _SheetWriter:
             grade_col = col["score"] + 1
             if "grade" in lay.fields:
                 if grade_col < self.last:
-                    self.ws.merge_range(row, grade_col, row, self.last, "", f["grade"])
+                    self.check(self.ws.merge_range(row, grade_col, row, self.last, "", f["grade"]), row, grade_col)
                 self.formula(lay.cell("grade"), scoring.grade_formula(total, f"{lay.cell('funds.score')},{scores}",
                                                                       lay.profile),
                              self.result["grade"], f["grade"])
