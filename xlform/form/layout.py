@@ -114,9 +114,31 @@ def layout(project: Project, kind: FormKind | None = None) -> Layout:
     for section in kind.sections:
         row = _PLACE[section](lay, row)
     lay.rows["end"] = row
+    return _derive(lay)
+
+
+def kept(lay: Layout) -> dict:
+    """What the registry keeps of an issued version's layout: every field and the rows and columns the reader
+    uses, so that a return is read against what was issued, whatever the placement code says later."""
+    return {"fields": {k: [f.cell, f.role, f.kind, f.name, f.limit, f.label] for k, f in lay.fields.items()},
+            "rows": lay.rows, "col": lay.col, "funds_col": lay.funds_col}
+
+
+def from_kept(project: Project, kind: FormKind, data: dict) -> Layout:
+    """The Layout as issued, from what `kept` gave the registry (no placement code runs)."""
+    lay = Layout(project, kind, kind.profile.merged(project.scoring))
+    lay.fields = {k: Field(str(c), str(role), str(kind_of), str(name), int(limit), str(label))
+                  for k, (c, role, kind_of, name, limit, label) in data["fields"].items()}
+    lay.rows = {k: int(v) for k, v in data["rows"].items()}
+    lay.col = {k: int(v) for k, v in data["col"].items()}
+    lay.funds_col = {k: int(v) for k, v in data["funds_col"].items()}
+    return _derive(lay)
+
+
+def _derive(lay: Layout) -> Layout:
     lay._inputs = {k: f for k, f in lay.fields.items() if f.role == "input"}
     lay._cell_map = {k: f.cell for k, f in lay.fields.items()}
-    lay._rules = rules(project, lay.profile)
+    lay._rules = rules(lay.project, lay.profile)
     return lay
 
 

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from ..definition.definition import Project, from_canonical, template_hash
+from ..errors import XlformError
 from ..kinds.forms import FormKind, kind_from_spec
 from ..storage import db as engines
 from ..storage.db import SQLITE, VERSION_LOCK, Database, Location
@@ -23,12 +24,29 @@ CREATE TABLE IF NOT EXISTS templates (
     year INTEGER, project TEXT, department TEXT, implementer TEXT,
     definition TEXT NOT NULL, issued_at TEXT NOT NULL,
     kind TEXT,                              -- the form kind's spec as issued (JSON), to read old returns
+    issued TEXT,                            -- the layout and locked cells as issued (JSON): see issued_map
     PRIMARY KEY (id, version));
 CREATE TABLE IF NOT EXISTS issued_files (
     id TEXT NOT NULL, version INTEGER NOT NULL, file TEXT NOT NULL, sheet TEXT NOT NULL,
     department TEXT, issued_at TEXT NOT NULL,
     FOREIGN KEY (id, version) REFERENCES templates (id, version));
 """
+
+
+def issued_map(project: Project, kind: FormKind, version: int) -> str | None:
+    """What a reader needs of an issued version, as compact JSON: its layout (every field's cell, role, kind,
+    defined name, limit and label; the named rows and columns) and its locked cells ({A1: [value, formula]}),
+    so that returns already out are read against what was issued, never against later placement code.
+    None where the writer cannot lay the form out: the write that follows says why."""
+    from ..form.layout import kept, layout   # (here: a read loads neither the placement code nor the writer)
+    from ..xlsx.writer import SheetSpec, expected_cells
+    try:
+        lay = layout(project, kind)
+        cells = expected_cells(SheetSpec(project, kind, version, kind.spec.get("sheet") or "sheet"))
+    except XlformError:
+        return None
+    return json.dumps({"layout": kept(lay), "expected": {ref: list(v) for ref, v in cells.items()}},
+                      ensure_ascii=False, separators=(",", ":"))
 
 
 def locate(value=None) -> Location:
@@ -55,7 +73,8 @@ class Registry:
         if create:
             self.db = Database(self.location, option="--registry")
             try:
-                self.db.ensure(_SCHEMA, {"templates": {"kind": "TEXT"}})   # kind: missing in xlform 0.1
+                # kind: missing in xlform 0.1; issued: missing in 0.1 and 0.2
+                self.db.ensure(_SCHEMA, {"templates": {"kind": "TEXT", "issued": "TEXT"}})
             except BaseException:
                 self.db.close()
                 raise
@@ -66,7 +85,9 @@ class Registry:
             self.db = Database(engines.Location(SQLITE, Path(":memory:")))
             self.db.ensure(_SCHEMA)
         # a read-only registry of xlform 0.1 keeps no kinds
-        self._kind = "kind" if "kind" in self.db.columns("templates") else "NULL"
+        have = self.db.columns("templates")
+        self._kind = "kind" if "kind" in have else "NULL"
+        self._issued = "issued" if "issued" in have else "NULL"   # nor does one of 0.2 keep issued maps
         self._cache: dict[tuple[str, int], dict | None] = {}
 
     def close(self):
@@ -85,11 +106,11 @@ class Registry:
             version = (last[0] + 1) if last else 1
             self.db.execute(
                 "INSERT INTO templates (id, version, hash, form, year, project, department, implementer, "
-                "definition, issued_at, kind) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "definition, issued_at, kind, issued) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (project.id, version, digest, project.form, project.year, project.project,
                  project.department, project.implementer,
                  json.dumps(project.canonical(), ensure_ascii=False, sort_keys=True), now,
-                 json.dumps(kind.spec, ensure_ascii=False)))
+                 json.dumps(kind.spec, ensure_ascii=False), issued_map(project, kind, version)))
             return version
 
     def record_files(self, issued: list[tuple[Project, int, str, str]], now: str):
@@ -116,7 +137,8 @@ class Registry:
         return self._lookup(template_id, None)
 
     def _lookup(self, template_id: str, version: int | None) -> dict | None:
-        sql = f"SELECT id, version, hash, form, definition, issued_at, {self._kind} FROM templates WHERE id=?"
+        sql = (f"SELECT id, version, hash, form, definition, issued_at, {self._kind}, {self._issued} "
+               "FROM templates WHERE id=?")
         args: tuple = (template_id,)
         if version is not None:
             sql, args = sql + " AND version=?", args + (int(version),)
@@ -126,7 +148,9 @@ class Registry:
         definition = json.loads(row[4])
         return {"id": row[0], "version": row[1], "hash": row[2], "form": row[3], "definition": definition,
                 "project": from_canonical(definition), "issued_at": row[5],
-                "kind": kind_from_spec(row[3], json.loads(row[6])) if row[6] else None}
+                "kind": kind_from_spec(row[3], json.loads(row[6])) if row[6] else None,
+                # JSON text, parsed by the reader once per version; None in a registry of 0.1 or 0.2
+                "issued": row[7]}
 
     def find_project(self, project: str, department: str) -> dict | None:
         """The latest template issued for a 项目名称 and 主管部门 (to recognise a form that lost its metadata)."""

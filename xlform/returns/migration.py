@@ -19,7 +19,7 @@ from ..scoring.scoring import TIERS
 from ..storage.record import Record, neutralise
 from ..xlsx.writer import SheetSpec, write
 from .reader import read_file
-from .sheet import lay_extras
+from .sheet import issued_layout, lay_extras
 
 CARRIED, DROPPED, NEW, BLANK = "已转入", "未转入", "新增", "空白"
 
@@ -65,9 +65,10 @@ def _carry_ok(kind: str, value) -> bool:
 
 
 def carry(record: Record, old: Project, old_kind: FormKind, new: Project, new_kind: FormKind,
-          sheet: str) -> tuple[Inputs, list[Line]]:
-    """The new form's inputs from an old record, and the report lines."""
-    old_lay, new_lay = layout(old, old_kind), layout(new, new_kind)
+          sheet: str, issued: str | None = None) -> tuple[Inputs, list[Line]]:
+    """The new form's inputs from an old record, and the report lines (the old cells as issued: `issued` is
+    the registry's kept map of the old version, None in a registry of 0.1 or 0.2)."""
+    old_lay, new_lay = issued_layout(old, old_kind, issued), layout(new, new_kind)
     lines: list[Line] = []
     inputs: Inputs = {}
 
@@ -162,7 +163,7 @@ def migrate(path: Path, registry: Registry, out_dir: Path, to: Project | None = 
         if new_kind.name != old_kind.name:
             raise XlformError(f"{path}: template {tid} moves from form kind {old_kind.name} to {new_kind.name}; "
                               "migration works within one kind: render the new kind's blank form instead")
-        inputs, lines = carry(record, old, old_kind, new, new_kind, record.sheet)
+        inputs, lines = carry(record, old, old_kind, new, new_kind, record.sheet, issued.get("issued"))
         result.lines += lines
         result.sheets.append((record.sheet, tid, version, new_version))
         specs.append(SheetSpec(new, new_kind, new_version, record.sheet, inputs))

@@ -143,6 +143,6 @@ class _WorkbookReader:
         if "declared_indicators" in kind.sections:  # a 绩效目标申报表: its own reader (xlform/returns/declaration.py)
             from .declaration import DeclarationSheetReader
             return DeclarationSheetReader(self.pkg.sheet(info), info.name, sheet_name, project, kind, version, entry,
-                                          record).read()
+                                          record, reg.get("issued")).read()
         return SheetReader(self.pkg.sheet(info), info.name, sheet_name, project, kind, version, entry,
-                           record).read()
+                           record, reg.get("issued")).read()

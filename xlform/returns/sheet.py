@@ -2,12 +2,14 @@
 issued, the display, the inputs read and every score recomputed by the rules."""
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 
 from ..definition.definition import Project
 from ..form.evaluate import Inputs, evaluate_form
-from ..form.layout import layout
+from ..form.layout import from_kept, layout
 from ..form.layout import ref as cell_ref
 from ..kinds.forms import FormKind
 from ..messages import problem
@@ -55,6 +57,28 @@ def _expected(project: Project, kind: FormKind, version: int, sheet_name: str) -
     return found
 
 
+_ISSUED: dict[tuple, tuple] = {}
+
+
+def _as_issued(project: Project, kind: FormKind, issued: str) -> tuple:
+    """The layout and blank sheet of a version as the registry kept them at render time (registry.issued_map):
+    no placement code, no writer run, once per version (keyed by the text itself: two registries may keep
+    one version's hash laid out by different xlform releases)."""
+    key = (project.hash, kind.fingerprint, hashlib.sha256(issued.encode()).digest())
+    found = _ISSUED.get(key)
+    if found is None:
+        data = json.loads(issued)
+        cells = {str(ref): Cell(v, f) for ref, (v, f) in data["expected"].items()}
+        if len(_ISSUED) > 256:
+            _ISSUED.clear()
+        found = _ISSUED[key] = (from_kept(project, kind, data["layout"]), Sheet("", cells=cells))
+    return found
+
+
+def issued_layout(project: Project, kind: FormKind, issued: str | None):
+    """A version's layout as issued: the registry's kept map, else (registries of 0.1 and 0.2) today's."""
+    return _as_issued(project, kind, issued)[0] if issued else _layout(project, kind)
+
 
 def _same(a, b) -> bool:
     if a in (None, "") or b in (None, ""):
@@ -94,12 +118,17 @@ class SheetReader:
     is read by declaration.DeclarationSheetReader)."""
 
     def __init__(self, sheet: Sheet, actual_name: str, issued_name: str, project: Project, kind: FormKind,
-                 version: int, entry: dict, record: Record):
+                 version: int, entry: dict, record: Record, issued: str | None = None):
+        """`issued`: the registry's map of the version (registry.issued_map); a registry of xlform 0.1 or
+        0.2 kept none, and its returns are read against the layout and cells the current code computes."""
         self.sheet, self.name, self.project, self.kind = sheet, actual_name, project, kind
         self.record, self.problems = record, record.problems
-        self.lay = _layout(project, kind)
         self.entry = entry
-        self.expected = _expected(project, kind, version, issued_name)
+        if issued:
+            self.lay, self.expected = _as_issued(project, kind, issued)
+        else:
+            self.lay = _layout(project, kind)
+            self.expected = _expected(project, kind, version, issued_name)
         self.invalid: set[str] = set()
 
     def at(self, cell: str) -> str:
