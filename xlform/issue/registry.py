@@ -93,9 +93,10 @@ class Registry:
     def close(self):
         self.db.close()
 
-    def version_for(self, project: Project, kind: FormKind, now: str) -> int:
+    def version_for(self, project: Project, kind: FormKind, now: str, keep: bool = True) -> int:
         """The version to issue: the last one if the definition and the form kind are unchanged, else the
-        next number (an edited form.yaml issues a new version too)."""
+        next number (an edited form.yaml issues a new version too). keep=False leaves the new version's
+        issued map to `keep` (render works it out in its worker processes, beside the workbook)."""
         digest = template_hash(project, kind)
         with self.db.transaction():
             self.db.lock(VERSION_LOCK, project.id)   # PostgreSQL: two renders of one id issue one number each
@@ -110,8 +111,16 @@ class Registry:
                 (project.id, version, digest, project.form, project.year, project.project,
                  project.department, project.implementer,
                  json.dumps(project.canonical(), ensure_ascii=False, sort_keys=True), now,
-                 json.dumps(kind.spec, ensure_ascii=False), issued_map(project, kind, version)))
+                 json.dumps(kind.spec, ensure_ascii=False), issued_map(project, kind, version) if keep else None))
             return version
+
+    def keep(self, maps: list[tuple[str, int, str | None]]):
+        """The issued maps (template id, version, issued_map) of versions issued with keep=False; a version
+        that already has one keeps it (a map never changes once kept)."""
+        with self.db.transaction():
+            self.db.executemany("UPDATE templates SET issued=? WHERE id=? AND version=? AND issued IS NULL",
+                                [(m, tid, v) for tid, v, m in maps if m is not None])
+        self._cache.clear()
 
     def record_files(self, issued: list[tuple[Project, int, str, str]], now: str):
         """Record issued (project, version, file, sheet) rows in one transaction."""

@@ -10,7 +10,7 @@ from ..kinds.forms import form_kind
 from ..names import file_stems, sheet_name
 from ..outputs import atomic_write, now
 from ..xlsx.writer import SheetSpec, write
-from .registry import Registry
+from .registry import Registry, issued_map
 
 
 @dataclass
@@ -34,31 +34,39 @@ def render(projects: list[Project], out_dir: str | Path = "output", per: str = "
         work = []
         for stem, group in _groups(projects, per):
             taken: set[str] = set()
-            specs = []
+            specs, new = [], set()
             for p in group:
                 kind = form_kind(p.form)
                 name = sheet_name(kind.spec["sheet"] if per == "project" else p.project, taken)
-                specs.append(SheetSpec(p, kind, registry.version_for(p, kind, stamp), name))
-            work.append((out_dir / f"{stem}.xlsx", specs, password, stamp))
+                before = registry.latest_version(p.id)
+                version = registry.version_for(p, kind, stamp, keep=False)
+                if version > before:
+                    new.add((p.id, version))
+                specs.append(SheetSpec(p, kind, version, name))
+            work.append((out_dir / f"{stem}.xlsx", specs, password, stamp, new))
         if jobs > 1 and len(work) > 1:
             import multiprocessing
             with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                pool.starmap(_write_file, work, chunksize=2)  # small: an even finish matters more
+                maps = pool.starmap(_write_file, work, chunksize=2)  # small: an even finish matters more
         else:
-            for args in work:
-                _write_file(*args)
-        registry.record_files([(s.project, s.version, str(path), s.sheet) for path, specs, _, _ in work
+            maps = [_write_file(*args) for args in work]
+        registry.keep([m for group in maps for m in group])
+        registry.record_files([(s.project, s.version, str(path), s.sheet) for path, specs, *_ in work
                                for s in specs], stamp)
     finally:
         if own_registry:
             registry.close()
-    return [Issued(path, [(s.sheet, s.project.id, s.version) for s in specs]) for path, specs, _, _ in work]
+    return [Issued(path, [(s.sheet, s.project.id, s.version) for s in specs]) for path, specs, *_ in work]
 
 
-def _write_file(path: Path, specs: list[SheetSpec], password: str | None, stamp: str):
+def _write_file(path: Path, specs: list[SheetSpec], password: str | None, stamp: str, new: set) -> list:
+    """Write one workbook; the issued maps of its new versions, worked out here (in a worker process when
+    rendering in parallel: about 5 ms a version, which the parent would otherwise spend alone)."""
     buffer = io.BytesIO()
     write(buffer, specs, password, stamp)
     atomic_write(path, buffer.getvalue())
+    return [(s.project.id, s.version, issued_map(s.project, s.kind, s.version)) for s in specs
+            if (s.project.id, s.version) in new]
 
 
 def _groups(projects: list[Project], per: str):
