@@ -69,7 +69,7 @@ def cells_for(project, inputs: dict) -> dict:
     cells = {}
     for key, f in lay.inputs().items():
         v = inputs.get(key)
-        if f.kind == "text" and not v:
+        if f.type == "text" and not v:
             continue
         cells[f.cell] = v
     return cells

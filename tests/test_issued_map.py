@@ -43,15 +43,15 @@ def answers(project) -> dict:
     lay = layout(project, form_kind(project.form))
     cells = {}
     for key, f in lay.inputs().items():
-        if f.kind == "text":
+        if f.type == "text":
             cells[f.cell] = "按计划完成。"
-        elif f.kind == "amount":
+        elif f.type == "amount":
             cells[f.cell] = project.funds.rows[key.split(".")[1]].annual * 0.9
-        elif f.kind in ("percent", "qualitative"):
+        elif f.type in ("percent", "qualitative"):
             cells[f.cell] = 0.9
-        elif f.kind == "tier":
+        elif f.type == "tier":
             cells[f.cell] = "达成年度指标"
-        elif f.kind == "score":
+        elif f.type == "score":
             cells[f.cell] = project.indicators[int(key.split(".")[1])].weight
         else:
             cells[f.cell] = 4

@@ -276,7 +276,7 @@ def test_generated_forms_score_the_same_in_libreoffice_and_python(lo, cases, exe
         # the definition groups indicators by level: inputs follow the project's order, by name
         by_name = {f"指标{i}": case for i, (case, _) in enumerate(cases)}
         lay = lay_of(p)
-        kinds = [lay.fields[f"indicators.{i}.actual"].kind for i in range(len(p.indicators))]
+        kinds = [lay.fields[f"indicators.{i}.actual"].type for i in range(len(p.indicators))]
         inputs = make_inputs(executed=executed, goal_actual="完成",
                              actual=[by_name[i.name][5] if k == "tier" else by_name[i.name][2]
                                      for i, k in zip(p.indicators, kinds)],

@@ -31,9 +31,9 @@ def fill_texts(project) -> dict:
     lay = lay_of(project)
     cells = {}
     for n, (key, f) in enumerate(lay.inputs().items()):
-        if f.kind == "text":
+        if f.type == "text":
             cells[f.cell] = typed(f"{n:02d}", min(200, f.limit or 200))
-        elif f.kind == "amount":
+        elif f.type == "amount":
             cells[f.cell] = 89.974
     return cells
 

@@ -107,13 +107,13 @@ def test_every_input_cell_is_validated_with_chinese_prompts(rendered, examples, 
         assert dv.showInputMessage and dv.showErrorMessage and dv.errorStyle in (None, "stop")
         assert dv.promptTitle and dv.prompt and dv.errorTitle == "输入有误" and dv.error
         assert any("\u4e00" <= ch <= "\u9fff" for ch in dv.prompt + dv.error)
-        if f.kind in ("amount", "number", "percent"):
+        if f.type in ("amount", "number", "percent"):
             assert (dv.type, dv.operator, dv.formula1) == ("decimal", "greaterThanOrEqual", "0"), key
-        elif f.kind == "qualitative":
+        elif f.type == "qualitative":
             assert (dv.type, dv.formula1, dv.formula2) == ("decimal", "0", "1"), key
-        elif f.kind == "text":
+        elif f.type == "text":
             assert dv.type == "textLength" and dv.operator == "lessThanOrEqual", key
-        elif f.kind == "tier":
+        elif f.type == "tier":
             assert dv.type == "list" and dv.formula1 == '"达成年度指标,部分达成年度指标并具有一定效果,未达成年度指标且效果较差"'
         elif key.endswith(".score"):   # a qualitative 得分 within its tier's range
             i = int(key.split(".")[1])

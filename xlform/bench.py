@@ -58,7 +58,7 @@ def filled_inputs(project, seed: int) -> dict:
     inputs = {"funds.fiscal.executed": 95 - seed % 7, "funds.carryover.executed": 20.5,
               "goal.actual": "按计划完成年度总体目标。"}
     for i, ind in enumerate(project.indicators):
-        t, kind = ind.target, lay.fields[f"indicators.{i}.actual"].kind
+        t, kind = ind.target, lay.fields[f"indicators.{i}.actual"].type
         if kind == "tier":
             name, low, high = TIERS[(i + seed) % 2]
             inputs[f"indicators.{i}.actual"] = name

@@ -25,7 +25,7 @@ def ref(row: int, col: int) -> str:
 class Field:
     cell: str
     role: str           # input | formula | fixed
-    kind: str = "text"  # text | amount | number | percent | qualitative | tier | score | extra_number
+    type: str = "text"  # of value: text | amount | number | percent | qualitative | tier | score | extra_number
     name: str = ""      # defined name of an input cell
     limit: int = 0      # text inputs: the most characters allowed
     label: str = ""     # what the field is, in the form's words (for messages)
@@ -94,7 +94,8 @@ class Layout:
         return [(a, b, t) for a, b, t, _ in out]
 
 
-def indicator_kind(ind, profile: Profile) -> str:
+def actual_type(ind, profile: Profile) -> str:
+    """The type of value an indicator's 实际完成值 takes: a number, a percent, a share of a qualitative target, a tier."""
     if ind.target.qualitative:
         return "tier" if profile.qualitative == "tiers" and not ind.manual else "qualitative"
     return "percent" if ind.target.percent else "number"
@@ -120,15 +121,15 @@ def layout(project: Project, kind: FormKind | None = None) -> Layout:
 def kept(lay: Layout) -> dict:
     """What the registry keeps of an issued version's layout: every field and the rows and columns the reader
     uses, so that a return is read against what was issued, whatever the placement code says later."""
-    return {"fields": {k: [f.cell, f.role, f.kind, f.name, f.limit, f.label] for k, f in lay.fields.items()},
+    return {"fields": {k: [f.cell, f.role, f.type, f.name, f.limit, f.label] for k, f in lay.fields.items()},
             "rows": lay.rows, "col": lay.col, "funds_col": lay.funds_col}
 
 
 def from_kept(project: Project, kind: FormKind, data: dict) -> Layout:
     """The Layout as issued, from what `kept` gave the registry (no placement code runs)."""
     lay = Layout(project, kind, kind.profile.merged(project.scoring))
-    lay.fields = {k: Field(str(c), str(role), str(kind_of), str(name), int(limit), str(label))
-                  for k, (c, role, kind_of, name, limit, label) in data["fields"].items()}
+    lay.fields = {k: Field(str(c), str(role), str(type_of), str(name), int(limit), str(label))
+                  for k, (c, role, type_of, name, limit, label) in data["fields"].items()}
     lay.rows = {k: int(v) for k, v in data["rows"].items()}
     lay.col = {k: int(v) for k, v in data["col"].items()}
     lay.funds_col = {k: int(v) for k, v in data["funds_col"].items()}
@@ -193,7 +194,7 @@ def _indicators(lay: Layout, row: int) -> int:
         r, key, n = row + 1 + i, f"indicators.{i}", f"XF_I{i + 1:03d}"
         for part in shown:
             f[f"{key}.{part}"] = Field(ref(r, col[part]), "fixed")
-        f[f"{key}.actual"] = Field(ref(r, col["actual"]), "input", indicator_kind(ind, profile), f"{n}_ACTUAL",
+        f[f"{key}.actual"] = Field(ref(r, col["actual"]), "input", actual_type(ind, profile), f"{n}_ACTUAL",
                                    label=ind.name)
         f[f"{key}.weight"] = Field(ref(r, col["weight"]), "fixed", "number")
         f[f"{key}.score"] = (Field(ref(r, col["score"]), "input", "score", f"{n}_SCORE", label=ind.name)

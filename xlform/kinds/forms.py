@@ -159,9 +159,10 @@ class FormKind:
         with self._rendering(f"texts.{key}"):
             return _template(self.spec["texts"][key]).render(**values)
 
-    def prompt(self, kind: str, part: str, **values) -> str:
-        entry = self.spec["prompts"][kind] if part != "error_title" else self.spec["prompts"]
-        with self._rendering(f"prompts.{kind}.{part}"):
+    def prompt(self, name: str, part: str, **values) -> str:
+        """A part (title, message, error) of the prompts for one type of input (prompts.<name> of form.yaml)."""
+        entry = self.spec["prompts"][name] if part != "error_title" else self.spec["prompts"]
+        with self._rendering(f"prompts.{name}.{part}"):
             return _rendered(entry[part], tuple(sorted(values.items())))
 
     @contextmanager

@@ -98,8 +98,8 @@ def carry(record: Record, old: Project, old_kind: FormKind, new: Project, new_ki
             continue
         i = pairs[j]
         key_old, was = f"indicators.{i}", record.indicators[i]
-        old_kind = old_lay.fields[key_old + ".actual"].kind
-        new_kind_of = new_lay.fields[key_new + ".actual"].kind
+        old_kind = old_lay.fields[key_old + ".actual"].type
+        new_kind_of = new_lay.fields[key_new + ".actual"].type
         label = ind.name if ind.name == was.name else f"{ind.name}（原 {was.name}）"
         if was.actual is None:
             lines.append(Line(BLANK, f"{label}·实际完成值", *cells(key_old + ".actual", key_new + ".actual")))

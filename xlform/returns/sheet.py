@@ -243,12 +243,12 @@ class SheetReader:
         self.check_input_formulas()
         inputs: Inputs = {}
         for key, f in self.lay.inputs().items():
-            if f.kind == "text":
+            if f.type == "text":
                 inputs[key] = read_text(self.value(f.cell))
-            elif f.kind == "tier":
+            elif f.type == "tier":
                 inputs[key] = self.tier(key)
             else:
-                inputs[key] = self.number(key, percent=f.kind in ("percent", "qualitative"))
+                inputs[key] = self.number(key, percent=f.type in ("percent", "qualitative"))
         return inputs
 
     def check_inputs(self, inputs: Inputs, result):
@@ -269,9 +269,9 @@ class SheetReader:
         if "goal.actual" in inputs and inputs["goal.actual"] is None:   # (a kind may have no goal section)
             self.add("blank_goal_actual", lay.cell("goal.actual"))
         for key, f in lay.inputs().items():
-            if f.kind == "text" and inputs[key] and f.limit and len(inputs[key]) > f.limit:
+            if f.type == "text" and inputs[key] and f.limit and len(inputs[key]) > f.limit:
                 self.add("text_too_long", f.cell, limit=f.limit, length=len(inputs[key]))
-            elif f.kind == "extra_number" and inputs[key] is not None and inputs[key] < 0:
+            elif f.type == "extra_number" and inputs[key] is not None and inputs[key] < 0:
                 self.add("negative", f.cell, what=f.label, value=_show(inputs[key]))
         for key in [*k.spec.get("text_rows", {}).get("keys", ()), *k.spec.get("signatures", ())]:
             if inputs.get(key) is None:
@@ -282,7 +282,7 @@ class SheetReader:
     def check_indicator(self, i, ind, rule, inputs, result):
         lay, key = self.lay, f"indicators.{i}"
         x, cell = inputs[f"{key}.actual"], lay.cell(f"{key}.actual")
-        kind = lay.fields[f"{key}.actual"].kind
+        kind = lay.fields[f"{key}.actual"].type
         if x is None and f"{key}.actual" not in self.invalid:
             self.add("blank_actual", cell, name=ind.name)
         elif isinstance(x, float) and kind == "qualitative" and not 0 <= x <= 1:

@@ -224,11 +224,12 @@ class _SheetWriter:
     def formula(self, cell: str, text: str, value, fmt):
         self.check(self.ws.write_formula(cell, "=" + text, fmt, "" if value is None else value), *xl_cell_to_rowcol(cell))
 
-    def validate(self, cell: str, kind: str, options: dict, **values):
-        prompts = {"input_title": self.kind.prompt(kind, "title", **values),
-                   "input_message": self.kind.prompt(kind, "message", **values),
-                   "error_title": self.kind.prompt(kind, "error_title"),
-                   "error_message": self.kind.prompt(kind, "error", **values)}
+    def validate(self, cell: str, prompt: str, options: dict, **values):
+        """The cell's data validation with the kind's Chinese prompts under `prompt` (prompts.<prompt>)."""
+        prompts = {"input_title": self.kind.prompt(prompt, "title", **values),
+                   "input_message": self.kind.prompt(prompt, "message", **values),
+                   "error_title": self.kind.prompt(prompt, "error_title"),
+                   "error_message": self.kind.prompt(prompt, "error", **values)}
         for k, limit in (("input_title", 32), ("error_title", 32), ("input_message", 255), ("error_message", 255)):
             prompts[k] = _clip(prompts[k], limit)
         self.check(self.ws.data_validation(cell, {**options, **prompts, "error_type": "stop"}), *xl_cell_to_rowcol(cell))
@@ -371,23 +372,23 @@ class _SheetWriter:
             self.write_target(row, ind)
             x, w, s, why = (lay.cell(f"{key}.{part}") for part in ("actual", "weight", "score", "reason"))
             self.check(self.ws.write_number(w, ind.weight, f["number"]), *xl_cell_to_rowcol(w))
-            kind = lay.fields[f"{key}.actual"].kind
+            actual_type = lay.fields[f"{key}.actual"].type
             values = dict(target=_clip(ind.target.text, 60), unit=ind.target.unit, weight=f"{ind.weight:g}")
             actual = self.inputs.get(f"{key}.actual")
-            if kind == "tier":
+            if actual_type == "tier":
                 self.text(row, col["actual"], actual if isinstance(actual, str) else "", f["in_text"])
                 self.validate(x, "tier", {"validate": "list", "source": [t for t, _, _ in TIERS]}, **values)
             else:
-                self.input_number(x, actual, f["in_percent"] if kind != "number" else f["in_number"])
-                if kind == "qualitative":
+                self.input_number(x, actual, f["in_percent"] if actual_type != "number" else f["in_number"])
+                if actual_type == "qualitative":
                     self.validate(x, "qualitative", {"validate": "decimal", "criteria": "between",
                                                       "minimum": 0, "maximum": 1}, **values)
                 else:
-                    self.validate(x, kind, {"validate": "decimal", "criteria": ">=", "value": 0}, **values)
+                    self.validate(x, actual_type, {"validate": "decimal", "criteria": ">=", "value": 0}, **values)
             self.name(f"{key}.actual")
             if rule.manual:
                 self.input_number(s, self.inputs.get(f"{key}.score"), f["in_score"])
-                if kind == "tier":
+                if actual_type == "tier":
                     bands = {name: f"{low * ind.weight:g}–{high * ind.weight:g}" for name, low, high in TIERS}
                     tiers = dict(zip(("high", "middle", "low"), bands.values()))
                     self.validate(s, "tier_score", {"validate": "custom",
