@@ -8,6 +8,7 @@ import hashlib
 import http.client
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -18,11 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Desk:
-    def __init__(self, root: Path, db: str, registry: str, password: str, *args: str):
+    """`xlform serve` on a free port of 127.0.0.1, as the office starts it; `args` are further options."""
+
+    def __init__(self, root: Path, db: str, registry: str, password: str, *args: str, uploads: Path | None = None):
         self.root, self.db, self.registry, self.password, self.args = root, db, registry, password, args
         self.tmp = root / "tmp"            # the server's temporary folder: spooled bodies would land here
         self.tmp.mkdir(exist_ok=True)
-        self.uploads = root / "uploads"
+        self.uploads = uploads or root / "uploads"
         self.process = None
         self.start()
 
@@ -44,22 +47,32 @@ class Desk:
         import threading
         threading.Thread(target=self.process.stderr.read, daemon=True).start()   # keep its log flowing
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
     def restart(self):
         port = self.port
         self.stop()
         self.start(port)
 
-    def request(self, method, path, body=b"", headers=None, cookie="", source="127.0.0.1", timeout=60):
+    def request(self, method, path, body=b"", headers=None, cookie="", source="127.0.0.1", timeout=60,
+                follow=True):
         """(status, headers, text) of one request on a new connection; an upload's 303 (post/redirect/get) is
-        followed to its answer page, as a browser does."""
+        followed to its answer page, as a browser does, unless follow is False."""
         con = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout, source_address=(source, 0))
         try:
             con.request(method, path, body, {**({"Cookie": cookie} if cookie else {}), **(headers or {})})
@@ -67,7 +80,7 @@ class Desk:
             status, answer, text = r.status, r.headers, r.read().decode("utf-8")
         finally:
             con.close()
-        if status == 303:
+        if status == 303 and follow:
             return self.request("GET", answer["Location"], cookie=cookie, source=source, timeout=timeout)
         return status, answer, text
 

@@ -8,71 +8,21 @@ stops an upload there (the rename never runs, nothing cleans up, as after a kill
 start publishes the file."""
 import hashlib
 import http.client
-import os
 import re
-import signal
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from desk_helpers import csrf_of, filled, give_links, issue
+from desk_server import Desk
 from test_postgres import query
 from xlform.storage.db import locate
 
-ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "office-password-2026"
 STORED = re.compile(r"[0-9a-f]{64}\.xlsx")
-
-
-class Desk:
-    """`xlform serve` on a free port of 127.0.0.1, as the office starts it."""
-
-    def __init__(self, root: Path, db: str, registry: str, uploads: Path):
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "XLFORM_ADMIN_PASSWORD": PASSWORD}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "xlform.cli", "serve", "--db", db, "--registry", registry, "--uploads",
-             str(uploads), "--host", "127.0.0.1", "--port", "0", "--threads", "8"],
-            cwd=root, env=env, stderr=subprocess.PIPE, text=True)
-        self.url = None
-        deadline = time.monotonic() + 60
-        while self.url is None and time.monotonic() < deadline:
-            line = self.process.stderr.readline()
-            if not line:
-                break
-            m = re.search(r"xlform desk on (http://127\.0\.0\.1:\d+)/", line)
-            self.url = m.group(1) if m else None
-        assert self.url, f"the desk did not start: {self.process.poll()}"
-        threading.Thread(target=self.process.stderr.read, daemon=True).start()   # never blocks on a full pipe
-        self.host, self.port = urlsplit(self.url).hostname, urlsplit(self.url).port
-
-    def request(self, method, path, body=b"", headers=None, timeout=60):
-        con = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-        try:
-            con.request(method, path, body=body, headers=headers or {})
-            r = con.getresponse()
-            return r.status, dict(r.getheaders()), r.read()
-        finally:
-            con.close()
-
-    def kill(self):
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def session_of(desk: Desk, token: str) -> tuple[str, str]:
@@ -80,7 +30,7 @@ def session_of(desk: Desk, token: str) -> tuple[str, str]:
     status, headers, body = desk.request("GET", f"/d/{token}")
     assert status == 200
     cookie = headers["Set-Cookie"].split(";", 1)[0]
-    return cookie, csrf_of(body.decode("utf-8"))
+    return cookie, csrf_of(body)
 
 
 def send(desk: Desk, token: str, cookie: str, csrf: str, path: Path) -> str | None:
@@ -93,7 +43,7 @@ def send(desk: Desk, token: str, cookie: str, csrf: str, path: Path) -> str | No
     body += path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
     try:
         status, headers, _ = desk.request("POST", f"/d/{token}/upload", body, {
-            "Content-Type": f"multipart/form-data; boundary={boundary}", "Cookie": cookie})
+            "Content-Type": f"multipart/form-data; boundary={boundary}"}, cookie, follow=False)
     except (OSError, http.client.HTTPException):
         return None
     assert status == 303, status
@@ -126,7 +76,7 @@ def test_a_kill_mid_burst_loses_no_answered_upload_and_leaves_nothing_behind(off
     returns = [filled(office["forms"][tid][0], root / f"{tid}-{k}.xlsx", trainings=k)
                for k in range(20) for tid in ("desk-a-01", "desk-a-02")]         # 40 distinct contents
     assert len({sha(p) for p in returns}) == 40
-    desk = Desk(root, office["db"], office["registry"], uploads)
+    desk = Desk(root, office["db"], office["registry"], PASSWORD, "--threads", "8", uploads=uploads)
     answered: dict[Path, str] = {}
     enough = threading.Event()
     try:
@@ -147,7 +97,7 @@ def test_a_kill_mid_burst_loses_no_answered_upload_and_leaves_nothing_behind(off
     finally:
         desk.stop()
     assert 5 <= len(kept) < 40, len(kept)
-    desk = Desk(root, office["db"], office["registry"], uploads)              # started again: the sweep
+    desk = Desk(root, office["db"], office["registry"], PASSWORD, "--threads", "8", uploads=uploads)              # started again: the sweep
     try:
         stored = committed(office["db"])
         assert on_disk(uploads) == stored                 # a file exactly when its row is committed

@@ -10,7 +10,8 @@ import pytest
 from desk_helpers import chromium, filled, give_links, issue
 from helpers import fill_openpyxl
 from test_desk_browser import wait_for
-from test_desk_crash import PASSWORD, Desk, send, session_of
+from desk_server import Desk
+from test_desk_crash import PASSWORD, send, session_of
 from xlform.storage.db import locate
 
 PHONE = 390
@@ -31,7 +32,7 @@ def desk(tmp_path_factory):
     forms = issue(root, str(root / "registry.db"))
     db = root / "collect.db"
     tokens = give_links(locate(str(db), db))
-    server = Desk(root, str(db), str(root / "registry.db"), root / "uploads")
+    server = Desk(root, str(db), str(root / "registry.db"), PASSWORD, uploads=root / "uploads")
     try:
         yield {"desk": server, "forms": forms, "tokens": tokens, "root": root}
     finally:
