@@ -14,6 +14,7 @@ import pytest
 from helpers import definition, load_def, make_inputs
 from xlform.desk import auth
 from xlform.kinds.forms import form_kind
+from xlform.storage.db import locate
 from xlform.issue.registry import Registry
 from xlform.issue.renderer import render
 from xlform.storage.store import Store
@@ -66,6 +67,17 @@ def give_links(db_location) -> dict[str, str]:
     finally:
         store.close()
     return tokens
+
+
+def set_up(root: Path, db_url: str | None = None) -> dict:
+    """The PLAN issued and its links given, as an office sets up: the registry beside the forms (in the
+    PostgreSQL database when `db_url` names one), the collection in `db_url` or root/collect.db.
+    {registry, db (as given to the desk), location (of the collection), forms, tokens}."""
+    db = db_url or str(root / "collect.db")
+    registry = db_url if db_url and db_url.startswith("postgresql://") else str(root / "registry.db")
+    forms = issue(root, registry)
+    location = locate(db, Path("unused"))
+    return {"registry": registry, "db": db, "location": location, "forms": forms, "tokens": give_links(location)}
 
 
 def csrf_of(html: str) -> str:

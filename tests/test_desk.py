@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from desk_helpers import REASON_CELL, csrf_of, filled, give_links, issue
+from desk_helpers import REASON_CELL, csrf_of, filled, set_up
 from test_postgres import query
 from xlform.cli import main
 from xlform.storage.db import locate
@@ -26,10 +26,8 @@ PASSWORD = "纸面之外-2026"
 @pytest.fixture()
 def office(db_url, tmp_path):
     """Forms issued to 甲局 (two) and 乙局 (one), links for both, the desk app on `db_url`."""
-    registry = db_url if db_url.startswith("postgresql://") else str(tmp_path / "registry.db")
-    forms = issue(tmp_path, registry)
-    db = locate(db_url, Path("unused"))
-    tokens = give_links(db)
+    office = set_up(tmp_path, db_url)
+    registry, db, forms, tokens = office["registry"], office["location"], office["forms"], office["tokens"]
     uploads = tmp_path / "uploads"
     app = create_app(DeskConfig(db, locate(registry, Path("unused")), uploads, auth.Password.of(PASSWORD)))
     return {"app": app, "forms": forms, "tokens": tokens, "db": db_url, "uploads": uploads, "root": tmp_path,

@@ -7,12 +7,11 @@ In CI (CI set) these tests run and never skip; elsewhere they are skipped only w
 
 import pytest
 
-from desk_helpers import chromium, filled, give_links, issue
+from desk_helpers import chromium, filled, set_up
 from helpers import fill_openpyxl
 from test_desk_browser import wait_for
 from desk_server import Desk
 from test_desk_crash import PASSWORD, send, session_of
-from xlform.storage.db import locate
 
 PHONE = 390
 LONG_FORMULA = "=" + "+".join(["PRODUCT(1,2)"] * 40)     # one unbroken 500-character word in a problem
@@ -29,10 +28,9 @@ def phone():
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
     root = tmp_path_factory.mktemp("phone")
-    forms = issue(root, str(root / "registry.db"))
-    db = root / "collect.db"
-    tokens = give_links(locate(str(db), db))
-    server = Desk(root, str(db), str(root / "registry.db"), PASSWORD, uploads=root / "uploads")
+    office = set_up(root)
+    forms, tokens = office["forms"], office["tokens"]
+    server = Desk(root, office["db"], office["registry"], PASSWORD, uploads=root / "uploads")
     try:
         yield {"desk": server, "forms": forms, "tokens": tokens, "root": root}
     finally:

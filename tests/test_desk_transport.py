@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from desk_helpers import csrf_of, filled, give_links, issue
+from desk_helpers import csrf_of, filled, give_links, issue, set_up
 from desk_server import Desk, cookie_of, multipart, padded
 from test_postgres import query
 from xlform.storage.db import locate
@@ -36,10 +36,8 @@ def back_link(html: str) -> str:
 # -- through Flask, on both engines -------------------------------------------------------------------------
 @pytest.fixture()
 def office(db_url, tmp_path):
-    registry = db_url if db_url.startswith("postgresql://") else str(tmp_path / "registry.db")
-    forms = issue(tmp_path, registry)
-    db = locate(db_url, Path("unused"))
-    tokens = give_links(db)
+    office = set_up(tmp_path, db_url)
+    registry, db, forms, tokens = office["registry"], office["location"], office["forms"], office["tokens"]
 
     def app():   # the desk as started: a second call is the desk restarted over the same database and folder
         return create_app(DeskConfig(db, locate(registry, Path("unused")), tmp_path / "uploads",
@@ -177,11 +175,9 @@ def test_every_message_page_has_a_way_back(office, monkeypatch, caplog):
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("served")
-    forms = issue(root, str(root / "registry.db"))
-    db = root / "collect.db"
-    tokens = give_links(locate(str(db), db))
-    desk = Desk(root, str(db), str(root / "registry.db"), PASSWORD)
-    yield {"desk": desk, "forms": forms, "tokens": tokens, "db": str(db), "root": root}
+    office = set_up(root)
+    desk = Desk(root, office["db"], office["registry"], PASSWORD)
+    yield {"desk": desk, "forms": office["forms"], "tokens": office["tokens"], "db": office["db"], "root": root}
     desk.stop()
 
 
@@ -390,10 +386,8 @@ def test_the_readers_end_with_the_desk_stopped_or_killed(tmp_path):
     stopped (SIGTERM, as a service manager stops it) or killed."""
     import os
     import signal
-    forms = issue(tmp_path, str(tmp_path / "registry.db"))
-    db = tmp_path / "collect.db"
-    give_links(locate(str(db), db))
-    desk = Desk(tmp_path, str(db), str(tmp_path / "registry.db"), PASSWORD)
+    office = set_up(tmp_path)
+    desk = Desk(tmp_path, office["db"], office["registry"], PASSWORD)
     workers = children(desk.process.pid)
     if (os.cpu_count() or 1) > 1:
         assert len(workers) > os.cpu_count()     # one reader a core, and multiprocessing's resource tracker
