@@ -93,29 +93,36 @@ class Registry:
     def close(self):
         self.db.close()
 
-    def version_for(self, project: Project, kind: FormKind, now: str, keep: bool = True) -> int:
+    def version_for(self, project: Project, kind: FormKind, now: str) -> int:
         """The version to issue: the last one if the definition and the form kind are unchanged, else the
-        next number (an edited form.yaml issues a new version too). keep=False leaves the new version's
-        issued map to `keep` (render works it out in its worker processes, beside the workbook)."""
+        next number (an edited form.yaml issues a new version too), its issued map kept with it."""
+        version, new = self.issue(project, kind, now)
+        if new:
+            self.keep([(project.id, version, issued_map(project, kind, version))])
+        return version
+
+    def issue(self, project: Project, kind: FormKind, now: str) -> tuple[int, bool]:
+        """(the version to issue, whether it is new); a new version's issued map is left to `keep` (render
+        works it out in its worker processes, beside the workbook)."""
         digest = template_hash(project, kind)
         with self.db.transaction():
             self.db.lock(VERSION_LOCK, project.id)   # PostgreSQL: two renders of one id issue one number each
             last = self.db.one("SELECT version, hash FROM templates WHERE id=? ORDER BY version DESC LIMIT 1",
                                project.id)
             if last and last[1] == digest:
-                return last[0]
+                return last[0], False
             version = (last[0] + 1) if last else 1
             self.db.execute(
                 "INSERT INTO templates (id, version, hash, form, year, project, department, implementer, "
-                "definition, issued_at, kind, issued) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "definition, issued_at, kind) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (project.id, version, digest, project.form, project.year, project.project,
                  project.department, project.implementer,
                  json.dumps(project.canonical(), ensure_ascii=False, sort_keys=True), now,
-                 json.dumps(kind.spec, ensure_ascii=False), issued_map(project, kind, version) if keep else None))
-            return version
+                 json.dumps(kind.spec, ensure_ascii=False)))
+            return version, True
 
     def keep(self, maps: list[tuple[str, int, str | None]]):
-        """The issued maps (template id, version, issued_map) of versions issued with keep=False; a version
+        """The issued maps (template id, version, issued_map) of versions `issue` gave as new; a version
         that already has one keeps it (a map never changes once kept)."""
         with self.db.transaction():
             self.db.executemany("UPDATE templates SET issued=? WHERE id=? AND version=? AND issued IS NULL",

@@ -38,9 +38,8 @@ def render(projects: list[Project], out_dir: str | Path = "output", per: str = "
             for p in group:
                 kind = form_kind(p.form)
                 name = sheet_name(kind.spec["sheet"] if per == "project" else p.project, taken)
-                before = registry.latest_version(p.id)
-                version = registry.version_for(p, kind, stamp, keep=False)
-                if version > before:
+                version, is_new = registry.issue(p, kind, stamp)
+                if is_new:
                     new.add((p.id, version))
                 specs.append(SheetSpec(p, kind, version, name))
             work.append((out_dir / f"{stem}.xlsx", specs, password, stamp, new))
