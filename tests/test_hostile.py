@@ -387,6 +387,17 @@ def test_a_wide_metadata_sheet_costs_no_memory(form, tmp_path):
     assert "internal" not in printed and "not_xlform" not in printed, printed
 
 
+@pytest.mark.parametrize("written, changed", [("4E+00", False), ("4.0", False), ("40E-1", False), ("5", True),
+                                               ("4E+01", True)])
+def test_a_number_in_a_formula_is_compared_by_its_value(form, tmp_path, written, changed):
+    """LibreOffice saves 0.00007 as 7E-05: a number written another way is the same formula (a generated
+    case failed on it); another value is still a changed formula."""
+    reg, clean = form
+    path = tampered(clean, tmp_path / "number.xlsx", sub(H13.encode(), H13.replace("&gt;=4,", f"&gt;={written},")
+                                                         .encode()))
+    assert problems(path, reg) == ([("formula_changed", "自评表!H13")] if changed else [])
+
+
 def test_a_cell_map_nested_past_pythons_depth_is_a_damaged_map(form, tmp_path):
     """The hidden sheet's cell map as JSON nested 100,000 deep: json.loads raised RecursionError, which was
     no ValueError; now the map reads as damaged and is reported at its cell, like any other damage."""

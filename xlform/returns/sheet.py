@@ -88,8 +88,16 @@ def _same(a, b) -> bool:
     return a == b
 
 
+_TEXT_OR_NUMBER = re.compile(r'("[^"]*")|(?<![A-Za-z0-9_$.])(\d+\.?\d*(?:E[+-]?\d+)?|\.\d+(?:E[+-]?\d+)?)')
+
+
 def _norm_formula(f: str | None) -> str | None:
-    return None if f is None else re.sub(r"\s+", "", f.lstrip("=")).upper()
+    """A formula as compared: spaces and case aside, and each number as its value (LibreOffice saves
+    0.00007 as 7E-05); texts in quotes as they are."""
+    if f is None:
+        return None
+    f = re.sub(r"\s+", "", f.lstrip("=")).upper()
+    return _TEXT_OR_NUMBER.sub(lambda m: m.group(1) or repr(float(m.group(2))), f)
 
 
 _NOT_PLACEHOLDERS = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
@@ -165,7 +173,7 @@ class SheetReader:
             got = self.sheet.cells.get(ref, EMPTY)
             shown = ("=" + got.formula) if got.formula is not None else _show(got.value)
             if exp.formula is not None:
-                if _norm_formula(got.formula) != _norm_formula(exp.formula):
+                if got.formula != exp.formula and _norm_formula(got.formula) != _norm_formula(exp.formula):
                     changed.append(("formula_changed", ref, {"expected": exp.formula, "actual": shown}))
             elif got.formula is not None or not _same(exp.value, got.value):
                 changed.append(("locked_changed", ref, {"expected": _show(exp.value), "actual": shown}))
