@@ -641,8 +641,14 @@ class _SheetHandler(_Handler):
                         code = codes[style] = self._format(style)
                     if code != "General":
                         sheet.cell_formats[at] = code
-                cells[at] = Cell(self._value(kind, v, inline),
-                                 None if f is None else self._formula(at, "".join(f), fattrs))
+                if kind == "n" and v is not None:   # (most values: numbers, and shared strings below)
+                    value = "".join(v)
+                    value = float(value) if value.strip() else None
+                elif kind == "s" and v is not None:
+                    value = self._shared("".join(v))
+                else:
+                    value = self._value(kind, v, inline)
+                cells[at] = Cell(value, None if f is None else self._formula(at, "".join(f), fattrs))
             elif tag in ("v", "f", "t"):
                 p.CharacterDataHandler = self.text = None
             elif tag == "rPh":
@@ -665,6 +671,14 @@ class _SheetHandler(_Handler):
                 raise BadWorkbook("too_large", "共享公式展开后超过读取限制")
         return formula
 
+    def _shared(self, index: str) -> str:
+        if self.shared is None:
+            self.shared = self.pkg.shared_strings
+        try:
+            return self.shared[int(index)]
+        except (IndexError, ValueError):
+            raise BadWorkbook("bad_xml", "引用了不存在的共享文本")
+
     def _value(self, t: str, v: list | None, inline: list | None):
         if t == "inlineStr":
             return None if inline is None else _unescape("".join(inline))
@@ -674,12 +688,7 @@ class _SheetHandler(_Handler):
         if t == "n" or t == "":
             return float(value) if value.strip() else None
         if t == "s":
-            if self.shared is None:
-                self.shared = self.pkg.shared_strings
-            try:
-                return self.shared[int(value)]
-            except (IndexError, ValueError):
-                raise BadWorkbook("bad_xml", "引用了不存在的共享文本")
+            return self._shared(value)
         if t == "b":
             return value.strip() in ("1", "true")
         if t == "e":
