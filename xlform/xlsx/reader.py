@@ -21,6 +21,8 @@ import stat
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from typing import NamedTuple
+from xml.etree import ElementTree
 from xml.parsers import expat
 
 from ..errors import XlformError
@@ -50,17 +52,18 @@ class Limits:
 
 
 CHUNK = 64 * 1024
-KNOWN = 256 * 1024   # the largest styles part looked up by its digest (see Package._parse); a form's has 4 KB
+WHOLE = 1024 * 1024   # the largest styles or shared strings part read whole (see Package._parse); a form's
+                      # have 4 and 20 KB
 MAX_FORMULA = 8192   # characters, Excel's own limit
 
 
-@dataclass(slots=True)
-class Cell:
+class Cell(NamedTuple):
     value: object = None        # str, float, bool, or Error
     formula: str | None = None  # without '='
 
 
 EMPTY = Cell(None, None)   # what a cell not in the sheet holds
+_new_cell = tuple.__new__  # Cell(...) without a Python call: _new_cell(Cell, (value, formula))
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ _MAIN = {f"{ns} {local}": local for ns in _MAIN_NS
          for local in ("worksheet", "workbook", "sheet", "sheetData", "row", "c", "v", "f", "is", "t", "r", "rPh",
                        "si", "sst", "sheetProtection", "col", "numFmt", "cellXfs", "xf", "mergeCell",
                        "hyperlink", "comment", "sheetCalcPr")}
+_TREE = {f"{{{ns}}}{local}": local for ns in _MAIN_NS for local in ("si", "t", "rPh")}   # as ElementTree names them
 _REL_ID = {f"{ns} id" for ns in _REL_NS}
 _BUILTIN_FORMATS = {"1": "0", "2": "0.00", "3": "#,##0", "4": "#,##0.00", "9": "0%", "10": "0.00%",
                     "11": "0.00E+00", "12": "# ?/?", "13": "# ??/??", "49": "@"}
@@ -233,52 +237,42 @@ class Package:
         self.close()
 
     # -- parts ------------------------------------------------------------------------------
-    def _parse(self, name: str, handler, known: dict | None = None):
+    def _parse(self, name: str, handler, whole=None):
         """Feed one part to a fresh parser as it is inflated, counting the bytes really inflated.
 
-        With `known` ({digest: result}), a part of at most KNOWN bytes is looked up by the digest of its bytes
-        first: the very same bytes were parsed (whole, well-formed, no DTD) before, and handler.result() of
-        then is returned; else it is parsed and its result kept there. Returns handler.result() then."""
+        With `whole`, a part of at most WHOLE bytes is first given to whole(its bytes): a result other than None
+        is returned instead of parsing the part here."""
         info = self.names.get(name.lower())
         if info is None:
             raise BadWorkbook("not_xlsx", "缺少必需的内部文件")
-        p = _parser()
-        handler.bind(p)
-        digest = None
         try:
             with self.zip.open(info) as f:
                 chunks = self._inflate(f, info)
-                if known is not None:
+                if whole is not None:
                     head, size = [], 0
-                    while size <= KNOWN and (chunk := next(chunks, None)) is not None:
+                    while size <= WHOLE and (chunk := next(chunks, None)) is not None:
                         head.append(chunk)
                         size += len(chunk)
-                    if size <= KNOWN:
-                        digest = hashlib.sha256(b"".join(head)).digest()
-                        found = known.get(digest)
-                        if found is not None:
-                            return found
+                    if size <= WHOLE and (found := whole(b"".join(head))) is not None:
+                        return found
                     chunks = itertools.chain(head, chunks)
+                p = _parser()
+                handler.bind(p)
                 for chunk in chunks:
                     p.Parse(chunk, False)
                     handler.chunk_done()
                 p.Parse(b"", True)
         except expat.ExpatError as e:
             raise BadWorkbook("bad_xml", f"内部数据第 {e.lineno} 行格式错误")
+        except ElementTree.ParseError as e:
+            raise BadWorkbook("bad_xml", f"内部数据第 {e.position[0]} 行格式错误")
         except RuntimeError:  # zipfile: an encrypted entry
             raise BadWorkbook("ole", "内部文件已加密")
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError):
             raise BadWorkbook("truncated", "内部文件损坏")
         except (ValueError, UnicodeError, LookupError):  # an encoding expat cannot read, a bad number
             raise BadWorkbook("bad_xml", "内部数据的编码或数值无法识别")
-        if known is None:
-            return None
-        result = handler.result()
-        if digest is not None:
-            if len(known) >= 64:
-                known.clear()
-            known[digest] = result
-        return result
+        return None
 
     def _inflate(self, f, info: zipfile.ZipInfo):
         """The chunks of a part as inflated, within the limits on what is really inflated."""
@@ -317,11 +311,14 @@ class Package:
     @property
     def shared_strings(self) -> list[str]:
         if self._shared is None:
-            self._shared = []
+            strings: list[str] = []
             part = next((t for kind, t in self._book_rels.values() if kind == "sharedStrings"),
                         "xl/sharedStrings.xml")
             if part.lower() in self.names:
-                self._parse(part, _SharedStrings(self._shared, self.limits))
+                # a form's (20 KB) as a tree built by C; a larger one through the handler, its memory bounded
+                strings = self._parse(part, _SharedStrings(strings, self.limits),
+                                      lambda data: _strings_tree(data, self.limits)) or strings
+            self._shared = strings
         return self._shared
 
     @property
@@ -329,9 +326,27 @@ class Package:
         """The number format code of each cell style (cellXfs), by style index (what a cell's s= names)."""
         if getattr(self, "_formats", None) is None:
             part = next((t for kind, t in self._book_rels.values() if kind == "styles"), "xl/styles.xml")
-            # returns of one issuer share their styles part, byte for byte: each one is parsed once
-            self._formats = self._parse(part, _Styles(), _KNOWN_STYLES) if part.lower() in self.names else ()
+            self._formats = self._styles(part) if part.lower() in self.names else ()
         return self._formats
+
+    def _styles(self, part: str) -> tuple[str, ...]:
+        """Returns of one issuer share their styles part, byte for byte: each one is parsed once (looked up by
+        the digest of its bytes: the very same bytes were parsed before, whole, well-formed, with no DTD)."""
+        digest = None
+
+        def known(data: bytes):
+            nonlocal digest
+            digest = hashlib.sha256(data).digest()
+            return _KNOWN_STYLES.get(digest)
+        styles = _Styles()
+        found = self._parse(part, styles, known)
+        if found is None:
+            found = styles.result()
+            if digest is not None:
+                if len(_KNOWN_STYLES) >= 64:
+                    _KNOWN_STYLES.clear()
+                _KNOWN_STYLES[digest] = found
+        return found
 
     def scan(self) -> int:
         """Every XML part through the guarded parser (a DTD refused, inflated bytes and elements counted),
@@ -453,6 +468,44 @@ class _Workbook(_Handler):
             self.sheets.append((attrs.get("name", ""), attrs.get("state", "visible"), rid))
         elif self.sheets:   # past the sheets (where the schema puts them): the rest is expat's alone (a form
             self.parser.StartElementHandler = None   # defines a hundred names)
+
+
+class _Root(Exception):
+    """The root element has begun: no DTD can follow."""
+
+
+def _no_dtd(data: bytes):
+    """Refuse a part whose prolog has a DTD (the only place one can be), read by expat as _parser reads it."""
+    p = _parser()
+
+    def root(name, attrs):
+        raise _Root
+    p.StartElementHandler = root
+    try:
+        p.Parse(data, True)
+    except _Root:
+        pass
+
+
+def _strings_tree(data: bytes, limits: Limits) -> list[str]:
+    """The shared strings of a part given whole, as _SharedStrings reads them: its tree is built by C (expat
+    too) once _no_dtd has looked at its prolog, and only its <si> are walked in Python."""
+    _no_dtd(data)
+    out = []
+    for si in ElementTree.fromstring(data).iter():
+        if _TREE.get(si.tag) != "si":
+            continue
+        if len(out) >= limits.max_strings:
+            raise BadWorkbook("too_large", f"文本超过 {limits.max_strings} 条")
+        if len(si) == 1 and _TREE.get(si[0].tag) == "t" and not len(si[0]):
+            text = si[0].text or ""   # plain text, no runs
+        else:   # runs of rich text; phonetic guides (rPh) show none of their text
+            phonetic = {id(t) for r in si.iter() if _TREE.get(r.tag) == "rPh" for t in r.iter()}
+            text = "".join("".join(t.itertext()) for t in si.iter() if _TREE.get(t.tag) == "t" and id(t) not in phonetic)
+        if len(text) > limits.max_text:
+            raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
+        out.append(_unescape(text))
+    return out
 
 
 class _SharedStrings(_Handler):
@@ -648,7 +701,7 @@ class _SheetHandler(_Handler):
                     value = self._shared("".join(v))
                 else:
                     value = self._value(kind, v, inline)
-                cells[at] = Cell(value, None if f is None else self._formula(at, "".join(f), fattrs))
+                cells[at] = _new_cell(Cell, (value, None if f is None else self._formula(at, "".join(f), fattrs)))
             elif tag in ("v", "f", "t"):
                 p.CharacterDataHandler = self.text = None
             elif tag == "rPh":
