@@ -265,7 +265,8 @@ class Package:
         except expat.ExpatError as e:
             raise BadWorkbook("bad_xml", f"内部数据第 {e.lineno} 行格式错误")
         except ElementTree.ParseError as e:
-            raise BadWorkbook("bad_xml", f"内部数据第 {e.position[0]} 行格式错误")
+            lineno = e.position[0]
+            raise BadWorkbook("bad_xml", f"内部数据第 {lineno} 行格式错误")
         except RuntimeError:  # zipfile: an encrypted entry
             raise BadWorkbook("ole", "内部文件已加密")
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError):
@@ -501,7 +502,8 @@ def _strings_tree(data: bytes, limits: Limits) -> list[str]:
             text = si[0].text or ""   # plain text, no runs
         else:   # runs of rich text; phonetic guides (rPh) show none of their text
             phonetic = {id(t) for r in si.iter() if _TREE.get(r.tag) == "rPh" for t in r.iter()}
-            text = "".join("".join(t.itertext()) for t in si.iter() if _TREE.get(t.tag) == "t" and id(t) not in phonetic)
+            text = "".join("".join(t.itertext()) for t in si.iter()
+                           if _TREE.get(t.tag) == "t" and id(t) not in phonetic)
         if len(text) > limits.max_text:
             raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
         out.append(_unescape(text))
@@ -566,9 +568,9 @@ class _SheetHandler(_Handler):
 
     The handlers change with the region of the sheet, so that expat calls Python only where something is read:
     before sheetData, a start handler for the columns; inside it, the cell handlers; right after it, one for the
-    protection, where the schema puts it (Excel reads it nowhere else); past that, none at all (validations,
-    conditional formats and merges are most of a form's bytes) but with layout, which counts merges and
-    hyperlinks wherever they are, as openpyxl does."""
+    protection, where the schema puts it (nowhere else: a sheet protected elsewhere reads as unprotected); past
+    that, none at all (validations, conditional formats and merges are most of a form's bytes, and expat still
+    reads them whole), but with layout, which counts merges and hyperlinks wherever they are, as openpyxl does."""
 
     def __init__(self, pkg: Package, sheet: Sheet, want: set[str] | None, layout: bool = False):
         self.pkg, self.sheet, self.want, self.layout = pkg, sheet, want, layout
@@ -621,7 +623,7 @@ class _SheetHandler(_Handler):
 
     # -- sheetData ---------------------------------------------------------------------------------
     def _in_sheet_data(self):
-        """Enter sheetData: its handlers are closures over the cell being read (a third faster than attributes:
+        """Enter sheetData: its handlers are closures over the cell being read (faster than attributes of self:
         a form has a thousand cells, each two to five calls from expat)."""
         p, sheet, cells, want, layout = self.parser, self.sheet, self.sheet.cells, self.want, self.layout
         main, good_refs, max_cells = _MAIN.get, _GOOD_REFS, self.max_cells
