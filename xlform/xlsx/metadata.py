@@ -57,7 +57,7 @@ def parse_meta(rows, numbers=None) -> dict[str, dict]:
     return out
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=16)
 def _json(text: str):
     """The cell map and indicator ids as parsed: every return of a version carries the same text."""
     return json.loads(text)

@@ -344,7 +344,7 @@ class Package:
         if found is None:
             found = styles.result()
             if digest is not None:
-                if len(_KNOWN_STYLES) >= 64:
+                if len(_KNOWN_STYLES) >= 16:
                     _KNOWN_STYLES.clear()
                 _KNOWN_STYLES[digest] = found
         return found
@@ -777,7 +777,7 @@ def _checked_ref(ref: str) -> str:
         ref = ref.upper()
         if len(ref) > 10 or not _REF.fullmatch(ref):
             raise BadWorkbook("bad_xml", "单元格地址无效")
-    if len(_GOOD_REFS) > 100_000:
+    if len(_GOOD_REFS) > 20_000:
         _GOOD_REFS.clear()
     _GOOD_REFS.add(ref)
     return ref
