@@ -149,6 +149,7 @@ class DeclaredIndicators(Declared):
         k, f, lay, col = self.kind, pen.fmt, pen.lay, pen.lay.col
         header, first = lay.rows["indicator_header"], lay.rows["first_indicator"]
         rate_row, total_row = lay.rows["rate_row"], lay.rows["weight_total"]
+        pen.repeat_row = header   # later pages start with the table's header
         pen.text(header, 0, k.heading("indicators"), f["label"], total_row, 0)
         for key in ("level1", "level2", "name", "target", "weight", "remark"):
             pen.text(header, col[key], k.heading(key), f["label"])

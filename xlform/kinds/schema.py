@@ -176,9 +176,12 @@ def _consistency(d: dict, section_types: dict) -> list[tuple[tuple, str]]:
                 out.append((("sections", i), f"section {section} needs the key {need}: in form.yaml"))
     labels = d["labels"]
     keys = [(("funds", "rows", i), k) for i, k in enumerate(d["funds"]["rows"])]
-    keys += [(("signatures", i), k) for i, k in enumerate(d.get("signatures", ()))]
-    keys += [(("text_rows", "keys", i), k) for i, k in enumerate(d.get("text_rows", {}).get("keys", ()))]
     keys += [(("columns", i, "key"), c["key"]) for i, c in enumerate(d["columns"]) if c.get("input")]
+    for section in dict.fromkeys(d.get("sections", DEFAULT_SECTIONS)):
+        if any(need not in d for need in section_types[section].needs):
+            continue   # said above
+        keys += section_types[section].labelled(d)
+        out += section_types[section].problems(d)
     out += [(path, f"{quoted(k)} has no label: add labels.{k}") for path, k in keys
             if k not in labels and f"{k}_column" not in labels]
     seen = []
@@ -189,9 +192,6 @@ def _consistency(d: dict, section_types: dict) -> list[tuple[tuple, str]]:
         if c["key"] not in INDICATOR_COLUMNS and not c.get("input"):
             out.append((("columns", i, "key"), f"{quoted(c['key'])} is not a column the indicator table knows "
                         f"({', '.join(INDICATOR_COLUMNS)}); a column of the kind's own needs input: text|number"))
-    if "reason" in d["funds"]["columns"] and "reason_below" not in d["funds"]:
-        out.append((("funds",), "the funds column reason needs funds.reason_below (e.g. 0.9: 原因 required "
-                    "below 90% 预算执行率)"))
     try:
         profile(d.get("profile", "national"), d.get("scoring"))
     except (ValueError, TypeError) as e:

@@ -50,6 +50,18 @@ class Section:
     keys: dict = {}      # the form.yaml keys it owns, with their schema ({key: node}); see kinds/schema.py
     needs: tuple = ()    # of those, the ones a kind using the section must write
     scored = False       # its values take part in the scores (the reader evaluates the form)
+    messages: dict = {}  # problems of its own, {code: (error|warning, Chinese message)}, beside messages.py's
+
+    @classmethod
+    def problems(cls, spec: dict) -> list[tuple[tuple, str]]:
+        """What its keys of form.yaml must say of each other (a kind using it is refused otherwise):
+        [(key path, message)]."""
+        return []
+
+    @classmethod
+    def labelled(cls, spec: dict) -> list[tuple[tuple, str]]:
+        """The keys it prints, each needing a label: [(key path in form.yaml, key)]."""
+        return []
 
     def __init__(self, kind):
         self.kind = kind
@@ -138,6 +150,13 @@ class Funds(Section):
     its 得分 by formula; Sichuan's 原因 where the rate falls below the kind's threshold."""
     name = "funds"
     scored = True
+
+    @classmethod
+    def problems(cls, spec):
+        if "reason" in spec["funds"]["columns"] and "reason_below" not in spec["funds"]:
+            return [(("funds",), "the funds column reason needs funds.reason_below (e.g. 0.9: 原因 required "
+                     "below 90% 预算执行率)")]
+        return []
 
     def place(self, lay, row):
         kind = self.kind
@@ -403,6 +422,7 @@ class Indicators(Section):
         pen.plan = plan = pen.plan_pages(heights, lay.rows["first_indicator"],
                                          [(a, b) for a, b, _ in lay.groups("level2")],
                                          heights[lay.rows["indicator_header"]])
+        pen.repeat_row = lay.rows["indicator_header"]   # later pages start with the table's header
         cuts = set(plan.breaks)
         header, last_row = lay.rows["indicator_header"], lay.rows["first_indicator"] + len(pen.p.indicators) - 1
         starts = [header] + [r for r in sorted(cuts) if header < r <= last_row]
@@ -509,6 +529,10 @@ class TextRows(Section):
                               ("keys", "limit"))}
     needs = ("text_rows",)
 
+    @classmethod
+    def labelled(cls, spec):
+        return [(("text_rows", "keys", i), k) for i, k in enumerate(spec["text_rows"]["keys"])]
+
     def place(self, lay, row):
         spec = self.kind.spec["text_rows"]
         for n, key in enumerate(spec["keys"]):
@@ -536,6 +560,10 @@ class Signatures(Section):
     name = "signatures"
     keys = {"signatures": ListOf(Text(name=True), least=1, most=2)}
     needs = ("signatures",)
+
+    @classmethod
+    def labelled(cls, spec):
+        return [(("signatures", i), k) for i, k in enumerate(spec["signatures"])]
 
     def place(self, lay, row):
         lay.rows["signatures"] = row

@@ -103,11 +103,13 @@ def _norm_formula(f: str | None) -> str | None:
 _NOT_PLACEHOLDERS = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
 
 
-def _hides_value(code: str) -> bool:
-    """A number format with a section (positive; negative; zero) that shows no digit of the value."""
+def _hides_value(code: str, date: bool = False) -> bool:
+    """A number format with a section (positive; negative; zero) that shows no digit of the value (of a
+    date input: no part of the date)."""
+    shows = r"[ymd]" if date else r"[0#?@]|general"
     for section in code.split(";")[:3]:
         bare = _NOT_PLACEHOLDERS.sub("", section)
-        if not re.search(r"[0#?@]|general", bare, re.I):
+        if not re.search(shows, bare, re.I):
             return True
     return False
 
@@ -141,12 +143,14 @@ class SheetReader:
             self.lay = _layout(project, kind)
             self.expected = _expected(project, kind, version, issued_name)
         self.invalid: set[str] = set()
+        self.catalogue = {code: entry for s in self.lay.sections for code, entry in s.messages.items()} or None
 
     def at(self, cell: str) -> str:
         return f"{self.name}!{cell}"
 
     def add(self, code: str, cell: str, **values):
-        self.problems.append(problem(code, self.at(cell), **values))
+        """A problem at a cell of this sheet: of the catalogue (messages.py) or of the form's own sections."""
+        self.problems.append(problem(code, self.at(cell), self.catalogue, **values))
 
     def cell(self, ref: str) -> Cell:
         return self.sheet.cells.get(ref, EMPTY)
@@ -224,8 +228,9 @@ class SheetReader:
         watched = {ref for ref, e in self.expected.cells.items() if e.formula is not None}
         watched |= {f.cell for f in self.lay.inputs().values()}
         watched -= {self.lay.fields["grade"].cell} if "grade" in self.lay.fields else set()  # text, labelled by format
+        dates = {f.cell for f in self.lay.inputs().values() if f.type == "date"}
         for ref, code in sorted(getattr(self.sheet, "cell_formats", {}).items(), key=lambda x: _row_col(x[0])):
-            if ref in watched and _hides_value(code):
+            if ref in watched and _hides_value(code, ref in dates):
                 self.add("number_format", ref, format=code)
 
     # -- inputs ------------------------------------------------------------------------------
@@ -254,11 +259,11 @@ class SheetReader:
             return None
         return text
 
-    def read_fields(self, section: str, inputs: Inputs) -> None:
-        """The inputs a section placed, each by its type of value; a formula typed into one is reported (its
-        cached result is read: none after an openpyxl save)."""
+    def read_fields(self, section: str, inputs: Inputs, types: tuple | None = None) -> None:
+        """The inputs a section placed (of those types of value, or all), each by its type; a formula typed
+        into one is reported (its cached result is read: none after an openpyxl save)."""
         for key, f in self.lay.inputs().items():
-            if f.section != section:
+            if f.section != section or (types is not None and f.type not in types):
                 continue
             got = self.sheet.cells.get(f.cell, EMPTY)
             if got.formula is not None:

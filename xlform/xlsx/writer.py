@@ -173,6 +173,7 @@ class SheetWriter:
         self.heights: dict[int, float] = {}    # estimated height of every row with text (points)
         self.auto_rows: set[int] = set()        # rows the client fits to their text itself
         self.plan = measure.Plan([], {})        # page breaks: a section that plans pages sets them (finish)
+        self.repeat_row: int | None = None      # the row printed atop every page: a section sets it
         # what the inputs (blank for an issued form) give: the cached values of every formula
         self.inputs = spec.inputs or {}
         self.result = evaluate_form(self.lay, self.inputs)
@@ -308,12 +309,11 @@ class SheetWriter:
         for row, height in self.heights.items():
             ws.set_row(row, height)
         ws.fit_rows_to_input(self.auto_rows)
-        rows = self.lay.rows
         ws.set_paper(9)  # A4
         ws.set_portrait()
         ws.fit_to_pages(1, 0)
-        if "indicator_header" in rows:  # later pages start with the table's header; the page header names the project
-            ws.repeat_rows(rows["indicator_header"])
+        if self.repeat_row is not None:  # a section's header row, on every page; the page header names the project
+            ws.repeat_rows(self.repeat_row)
         if self.plan.breaks:
             ws.set_h_pagebreaks(self.plan.breaks)
         ws.center_horizontally()
