@@ -14,10 +14,10 @@ from xlsxwriter.utility import xl_cell_to_rowcol
 from helpers import GOOD, SMALL, definition, fill_openpyxl, load_def, write_def
 
 from xlform.definition.definition import load
-from xlform.form import layout as placement
 from xlform.form.layout import layout
 from xlform.issue.registry import Registry
 from xlform.issue.renderer import render
+from xlform.kinds import sections
 from xlform.kinds.forms import form_kind
 from xlform.returns import sheet as sheet_reader
 from xlform.returns.reader import read_file
@@ -92,26 +92,24 @@ def issued(tmp_path):
 def move_placement(monkeypatch):
     """A later release places the form otherwise: the signatures one column right, 实际完成情况 one column
     right, and the writer labels the 总分 row in other words."""
-    signatures, goal = placement._PLACE["signatures"], placement._PLACE["goal"]
-
     def moved(place):
-        def place_moved(lay, row):
-            end = place(lay, row)
+        def place_moved(self, lay, row):
+            end = place(self, lay, row)
             for key, f in list(lay.fields.items()):
                 if f.role == "input" and (key in lay.kind.spec.get("signatures", ()) or key == "goal.actual"):
                     row_, col = xl_cell_to_rowcol(f.cell)
-                    lay.fields[key] = dataclasses.replace(f, cell=placement.ref(row_, col + 1))
+                    lay.fields[key] = dataclasses.replace(f, cell=sections.ref(row_, col + 1))
             return end
         return place_moved
 
-    monkeypatch.setitem(placement._PLACE, "signatures", moved(signatures))
-    monkeypatch.setitem(placement._PLACE, "goal", moved(goal))
-    write_total = writer._SheetWriter.write_total
+    monkeypatch.setattr(sections.Signatures, "place", moved(sections.Signatures.place))
+    monkeypatch.setattr(sections.Goal, "place", moved(sections.Goal.place))
+    draw_total = sections.Total.draw
 
-    def relabelled(self):
-        write_total(self)
-        self.ws.write_string(self.lay.rows["total"], 0, "合计得分", self.fmt["label"])
-    monkeypatch.setattr(writer._SheetWriter, "write_total", relabelled)
+    def relabelled(self, pen):
+        draw_total(self, pen)
+        pen.ws.write_string(pen.lay.rows["total"], 0, "合计得分", pen.fmt["label"])
+    monkeypatch.setattr(sections.Total, "draw", relabelled)
 
 
 def test_a_change_of_placement_code_gives_no_false_problem_on_returns_out(issued, monkeypatch, tmp_path):
@@ -143,9 +141,9 @@ def test_a_read_neither_places_the_form_nor_runs_the_writer(issued, monkeypatch)
 
     def never(*_):
         raise AssertionError("a read ran the placement code or the writer")
-    for section in placement.SECTIONS:
-        monkeypatch.setitem(placement._PLACE, section, never)
-    monkeypatch.setattr(writer._SheetWriter, "write", never)
+    for section in sections.SECTIONS.values():
+        monkeypatch.setattr(section, "place", never)
+    monkeypatch.setattr(writer.SheetWriter, "write", never)
     for name, (_, _, path) in forms.items():
         assert read(path, reg_path) == before[name], name
 

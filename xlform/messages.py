@@ -102,9 +102,10 @@ def shown(value):
     return value
 
 
-def problem(code: str, cell: str, **values) -> Problem:
-    """A catalogued problem at a cell ("自评表!F13") or a file; values fill the message."""
-    severity, text = CATALOGUE[code]
+def problem(code: str, cell: str, catalogue: dict | None = None, **values) -> Problem:
+    """A catalogued problem at a cell ("自评表!F13") or a file; values fill the message. `catalogue`: the
+    entries a form's own sections add (Section.messages), looked up first."""
+    severity, text = (catalogue or CATALOGUE).get(code) or CATALOGUE[code]
     detail = values.pop("detail", None)
     values = {k: shown(v) for k, v in values.items()}
     values["detail"] = f"（{detail}）" if detail else ""

@@ -133,13 +133,14 @@ def serve(config: DeskConfig, host: str, port: int, threads: int, echo) -> None:
     except OSError as e:
         raise CannotRun(f"cannot listen on {host}:{port}: {(e.strerror or str(e)).lower()}; choose another port "
                         "with --port or another address with --host") from None
+    # before the lines that say it is up: a service manager (or a test) may stop it as soon as it reads them
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # stopped by a service manager: end as on Ctrl+C
     url = f"http://{shown_host(host)}:{server.effective_port}"
     config.public_url = config.public_url or url      # what the dashboard's links carry (never a Host header)
     echo(f"xlform desk on {url}/ (database {config.db}, registry {config.registry}, uploads {config.uploads})")
     echo(f"office dashboard: {url}/admin")
     echo("department links: `xlform links list`, `xlform links issue DEPARTMENT` (prints the new link once), "
          "`xlform links revoke DEPARTMENT`; or on the dashboard. Stop with Ctrl+C.")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # stopped by a service manager: end as on Ctrl+C
     try:
         server.run()
     except (KeyboardInterrupt, SystemExit):

@@ -1,13 +1,14 @@
 """Form kinds: a folder under templates/ whose form.yaml says everything a kind owns — the definition keys
 it accepts, its grid of columns and sections, its fund rows, its labels, fonts, texts and prompts, and its
-scoring profile. The shared parts that place, draw and read the sections are
-xlform/form/layout.py, xlform/xlsx/writer.py and xlform/returns/sheet.py."""
+scoring profile — and, only where its structure differs from the shared sections (kinds/sections.py), a
+module beside it, sections.py, whose `SECTIONS = {name: class}` adds or overrides sections."""
 from __future__ import annotations
 
 import functools
 import hashlib
 import importlib.metadata
 import importlib.resources
+import importlib.util
 import json
 import os
 import re
@@ -21,11 +22,15 @@ from jinja2.sandbox import SandboxedEnvironment
 from ..errors import XlformError
 from ..scoring.scoring import Profile, profile
 from ..yamlsource import MAX_EXTENDS, Located, merge, quoted, read_file
+from . import sections as shared
+from . import schema
 from .schema import FUNDS_COLUMNS, INDICATOR_COLUMNS, check
 
-# The version of the code that turns a form.yaml into cells: bump it when a section's placement changes,
-# so that every template rendered afterwards is a new version.
+# The version of the code that turns a form.yaml into cells (the shared sections and the modules of the
+# built-in kinds): bump it when a section's placement changes, so that every template rendered afterwards is
+# a new version. A module of a kind outside the package counts by its own text (see FormKind.fingerprint).
 LAYOUT_VERSION = 2
+MODULE = "sections.py"   # a kind's own sections, beside its form.yaml
 
 def templates_dir() -> Path:
     """The built-in kinds: the source tree's templates/, else the copy installed with the package."""
@@ -94,6 +99,7 @@ class Column:
 class FormKind:
     name: str
     spec: dict
+    modules: tuple = ()   # the sections.py of the kind and of the kinds it extends, base first
 
     # -- what the kind owns ---------------------------------------------------------------------
     @functools.cached_property
@@ -107,7 +113,17 @@ class FormKind:
 
     @property
     def sections(self) -> tuple[str, ...]:
-        return tuple(self.spec.get("sections", ("header", "funds", "goal", "indicators", "total")))
+        """The names of its sections, top to bottom."""
+        return tuple(self.spec.get("sections", shared.DEFAULT))
+
+    @functools.cached_property
+    def section_types(self) -> dict:
+        """Every section the kind may use, by name: the shared ones, then its modules' (overriding)."""
+        return section_types(self.modules)
+
+    def new_sections(self) -> list:
+        """Its sections, one fresh object each (a layout places them once)."""
+        return [self.section_types[name](self) for name in self.sections]
 
     @property
     def fund_rows(self) -> tuple[str, ...]:
@@ -138,7 +154,11 @@ class FormKind:
     @functools.cached_property
     def fingerprint(self) -> str:
         """Identifies what the kind draws: its spec and the layout code; part of every template's hash."""
-        text = json.dumps({"spec": self.spec, "layout": LAYOUT_VERSION}, ensure_ascii=False, sort_keys=True)
+        drawn = {"spec": self.spec, "layout": LAYOUT_VERSION}
+        outside = [m for m in self.modules if not m.is_relative_to(templates_dir())]
+        if outside:  # a module outside the package: its text is its version
+            drawn["modules"] = [hashlib.sha256(m.read_bytes()).hexdigest() for m in outside]
+        text = json.dumps(drawn, ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
     # -- texts ----------------------------------------------------------------------------------
@@ -197,15 +217,42 @@ def form_kind(name: str, root: str | None = None) -> FormKind:
         return hit[1]
     files: list[Path] = []
     located = _resolve(name, folders, files, root is None)
-    problems = check(located)
+    modules = tuple(f.parent / MODULE for f in reversed(files) if (f.parent / MODULE).is_file())
+    problems = check(located, section_types(modules))
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise XlformError(f"{problems[0]}{more}")
-    kind = kind_from_spec(name, located.data)
+    kind = kind_from_spec(name, located.data, modules)
     if len(_kinds) > 64:
         _kinds.clear()
-    _kinds[key] = (tuple((f, _stamp(f)) for f in files), kind)
+    _kinds[key] = (tuple((f, _stamp(f)) for f in files + list(modules)), kind)
     return kind
+
+
+def section_types(modules) -> dict:
+    """The shared sections, then those of each module (a later one overriding an earlier one)."""
+    found = dict(shared.SECTIONS)
+    for path in modules:
+        found.update(_module_sections(path, _stamp(path)))
+    return found
+
+
+@functools.lru_cache(maxsize=64)
+def _module_sections(path: Path, stamp: int) -> dict:
+    """A kind's sections.py, run once per edit. It is code of the office's own installation (a templates
+    folder or an installed package), found by the kind's name: never a path read from a workbook."""
+    where = f"form kind {path.parent.name!r}: {path}"
+    try:
+        spec = importlib.util.spec_from_file_location(f"xlform_kind_{path.parent.name}_{stamp}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except Exception as e:  # noqa: BLE001 - the module is the kind author's code: say what broke, where
+        raise XlformError(f"{where}: cannot load it: {type(e).__name__}: {e}") from None
+    found = getattr(module, "SECTIONS", None)
+    if not isinstance(found, dict) or not all(isinstance(k, str) and isinstance(v, type) and
+                                              issubclass(v, shared.Section) for k, v in found.items()):
+        raise XlformError(f"{where}: needs SECTIONS = {{name: a subclass of xlform.kinds.sections.Section}}")
+    return found
 
 
 _kinds: dict = {}   # (name, folders) -> (((form.yaml, mtime), …) of its extends chain, FormKind)
@@ -279,9 +326,15 @@ def kind_names(folders=None) -> list[str]:
     return sorted(names | set(installed_kinds()))
 
 
-def kind_from_spec(name: str, spec: dict) -> FormKind:
-    """A kind from its spec (as read from form.yaml, or as the registry kept it for an issued version)."""
-    kind = FormKind(name, spec)
+def kind_from_spec(name: str, spec: dict, modules: tuple | None = None) -> FormKind:
+    """A kind from its spec (as read from form.yaml, or as the registry kept it for an issued version: then
+    its sections come from the modules the kind of that name has now)."""
+    if modules is None:
+        try:
+            modules = form_kind(name).modules
+        except XlformError:   # the kind is gone or broken: its shared sections still read what they can
+            modules = ()
+    kind = FormKind(name, spec, modules)
     kind.profile  # noqa: B018 - raises ValueError on a bad profile
     for c in kind.columns:
         if c.key not in INDICATOR_COLUMNS and c.input not in ("text", "number"):
@@ -292,3 +345,12 @@ def kind_from_spec(name: str, spec: dict) -> FormKind:
         if c not in FUNDS_COLUMNS:
             raise ValueError(f"funds column {c!r}: known are {', '.join(FUNDS_COLUMNS)}")
     return kind
+
+
+def documented_keys() -> list[str]:
+    """Every key path a form.yaml of the built-in kinds may write (docs/kinds.md lists them): the shared
+    keys and those of every section the built-in kinds know."""
+    types = {}
+    for name in kind_names(templates_dir()):
+        types.update(form_kind(name, str(templates_dir())).section_types)
+    return schema.documented_keys(schema.schema(types))

@@ -4,8 +4,8 @@ key is one `FILE:LINE` error at `check` rather than an internal error at `render
 
 A small schema written here rather than JSON Schema: it walks the same located data as the definition
 checks, its messages say what to write in the project's words, and docs/kinds.md is tested against
-`documented_keys()`. Until the sections are objects of their own, it also refuses what the layout
-cannot place (a third signature, a section without its key)."""
+`documented_keys()`. The keys of a section (text_rows, signatures, a kind module's own) are declared by
+the section itself (`Section.keys`, kinds/sections.py) and added to the schema for the kinds that may use it."""
 from __future__ import annotations
 
 import re
@@ -15,19 +15,13 @@ from ..errors import Problem
 from ..scoring.scoring import PROFILES, profile
 from ..yamlsource import Located, key_path, quoted
 
-# The sections the layout places (xlform/form/layout.py _PLACE; a test keeps the two equal) and the keys
-# of form.yaml each one needs.
-SECTIONS = ("header", "funds", "goal", "indicators", "total", "text_rows", "signatures", "attributes",
-            "declared_funds", "declared_goal", "declared_indicators")
-SECTION_NEEDS = {"text_rows": "text_rows", "signatures": "signatures", "attributes": "attributes",
-                 "declared_indicators": "levels"}
 # Indicator table columns the sections know; a kind may add input columns of its own (`input: text|number`).
 INDICATOR_COLUMNS = ("section", "level1", "level2", "name", "target", "nature", "target_value", "unit",
                      "actual", "weight", "score", "reason")
 FUNDS_COLUMNS = ("initial", "annual", "executed", "weight", "rate", "score", "reason")
-MAX_SIGNATURES = 2   # the signatures section has two places: left and right of the foot
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
+DEFAULT_SECTIONS = ("header", "funds", "goal", "indicators", "total")
 
 
 @dataclass(frozen=True)
@@ -132,17 +126,14 @@ class Anything(Node):
 _LENGTH = Number(1, 32767, whole=True)
 _PROMPT = Keys({"title": Text(), "message": Text(), "error": Text()}, ("title", "message", "error"))
 
-SCHEMA = Keys({
+BASE = Keys({
     "extends": Text(),   # resolved (and removed) before the check; listed for the docs test
     "profile": Choice(tuple(PROFILES)),
     "scoring": Keys(rest=Anything(), rest_name=True),
     "sheet": Text(31),
-    "sections": ListOf(Choice(SECTIONS), least=1),
+    "sections": ListOf(Choice(()), least=1),   # the names of the kind's section types: see schema()
     "optional": ListOf(Choice(("goal", "indicators"))),
     "definition": Keys(rest=Keys({"required": Flag(), "type": Choice(("rows",))}), rest_name=True),
-    "blank_rows": Number(0, 50, whole=True),
-    "levels": Keys(rest=ListOf(Text(100), least=1)),
-    "attributes": ListOf(Text(100), least=1),
     "reserve_lines": Number(1, 20, whole=True),
     "fonts": Keys({"body": Text(64), "title": Text(64), "size": Number(6, 72), "title_size": Number(6, 72)},
                   ("body", "title", "size", "title_size")),
@@ -151,8 +142,6 @@ SCHEMA = Keys({
     "funds": Keys({"rows": ListOf(Text(name=True), least=1), "budget": Text(name=True),
                    "columns": ListOf(Choice(FUNDS_COLUMNS), least=1), "reason_below": Number(0, 1)},
                   ("rows", "columns")),
-    "text_rows": Keys({"keys": ListOf(Text(name=True), least=1), "limit": _LENGTH}, ("keys", "limit")),
-    "signatures": ListOf(Text(name=True), most=MAX_SIGNATURES),
     "limits": Keys(rest=_LENGTH, rest_name=True),
     "texts": Keys({"title": Text(), "subtitle": Text(), "header": Text(255), "footer": Text(255),
                    "project_line": Text()}, ("title", "subtitle", "header", "footer")),
@@ -161,27 +150,38 @@ SCHEMA = Keys({
 }, ("sheet", "fonts", "columns", "funds", "limits", "texts", "labels", "prompts"))
 
 
-def check(spec: Located) -> list[Problem]:
+def schema(section_types: dict) -> Keys:
+    """The schema of a kind that may use these sections: the shared keys and each section's own."""
+    fields = dict(BASE.fields)
+    fields["sections"] = ListOf(Choice(tuple(section_types)), least=1)
+    for section in section_types.values():
+        fields.update(section.keys)
+    return Keys(fields, BASE.required)
+
+
+def check(spec: Located, section_types: dict) -> list[Problem]:
     """Every problem of a resolved form.yaml, each at the file and line of its key."""
-    found = SCHEMA.problems(spec.data, ())
+    found = schema(section_types).problems(spec.data, ())
     if not found:
-        found = _consistency(spec.data)
+        found = _consistency(spec.data, section_types)
     return [Problem(spec.where(path), key_path(path), message, "kind") for path, message in found]
 
 
-def _consistency(d: dict) -> list[tuple[tuple, str]]:
+def _consistency(d: dict, section_types: dict) -> list[tuple[tuple, str]]:
     """What the keys say of each other: a section has its key, a key shown on the sheet has a label."""
     out = []
-    sections = d.get("sections", ("header", "funds", "goal", "indicators", "total"))
-    for i, section in enumerate(sections):
-        need = SECTION_NEEDS.get(section)
-        if need and need not in d:
-            out.append((("sections", i), f"section {section} needs the key {need}: in form.yaml"))
+    for i, section in enumerate(d.get("sections", DEFAULT_SECTIONS)):
+        for need in section_types[section].needs:
+            if need not in d:
+                out.append((("sections", i), f"section {section} needs the key {need}: in form.yaml"))
     labels = d["labels"]
     keys = [(("funds", "rows", i), k) for i, k in enumerate(d["funds"]["rows"])]
-    keys += [(("signatures", i), k) for i, k in enumerate(d.get("signatures", ()))]
-    keys += [(("text_rows", "keys", i), k) for i, k in enumerate(d.get("text_rows", {}).get("keys", ()))]
     keys += [(("columns", i, "key"), c["key"]) for i, c in enumerate(d["columns"]) if c.get("input")]
+    for section in dict.fromkeys(d.get("sections", DEFAULT_SECTIONS)):
+        if any(need not in d for need in section_types[section].needs):
+            continue   # said above
+        keys += section_types[section].labelled(d)
+        out += section_types[section].problems(d)
     out += [(path, f"{quoted(k)} has no label: add labels.{k}") for path, k in keys
             if k not in labels and f"{k}_column" not in labels]
     seen = []
@@ -192,9 +192,6 @@ def _consistency(d: dict) -> list[tuple[tuple, str]]:
         if c["key"] not in INDICATOR_COLUMNS and not c.get("input"):
             out.append((("columns", i, "key"), f"{quoted(c['key'])} is not a column the indicator table knows "
                         f"({', '.join(INDICATOR_COLUMNS)}); a column of the kind's own needs input: text|number"))
-    if "reason" in d["funds"]["columns"] and "reason_below" not in d["funds"]:
-        out.append((("funds",), "the funds column reason needs funds.reason_below (e.g. 0.9: 原因 required "
-                    "below 90% 预算执行率)"))
     try:
         profile(d.get("profile", "national"), d.get("scoring"))
     except (ValueError, TypeError) as e:
@@ -202,7 +199,7 @@ def _consistency(d: dict) -> list[tuple[tuple, str]]:
     return out
 
 
-def documented_keys(node: Node = SCHEMA, prefix: str = "") -> list[str]:
+def documented_keys(node: Node, prefix: str = "") -> list[str]:
     """Every key path the schema knows, as docs/kinds.md names them: funds.rows, columns[].width, labels.*."""
     out = []
     if isinstance(node, ListOf):

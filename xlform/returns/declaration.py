@@ -1,7 +1,7 @@
 """Returned 绩效目标申报表 (form kind `declaration`) -> the declared project, every input checked at its cell.
 
-Two ways in: `xlform read` with the registry (the locked cells are compared with the issued form first,
-DeclarationSheetReader) and `xlform import` without one (the hidden sheet's cell map says where each field
+Two ways in: `xlform read` with the registry (the locked cells are compared with the issued form first, then
+the kind's declared_indicators section reads it: templates/declaration/sections.py) and `xlform import` without one (the hidden sheet's cell map says where each field
 is, read_declared). Both check the same things: 项目属性, 年度绩效目标, each indicator row (a name needs its
 指标值 and 分值; the 指标值 is a target of the grammar or clear qualitative text), at least one indicator
 under each 一级指标 of the profile's split, and the 分值 of each 一级指标 adding up to the split.
@@ -15,9 +15,6 @@ from ..messages import problem
 from ..scoring.scoring import Profile
 from ..scoring.target import normalize, parse
 from ..storage.record import IndicatorRecord, Record
-from ..xlsx.metadata import META_SHEET
-from ..xlsx.reader import EMPTY
-from .sheet import SheetReader
 from .values import NotANumber, read_number, read_text
 
 _OPERATOR_FIRST = re.compile(r"^\s*(>=|<=|≥|≤|>|<|=)")
@@ -26,7 +23,8 @@ _WORDS = re.compile(r"以上|以下|不低于|不少于|不高于|不超过|不�
 
 
 def is_declared_kind(kind: FormKind) -> bool:
-    return "declared_indicators" in kind.sections
+    """A kind whose sections give no score: a 申报表, read by read_declared."""
+    return not any(kind.section_types[name].scored for name in kind.sections)
 
 
 def unclear_target(text: str) -> str | None:
@@ -149,20 +147,3 @@ def read_declared(cell_at, cells: dict[str, str], kind: FormKind, profile: Profi
         if abs(have - want) > 1e-9:
             add(problem("decl_split", cell, level1=level1, have=f"{have:g}", want=f"{want:g}", split=split))
     return read_rows
-
-
-class DeclarationSheetReader(SheetReader):
-    """A return against its issued template (xlform read, collect): locked cells and display checked as for
-    the 自评表, then the declared content by read_declared."""
-
-    def read(self) -> Record:
-        lay = self.lay
-        cells = {k: f.cell for k, f in lay.fields.items()}
-        if self.entry.get("cells") is not None and self.entry["cells"] != cells:
-            self.problems.append(problem("cell_map_changed", META_SHEET))
-        if not self.sheet.protected:
-            self.problems.append(problem("protection_removed", self.name))
-        self.check_locked_cells()
-        self.check_display()
-        read_declared(lambda ref: self.sheet.cells.get(ref, EMPTY), cells, self.kind, lay.profile, self.at, self.record, self.project.year)
-        return self.record

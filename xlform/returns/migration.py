@@ -19,7 +19,7 @@ from ..scoring.scoring import TIERS
 from ..storage.record import Record, neutralise
 from ..xlsx.writer import SheetSpec, write
 from .reader import read_file
-from .sheet import issued_layout, lay_extras
+from .sheet import issued_layout
 
 CARRIED, DROPPED, NEW, BLANK = "已转入", "未转入", "新增", "空白"
 
@@ -79,15 +79,9 @@ def carry(record: Record, old: Project, old_kind: FormKind, new: Project, new_ki
         inputs[key_new] = value
         lines.append(Line(CARRIED if value not in (None, "") else BLANK, what, *cells(key_old, key_new), value))
 
-    for row in new_kind.fund_rows:
-        key = f"funds.{row}.executed"
-        v = record.funds["rows"].get(row, {}).get("executed")
-        put(key if key in old_lay.fields else None, key, f"{new_lay.fields[key].label}·全年执行数", v)
-    if "goal.actual" in new_lay.fields:
-        put("goal.actual" if "goal.actual" in old_lay.fields else None, "goal.actual", "实际完成情况",
-            record.goal.get("actual"))
-    for key in lay_extras(new_lay):  # the kind's own inputs, where the old form had them too
-        put(key if key in old_lay.fields else None, key, new_lay.fields[key].label, record.extra.get(key))
+    for section in new_lay.sections:  # the project's inputs, section by section; indicators matched below
+        for key, value in section.values(record, new_lay).items():
+            put(key if key in old_lay.fields else None, key, section.what(new_lay, key), value)
     pairs = match(old, new)
     extras = [c.key for c in new_kind.extra_inputs]
     for j, ind in enumerate(new.indicators):

@@ -140,9 +140,5 @@ class _WorkbookReader:
         except XlformError:  # the issuer's registry names a kind this xlform lacks: not the department's to fix
             problems.append(problem("internal", info.name))
             return record
-        if "declared_indicators" in kind.sections:  # a 绩效目标申报表: its own reader (xlform/returns/declaration.py)
-            from .declaration import DeclarationSheetReader
-            return DeclarationSheetReader(self.pkg.sheet(info), info.name, sheet_name, project, kind, version, entry,
-                                          record, reg.get("issued")).read()
         return SheetReader(self.pkg.sheet(info), info.name, sheet_name, project, kind, version, entry,
                            record, reg.get("issued")).read()

@@ -15,7 +15,7 @@ from ..form.layout import ref as cell_ref
 from ..kinds.forms import FormKind
 from ..messages import problem
 from ..scoring.scoring import TIERS
-from ..storage.record import IndicatorRecord, Record
+from ..storage.record import Record
 from ..xlsx.metadata import META_SHEET
 from ..xlsx.reader import EMPTY, Cell, Sheet
 from .values import NotANumber, read_number, read_text
@@ -105,11 +105,13 @@ _NOT_PLACEHOLDERS = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
 
 
 @functools.lru_cache(maxsize=256)   # a form has a few formats, met on every return
-def _hides_value(code: str) -> bool:
-    """A number format with a section (positive; negative; zero) that shows no digit of the value."""
+def _hides_value(code: str, date: bool = False) -> bool:
+    """A number format with a section (positive; negative; zero) that shows no digit of the value (of a
+    date input: no part of the date)."""
+    shows = r"[ymd]" if date else r"[0#?@]|general"
     for section in code.split(";")[:3]:
         bare = _NOT_PLACEHOLDERS.sub("", section)
-        if not re.search(r"[0#?@]|general", bare, re.I):
+        if not re.search(shows, bare, re.I):
             return True
     return False
 
@@ -128,8 +130,11 @@ def _show(v) -> str:
 
 
 class SheetReader:
-    """Checks one project sheet against its issued template and reads its inputs (the 自评表; a 绩效目标申报表
-    is read by declaration.DeclarationSheetReader)."""
+    """Checks one project sheet against its issued template and reads its inputs: the locked cells and the
+    display here, the inputs by the form's sections (kinds/sections.py), each reading, checking and filling
+    its part of the record."""
+
+    show = staticmethod(_show)
 
     def __init__(self, sheet: Sheet, actual_name: str, issued_name: str, project: Project, kind: FormKind,
                  version: int, entry: dict, record: Record, issued: str | None = None):
@@ -144,12 +149,17 @@ class SheetReader:
             self.lay = _layout(project, kind)
             self.expected = _expected(project, kind, version, issued_name)
         self.invalid: set[str] = set()
+        self.catalogue = {code: entry for s in self.lay.sections for code, entry in s.messages.items()} or None
 
     def at(self, cell: str) -> str:
         return f"{self.name}!{cell}"
 
     def add(self, code: str, cell: str, **values):
-        self.problems.append(problem(code, self.at(cell), **values))
+        """A problem at a cell of this sheet: of the catalogue (messages.py) or of the form's own sections."""
+        self.problems.append(problem(code, self.at(cell), self.catalogue, **values))
+
+    def cell(self, ref: str) -> Cell:
+        return self.sheet.cells.get(ref, EMPTY)
 
     def value(self, cell: str):
         return self.sheet.cells.get(cell, EMPTY).value
@@ -162,11 +172,19 @@ class SheetReader:
             self.problems.append(problem("protection_removed", self.name))
         self.check_locked_cells()
         self.check_display()
-        inputs = self.read_inputs()
-        result = evaluate_form(lay, inputs)
-        self.check_inputs(inputs, result)
-        self.check_cached(result)
-        return self.build(inputs, result)
+        inputs: Inputs = {}
+        for section in lay.sections:
+            section.read(self, inputs)
+        result = evaluate_form(lay, inputs) if lay.scored else None
+        self.check_fields(inputs)
+        for section in lay.sections:
+            section.check(self, inputs, result)
+        if result is not None:
+            self.check_cached(result)
+        self.record.template["form"] = self.kind.name
+        for section in lay.sections:
+            section.fill(self, inputs, result)
+        return self.record
 
     # -- what the department may not change ------------------------------------------------------
     def check_locked_cells(self):
@@ -215,8 +233,9 @@ class SheetReader:
         watched = {ref for ref, e in self.expected.cells.items() if e.formula is not None}
         watched |= {f.cell for f in self.lay.inputs().values()}
         watched -= {self.lay.fields["grade"].cell} if "grade" in self.lay.fields else set()  # text, labelled by format
+        dates = {f.cell for f in self.lay.inputs().values() if f.type == "date"}
         for ref, code in sorted(getattr(self.sheet, "cell_formats", {}).items(), key=lambda x: _row_col(x[0])):
-            if ref in watched and _hides_value(code):
+            if ref in watched and _hides_value(code, ref in dates):
                 self.add("number_format", ref, format=code)
 
     # -- inputs ------------------------------------------------------------------------------
@@ -245,94 +264,38 @@ class SheetReader:
             return None
         return text
 
-    def check_input_formulas(self):
-        """A formula typed into an input cell: its cached result is read (none after an openpyxl save)."""
-        for f in self.lay.inputs().values():
+    def read_fields(self, section: str, inputs: Inputs, types: tuple | None = None) -> None:
+        """The inputs a section placed (of those types of value, or all), each by its type; a formula typed
+        into one is reported (its cached result is read: none after an openpyxl save)."""
+        for key, f in self.lay.inputs().items():
+            if f.section != section or (types is not None and f.type not in types):
+                continue
             got = self.sheet.cells.get(f.cell, EMPTY)
             if got.formula is not None:
                 self.add("input_formula", f.cell, formula=got.formula, value=_show(got.value))
-
-    def read_inputs(self) -> Inputs:
-        self.check_input_formulas()
-        inputs: Inputs = {}
-        for key, f in self.lay.inputs().items():
             if f.type == "text":
-                inputs[key] = read_text(self.value(f.cell))
+                inputs[key] = read_text(got.value)
             elif f.type == "tier":
                 inputs[key] = self.tier(key)
             else:
                 inputs[key] = self.number(key, percent=f.type in ("percent", "qualitative"))
-        return inputs
 
-    def check_inputs(self, inputs: Inputs, result):
-        lay, p, k = self.lay, self.project, self.kind
-        for row in k.fund_rows:
-            key, annual = f"funds.{row}.executed", p.funds.rows[row].annual
-            v, cell, label = inputs[key], lay.cell(key), lay.fields[key].label
-            words = dict(executed_label=k.label("executed"), annual_label=k.label("annual"))  # the kind's terms
-            if v is None and key not in self.invalid and annual > 0:
-                self.add("blank_executed", cell, row=label, annual=f"{annual:g}", **words)
-            elif v is not None and v < 0:
-                self.add("negative", cell, what=words["executed_label"], value=f"{v:g}")
-            elif v is not None and v > annual + 1e-9:
-                self.add("over_budget", cell, row=label, executed=f"{v:g}", annual=f"{annual:g}", **words)
-        if result.needs.get("funds.reason") and not inputs.get("funds.reason"):
-            self.add("funds_reason_missing", lay.cell("funds.reason"), rate=f"{result['funds.rate']:.2%}",
-                     threshold=f"{k.spec['funds']['reason_below']:.0%}")
-        if "goal.actual" in inputs and inputs["goal.actual"] is None:   # (a kind may have no goal section)
-            self.add("blank_goal_actual", lay.cell("goal.actual"))
-        for key, f in lay.inputs().items():
-            if f.type == "text" and inputs[key] and f.limit and len(inputs[key]) > f.limit:
-                self.add("text_too_long", f.cell, limit=f.limit, length=len(inputs[key]))
-            elif f.type == "extra_number" and inputs[key] is not None and inputs[key] < 0:
-                self.add("negative", f.cell, what=f.label, value=_show(inputs[key]))
-        for key in [*k.spec.get("text_rows", {}).get("keys", ()), *k.spec.get("signatures", ())]:
-            if inputs.get(key) is None:
-                self.add("blank_text", lay.cell(key), label=lay.fields[key].label)
-        for i, (ind, rule) in enumerate(zip(p.indicators, lay.rules())):
-            self.check_indicator(i, ind, rule, inputs, result)
-
-    def check_indicator(self, i, ind, rule, inputs, result):
-        lay, key = self.lay, f"indicators.{i}"
-        x, cell = inputs[f"{key}.actual"], lay.cell(f"{key}.actual")
-        kind = lay.fields[f"{key}.actual"].type
-        if x is None and f"{key}.actual" not in self.invalid:
-            self.add("blank_actual", cell, name=ind.name)
-        elif isinstance(x, float) and kind == "qualitative" and not 0 <= x <= 1:
-            self.add("percent_range", cell, value=f"{x * 100:g}%")
-        elif isinstance(x, float) and x < 0:
-            self.add("negative", cell, what="实际完成值", value=_show(x))
-        if rule.manual:
-            s, s_cell = inputs[f"{key}.score"], lay.cell(f"{key}.score")
-            if s is None and f"{key}.score" not in self.invalid:
-                self.add("blank_score", s_cell, name=ind.name)
-            elif s is not None and not 0 <= s <= ind.weight:
-                self.add("score_out_of_range", s_cell, score=f"{s:g}", weight=f"{ind.weight:g}")
-            elif s is not None and not rule.valid_score(x, s, ind.weight):
-                low, high, closed = rule.score_range(x, ind.weight)
-                self.add("score_out_of_tier", s_cell, score=f"{s:g}", tier=x,
-                         range=f"{low:g} 至 {high:g}" + ("" if closed else "（不含）"))
-        reason, why_cell = inputs[f"{key}.reason"], lay.cell(f"{key}.reason")
-        score = result[f"{key}.score"]
-        if result.needs[f"{key}.reason"] and not reason and not (kind == "tier" and x is None):
-            # (no tier chosen: blank_actual or not_a_tier said so; the reason is asked for once one is)
-            if kind == "tier" and x != TIERS[0][0]:
-                self.add("reason_tier", why_cell, name=ind.name, tier=x)
-            elif score is not None and score < ind.weight:
-                self.add("reason_missing", why_cell, name=ind.name, score=f"{score:g}", weight=f"{ind.weight:g}")
-            else:
-                self.add("reason_overshoot", why_cell, name=ind.name, actual=_show(x), target=ind.target.text,
-                         overshoot=f"{lay.profile.overshoot:.0%}")
+    def check_fields(self, inputs: Inputs) -> None:
+        """What holds for every input read, whichever section placed it: a text within its limit, a number
+        of the kind's own columns not below 0."""
+        fields = self.lay.fields
+        for key, v in inputs.items():
+            f = fields[key]
+            if f.type == "text" and v and f.limit and len(v) > f.limit:
+                self.add("text_too_long", f.cell, limit=f.limit, length=len(v))
+            elif f.type == "extra_number" and v is not None and v < 0:
+                self.add("negative", f.cell, what=f.label, value=_show(v))
 
     def check_cached(self, result):
         """Cached formula values that disagree with the rules (stale, or computed by an edited formula)."""
-        lay = self.lay
-        keys = ["funds.total.executed", "funds.rate", "funds.score", "total_score", "grade"]
-        keys += [f"indicators.{i}.score" for i in range(len(self.project.indicators))]
         flagged = {p.where for p in self.problems if p.code == "formula_changed"}
-        for key in keys:
-            f = lay.fields.get(key)
-            if f is None or f.role != "formula":
+        for key, f in self.lay.fields.items():
+            if f.role != "formula" or key not in result.values:
                 continue
             value = result[key]
             got = self.sheet.cells.get(f.cell, EMPTY)
@@ -344,35 +307,3 @@ class SheetReader:
             if got.value == "" and value is None or got.value == value:
                 continue
             self.add("stale_value", f.cell, cached=_show(got.value), computed=_show(value))
-
-    # -- the record ---------------------------------------------------------------------------
-    def build(self, inputs: Inputs, result) -> Record:
-        p, r, k = self.project, self.record, self.kind
-        r.template["form"] = k.name
-        r.project = {"name": p.project, "department": p.department, "implementer": p.implementer, "year": p.year,
-                     **p.extra}
-        rows = {row: {"initial": p.funds.rows[row].initial, "annual": p.funds.rows[row].annual,
-                      "executed": inputs[f"funds.{row}.executed"]} for row in k.fund_rows}
-        executed = [inputs[f"funds.{row}.executed"] for row in k.fund_rows]
-        rows["total"] = {"initial": p.funds.total.initial, "annual": p.funds.total.annual,
-                         "executed": None if all(v is None for v in executed) else result["funds.total.executed"]}
-        r.funds = {"weight": p.funds.weight, "rows": rows, "rate": result["funds.rate"],
-                   "score": result["funds.score"]}
-        r.goal = {"expected": p.goal, "actual": inputs.get("goal.actual")}
-        extras = [c.key for c in k.extra_inputs]
-        r.indicators = [IndicatorRecord(ind.id, ind.level1, ind.level2, ind.name, ind.target.text,
-                                        inputs[f"indicators.{i}.actual"], ind.weight, result[f"indicators.{i}.score"],
-                                        inputs[f"indicators.{i}.reason"],
-                                        {c: inputs[f"indicators.{i}.{c}"] for c in extras})
-                        for i, ind in enumerate(p.indicators)]
-        r.extra = {key: inputs[key] for key in lay_extras(self.lay)}
-        r.total_score = result["total_score"]
-        r.grade = result["grade"]
-        return r
-
-
-
-def lay_extras(lay) -> list[str]:
-    """The project-level inputs a kind adds beyond the shared record (funds 原因, 评价结论, signatures …)."""
-    return [key for key in lay.inputs() if not key.startswith(("funds.", "goal.", "indicators.")) or
-            key == "funds.reason"]
