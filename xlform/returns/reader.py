@@ -11,7 +11,8 @@ from ..messages import problem
 from ..storage.record import Record
 from ..xlsx.metadata import META_SHEET, parse_meta, sheet_rows
 from ..xlsx.reader import EMPTY, BadWorkbook, Package
-from .sheet import SheetReader
+from . import quality
+from .sheet import SheetReader, issued_layout
 from .values import read_text
 
 WORKBOOKS = {".xlsx", ".xlsm"}
@@ -144,5 +145,7 @@ class _WorkbookReader:
             from .declaration import DeclarationSheetReader
             return DeclarationSheetReader(self.pkg.sheet(info), info.name, sheet_name, project, kind, version, entry,
                                           record, reg.get("issued")).read()
-        return SheetReader(self.pkg.sheet(info), info.name, sheet_name, project, kind, version, entry,
-                           record, reg.get("issued")).read()
+        record = SheetReader(self.pkg.sheet(info), info.name, sheet_name, project, kind, version, entry,
+                             record, reg.get("issued")).read()
+        quality.flag(record, issued_layout(project, kind, reg.get("issued")), info.name)  # 质量提示: warnings
+        return record
