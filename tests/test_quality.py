@@ -5,16 +5,19 @@ Every flag has a return that has it and one that does not, filled as real files 
 written with cached values as Excel saves them)."""
 import csv
 import json
+import os
+from pathlib import Path
 
 import openpyxl
 import pytest
+import yaml
 from click.testing import CliRunner
 
-from helpers import definition, fill_openpyxl, load_def, make_inputs, cells_for
+from helpers import cells_for, definition, fill_openpyxl, load_def, make_inputs
 from xlform.cli import main
 from xlform.issue.registry import Registry
 from xlform.issue.renderer import render
-from xlform.returns.quality import EMPTY_WORDS, REPEATED_AT, SHORT_BELOW
+from xlform.returns.quality import EMPTY_WORDS, SHORT_BELOW
 from xlform.returns.reader import read
 
 # rows 13-17 of the national form; E target, F 实际完成值, H 得分, I 偏差原因; 总分 in H18
@@ -79,8 +82,11 @@ def test_a_reason_that_explains_or_is_not_asked_for_is_not_flagged(form):
     assert r.problems == []
 
 
-def test_thresholds_are_named():
-    assert {"无", "暂无", "没有"} <= EMPTY_WORDS and SHORT_BELOW == 4 and REPEATED_AT == 3
+def test_the_shortest_narrative_that_counts_is_named(form):
+    flagged = returned(form, typed([2, *MET[1:]], ["场地未定"[:SHORT_BELOW - 1], None, None, None, None]))
+    counted = returned(form, typed([2, *MET[1:]], ["场地未定"[:SHORT_BELOW], None, None, None, None]))
+    assert at(flagged, "quality_empty_text") == ["自评表!I13"] and at(counted, "quality_empty_text") == []
+    assert "无" in EMPTY_WORDS and "暂无" in EMPTY_WORDS
 
 
 # -- the same 偏差原因 on several indicators -----------------------------------------------------------------
@@ -151,11 +157,8 @@ def test_a_return_filled_in_libreoffice_has_its_flags_and_a_careful_one_none(lo,
 
 # -- the Sichuan form: 原因, 评价结论, 存在问题, 改进措施 ---------------------------------------------------------
 def test_sichuan_narratives_that_say_nothing_are_flagged(tmp_path):
-    from pathlib import Path
-    from helpers import load_def as _load
-    import yaml
     data = yaml.safe_load((Path(__file__).parent.parent / "examples" / "sc-2023-01.yaml").read_text(encoding="utf-8"))
-    p = _load(tmp_path, data, "sc.yaml")
+    p = load_def(tmp_path, data, "sc.yaml")
     reg = Registry(tmp_path / "r.db")
     [issued] = render([p], tmp_path / "issued", registry=reg)
     reg.close()
@@ -189,7 +192,6 @@ COPIED = "受疫情影响，部分培训活动未能如期开展，已调整至�
 
 
 def test_the_same_text_in_different_departments_is_flagged_in_the_summary_reports_and_export(tmp_path, db_url):
-    import os
     forms = {}
     for tid, department in [("a-1", "甲局"), ("a-2", "甲局"), ("b-1", "乙局")]:
         p = load_def(tmp_path, definition(INDICATORS, id=tid, department=department, implementer=department,
@@ -251,3 +253,53 @@ def test_the_same_text_in_different_departments_is_flagged_in_the_summary_report
     assert copied(records) == {"a-1": [], "a-2": [], "b-1": []}
     wb = openpyxl.load_workbook(tmp_path / "summary.xlsx")
     assert [r for r in wb["质量"].iter_rows(min_row=2, values_only=True) if r[5] == "与其他部门雷同"] == []
+
+
+# -- the desk -------------------------------------------------------------------------------------------------
+def test_the_desk_answers_an_upload_with_its_flags_and_works_out_copies_across_departments(tmp_path, db_url):
+    from desk_helpers import INDICATORS as DESK_INDICATORS, REASON_CELL, csrf_of, set_up
+    from xlform.desk import auth
+    from xlform.desk.app import DeskConfig, create_app
+    from xlform.kinds.forms import form_kind
+    from xlform.storage.db import locate
+    from xlform.storage.store import Store
+    from xlform.xlsx.writer import SheetSpec, write
+    assert DESK_INDICATORS[0][2] == "培训次数" and REASON_CELL == "自评表!I13"
+    office = set_up(tmp_path, db_url)
+    app = create_app(DeskConfig(office["location"], locate(office["registry"], Path("unused")), tmp_path / "up",
+                                auth.Password.of("口令-2026-质量")))
+    client = app.test_client()
+
+    def send(department, tid, reason):
+        """Two trainings of four (a 偏差原因 asked for), saved as Excel saves a return, sent by its department."""
+        project = office["forms"][tid][0]
+        dst = tmp_path / f"{tid}.xlsx"
+        typing = make_inputs({"fiscal": 100}, "按计划完成年度总体目标。", [2, 0.85, "达成年度指标", 0.95],
+                             [reason, None, None, "发放问卷120份，满意率95%"], [None, None, 20, None])
+        write(str(dst), [SheetSpec(project, form_kind(project.form), 1, "自评表", typing)], None,
+              "2026-01-01T00:00:00+00:00")
+        token = office["tokens"][department]
+        page = client.get(f"/d/{token}")
+        return client.post(f"/d/{token}/upload", data={"files": [(open(dst, "rb"), dst.name)],
+                                                        "csrf": csrf_of(page.text)},
+                           content_type="multipart/form-data", follow_redirects=True).text
+
+    def copied():
+        store = Store(office["location"], create=False)
+        try:
+            return {r["template"]["id"]: [p["cell"] for p in r["problems"] if p["code"] == "quality_copied"]
+                    for r in store.current_records()}
+        finally:
+            store.close()
+
+    # the answer shows the flag at its cell: received, with a 提示 to check
+    html = send("甲局", "desk-a-01", "暂无")
+    assert REASON_CELL in html and "“培训次数”的偏差原因只填写了“暂无”" in html and "有警告" in html
+    # the same explanation from 甲局 and 乙局: flagged once the second is stored, and gone once corrected
+    send("甲局", "desk-a-01", COPIED)
+    assert copied() == {"desk-a-01": []}
+    send("乙局", "desk-b-01", COPIED)
+    assert copied() == {"desk-a-01": [REASON_CELL], "desk-b-01": [REASON_CELL]}
+    send("乙局", "desk-b-01", "监管人员调整，两场培训推迟到次年")
+    assert copied() == {"desk-a-01": [], "desk-b-01": []}
+
