@@ -40,7 +40,12 @@ _NOISE = re.compile(r"[\s\W_]+")   # spaces and punctuation (Chinese and ASCII),
 
 def normalized(text) -> str:
     """A narrative as compared: full-width as half-width, lower case, without spaces or punctuation."""
-    return _NOISE.sub("", unicodedata.normalize("NFKC", str(text))).lower() if text else ""
+    if not text:
+        return ""
+    core = _NOISE.sub("", str(text))       # the full-width punctuation first: what is left is mostly NFKC already
+    if not unicodedata.is_normalized("NFKC", core):   # (the quick check costs far less than NFKC)
+        core = _NOISE.sub("", unicodedata.normalize("NFKC", core))
+    return core.lower()
 
 
 def says_nothing(text) -> bool:
@@ -123,11 +128,21 @@ def flag_copies(store, registry) -> int:
     at each place it stands, in the store (the last run's flags replaced): what `xlform collect` runs once the
     files are stored. Returns how many returns gained or lost a flag."""
     from .sheet import issued_layout
+    # two passes over the texts, so that a large collection is never held: which texts (by hash) stand in
+    # more than one department's returns, then those texts' places
+    first: dict[int, object] = {}     # hash of a text -> the one department it was found in, or MANY
+    for row in store.current_texts(COPIED_FROM):
+        core = normalized(row[-1])
+        if len(core) >= COPIED_FROM:
+            seen = first.setdefault(hash(core), row[1])
+            if seen is not _MANY and seen != row[1]:
+                first[hash(core)] = _MANY
     groups: dict[str, list[tuple]] = {}
     for row in store.current_texts(COPIED_FROM):
         core = normalized(row[-1])
-        if len(core) >= COPIED_FROM and core not in EMPTY_WORDS:
+        if len(core) >= COPIED_FROM and first.get(hash(core)) is _MANY:
             groups.setdefault(core, []).append(row)
+    del first
     layouts: dict[tuple, object] = {}
 
     def layout_of(template_id, version):
@@ -157,6 +172,9 @@ def flag_copies(store, registry) -> int:
                 flags.setdefault(sid, []).append({"cell": found.where, "severity": found.severity,
                                                   "message": found.message})
     return store.replace_flags("quality_copied", flags)
+
+
+_MANY = object()
 
 
 def _kind(form: str | None):

@@ -364,21 +364,26 @@ class Store:
         return found
 
     # -- flags across returns (xlform/returns/quality.py) -------------------------------------------
-    def current_texts(self, shortest: int) -> list[tuple]:
+    def current_texts(self, shortest: int, page: int = 500):
         """(submission id, department, project, template id, version, sheet, field key, indicator name, text)
         of every text of the current submissions at least `shortest` characters long: each 偏差原因 (key
-        "indicators.N.reason"), the goal's 实际完成情况 ("goal.actual") and the kind's own texts (their keys)."""
+        "indicators.N.reason"), the goal's 实际完成情况 ("goal.actual") and the kind's own texts (their keys).
+        A generator, `page` submissions at a time: a large collection is never held whole."""
+        ids = sorted(r[0] for r in self.db.all("SELECT id FROM submissions WHERE status='current'"))
         head = "SELECT s.id, s.department, s.project, s.template_id, s.version, s.sheet, "
-        current = " JOIN submissions s ON s.id = t.submission_id WHERE s.status='current' AND LENGTH({}) >= ?"
-        rows = [(*r[:6], f"indicators.{r[6]}.reason", r[7], r[8]) for r in self.db.all(
-            head + "t.position, t.name, t.deviation_reason FROM indicators t" + current.format("t.deviation_reason"),
-            shortest)]
-        rows += [(*r[:6], "goal.actual", None, r[6]) for r in self.db.all(
-            head + "t.goal_actual FROM projects t" + current.format("t.goal_actual"), shortest)]
-        rows += [(*r[:6], r[6], None, r[7]) for r in self.db.all(
-            head + "t.key, t.value FROM extra_values t" + current.format("t.value") + " AND t.position = -1",
-            shortest)]
-        return sorted(rows, key=lambda r: r[0])
+        current = (" JOIN submissions s ON s.id = t.submission_id WHERE t.submission_id BETWEEN ? AND ? AND s.status='current' "
+                   "AND LENGTH({}) >= ?")
+        for start in range(0, len(ids), page):
+            span = (ids[start], ids[min(start + page, len(ids)) - 1], shortest)
+            rows = [(*r[:6], f"indicators.{r[6]}.reason", r[7], r[8]) for r in self.db.all(
+                head + "t.position, t.name, t.deviation_reason FROM indicators t" +
+                current.format("t.deviation_reason"), *span)]
+            rows += [(*r[:6], "goal.actual", None, r[6]) for r in self.db.all(
+                head + "t.goal_actual FROM projects t" + current.format("t.goal_actual"), *span)]
+            rows += [(*r[:6], r[6], None, r[7]) for r in self.db.all(
+                head + "t.key, t.value FROM extra_values t" + current.format("t.value") + " AND t.position = -1",
+                *span)]
+            yield from sorted(rows, key=lambda r: r[0])
 
     def replace_flags(self, code: str, flags: dict[int, list[dict]]) -> int:
         """Make `flags` ({submission id: [{cell, severity, code, message}]}) the only problems of `code` on the
