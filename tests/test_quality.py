@@ -137,6 +137,18 @@ def test_actuals_equal_to_every_target_are_flagged(form):
     assert at(r, "quality_actual_is_target") == []
 
 
+def test_a_sheet_renamed_with_braces_is_flagged_under_its_name(form, tmp_path):
+    """The sheet's name is the workbook's data: "{0}" in it is text, never a format to fill."""
+    project, blank, registry = form
+
+    def rename(wb):
+        wb["自评表"].title = "自评{0}表"
+    dst = fill_openpyxl(blank, tmp_path / "renamed.xlsx", cells_for(project, typed(MET)), edit=rename)
+    [r] = read(dst, Registry(registry, create=False))
+    assert [(p.code, p.where) for p in r.problems] == [("sheet_renamed", "自评{0}表!A1"),
+                                                       ("quality_all_full", "自评{0}表!H18")]
+
+
 # -- LibreOffice-filled returns ------------------------------------------------------------------------------
 def test_a_return_filled_in_libreoffice_has_its_flags_and_a_careful_one_none(lo, form, tmp_path):
     careless = returned(form, typed([4, 0.9, 500, "达成年度指标", 1.0], ["无", "无", "无", "无", "无"]), "careless.xlsx", lo)

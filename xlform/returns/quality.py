@@ -76,7 +76,9 @@ def flag(record: Record, lay, sheet: str):
     """Add the quality flags of one 自评表 record, read against its layout `lay`, at cells of `sheet`."""
     if not record.indicators:
         return
-    at = f"{sheet}!{{}}".format
+
+    def at(cell: str) -> str:   # (the sheet's name is the workbook's: never a format string)
+        return f"{sheet}!{cell}"
     add = record.problems.append
     inds, rules, targets = record.indicators, lay.rules(), [i.target for i in lay.project.indicators]
     extra = record.extra
@@ -134,9 +136,10 @@ def flag_copies(store, registry) -> int:
     for row in store.current_texts(COPIED_FROM):
         core = normalized(row[-1])
         if len(core) >= COPIED_FROM:
-            seen = first.setdefault(hash(core), row[1])
+            h = hash(core)
+            seen = first.setdefault(h, row[1])
             if seen is not _MANY and seen != row[1]:
-                first[hash(core)] = _MANY
+                first[h] = _MANY
     groups: dict[str, list[tuple]] = {}
     for row in store.current_texts(COPIED_FROM):
         core = normalized(row[-1])
@@ -150,7 +153,8 @@ def flag_copies(store, registry) -> int:
         if key not in layouts:
             reg = registry.lookup(template_id, version) if template_id and version is not None else None
             kind = reg and (reg["kind"] or _kind(reg["form"]))
-            layouts[key] = kind and issued_layout(reg["project"], kind, reg.get("issued"))
+            self_evaluation = kind and "declared_indicators" not in kind.sections   # not a 申报表
+            layouts[key] = issued_layout(reg["project"], kind, reg.get("issued")) if self_evaluation else None
         return layouts[key]
 
     flags: dict[int, list[dict]] = {}
