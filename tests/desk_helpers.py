@@ -44,9 +44,10 @@ def issue(folder: Path, registry_location) -> dict:
 
 def inputs(trainings: int) -> dict:
     """A department's typing: 100 of 100 executed, the trainings given, every other target met; with fewer
-    than 4 trainings and no 偏差原因 the form has one error (at REASON_CELL)."""
+    than 4 trainings and no 偏差原因 the form has one error (at REASON_CELL). The 满意度 is explained: all full
+    marks with no narrative at all is a quality flag."""
     return make_inputs({"fiscal": 100}, "按计划完成年度总体目标。", [trainings, 0.85, "达成年度指标", 0.95],
-                       [None] * 4, [None, None, 20, None])
+                       [None, None, None, "发放问卷120份，满意率95%"], [None, None, 20, None])
 
 
 def filled(project, dst: Path, trainings: int, version: int = 1) -> Path:

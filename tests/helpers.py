@@ -99,12 +99,14 @@ def fill_openpyxl(src, dst, cells: dict, sheet="自评表", edit=None):
 
 
 # A small form of four indicators (one of each kind of target), and a clean return of it: many tests tamper
-# with one of these.
+# with one of these. Every target is met, so the return explains something (I16): all full marks with no
+# narrative at all is a quality flag (xlform/returns/quality.py).
 SMALL = [("产出指标", "数量指标", "培训次数", "≥4次", 30),
          ("产出指标", "质量指标", "覆盖率", "≥80%", 30),
          ("效益指标", "社会效益指标", "群众意识", "不断提高", 20),
          ("满意度指标", "满意度指标", "满意度", "95%", 10)]
-GOOD = {"F7": 80, "F11": "完成", "F13": 4, "F14": 0.85, "F15": "达成年度指标", "H15": 20, "F16": 0.95}
+GOOD = {"F7": 80, "F11": "完成", "F13": 4, "F14": 0.85, "F15": "达成年度指标", "H15": 20, "F16": 0.95,
+        "I16": "发放问卷120份，满意率95%"}
 
 
 def small_form(folder: Path, registry: Path | None = None):

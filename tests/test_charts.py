@@ -30,7 +30,7 @@ def summary(db_url, returns, tmp_path):  # noqa: F811
 def test_chart_data_holds_the_numbers_of_the_current_returns(summary):
     path, records = summary
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["汇总", "图表", "指标", "问题", "未报送"]
+    assert wb.sheetnames == ["汇总", "图表", "指标", "问题", "质量", "未报送"]
     ws = wb["图表"]
     # the returns were filled to give 优 98 and 良 83 (甲局), 中 60.5, 差 38.5 and 优 98 (乙局)
     assert [tuple(row) for row in ws.iter_rows(min_row=1, max_row=6, max_col=2, values_only=True)] == [

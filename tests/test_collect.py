@@ -138,7 +138,7 @@ def test_tables_join_for_any_sqlite_client(collected):
 
 def test_summary_workbook(collected, corpus):
     wb = openpyxl.load_workbook(corpus["root"] / "summary.xlsx")
-    assert wb.sheetnames == ["汇总", "图表", "指标", "问题", "未报送"]
+    assert wb.sheetnames == ["汇总", "图表", "指标", "问题", "质量", "未报送"]
     ws = wb["汇总"]
     header = [c.value for c in ws[1]]
     assert header[:9] == ["主管部门", "项目名称", "模板编号", "版本", "全年预算数（万元）", "全年执行数（万元）", "执行率",
@@ -149,7 +149,10 @@ def test_summary_workbook(collected, corpus):
     assert two[4] == pytest.approx(66.19) and two[5] == pytest.approx(53.84) and two[8] == 98.13
     assert isinstance(two[6], float) and ws.cell(3, 7).number_format == "0.00%"
     assert two[9] == "优" and rows["xj-jrj-2019-03"][9] == "优"
-    assert rows["xj-jrj-2019-05"][12] == "有错误，需退回修改" and rows["xj-jrj-2019-03"][12] == "通过"
+    # -03 passes with quality flags (every indicator full, nothing said; 满意度 at 100%): warnings
+    assert rows["xj-jrj-2019-05"][12] == "有错误，需退回修改" and rows["xj-jrj-2019-03"][12] == "通过（有提示）"
+    quality = {(r[4], r[5]) for r in wb["质量"].iter_rows(min_row=2, values_only=True) if r[1] == rows["xj-jrj-2019-03"][1]}
+    assert quality == {("自评表!H28", "全部满分且无说明"), ("自评表!F26", "满意度恰为100%"), ("自评表!F27", "满意度恰为100%")}
     assert two[15] == "project"
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:")
     assert wb["指标"].max_row == 1 + 13 + 7 + 15 + 16 + 16

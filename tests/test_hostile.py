@@ -330,7 +330,8 @@ def test_a_label_excel_must_escape_reads_back_as_issued(tmp_path, label):
     reg = Registry(tmp_path / "r.db")
     [issued] = render([p], tmp_path / "issued", registry=reg)
     if "_x" not in label:  # openpyxl saves a literal _x000D_ unescaped: then every spreadsheet shows a CR
-        [r] = read(fill_openpyxl(issued.file, tmp_path / "f.xlsx", {"F7": 100, "F11": "完成", "F13": 4}), reg)
+        [r] = read(fill_openpyxl(issued.file, tmp_path / "f.xlsx", {"F7": 100, "F11": "完成", "F13": 4,
+                                                                     "I13": "四次培训均按计划完成"}), reg)
         assert r.problems == [] and r.indicators[0].name == label
     [r] = read(issued.file, reg)  # untouched: only the blanks are reported
     assert {p.code for p in r.problems} == {"blank_executed", "blank_actual", "blank_goal_actual"}

@@ -48,7 +48,7 @@ DEFINITION = {
 
 # the cells of the form (1-based rows): funds header 5-6, 年度资金总额 7, goal 8-9, indicators 10-15, total 16,
 # footer 17; the funds grid keeps to the right: 年初预算数 C … 得分 J
-FILLED = {"F7": 110, "G7": 25, "F9": "完成 52 处工程改造。", "F11": 52, "J11": "验收报告", "F12": 12,
+FILLED = {"F7": 110, "G7": 25, "F9": "完成 52 处工程改造。", "F11": 52, "I11": "两处工程提前完工", "J11": "验收报告", "F12": 12,
           "F13": 0.97, "J13": "检测报告", "F14": REACHED, "H14": 30, "F15": 0.93,
           "B17": "王芳", "E17": "027-87654321", "H17": JAN_15}
 

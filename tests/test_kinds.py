@@ -104,7 +104,8 @@ def test_sichuan_problems_name_their_cells(lo, sichuan, tmp_path):
         ("text_too_long", "自评表!C22"),
         ("score_out_of_tier", "自评表!J18"),     # 达成 asks 12 to 15 of 15
         ("reason_missing", "自评表!K18"),        # 11 is below the 分值
-        ("blank_text", "自评表!C25"), ("blank_text", "自评表!I25")])
+        ("blank_text", "自评表!C25"), ("blank_text", "自评表!I25"),
+        ("quality_empty_text", "自评表!C23"), ("quality_empty_text", "自评表!C24")])   # 存在问题, 改进措施: 无
     message = {x.code: x.message for x in r.problems}
     assert "预算执行率 62.94% 低于 90%" in message["funds_reason_missing"]
     assert message["over_budget"] == "财政专户管理资金的预算执行数 21 万元超过调整后预算数 20 万元，请核实。"
@@ -185,7 +186,7 @@ def test_a_third_kind_from_a_folder_round_trips(lo, tmp_path, monkeypatch):
     assert validation_at(ws, "J13").type == "textLength"
     lay = lay_of(p)
     # ten columns: the funds grid keeps to the right, so 全年执行数 is in G
-    cells = {"G7": 9.5, "F11": "完成", "F13": 150, "I13": "超额", "J13": "验收报告", "F14": 3000, "F15": 100,
+    cells = {"G7": 9.5, "F11": "完成", "F13": 150, "I13": "超额完成，增加两批次", "J13": "验收报告", "F14": 3000, "F15": 100,
              "J15": "挂牌名单", "F16": 2, "F17": 30, "F18": 10, "F19": REACHED, "H19": 10, "F20": REACHED, "H20": 10,
              "F21": 0.96}
     filled = tmp_path / "ev-filled.xlsx"

@@ -180,7 +180,8 @@ def test_outdated_version_is_a_warning(tmp_path):
     [v1] = render([load_def(tmp_path, d)], tmp_path / "v1", registry=reg)
     d["indicators"]["产出指标"]["数量指标"][0]["target"] = "≥2次"
     render([load_def(tmp_path, d)], tmp_path / "v2", registry=reg)
-    [r] = read(fill_openpyxl(v1.file, tmp_path / "f.xlsx", {"F7": 100, "F11": "完成", "F13": 1}), reg)
+    [r] = read(fill_openpyxl(v1.file, tmp_path / "f.xlsx", {"F7": 100, "F11": "完成", "F13": 1,
+                                                            "I13": "按计划完成一次"}), reg)
     assert [(p.code, p.severity) for p in r.problems] == [("outdated_version", "warning")]
     assert "第 1 版，当前为第 2 版" in r.problems[0].message and r.indicators[0].score == 90
 
@@ -281,7 +282,7 @@ def test_published_examples_filled_with_openpyxl(rendered, examples, published, 
     [r] = read(fill_openpyxl(rendered[p.id], tmp_path / "f.xlsx", cells_for(p, inputs_from(p, published[p.id]))),
                reg)
     assert r.total_score == 98.13 and r.funds["score"] == 8.13   # the qualitative 30 typed, within 达成
-    assert codes(r) == []
+    assert codes(r) == [("quality_all_full", "自评表!H20")]   # as the bureau returned it: 7 of 7 full, nothing said
     wb = openpyxl.load_workbook(tmp_path / "f.xlsx", data_only=True)
     assert wb["自评表"]["H24"].value is None  # really no cached value
 

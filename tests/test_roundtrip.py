@@ -19,12 +19,18 @@ EXPECTED_PROBLEMS = {
         ("reason_overshoot", "I21"),  # 3 of ≥2次
         ("reason_overshoot", "I23"),  # 3 of ≥2次
     ],                                # I20 (5 of ≥7次, 3.57) has its 偏差原因
-    "xj-jrj-2019-02": [],
-    "xj-jrj-2019-03": [],
-    "xj-jrj-2019-04": [],
-    "xj-jrj-2019-05": [],
-    "xj-jrj-2019-06": [],             # 100% against a bare "95%" is ≥95%: the full 10
-    "xj-jrj-2019-07": [],             # I13, I14, I18 have their reasons
+    # the quality flags of what the bureau returned (issue 20): every indicator full with nothing said,
+    # 满意度 at exactly 100%
+    "xj-jrj-2019-02": [("quality_all_full", "H20")],
+    "xj-jrj-2019-03": [("quality_all_full", "H28"), ("quality_satisfaction_full", "F26"),
+                       ("quality_satisfaction_full", "F27")],
+    "xj-jrj-2019-04": [("quality_all_full", "H29"), ("quality_satisfaction_full", "F27"),
+                       ("quality_satisfaction_full", "F28")],
+    "xj-jrj-2019-05": [("quality_all_full", "H29"), ("quality_satisfaction_full", "F27"),
+                       ("quality_satisfaction_full", "F28")],
+    "xj-jrj-2019-06": [("quality_all_full", "H24"),   # 100% against a bare "95%" is ≥95%: the full 10
+                       ("quality_satisfaction_full", "F23")],
+    "xj-jrj-2019-07": [("quality_satisfaction_full", "F21")],   # I13, I14, I18 have their reasons
 }
 
 # Where the bureau's published 得分 differ from the national rules: (what, published, rules).
@@ -137,7 +143,7 @@ def small(tmp_path):
     return issued.file, reg
 
 
-FILLED = {"F7": 100, "F11": "完成", "F13": 4, "F14": 2}
+FILLED = {"F7": 100, "F11": "完成", "F13": 4, "F14": 2, "I13": "四次均按计划完成"}   # a narrative: see quality.py
 
 
 @pytest.mark.parametrize("cells, unprotect, expected", [
@@ -187,8 +193,8 @@ def test_a_department_workbook_gives_one_record_per_sheet(lo, tmp_path):
     [issued] = render(projects, tmp_path / "out", per="department", registry=reg)
     assert issued.file.name == "财政局_预算处.xlsx"
     step = tmp_path / "step1.xlsx"
-    lo.fill(issued.file, step, {"F7": 50, "F11": "完成", "F13": 4}, sheet="项目0")
-    lo.fill(step, tmp_path / "done.xlsx", {"F7": 100, "F11": "完成", "F13": 2, "I13": "原因"}, sheet="项目2")
+    lo.fill(issued.file, step, {"F7": 50, "F11": "完成", "F13": 4, "I13": "四次均按计划完成"}, sheet="项目0")
+    lo.fill(step, tmp_path / "done.xlsx", {"F7": 100, "F11": "完成", "F13": 2, "I13": "培训场地未落实"}, sheet="项目2")
     records = read(tmp_path / "done.xlsx", reg)
     assert [(r.sheet, r.template["id"]) for r in records] == [("项目0", "d-0"), ("项目1", "d-1"), ("项目2", "d-2")]
     assert [r.total_score for r in records] == [95, None, 55]   # nothing typed on 项目1: no 总分 yet

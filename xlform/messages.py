@@ -65,6 +65,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reason_tier": ("error", "“{name}”完成情况为“{tier}”，须填写偏差原因分析及改进措施。"),
     "funds_reason_missing": ("error", "预算执行率 {rate} 低于 {threshold}，须填写原因。"),
     "blank_text": ("error", "{label}未填写，请填写。"),
+    # quality flags (xlform/returns/quality.py): what reviewers find in returns that pass every check
+    "quality_empty_text": ("warning", "{label}只填写了“{text}”，没有说明实际情况。请具体填写。"),
+    "quality_same_reason": ("warning", "“{name}”的偏差原因与本表另外 {others} 个指标完全相同（“{text}”）。请按各指标的实际情况分别说明。"),
+    "quality_copied": ("warning", "{label}与其他 {count} 个部门报表中的内容完全相同（如{department}“{project}”{where}）。请按本项目的实际情况填写，不要照抄。"),
+    "quality_all_full": ("warning", "全部 {count} 个指标均为满分，且偏差原因等说明均未填写实际内容。请核实自评是否如实反映项目情况。"),
+    "quality_cost_at_least": ("warning", "“{name}”是成本指标，年度指标值“{target}”却是越高越好。成本指标一般应为“≤”，请与下发单位核实。"),
+    "quality_satisfaction_full": ("warning", "满意度指标“{name}”的实际完成值恰为 100%。请核实是否有满意度调查支撑（“未收到投诉”不等于满意度 100%）。"),
+    "quality_actual_is_target": ("warning", "全部 {count} 个定量指标的实际完成值都与年度指标值完全相同。请核实是否按实际完成情况填写。"),
     # a filled 绩效目标申报表 (form kind declaration)
     "decl_attribute": ("error", "项目属性未选择或无效（现为“{value}”）。请从下拉列表选择：{choices}。"),
     "decl_goal_missing": ("error", "年度绩效目标未填写。请写明本项目年度要做什么、达到什么效果。"),

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..errors import CannotRun, reason
 from ..issue.registry import Registry, locate as registry_locate
+from ..returns.quality import flag_copies
 from ..returns.reader import OLD_FORMATS, WORKBOOKS, read_return
 from ..storage.db import SQLITE
 from ..storage.store import Prepared, Store
@@ -231,6 +232,7 @@ def collect(dirs, store: Store, registry_path, jobs: int = 0, progress: bool = F
                                   (lambda: None)))
         else:
             _run_workers(paths, jobs, store.location, registry_path, known, now, outcome, bar)
+        flag_copies(store, registry)   # 质量提示 across returns: the same text in different departments' returns
         outcome.missing = missing_returns(store, registry)
     finally:
         if bar:

@@ -9,6 +9,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from ..errors import XlformError
 from ..outputs import atomic_write
+from ..returns.quality import FLAGS
 from ..storage.record import own_fields
 from ..storage.store import Store
 
@@ -95,10 +96,18 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
                  ("状态", "text", 10)],
           [[d or "（未识别）", p, f, s, c, SEVERITY.get(sev, sev), code, m, {"rejected": "已拒收"}.get(st, "")]
            for d, p, f, s, c, sev, code, m, st in problems])
+    sheet("质量", *_quality(problems))
     sheet("未报送", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6)],
           [[m["department"], m["project"], m["template_id"], m["version"]] for m in missing])
     wb.close()
     atomic_write(Path(path), buffer.getvalue())
+
+
+def _quality(problems: list[tuple]) -> tuple[list, list]:
+    """Sheet 质量: the quality flags (质量提示, xlform/returns/quality.py) of the current returns, as the 问题 sheet orders them."""
+    rows = [[d, p, f, s, c, FLAGS[code], m] for d, p, f, s, c, sev, code, m, st in problems if code in FLAGS]
+    return ([("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
+             ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)], rows)
 
 
 def _charts(wb, store: Store, head, write):

@@ -8,15 +8,18 @@ becomes its current submission (the earlier one stays in the history as supersed
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
 import threading
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..returns.quality import flag_copies
 from ..returns.reader import OLD_FORMATS, WORKBOOKS, read_return
 from ..issue.registry import Registry
 from ..storage.db import SQLITE
@@ -165,6 +168,9 @@ class Intake:
             if not final.exists():
                 os.replace(path, final)          # published once committed; same content if already there
             unpublished = False
+            if up.result in ("stored", "duplicate"):   # 质量提示 across departments, this return among them
+                with self._sqlite_writer if store.location.engine == SQLITE else nullcontext():
+                    _flag_copies(store, registry)
             return up
         finally:
             if not unpublished:
@@ -194,6 +200,14 @@ class Intake:
                 store.retrying(write)
         else:
             store.retrying(write)
+
+
+def _flag_copies(store: Store, registry: Registry):
+    """The same text in different departments' returns (质量提示), worked out again with this return stored."""
+    try:
+        flag_copies(store, registry)
+    except Exception as e:  # the return is stored: the next upload or `collect` works the flags out again
+        logging.getLogger("xlform").warning("quality flags across returns failed: %s: %s", type(e).__name__, e)
 
 
 def is_blank(r) -> bool:

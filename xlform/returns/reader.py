@@ -11,6 +11,7 @@ from ..messages import problem
 from ..storage.record import Record
 from ..xlsx.metadata import META_SHEET, parse_meta, sheet_rows
 from ..xlsx.reader import EMPTY, BadWorkbook, Package
+from . import quality
 from .sheet import SheetReader
 from .values import read_text
 
@@ -140,5 +141,9 @@ class _WorkbookReader:
         except XlformError:  # the issuer's registry names a kind this xlform lacks: not the department's to fix
             problems.append(problem("internal", info.name))
             return record
-        return SheetReader(self.pkg.sheet(info), info.name, sheet_name, project, kind, version, entry,
-                           record, reg.get("issued")).read()
+        reader = SheetReader(self.pkg.sheet(info), info.name, sheet_name, project, kind, version, entry,
+                             record, reg.get("issued"))
+        record = reader.read()
+        if reader.lay.scored:   # a 自评表 (a 申报表 gives no scores and has no narratives to judge)
+            quality.flag(record, reader.lay, info.name)  # 质量提示: warnings
+        return record

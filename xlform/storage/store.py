@@ -363,6 +363,58 @@ class Store:
                 found.setdefault(r[0], []).append(tuple(r[1:5]))
         return found
 
+    # -- flags across returns (xlform/returns/quality.py) -------------------------------------------
+    def current_texts(self, shortest: int, page: int = 500):
+        """(submission id, department, project, template id, version, sheet, field key, indicator name, text)
+        of every text of the current submissions at least `shortest` characters long: each 偏差原因 (key
+        "indicators.N.reason"), the goal's 实际完成情况 ("goal.actual") and the kind's own texts (their keys).
+        A generator, `page` submissions at a time: a large collection is never held whole."""
+        ids = sorted(r[0] for r in self.db.all("SELECT id FROM submissions WHERE status='current'"))
+        head = "SELECT s.id, s.department, s.project, s.template_id, s.version, s.sheet, "
+        current = (" JOIN submissions s ON s.id = t.submission_id WHERE t.submission_id BETWEEN ? AND ? AND s.status='current' "
+                   "AND LENGTH({}) >= ?")
+        for start in range(0, len(ids), page):
+            span = (ids[start], ids[min(start + page, len(ids)) - 1], shortest)
+            rows = [(*r[:6], f"indicators.{r[6]}.reason", r[7], r[8]) for r in self.db.all(
+                head + "t.position, t.name, t.deviation_reason FROM indicators t" +
+                current.format("t.deviation_reason"), *span)]
+            rows += [(*r[:6], "goal.actual", None, r[6]) for r in self.db.all(
+                head + "t.goal_actual FROM projects t" + current.format("t.goal_actual"), *span)]
+            rows += [(*r[:6], r[6], None, r[7]) for r in self.db.all(
+                head + "t.key, t.value FROM extra_values t" + current.format("t.value") + " AND t.position = -1",
+                *span)]
+            yield from sorted(rows, key=lambda r: r[0])
+
+    def replace_flags(self, code: str, flags: dict[int, list[dict]]) -> int:
+        """Make `flags` ({submission id: [{cell, severity, code, message}]}) the only problems of `code` on the
+        current submissions: in the problems table, the stored record (what export and the summary read) and
+        its warnings count. A flag across returns comes and goes as other returns come in. Returns how many
+        submissions changed."""
+        def write() -> int:
+            changed = 0
+            with self.db.transaction():
+                old = {r[0] for r in self.db.all("SELECT DISTINCT p.submission_id FROM problems p JOIN submissions s "
+                                                 "ON s.id = p.submission_id WHERE p.code=? AND s.status='current'",
+                                                 code)}
+                for sid in sorted(old | set(flags)):
+                    row = self.db.one("SELECT record FROM submissions WHERE id=? AND status='current'", sid)
+                    if row is None:
+                        continue
+                    record = json.loads(row[0])
+                    new = [{"severity": p["severity"], "cell": p["cell"], "code": code, "message": p["message"]}
+                           for p in flags.get(sid, [])]
+                    if [p for p in record["problems"] if p["code"] == code] == new:
+                        continue
+                    record["problems"] = [p for p in record["problems"] if p["code"] != code] + new
+                    counts = [sum(p["severity"] == s for p in record["problems"]) for s in ("error", "warning")]
+                    self.db.execute("UPDATE submissions SET record=?, errors=?, warnings=? WHERE id=?",
+                                    (json.dumps(record, ensure_ascii=False), *counts, sid))
+                    self.db.execute("DELETE FROM problems WHERE submission_id=? AND code=?", (sid, code))
+                    self.db.insert_many("problems", [{"submission_id": sid, **p} for p in new])
+                    changed += 1
+            return changed
+        return self.retrying(write)
+
     # -- the desk: uploads and department links -------------------------------------------------
     def add_upload(self, now: str, department: str, original_name: str, sha: str | None, size: int, result: str,
                    errors: int, warnings: int, problems: list[dict]) -> int:
