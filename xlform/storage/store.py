@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import db as engines
 from .db import CURRENT_LOCK, SQLITE, Database, Location
-from .record import Record
+from .record import FIELDS as RECORD_FIELDS, Record
 
 DEFAULT = Path("output") / "collect.db"
 
@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS submissions (    -- one row per project sheet read (o
     modified TEXT, received_at TEXT NOT NULL,
     status TEXT NOT NULL,                   -- current | superseded | rejected
     errors INTEGER NOT NULL, warnings INTEGER NOT NULL, total_score {real},
-    record TEXT NOT NULL,                   -- the full record as JSON
+    record TEXT NOT NULL,                   -- the record as JSON, less its indicators and problems (their tables)
     form TEXT, grade TEXT                   -- the form kind, the 评价等级
 );
 CREATE INDEX IF NOT EXISTS submissions_template ON submissions(template_id, status);
@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS indicators (
 );
 CREATE TABLE IF NOT EXISTS extra_values (  -- what a form kind adds: per project (position -1) or indicator
     submission_id {int8} NOT NULL REFERENCES submissions(id), position INTEGER NOT NULL, key TEXT NOT NULL,
-    value TEXT, PRIMARY KEY (submission_id, position, key)
+    value TEXT,                             -- a text (a number is in `number`)
+    number {real}, PRIMARY KEY (submission_id, position, key)
 );
 CREATE TABLE IF NOT EXISTS problems (
     id {serial}, submission_id {int8} NOT NULL REFERENCES submissions(id),
@@ -80,7 +81,8 @@ _VIEWS = """
     LEFT JOIN projects p ON p.submission_id = s.id WHERE s.status = 'current';
 """
 _ADDED = {"submissions": {"form": "TEXT", "grade": "TEXT"},   # columns a database of xlform 0.1 lacks
-          "indicators": {"actual_text": "TEXT"}}
+          "indicators": {"actual_text": "TEXT"},
+          "extra_values": {"number": "{real}"}}   # and one of 0.2 (before each fact was stored once)
 
 
 @dataclass
@@ -111,7 +113,7 @@ class Prepared:
         return cls(bool(tid and p), tid,
                    {"sheet": r.sheet, "template_id": tid, "version": version, "department": p.get("department"),
                     "project": p.get("name"), "errors": len(r.errors), "warnings": len(r.warnings),
-                    "total_score": r.total_score, "record": r.to_json(), "form": r.template.get("form"),
+                    "total_score": r.total_score, "record": _head(r), "form": r.template.get("form"),
                     "grade": r.grade},
                    project,
                    [{"row": k, "initial": v["initial"], "annual": v["annual"], "executed": v["executed"]}
@@ -119,9 +121,8 @@ class Prepared:
                    [_indicator_row(n, i) for n, i in enumerate(r.indicators)],
                    [{"cell": x.where, "severity": x.severity, "code": x.code, "message": x.message}
                     for x in r.problems],
-                   [{"position": -1, "key": k, "value": _text(v)} for k, v in r.own.items()] +
-                   [{"position": n, "key": k, "value": _text(v)} for n, i in enumerate(r.indicators)
-                    for k, v in i.extra.items()])
+                   [_extra_row(-1, k, v) for k, v in r.own.items()] +
+                   [_extra_row(n, k, v) for n, i in enumerate(r.indicators) for k, v in i.extra.items()])
 
     @property
     def errors(self) -> int:
@@ -130,6 +131,25 @@ class Prepared:
     @property
     def warnings(self) -> int:
         return self.submission["warnings"]
+
+
+# Each fact is stored once. The indicators and the problems, most of a record, are rows of their tables only;
+# the record's JSON keeps the rest (the template's hash, the kind's own fields with their types, funds by row
+# and goal, a little of it repeated in columns to be queried), and the order of the indicators' own keys.
+# A database of xlform 0.2 kept each record whole in its JSON (with "indicators"): read as it is.
+INDICATOR_KEYS = "indicator_keys"
+
+
+def _head(r: Record) -> str:
+    d = r.to_dict()
+    del d["indicators"], d["problems"]
+    d[INDICATOR_KEYS] = list(dict.fromkeys(k for i in r.indicators for k in i.extra))
+    return json.dumps(d, ensure_ascii=False)
+
+
+def _extra_row(position: int, key: str, v) -> dict:
+    number, text = _number_or_text(v)
+    return {"position": position, "key": key, "value": text, "number": number}
 
 
 def _indicator_row(position: int, i) -> dict:
@@ -307,8 +327,56 @@ class Store:
     # -- queries ------------------------------------------------------------------------------
     def current_records(self) -> list[dict]:
         """The record of every current submission, by department and template id."""
-        rows = self.db.all("SELECT department, template_id, record FROM submissions WHERE status='current'")
-        return [json.loads(r[2]) for r in sorted(rows, key=lambda r: (_first(r[0]), _first(r[1])))]
+        return [r for part in self.records(self.current_ids()) for r in part]
+
+    def current_ids(self) -> list[int]:
+        """The current submissions' ids, by department and template id."""
+        rows = self.db.all("SELECT id, department, template_id FROM submissions WHERE status='current'")
+        return [r[0] for r in sorted(rows, key=lambda r: (_first(r[1]), _first(r[2])))]
+
+    def records(self, ids: list[int], chunk: int = 200, whole: bool = True):
+        """The records of the submissions `ids`, in that order, a list of up to `chunk` at a time (however
+        many there are, memory holds one chunk). whole=False: each record without its indicators and problems
+        (not read), with instead INDICATOR_KEYS, the keys its indicators' `extra` have."""
+        for start in range(0, len(ids), chunk):
+            part = ids[start:start + chunk]
+            marks = ",".join("?" * len(part))
+            heads = {sid: json.loads(text) for sid, text in
+                     self.db.all(f"SELECT id, record FROM submissions WHERE id IN ({marks})", *part)}
+            if not whole:
+                yield [_head_of(heads[sid]) for sid in part]
+                continue
+            todo = [sid for sid in part if "indicators" not in heads[sid]]
+            indicators, problems = self._parts(todo, {sid: heads[sid].get(INDICATOR_KEYS, []) for sid in todo})
+            yield [_record(heads[sid], indicators.get(sid, []), problems.get(sid, [])) for sid in part]
+
+    def _parts(self, ids: list[int], keys: dict[int, list[str]]) -> tuple[dict, dict]:
+        """{submission id: its indicators}, {submission id: its problems}, as the record's JSON has them."""
+        indicators: dict[int, list[dict]] = {}
+        problems: dict[int, list[dict]] = {}
+        if not ids:
+            return indicators, problems
+        marks = ",".join("?" * len(ids))
+        extras: dict[tuple[int, int], dict] = {}
+        for sid, position, key, value, number in self.db.all(
+                f"SELECT submission_id, position, key, value, number FROM extra_values WHERE position >= 0 AND "
+                f"submission_id IN ({marks})", *ids):
+            extras.setdefault((sid, position), {})[key] = value if number is None else number
+        for sid, position, *row in sorted(self.db.all(
+                "SELECT submission_id, position, indicator_id, level1, level2, name, target, actual, actual_text, "
+                f"weight, score, deviation_reason FROM indicators WHERE submission_id IN ({marks})", *ids)):
+            own = extras.get((sid, position), {})
+            order = keys[sid] + sorted(set(own) - set(keys[sid]))
+            iid, level1, level2, name, target, actual, actual_text, weight, score, reason = row
+            indicators.setdefault(sid, []).append(
+                {"id": iid, "level1": level1, "level2": level2, "name": name, "target": target,
+                 "actual": actual if actual_text is None else actual_text, "weight": _float(weight),
+                 "score": _float(score), "deviation_reason": reason, "extra": {k: own[k] for k in order if k in own}})
+        for sid, cell, severity, code, message, _ in sorted(self.db.all(
+                "SELECT submission_id, cell, severity, code, message, id FROM problems WHERE "
+                f"submission_id IN ({marks})", *ids), key=lambda r: r[5]):
+            problems.setdefault(sid, []).append({"severity": severity, "cell": cell, "code": code, "message": message})
+        return indicators, problems
 
     def current_templates(self) -> set[str]:
         return {r[0] for r in self.db.all("SELECT template_id FROM submissions WHERE status='current'")}
@@ -442,4 +510,22 @@ class Store:
 
 def _float(value):
     return None if value is None else float(value)
+
+
+def _head_of(stored: dict) -> dict:
+    if "indicators" not in stored:
+        return stored
+    head = {k: v for k, v in stored.items() if k not in ("indicators", "problems")}
+    head[INDICATOR_KEYS] = list(dict.fromkeys(k for i in stored["indicators"] for k in i.get("extra", {})))
+    return head
+
+
+def _record(head: dict, indicators: list[dict], problems: list[dict]) -> dict:
+    """A record's JSON form from its stored parts, its fields in Record's order (a whole record of xlform 0.2
+    comes back as it was)."""
+    if "indicators" in head:
+        return head
+    head.pop(INDICATOR_KEYS, None)
+    parts = {"indicators": indicators, "problems": problems}
+    return {name: parts[name] if name in parts else head[name] for name in RECORD_FIELDS if name in parts or name in head}
 
