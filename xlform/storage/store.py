@@ -138,6 +138,7 @@ class Prepared:
 # and goal, a little of it repeated in columns to be queried), and the order of the indicators' own keys.
 # A database of xlform 0.2 kept each record whole in its JSON (with "indicators"): read as it is.
 INDICATOR_KEYS = "indicator_keys"
+PROBLEM_COUNTS = "problem_counts"   # (Store.records with whole=False)
 
 
 def _head(r: Record) -> str:
@@ -337,14 +338,16 @@ class Store:
     def records(self, ids: list[int], chunk: int = 200, whole: bool = True):
         """The records of the submissions `ids`, in that order, a list of up to `chunk` at a time (however
         many there are, memory holds one chunk). whole=False: each record without its indicators and problems
-        (not read), with instead INDICATOR_KEYS, the keys its indicators' `extra` have."""
+        (not read), with instead INDICATOR_KEYS (the keys its indicators' `extra` have) and PROBLEM_COUNTS
+        ({"errors": n, "warnings": n})."""
         for start in range(0, len(ids), chunk):
             part = ids[start:start + chunk]
             marks = ",".join("?" * len(part))
-            heads = {sid: json.loads(text) for sid, text in
-                     self.db.all(f"SELECT id, record FROM submissions WHERE id IN ({marks})", *part)}
+            rows = self.db.all(f"SELECT id, record, errors, warnings FROM submissions WHERE id IN ({marks})", *part)
+            heads = {sid: json.loads(text) for sid, text, _, _ in rows}
             if not whole:
-                yield [_head_of(heads[sid]) for sid in part]
+                counts = {sid: {"errors": e, "warnings": w} for sid, _, e, w in rows}
+                yield [{**_head_of(heads[sid]), PROBLEM_COUNTS: counts[sid]} for sid in part]
                 continue
             todo = [sid for sid in part if "indicators" not in heads[sid]]
             indicators, problems = self._parts(todo, {sid: heads[sid].get(INDICATOR_KEYS, []) for sid in todo})
@@ -391,11 +394,20 @@ class Store:
     def problems_to_send_back(self) -> list[tuple]:
         """(submission id, cell, severity, code, message, department, project, path, sheet, status) of every
         problem of a current or rejected submission, by department, path and the order they were found."""
-        rows = self.db.all(
-            "SELECT p.submission_id, p.cell, p.severity, p.code, p.message, s.department, s.project, s.path, "
-            "s.sheet, s.status, p.id FROM problems p JOIN submissions s ON s.id = p.submission_id "
-            "WHERE s.status IN ('current', 'rejected')")
-        return [r[:10] for r in sorted(rows, key=lambda r: (_first(r[5]), _first(r[7]), r[10]))]
+        return [p for part in self.problems_in_order() for p in part]
+
+    def problems_in_order(self, chunk: int = 500):
+        """problems_to_send_back a list at a time, of up to `chunk` submissions (memory holds one list)."""
+        subs = self.db.all("SELECT id, department, project, path, sheet, status FROM submissions "
+                           "WHERE status IN ('current', 'rejected')")
+        subs.sort(key=lambda r: (_first(r[1]), _first(r[3]), r[0]))   # a file's problems in the order found
+        for start in range(0, len(subs), chunk):
+            part = {r[0]: r[1:] for r in subs[start:start + chunk]}
+            rows = self.db.all("SELECT submission_id, cell, severity, code, message, id FROM problems WHERE "
+                               f"submission_id IN ({','.join('?' * len(part))})", *part)
+            order = {sid: n for n, sid in enumerate(part)}
+            yield [(sid, cell, severity, code, message, *part[sid])
+                   for sid, cell, severity, code, message, _ in sorted(rows, key=lambda r: (order[r[0]], r[5]))]
 
     def unresolved(self) -> int:
         """Rejected files and current submissions with errors: what makes collect exit 1."""
