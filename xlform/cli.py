@@ -6,6 +6,7 @@ import os
 import re
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -345,15 +346,19 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
                                  exclude={Path(summary_path), *Path(report_dir).glob("*")})
         # the collected files are committed: each output is written, or fails on its own
         try:
+            started = time.monotonic()
             with failing("write", summary_path, "choose another file with --summary"):
                 write_summary(Path(summary_path), store, outcome.missing)
         except CannotRun as e:
             failures.append(e)
+        outcome.phases["summary"] = time.monotonic() - started
         try:
+            started = time.monotonic()
             with failing("write the reports to", report_dir, "choose another folder with --report"):
                 reports = write_reports(Path(report_dir), store, outcome.missing)
         except CannotRun as e:
             failures.append(e)
+        outcome.phases["reports"] = time.monotonic() - started
         bad = store.unresolved()
     finally:
         store.close()
