@@ -203,6 +203,39 @@ def _picklable(e: Exception) -> Exception:
         return RuntimeError(f"{type(e).__name__}: {e}")
 
 
+def beside(step):
+    """Start step() in a process of its own, beside this one (which goes on); the function returned waits for it
+    and gives what it returned, or raises what it raised. It opens its own database connections."""
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.SimpleQueue()
+
+    def run():
+        _die_with_parent()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides
+        try:
+            results.put(("done", step()))
+        except BaseException as e:
+            results.put(("failed", _picklable(e)))
+    process = ctx.Process(target=run, daemon=True)
+    process.start()
+
+    def wait():
+        try:
+            while results.empty() and process.is_alive():
+                time.sleep(0.02)
+        except BaseException:
+            process.terminate()
+            raise
+        process.join()
+        if results.empty():
+            raise CannotRun(f"a process writing the outputs stopped unexpectedly (exit {process.exitcode})")
+        how, what = results.get()
+        if how == "failed":
+            raise what
+        return what
+    return wait
+
+
 def _die_with_parent():
     """Linux: end this worker when the collecting process dies, even by SIGKILL."""
     try:

@@ -13,7 +13,9 @@ import io
 import pickle
 import re
 import tempfile
+import threading
 import zipfile
+from queue import Queue
 from pathlib import Path
 
 import xlsxwriter
@@ -74,6 +76,7 @@ class Table:
         self._flush()
         self.spool.seek(0)
         refs = [f'<c r="{xl_col_to_name(c)}' for c in range(self.columns)]
+        texts: dict[str, str] = {}   # a text's XML: a table repeats its department, project, level … row after row
         r = 1
         while True:
             try:
@@ -88,14 +91,21 @@ class Table:
                     if v is None:
                         continue
                     if v.__class__ is str:
-                        if _SPECIAL.search(v):
-                            v = _text(v)
-                        space = ' xml:space="preserve"' if _EDGE_SPACE.search(v) else ""
-                        parts.append(f'{ref}{r}"{style} t="inlineStr"><is><t{space}>{v}</t></is></c>')
+                        text = texts.get(v)
+                        if text is None:
+                            if len(texts) > 20_000:
+                                texts.clear()
+                            text = texts[v] = _inline(v)
+                        parts.append(f'{ref}{r}"{style} t="inlineStr">{text}</c>')
                     else:
                         parts.append(f'{ref}{r}"{style}><v>{v:.16G}</v></c>')
                 parts.append("</row>")
             yield "".join(parts).encode("utf-8")
+
+
+def _inline(v: str) -> str:
+    space = ' xml:space="preserve"' if _EDGE_SPACE.search(v) else ""
+    return f"<is><t{space}>{_text(v) if _SPECIAL.search(v) else v}</t></is>"
 
 
 class Book:
@@ -166,6 +176,32 @@ def _copy(xml: str, table: Table, info: zipfile.ZipInfo, package: zipfile.ZipFil
     entry.compress_type = zipfile.ZIP_DEFLATED
     with package.open(entry, "w", force_zip64=True) as w:
         w.write(head.encode("utf-8"))
-        for piece in table.xml(styles):
-            w.write(piece)
+        _write_beside(w, table.xml(styles))
         w.write(("</sheetData>" + tail).encode("utf-8"))
+
+
+def _write_beside(w, pieces):
+    """w.write(piece) for each piece, in a thread of its own: zlib compresses without the GIL, on another core
+    while the next piece is made."""
+    queue: Queue = Queue(maxsize=8)
+    failed: list[BaseException] = []
+
+    def writer():
+        while (piece := queue.get()) is not None:
+            if not failed:
+                try:
+                    w.write(piece)
+                except BaseException as e:   # (a full disk): raised in the caller
+                    failed.append(e)
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        for piece in pieces:
+            if failed:
+                break
+            queue.put(piece)
+    finally:
+        queue.put(None)
+        thread.join()
+    if failed:
+        raise failed[0]
