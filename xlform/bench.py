@@ -17,6 +17,7 @@ import io
 import multiprocessing
 import os
 import re
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -483,11 +484,14 @@ class Bench:
         cmd = [sys.executable, "-m", "xlform.cli", "collect", str(folder), "--db", str(db), "--jobs", str(jobs),
                "--quiet", "--registry", str(registry), "--summary", str(self.work / "s.xlsx"),
                "--report", str(self.work / "reports")]
+        cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
         seconds, peak, err = run_measured(cmd)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)   # collect and its workers, all waited for
+        cpu = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
         if f"{count} files: {count} read" not in err:
             raise RuntimeError(f"collect did not read every file: {err}")
         phases = re.search(r"\((reading .*)\)\s*$", err.strip().splitlines()[-1] if err.strip() else "")
-        return seconds, peak, phases.group(1) if phases else "", db.stat().st_size
+        return seconds, peak, f"CPU {cpu:.1f} s; " + (phases.group(1) if phases else ""), db.stat().st_size
 
     def render_parallel(self, count: int):
         folder = self.work / "defs-many"

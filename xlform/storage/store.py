@@ -335,7 +335,7 @@ class Store:
         rows = self.db.all("SELECT id, department, template_id FROM submissions WHERE status='current'")
         return [r[0] for r in sorted(rows, key=lambda r: (_first(r[1]), _first(r[2])))]
 
-    def records(self, ids: list[int], chunk: int = 200, whole: bool = True):
+    def records(self, ids: list[int], chunk: int = 50, whole: bool = True):
         """The records of the submissions `ids`, in that order, a list of up to `chunk` at a time (however
         many there are, memory holds one chunk). whole=False: each record without its indicators and problems
         (not read), with instead INDICATOR_KEYS (the keys its indicators' `extra` have) and PROBLEM_COUNTS
