@@ -49,20 +49,12 @@ class Table:
         self.spool = tempfile.TemporaryFile()
         self._pending: list[list] = []
 
-    def add(self, values):
-        """One row: numbers as numbers, None as an empty cell, anything else as its text."""
+    def add(self, values: list):
+        """One row: numbers as numbers, None as an empty cell, anything else as its text (checked as written)."""
         if self.rows + 1 >= MAX_ROWS:
             raise self.book.refused(self.sheet.name, self.rows + 1, 0, f"a sheet holds at most {MAX_ROWS:,} rows")
         self.rows += 1
-        row = []
-        for c, v in enumerate(values):
-            if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool)):
-                v = str(v)
-                if len(v) > MAX_TEXT:
-                    raise self.book.refused(self.sheet.name, self.rows, c, f"a cell holds at most {MAX_TEXT:,} "
-                                            f"characters, this text has {len(v):,}")
-            row.append(v)
-        self._pending.append(row)
+        self._pending.append(values)
         if len(self._pending) >= 500:
             self._flush()
 
@@ -87,18 +79,23 @@ class Table:
             for row in rows:
                 r += 1
                 parts.append(f'<row r="{r}">')
-                for ref, style, v in zip(refs, styles, row):
+                for c, (ref, style, v) in enumerate(zip(refs, styles, row)):
                     if v is None:
                         continue
-                    if v.__class__ is str:
-                        text = texts.get(v)
-                        if text is None:
-                            if len(texts) > 20_000:
-                                texts.clear()
-                            text = texts[v] = _inline(v)
-                        parts.append(f'{ref}{r}"{style} t="inlineStr">{text}</c>')
-                    else:
-                        parts.append(f'{ref}{r}"{style}><v>{v:.16G}</v></c>')
+                    if v.__class__ is not str:
+                        if isinstance(v, (int, float)) and not isinstance(v, bool):
+                            parts.append(f'{ref}{r}"{style}><v>{v:.16G}</v></c>')
+                            continue
+                        v = str(v)
+                    text = texts.get(v)
+                    if text is None:
+                        if len(v) > MAX_TEXT:
+                            raise self.book.refused(self.sheet.name, r - 1, c, f"a cell holds at most {MAX_TEXT:,} "
+                                                    f"characters, this text has {len(v):,}")
+                        if len(texts) > 20_000:
+                            texts.clear()
+                        text = texts[v] = _inline(v)
+                    parts.append(f'{ref}{r}"{style} t="inlineStr">{text}</c>')
                 parts.append("</row>")
             yield "".join(parts).encode("utf-8")
 
