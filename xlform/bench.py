@@ -672,7 +672,8 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=5, help="runs per figure; median, min and max are shown")
     ap.add_argument("--files", default="1000,10000", help="collection sizes, comma-separated")
     ap.add_argument("--keep", metavar="DIR", help="work in DIR and keep it")
-    ap.add_argument("--only", choices=["desk"], help="run one part alone (the desk: uploads to `xlform serve`)")
+    ap.add_argument("--only", choices=["desk", "collect"], help="run one part alone (the desk: uploads to `xlform "
+                    "serve`; collect: both corpora, kept with --keep for the next run)")
     ap.add_argument("--postgres", metavar="URL", help="an empty PostgreSQL database for the desk part too "
                     "(its tables are emptied)")
     args = ap.parse_args(argv)
@@ -684,6 +685,8 @@ def main(argv=None):
         b = Bench(work, repeat, args.quick)
         print(f"xlform benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
               f"{time.strftime('%Y-%m-%d')}", flush=True)
+        if args.only == "collect":
+            b.collect(counts)
         if not args.only:
             for step in (b.render, b.read):
                 step()
@@ -692,6 +695,8 @@ def main(argv=None):
             b.cold_start()
             b.import_flat(20 if args.quick else 500)
         for url in [None] + ([args.postgres] if args.postgres else []):
+            if args.only == "collect":
+                break
             b.desk(20, 0.3, url)
             if not args.quick:
                 b.desk(50, 0.6, url)
