@@ -210,6 +210,7 @@ class Store:
         if not create and not exists(self.location):
             raise FileNotFoundError(f"no database at {self.path}")
         self.db = Database(self.location, readonly=not create, option="--db")
+        self._rows: dict[str, list[dict]] | None = None
         if create:
             try:
                 self.db.ensure(_SCHEMA, _ADDED, _VIEWS)
@@ -233,7 +234,13 @@ class Store:
         with self.db.transaction():
             for t in sorted({t for t in templates if t}):
                 self.db.lock(CURRENT_LOCK, t)
-            yield
+            self._rows = {}   # a record's rows wait here: one INSERT of many rows per table at the end
+            try:
+                yield
+                for table, rows in self._rows.items():
+                    self.db.insert_many(table, rows)
+            finally:
+                self._rows = None
 
     def retrying(self, step):
         """step() (a whole transaction), again when PostgreSQL chose it as a deadlock's victim."""
@@ -294,12 +301,15 @@ class Store:
         status = self._claim_current(r.template_id, modified) if r.usable else "rejected"
         sid = self.db.insert("submissions", {"sha256": sha, "path": path, "modified": modified, "received_at": now,
                                              "status": status, **r.submission}, returning="id")
+        rows = {"extra_values": r.extras, "problems": r.problems}
         if r.project:
-            self.db.insert("projects", {"submission_id": sid, **r.project})
-            self.db.insert_many("funds", [{"submission_id": sid, **row} for row in r.funds])
-            self.db.insert_many("indicators", [{"submission_id": sid, **row} for row in r.indicators])
-        self.db.insert_many("extra_values", [{"submission_id": sid, **row} for row in r.extras])
-        self.db.insert_many("problems", [{"submission_id": sid, **row} for row in r.problems])
+            rows = {"projects": [r.project], "funds": r.funds, "indicators": r.indicators, **rows}
+        for table, part in rows.items():
+            part = [{"submission_id": sid, **row} for row in part]
+            if self._rows is None:   # a transaction of the caller's own (the desk)
+                self.db.insert_many(table, part)
+            else:
+                self._rows.setdefault(table, []).extend(part)
 
     def reinstate(self, sha: str, modified: str) -> int:
         """A file sent again (the desk): its usable submissions become current again, as of `modified`,
