@@ -80,12 +80,16 @@ def projects_sheet(s: Summary):
                    ("资金得分", "score", 9), ("总分", "score", 8), ("评价等级", "text", 8), ("错误数", "int", 7),
                    ("提示数", "int", 7), ("状态", "text", 18), ("文件", "text", 40), ("工作表", "text", 14),
                    ("表样", "text", 10)] + [(label, "text", 20) for _, label in extra],
-            ([r["project"]["department"], r["project"]["name"], r["template"]["id"], r["template"]["version"],
-              r["funds"]["rows"]["total"]["annual"], r["funds"]["rows"]["total"]["executed"], r["funds"]["rate"],
-              r["funds"]["score"], r["total_score"], r.get("grade"), errors, warnings, status_text(errors, warnings),
-              r["file"], r["sheet"], r["template"].get("form")] + [own.get(k) for k, _ in extra]
-             for r in _current(s.store, False) for errors, warnings in [r[PROBLEM_COUNTS].values()]
-             for own in [own_fields(r["project"], r.get("extra", {}))]))
+            (_project_row(r, extra) for r in _current(s.store, False)))
+
+
+def _project_row(r: dict, extra: list[tuple[str, str]]) -> list:
+    errors, warnings = r[PROBLEM_COUNTS]["errors"], r[PROBLEM_COUNTS]["warnings"]
+    own = own_fields(r["project"], r.get("extra", {}))
+    return [r["project"]["department"], r["project"]["name"], r["template"]["id"], r["template"]["version"],
+            r["funds"]["rows"]["total"]["annual"], r["funds"]["rows"]["total"]["executed"], r["funds"]["rate"],
+            r["funds"]["score"], r["total_score"], r.get("grade"), errors, warnings, status_text(errors, warnings),
+            r["file"], r["sheet"], r["template"].get("form")] + [own.get(k) for k, _ in extra]
 
 
 def indicators_sheet(s: Summary):
