@@ -6,6 +6,7 @@ import os
 import re
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -324,7 +325,7 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
     otherwise, 2 when the command could not run (no registry, a file that cannot be opened: the others are
     still collected).
     """
-    from .collecting.collector import collect as do_collect
+    from .collecting.collector import beside, collect as do_collect
     from .collecting.report import write_reports
     from .storage.store import Store
     from .collecting.summary import write_summary
@@ -343,17 +344,29 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
             outcome = do_collect(dirs, store, _registry_path(registry), jobs,
                                  progress=not quiet and sys.stderr.isatty(),
                                  exclude={Path(summary_path), *Path(report_dir).glob("*")})
-        # the collected files are committed: each output is written, or fails on its own
-        try:
+        # the collected files are committed: each output is written, or fails on its own; the summary in a
+        # process of its own (its own connection), beside the reports
+        def summary():
+            started = time.monotonic()
             with failing("write", summary_path, "choose another file with --summary"):
-                write_summary(Path(summary_path), store, outcome.missing)
-        except CannotRun as e:
-            failures.append(e)
+                mine = Store(where, create=False)
+                try:
+                    write_summary(Path(summary_path), mine, outcome.missing)
+                finally:
+                    mine.close()
+            return time.monotonic() - started
+        summary_done = beside(summary)
         try:
+            started = time.monotonic()
             with failing("write the reports to", report_dir, "choose another folder with --report"):
                 reports = write_reports(Path(report_dir), store, outcome.missing)
         except CannotRun as e:
             failures.append(e)
+        outcome.phases["reports"] = time.monotonic() - started
+        try:
+            outcome.phases["summary"] = summary_done()
+        except CannotRun as e:
+            failures.insert(0, e)
         bad = store.unresolved()
     finally:
         store.close()

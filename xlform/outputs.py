@@ -5,6 +5,7 @@ import errno
 import os
 import stat
 import tempfile
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -37,13 +38,21 @@ def atomic_write(path: Path, data: bytes):
     Only a regular file or a new path is replaced so: a character device or a pipe (-o /dev/null, a FIFO a
     program reads) is written through, as the shell's > does, never replaced by a file; a folder, or a disk,
     where the file should be is refused."""
+    with atomic_file(path) as f:
+        f.write(data)
+
+
+@contextmanager
+def atomic_file(path: Path):
+    """atomic_write for what is written piece by piece: a binary file to write, in place at the end."""
     path = Path(path)
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         mode = None
     if mode is not None and not stat.S_ISREG(mode):
-        _write_through(path, mode, data)
+        with _through(path, mode) as f:
+            yield f
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".xlsx")
@@ -51,22 +60,21 @@ def atomic_write(path: Path, data: bytes):
         if hasattr(os, "fchmod"):  # mkstemp makes it 0600: a colleague on the share must open it too (POSIX)
             os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _write_through(path: Path, mode: int, data: bytes):
+def _through(path: Path, mode: int):
     if stat.S_ISDIR(mode):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):  # a disk, a socket: nothing to write a file onto
         raise CannotRun(f"cannot write {path}: it is not a file but a "
                         f"{'block device (a disk)' if stat.S_ISBLK(mode) else 'socket'}; name a file")
     fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0))  # never O_CREAT: the device is there
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+    return os.fdopen(fd, "wb")
 
 
 def _umask() -> int:

@@ -42,6 +42,9 @@ class Outcome:
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, why): could not be opened
     seconds: float = 0.0
     missing: list[dict] = field(default_factory=list)   # issued templates with no current submission
+    reading: float = 0.0    # seconds spent reading files, and storing them, summed over the processes
+    storing: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)   # seconds of the outputs: summary, reports
 
     def add(self, other: dict):
         for k in _COUNTS:
@@ -52,10 +55,12 @@ class Outcome:
                 f"{self.warnings} warnings, {self.duplicates} skipped duplicates, {self.rejected} rejected, "
                 f"{self.skipped} skipped (not workbooks), " +
                 (f"{len(self.unreadable)} unreadable, " if self.unreadable else "") +
-                f"{len(self.missing)} not yet returned, {self.seconds:.1f} s")
+                f"{len(self.missing)} not yet returned, {self.seconds:.1f} s (reading {self.reading:.1f} s, storing "
+                f"{self.storing:.1f} s in all processes" +
+                "".join(f", {name} {seconds:.1f} s" for name, seconds in self.phases.items()) + ")")
 
 
-_COUNTS = ("read", "records", "errors", "warnings", "duplicates", "rejected", "unreadable")
+_COUNTS = ("read", "records", "errors", "warnings", "duplicates", "rejected", "unreadable", "reading", "storing")
 
 
 def find_files(dirs, exclude: set[Path]) -> tuple[list[Path], int]:
@@ -153,14 +158,16 @@ def run_share(paths: list[str], store: Store, registry: Registry, known: frozens
     """Read and store a share of the files, committing whole files every BATCH_FILES files or BATCH_SECONDS."""
     counts = {k: [] if k == "unreadable" else 0 for k in _COUNTS}
     batch, last = [], time.monotonic()
-    for path in paths:
+    for n, path in enumerate(paths):
+        started = time.monotonic()
         batch.append(read_one(path, registry, known))
+        counts["reading"] += time.monotonic() - started
         tick()
-        if len(batch) >= BATCH_FILES or time.monotonic() - last >= BATCH_SECONDS:
+        if len(batch) >= BATCH_FILES or time.monotonic() - last >= BATCH_SECONDS or n == len(paths) - 1:
+            started = time.monotonic()
             store_batch(store, batch, now, counts, lock)
             batch, last = [], time.monotonic()
-    if batch:
-        store_batch(store, batch, now, counts, lock)
+            counts["storing"] += last - started
     return counts
 
 
@@ -195,6 +202,39 @@ def _picklable(e: Exception) -> Exception:
         return e
     except Exception:
         return RuntimeError(f"{type(e).__name__}: {e}")
+
+
+def beside(step):
+    """Start step() in a process of its own, beside this one (which goes on); the function returned waits for it
+    and gives what it returned, or raises what it raised. It opens its own database connections."""
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.SimpleQueue()
+
+    def run():
+        _die_with_parent()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides
+        try:
+            results.put(("done", step()))
+        except BaseException as e:
+            results.put(("failed", _picklable(e)))
+    process = ctx.Process(target=run, daemon=True)
+    process.start()
+
+    def wait():
+        try:
+            while results.empty() and process.is_alive():
+                time.sleep(0.02)
+        except BaseException:
+            process.terminate()
+            raise
+        process.join()
+        if results.empty():
+            raise CannotRun(f"a process writing the outputs stopped unexpectedly (exit {process.exitcode})")
+        how, what = results.get()
+        if how == "failed":
+            raise what
+        return what
+    return wait
 
 
 def _die_with_parent():

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
+from itertools import groupby
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -19,27 +20,20 @@ SEVERITY = {"error": "错误", "warning": "提示"}
 
 
 def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]:
-    """Write every department's report; returns the files written."""
+    """Write every department's report, one department at a time (memory holds one department's problems);
+    returns the files written."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     env = Environment(loader=FileSystemLoader(str(templates_dir() / "report")),
                       autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("department.html.j2")
-    rows = store.to_send_back()
-    problems: dict[int, list[dict]] = {}
-    for sid, cell, severity, code, message, *_ in store.problems_to_send_back():
-        problems.setdefault(sid, []).append({"cell": cell, "severity": severity, "code": code, "message": message})
-    departments: dict[str, list[dict]] = {}
-    for sid, department, project, path, sheet, total, grade in rows:
-        departments.setdefault(department or UNKNOWN, []).append(
-            {"name": Path(path).name, "path": path, "sheet": sheet, "project": project, "total_score": total, "grade": grade,
-             "problems": problems.get(sid, [])})
-    for m in missing:
-        departments.setdefault(m["department"], [])
+    rows = store.to_send_back()   # by department, path and sheet, as the problems come
+    stems = file_stems({d or UNKNOWN for _, d, *_ in rows} | {m["department"] for m in missing})
+    problems = _Ahead(p for part in store.problems_in_order() for p in part)
     written = []
     generated = datetime.now().strftime("%Y-%m-%d %H:%M")
-    stems = file_stems(departments)
-    for department, files in sorted(departments.items()):
+
+    def write(department: str, files: list[dict]):
         mine = [m for m in missing if m["department"] == department]
         all_problems = [p for f in files for p in f["problems"]]
         html = template.render(department=department, files=files, missing=mine, generated=generated,
@@ -48,8 +42,37 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
         page, table = folder / f"{stems[department]}.html", folder / f"{stems[department]}.csv"
         atomic_write(page, html.encode("utf-8"))
         atomic_write(table, _csv(files, mine).encode("utf-8-sig"))
-        written += [page, table]
-    return written
+        written.extend([page, table])
+
+    done, unknown = set(), []
+    for department, group in groupby(rows, key=lambda r: r[1] or UNKNOWN):
+        found: dict[int, list[dict]] = {}
+        while problems.next is not None and (problems.next[5] or UNKNOWN) == department:
+            sid, cell, severity, code, message, *_ = problems.take()
+            found.setdefault(sid, []).append({"cell": cell, "severity": severity, "code": code, "message": message})
+        files = [{"name": Path(path).name, "path": path, "sheet": sheet, "project": project, "total_score": total,
+                  "grade": grade, "problems": found.get(sid, [])}
+                 for sid, _, project, path, sheet, total, grade in group]
+        if department == UNKNOWN:   # None, "" and a department named so come apart: written again, whole
+            unknown += files
+            files = unknown
+        done.add(department)
+        write(department, files)
+    for department in sorted({m["department"] for m in missing} - done):
+        write(department, [])
+    return list(dict.fromkeys(written))
+
+
+class _Ahead:
+    """An iterator whose next item can be looked at before it is taken."""
+
+    def __init__(self, items):
+        self._items = iter(items)
+        self.next = next(self._items, None)
+
+    def take(self):
+        item, self.next = self.next, next(self._items, None)
+        return item
 
 
 def _csv(files: list[dict], missing: list[dict]) -> str:

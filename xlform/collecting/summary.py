@@ -1,17 +1,15 @@
 """The summary workbook (汇总表) for the director: projects, indicators, problems, 未报送."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from ..errors import XlformError
-from ..outputs import atomic_write
 from ..returns.quality import FLAGS
 from ..storage.record import own_fields
-from ..storage.store import Store
+from ..storage.store import INDICATOR_KEYS, PROBLEM_COUNTS, Store
+from .tables import Book
 
 SEVERITY = {"error": "错误", "warning": "提示"}
 
@@ -37,83 +35,107 @@ def _checked(path: Path):
     return write
 
 
+class Summary:
+    """The workbook being written: its formats, and `table` for a sheet of rows of any number (streamed, see
+    tables.py: memory holds one row)."""
+
+    def __init__(self, path: Path, store: Store, missing: list[dict]):
+        self.path, self.store, self.missing = Path(path), store, missing
+        self.book = Book(path)
+        self.workbook = wb = self.book.workbook
+        self.head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
+                                   "valign": "vcenter", "font_name": "宋体"})
+        self.formats = {"text": wb.add_format({"font_name": "宋体"}), "amount": wb.add_format({"num_format": "#,##0.00"}),
+                        "rate": wb.add_format({"num_format": "0.00%"}), "score": wb.add_format({"num_format": "0.00"}),
+                        "int": wb.add_format({"num_format": "0"})}
+        self.write = _checked(path)
+
+    def table(self, name: str, columns: list[tuple[str, str, float]], rows):
+        """A sheet `name`: a header row of columns (title, format: text|amount|rate|score|int, width), then rows."""
+        sheet = self.book.table(name, [(title, self.formats[kind], width) for title, kind, width in columns],
+                                self.head)
+        for row in rows:
+            sheet.add(row)
+
+
+# The sheets, in order: each is a function of the summary being written (add one here to add a sheet).
 def write_summary(path: Path, store: Store, missing: list[dict]):
-    write = _checked(path)
-    buffer = io.BytesIO()
-    wb = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
-                                      "strings_to_numbers": False, "strings_to_urls": False})
-    head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
-                          "valign": "vcenter", "font_name": "宋体"})
-    formats = {"text": wb.add_format({"font_name": "宋体"}), "amount": wb.add_format({"num_format": "#,##0.00"}),
-               "rate": wb.add_format({"num_format": "0.00%"}), "score": wb.add_format({"num_format": "0.00"}),
-               "int": wb.add_format({"num_format": "0"})}
+    s = Summary(path, store, missing)
+    for sheet in (projects_sheet, charts_sheet, indicators_sheet, problems_sheet, quality_sheet, missing_sheet):
+        sheet(s)
+    s.book.close()
 
-    def sheet(name, columns, rows):
-        ws = wb.add_worksheet(name)
-        for c, (title, kind, width) in enumerate(columns):
-            write(ws, 0, c, title, head)
-            ws.set_column(c, c, width, formats[kind])
-        for r, row in enumerate(rows, start=1):
-            for c, value in enumerate(row):
-                if value is not None:
-                    write(ws, r, c, value)
-        ws.freeze_panes(1, 0)
-        ws.autofilter(0, 0, max(len(rows), 1), len(columns) - 1)
-        ws.set_paper(9)  # A4 landscape, one page wide, the header row on every page
-        ws.set_landscape()
-        ws.fit_to_pages(1, 0)
-        ws.repeat_rows(0)
-        return ws
 
-    current = store.current_records()
-    # the columns a form kind adds (项目编码, 评价结论, an extra indicator column …), labelled by the kind
-    project_extra = _extra_columns(current, lambda r: own_fields(r["project"], r.get("extra", {})))
-    indicator_extra = _extra_columns(current, lambda r: [k for i in r["indicators"] for k in i.get("extra", {})])
-    sheet("汇总", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
-                 ("全年预算数（万元）", "amount", 12), ("全年执行数（万元）", "amount", 12), ("执行率", "rate", 9),
-                 ("资金得分", "score", 9), ("总分", "score", 8), ("评价等级", "text", 8), ("错误数", "int", 7),
-                 ("提示数", "int", 7), ("状态", "text", 18), ("文件", "text", 40), ("工作表", "text", 14),
-                 ("表样", "text", 10)] + [(label, "text", 20) for _, label in project_extra],
-          [[r["project"]["department"], r["project"]["name"], r["template"]["id"], r["template"]["version"],
+def _current(store: Store, whole: bool):
+    """The current records, by department and template id, one at a time (whole=False: without indicators
+    and problems, see Store.records)."""
+    for part in store.records(store.current_ids(), whole=whole):
+        yield from part
+
+
+def projects_sheet(s: Summary):
+    """汇总: one row per current project, then the columns a form kind adds (项目编码, 评价结论 …)."""
+    extra = _extra_columns(_current(s.store, False), lambda r: own_fields(r["project"], r.get("extra", {})))
+    s.table("汇总", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
+                   ("全年预算数（万元）", "amount", 12), ("全年执行数（万元）", "amount", 12), ("执行率", "rate", 9),
+                   ("资金得分", "score", 9), ("总分", "score", 8), ("评价等级", "text", 8), ("错误数", "int", 7),
+                   ("提示数", "int", 7), ("状态", "text", 18), ("文件", "text", 40), ("工作表", "text", 14),
+                   ("表样", "text", 10)] + [(label, "text", 20) for _, label in extra],
+            (_project_row(r, extra) for r in _current(s.store, False)))
+
+
+def _project_row(r: dict, extra: list[tuple[str, str]]) -> list:
+    errors, warnings = r[PROBLEM_COUNTS]["errors"], r[PROBLEM_COUNTS]["warnings"]
+    own = own_fields(r["project"], r.get("extra", {}))
+    return [r["project"]["department"], r["project"]["name"], r["template"]["id"], r["template"]["version"],
             r["funds"]["rows"]["total"]["annual"], r["funds"]["rows"]["total"]["executed"], r["funds"]["rate"],
-            r["funds"]["score"], r["total_score"], r.get("grade"), _count(r, "error"), _count(r, "warning"),
-            status_text(_count(r, "error"), _count(r, "warning")), r["file"], r["sheet"], r["template"].get("form")]
-           + [own.get(k) for k, _ in project_extra]
-           for r in current for own in [own_fields(r["project"], r.get("extra", {}))]])
-    _charts(wb, store, head, write)
-    sheet("指标", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
-                 ("一级指标", "text", 12), ("二级指标", "text", 14), ("三级指标", "text", 36), ("指标编号", "text", 20),
-                 ("年度指标值", "text", 16), ("实际完成值", "text", 12), ("分值", "score", 7), ("得分", "score", 7),
-                 ("偏差原因分析及改进措施", "text", 40)] + [(label, "text", 20) for _, label in indicator_extra],
-          [[r["project"]["department"], r["project"]["name"], r["template"]["id"], r["template"]["version"],
-            i["level1"], i["level2"], i["name"], i["id"], i["target"], i["actual"], i["weight"], i["score"],
-            i["deviation_reason"]] + [i.get("extra", {}).get(k) for k, _ in indicator_extra]
-           for r in current for i in r["indicators"]])
-    problems = [(d, p, f, s, c, sev, code, m, st)
-                for _, c, sev, code, m, d, p, f, s, st in store.problems_to_send_back()]
-    sheet("问题", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
-                 ("单元格", "text", 14), ("级别", "text", 6), ("代码", "text", 18), ("问题及处理", "text", 80),
-                 ("状态", "text", 10)],
-          [[d or "（未识别）", p, f, s, c, SEVERITY.get(sev, sev), code, m, {"rejected": "已拒收"}.get(st, "")]
-           for d, p, f, s, c, sev, code, m, st in problems])
-    sheet("质量", *_quality(problems))
-    sheet("未报送", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6)],
-          [[m["department"], m["project"], m["template_id"], m["version"]] for m in missing])
-    wb.close()
-    atomic_write(Path(path), buffer.getvalue())
+            r["funds"]["score"], r["total_score"], r.get("grade"), errors, warnings, status_text(errors, warnings),
+            r["file"], r["sheet"], r["template"].get("form")] + [own.get(k) for k, _ in extra]
 
 
-def _quality(problems: list[tuple]) -> tuple[list, list]:
-    """Sheet 质量: the quality flags (质量提示, xlform/returns/quality.py) of the current returns, as the 问题 sheet orders them."""
-    rows = [[d, p, f, s, c, FLAGS[code], m] for d, p, f, s, c, sev, code, m, st in problems if code in FLAGS]
-    return ([("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
-             ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)], rows)
+def indicators_sheet(s: Summary):
+    """指标: one row per indicator of every current project, then the kinds' own indicator columns."""
+    extra = _extra_columns(_current(s.store, False), lambda r: r[INDICATOR_KEYS])
+    s.table("指标", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
+                   ("一级指标", "text", 12), ("二级指标", "text", 14), ("三级指标", "text", 36), ("指标编号", "text", 20),
+                   ("年度指标值", "text", 16), ("实际完成值", "text", 12), ("分值", "score", 7), ("得分", "score", 7),
+                   ("偏差原因分析及改进措施", "text", 40)] + [(label, "text", 20) for _, label in extra],
+            ([r["project"]["department"], r["project"]["name"], r["template"]["id"], r["template"]["version"],
+              i["level1"], i["level2"], i["name"], i["id"], i["target"], i["actual"], i["weight"], i["score"],
+              i["deviation_reason"]] + [i.get("extra", {}).get(k) for k, _ in extra]
+             for r in _current(s.store, True) for i in r["indicators"]))
 
 
-def _charts(wb, store: Store, head, write):
+def problems_sheet(s: Summary):
+    """问题: every problem of a current or rejected return, by department and file."""
+    s.table("问题", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
+                   ("单元格", "text", 14), ("级别", "text", 6), ("代码", "text", 18), ("问题及处理", "text", 80),
+                   ("状态", "text", 10)],
+            ([d or "（未识别）", p, f, sh, c, SEVERITY.get(sev, sev), code, m, {"rejected": "已拒收"}.get(st, "")]
+             for part in s.store.problems_in_order() for _, c, sev, code, m, d, p, f, sh, st in part))
+
+
+def quality_sheet(s: Summary):
+    """质量: the quality flags (质量提示, xlform/returns/quality.py) of the current returns, as 问题 orders them."""
+    s.table("质量", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
+                   ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)],
+            ([d, p, f, sh, c, FLAGS[code], m]
+             for part in s.store.problems_in_order() for _, c, sev, code, m, d, p, f, sh, st in part if code in FLAGS))
+
+
+def missing_sheet(s: Summary):
+    """未报送: issued templates with no current return."""
+    s.table("未报送", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6)],
+            ([m["department"], m["project"], m["template_id"], m["version"]] for m in s.missing))
+
+
+def charts_sheet(s: Summary):
+    _charts(s.book.add_worksheet("图表"), s.workbook, s.store, s.head, s.write)
+
+
+def _charts(ws, wb, store: Store, head, write):
     """Sheet 图表: native Excel charts of the current projects (评价等级 counts; average 总分 and 执行率 by
     主管部门), their data beside them on the same sheet, so the director sees the numbers drawn."""
-    ws = wb.add_worksheet("图表")
     text, count = wb.add_format({"font_name": "宋体"}), wb.add_format({"num_format": "0"})
     score, rate = wb.add_format({"num_format": "0.00"}), wb.add_format({"num_format": "0.00%"})
     grades, departments = store.grade_counts(), store.department_averages()
@@ -168,9 +190,8 @@ def _charts(wb, store: Store, head, write):
         row += height // 20 + 1   # rows are 20 pixels high: the next chart below this one
 
 
-def _extra_columns(records: list[dict], keys_of) -> list[tuple[str, str]]:
+def _extra_columns(records, keys_of) -> list[tuple[str, str]]:
     """(key, Chinese label) of every extra field in the records, in first-seen order."""
-    from ..errors import XlformError
     from ..kinds.forms import form_kind
     out: dict[str, str] = {}
     for r in records:
@@ -181,7 +202,3 @@ def _extra_columns(records: list[dict], keys_of) -> list[tuple[str, str]]:
                 except XlformError:
                     out[key] = key
     return list(out.items())
-
-
-def _count(record: dict, severity: str) -> int:
-    return sum(1 for p in record["problems"] if p["severity"] == severity)

@@ -17,6 +17,7 @@ from ..storage import db as engines
 from ..storage.db import SQLITE, VERSION_LOCK, Database, Location
 
 DEFAULT = Path("output") / "registry.db"
+CACHED = 64   # template versions kept looked up: a province collects a template per return
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS templates (
@@ -148,6 +149,8 @@ class Registry:
                 found = self._lookup(template_id, version)
                 if found is None:
                     return None  # not issued (yet): ask again next time
+                if len(self._cache) >= CACHED:   # a province's collection has a template per return
+                    self._cache.clear()
                 self._cache[key] = found
             return self._cache[key]
         return self._lookup(template_id, None)

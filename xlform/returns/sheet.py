@@ -39,7 +39,7 @@ def _layout(project: Project, kind: FormKind):
     key = (project.hash, kind.fingerprint)
     found = _LAYOUTS.get(key)   # kept in a local: another thread of the desk may clear the cache meanwhile
     if found is None:
-        if len(_LAYOUTS) > 256:
+        if len(_LAYOUTS) > 64:
             _LAYOUTS.clear()
         found = _LAYOUTS[key] = layout(project, kind)
     return found
@@ -52,7 +52,7 @@ def _expected(project: Project, kind: FormKind, version: int, sheet_name: str) -
     if found is None:
         from ..xlsx.writer import SheetSpec, expected_cells
         cells = expected_cells(SheetSpec(project, kind, version, sheet_name))
-        if len(_EXPECTED) > 256:
+        if len(_EXPECTED) > 64:
             _EXPECTED.clear()
         found = _EXPECTED[key] = Sheet(sheet_name, cells={ref: Cell(v, f) for ref, (v, f) in cells.items()})
     return found
@@ -70,7 +70,7 @@ def _as_issued(project: Project, kind: FormKind, issued: str) -> tuple:
     if found is None:
         data = json.loads(issued)
         cells = {str(ref): Cell(v, f) for ref, (v, f) in data["expected"].items()}
-        if len(_ISSUED) > 256:
+        if len(_ISSUED) > 64:
             _ISSUED.clear()
         found = _ISSUED[key] = (from_kept(project, kind, data["layout"]), Sheet("", cells=cells))
     return found

@@ -235,7 +235,7 @@ class Database:
                 have = self.columns(table)
                 for column, kind in columns.items():
                     if column not in have:
-                        self.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                        self.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind.format(**_TYPES[self.engine])}")
             for statement in views:
                 self.execute(statement)
 

@@ -76,7 +76,7 @@ class Record:
         return json.dumps(self.to_dict(), ensure_ascii=False)
 
 
-_FIELDS = tuple(f.name for f in fields(Record))
+FIELDS = _FIELDS = tuple(f.name for f in fields(Record))   # a record's fields, in order
 
 
 def record_from_dict(d: dict) -> Record:

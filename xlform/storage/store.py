@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import db as engines
 from .db import CURRENT_LOCK, SQLITE, Database, Location
-from .record import Record
+from .record import FIELDS as RECORD_FIELDS, Record
 
 DEFAULT = Path("output") / "collect.db"
 
@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS submissions (    -- one row per project sheet read (o
     modified TEXT, received_at TEXT NOT NULL,
     status TEXT NOT NULL,                   -- current | superseded | rejected
     errors INTEGER NOT NULL, warnings INTEGER NOT NULL, total_score {real},
-    record TEXT NOT NULL,                   -- the full record as JSON
+    record TEXT NOT NULL,                   -- the record as JSON, less its indicators and problems (their tables)
     form TEXT, grade TEXT                   -- the form kind, the 评价等级
 );
 CREATE INDEX IF NOT EXISTS submissions_template ON submissions(template_id, status);
@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS indicators (
 );
 CREATE TABLE IF NOT EXISTS extra_values (  -- what a form kind adds: per project (position -1) or indicator
     submission_id {int8} NOT NULL REFERENCES submissions(id), position INTEGER NOT NULL, key TEXT NOT NULL,
-    value TEXT, PRIMARY KEY (submission_id, position, key)
+    value TEXT,                             -- a text (a number is in `number`)
+    number {real}, PRIMARY KEY (submission_id, position, key)
 );
 CREATE TABLE IF NOT EXISTS problems (
     id {serial}, submission_id {int8} NOT NULL REFERENCES submissions(id),
@@ -80,7 +81,8 @@ _VIEWS = """
     LEFT JOIN projects p ON p.submission_id = s.id WHERE s.status = 'current';
 """
 _ADDED = {"submissions": {"form": "TEXT", "grade": "TEXT"},   # columns a database of xlform 0.1 lacks
-          "indicators": {"actual_text": "TEXT"}}
+          "indicators": {"actual_text": "TEXT"},
+          "extra_values": {"number": "{real}"}}   # and one of 0.2 (before each fact was stored once)
 
 
 @dataclass
@@ -111,7 +113,7 @@ class Prepared:
         return cls(bool(tid and p), tid,
                    {"sheet": r.sheet, "template_id": tid, "version": version, "department": p.get("department"),
                     "project": p.get("name"), "errors": len(r.errors), "warnings": len(r.warnings),
-                    "total_score": r.total_score, "record": r.to_json(), "form": r.template.get("form"),
+                    "total_score": r.total_score, "record": _head(r), "form": r.template.get("form"),
                     "grade": r.grade},
                    project,
                    [{"row": k, "initial": v["initial"], "annual": v["annual"], "executed": v["executed"]}
@@ -119,9 +121,8 @@ class Prepared:
                    [_indicator_row(n, i) for n, i in enumerate(r.indicators)],
                    [{"cell": x.where, "severity": x.severity, "code": x.code, "message": x.message}
                     for x in r.problems],
-                   [{"position": -1, "key": k, "value": _text(v)} for k, v in r.own.items()] +
-                   [{"position": n, "key": k, "value": _text(v)} for n, i in enumerate(r.indicators)
-                    for k, v in i.extra.items()])
+                   [_extra_row(-1, k, v) for k, v in r.own.items()] +
+                   [_extra_row(n, k, v) for n, i in enumerate(r.indicators) for k, v in i.extra.items()])
 
     @property
     def errors(self) -> int:
@@ -130,6 +131,26 @@ class Prepared:
     @property
     def warnings(self) -> int:
         return self.submission["warnings"]
+
+
+# Each fact is stored once. The indicators and the problems, most of a record, are rows of their tables only;
+# the record's JSON keeps the rest (the template's hash, the kind's own fields with their types, funds by row
+# and goal, a little of it repeated in columns to be queried), and the order of the indicators' own keys.
+# A database of xlform 0.2 kept each record whole in its JSON (with "indicators"): read as it is.
+INDICATOR_KEYS = "indicator_keys"
+PROBLEM_COUNTS = "problem_counts"   # (Store.records with whole=False)
+
+
+def _head(r: Record) -> str:
+    d = r.to_dict()
+    del d["indicators"], d["problems"]
+    d[INDICATOR_KEYS] = list(dict.fromkeys(k for i in r.indicators for k in i.extra))
+    return json.dumps(d, ensure_ascii=False)
+
+
+def _extra_row(position: int, key: str, v) -> dict:
+    number, text = _number_or_text(v)
+    return {"position": position, "key": key, "value": text, "number": number}
 
 
 def _indicator_row(position: int, i) -> dict:
@@ -189,6 +210,7 @@ class Store:
         if not create and not exists(self.location):
             raise FileNotFoundError(f"no database at {self.path}")
         self.db = Database(self.location, readonly=not create, option="--db")
+        self._rows: dict[str, list[dict]] | None = None
         if create:
             try:
                 self.db.ensure(_SCHEMA, _ADDED, _VIEWS)
@@ -212,7 +234,13 @@ class Store:
         with self.db.transaction():
             for t in sorted({t for t in templates if t}):
                 self.db.lock(CURRENT_LOCK, t)
-            yield
+            self._rows = {}   # a record's rows wait here: one INSERT of many rows per table at the end
+            try:
+                yield
+                for table, rows in self._rows.items():
+                    self.db.insert_many(table, rows)
+            finally:
+                self._rows = None
 
     def retrying(self, step):
         """step() (a whole transaction), again when PostgreSQL chose it as a deadlock's victim."""
@@ -273,12 +301,15 @@ class Store:
         status = self._claim_current(r.template_id, modified) if r.usable else "rejected"
         sid = self.db.insert("submissions", {"sha256": sha, "path": path, "modified": modified, "received_at": now,
                                              "status": status, **r.submission}, returning="id")
+        rows = {"extra_values": r.extras, "problems": r.problems}
         if r.project:
-            self.db.insert("projects", {"submission_id": sid, **r.project})
-            self.db.insert_many("funds", [{"submission_id": sid, **row} for row in r.funds])
-            self.db.insert_many("indicators", [{"submission_id": sid, **row} for row in r.indicators])
-        self.db.insert_many("extra_values", [{"submission_id": sid, **row} for row in r.extras])
-        self.db.insert_many("problems", [{"submission_id": sid, **row} for row in r.problems])
+            rows = {"projects": [r.project], "funds": r.funds, "indicators": r.indicators, **rows}
+        for table, part in rows.items():
+            part = [{"submission_id": sid, **row} for row in part]
+            if self._rows is None:   # a transaction of the caller's own (the desk)
+                self.db.insert_many(table, part)
+            else:
+                self._rows.setdefault(table, []).extend(part)
 
     def reinstate(self, sha: str, modified: str) -> int:
         """A file sent again (the desk): its usable submissions become current again, as of `modified`,
@@ -307,8 +338,58 @@ class Store:
     # -- queries ------------------------------------------------------------------------------
     def current_records(self) -> list[dict]:
         """The record of every current submission, by department and template id."""
-        rows = self.db.all("SELECT department, template_id, record FROM submissions WHERE status='current'")
-        return [json.loads(r[2]) for r in sorted(rows, key=lambda r: (_first(r[0]), _first(r[1])))]
+        return [r for part in self.records(self.current_ids()) for r in part]
+
+    def current_ids(self) -> list[int]:
+        """The current submissions' ids, by department and template id."""
+        rows = self.db.all("SELECT id, department, template_id FROM submissions WHERE status='current'")
+        return [r[0] for r in sorted(rows, key=lambda r: (_first(r[1]), _first(r[2])))]
+
+    def records(self, ids: list[int], chunk: int = 50, whole: bool = True):
+        """The records of the submissions `ids`, in that order, a list of up to `chunk` at a time (however
+        many there are, memory holds one chunk). whole=False: each record without its indicators and problems
+        (not read), with instead INDICATOR_KEYS (the keys its indicators' `extra` have) and PROBLEM_COUNTS
+        ({"errors": n, "warnings": n})."""
+        for start in range(0, len(ids), chunk):
+            part = ids[start:start + chunk]
+            marks = ",".join("?" * len(part))
+            rows = self.db.all(f"SELECT id, record, errors, warnings FROM submissions WHERE id IN ({marks})", *part)
+            heads = {sid: json.loads(text) for sid, text, _, _ in rows}
+            if not whole:
+                counts = {sid: {"errors": e, "warnings": w} for sid, _, e, w in rows}
+                yield [{**_head_of(heads[sid]), PROBLEM_COUNTS: counts[sid]} for sid in part]
+                continue
+            todo = [sid for sid in part if "indicators" not in heads[sid]]
+            indicators, problems = self._parts(todo, {sid: heads[sid].get(INDICATOR_KEYS, []) for sid in todo})
+            yield [_record(heads[sid], indicators.get(sid, []), problems.get(sid, [])) for sid in part]
+
+    def _parts(self, ids: list[int], keys: dict[int, list[str]]) -> tuple[dict, dict]:
+        """{submission id: its indicators}, {submission id: its problems}, as the record's JSON has them."""
+        indicators: dict[int, list[dict]] = {}
+        problems: dict[int, list[dict]] = {}
+        if not ids:
+            return indicators, problems
+        marks = ",".join("?" * len(ids))
+        extras: dict[tuple[int, int], dict] = {}
+        for sid, position, key, value, number in self.db.all(
+                f"SELECT submission_id, position, key, value, number FROM extra_values WHERE position >= 0 AND "
+                f"submission_id IN ({marks})", *ids):
+            extras.setdefault((sid, position), {})[key] = value if number is None else number
+        for sid, position, *row in sorted(self.db.all(
+                "SELECT submission_id, position, indicator_id, level1, level2, name, target, actual, actual_text, "
+                f"weight, score, deviation_reason FROM indicators WHERE submission_id IN ({marks})", *ids)):
+            own = extras.get((sid, position), {})
+            order = keys[sid] + sorted(set(own) - set(keys[sid]))
+            iid, level1, level2, name, target, actual, actual_text, weight, score, reason = row
+            indicators.setdefault(sid, []).append(
+                {"id": iid, "level1": level1, "level2": level2, "name": name, "target": target,
+                 "actual": actual if actual_text is None else actual_text, "weight": _float(weight),
+                 "score": _float(score), "deviation_reason": reason, "extra": {k: own[k] for k in order if k in own}})
+        for sid, cell, severity, code, message, _ in sorted(self.db.all(
+                "SELECT submission_id, cell, severity, code, message, id FROM problems WHERE "
+                f"submission_id IN ({marks})", *ids), key=lambda r: r[5]):
+            problems.setdefault(sid, []).append({"severity": severity, "cell": cell, "code": code, "message": message})
+        return indicators, problems
 
     def current_templates(self) -> set[str]:
         return {r[0] for r in self.db.all("SELECT template_id FROM submissions WHERE status='current'")}
@@ -323,11 +404,20 @@ class Store:
     def problems_to_send_back(self) -> list[tuple]:
         """(submission id, cell, severity, code, message, department, project, path, sheet, status) of every
         problem of a current or rejected submission, by department, path and the order they were found."""
-        rows = self.db.all(
-            "SELECT p.submission_id, p.cell, p.severity, p.code, p.message, s.department, s.project, s.path, "
-            "s.sheet, s.status, p.id FROM problems p JOIN submissions s ON s.id = p.submission_id "
-            "WHERE s.status IN ('current', 'rejected')")
-        return [r[:10] for r in sorted(rows, key=lambda r: (_first(r[5]), _first(r[7]), r[10]))]
+        return [p for part in self.problems_in_order() for p in part]
+
+    def problems_in_order(self, chunk: int = 500):
+        """problems_to_send_back a list at a time, of up to `chunk` submissions (memory holds one list)."""
+        subs = self.db.all("SELECT id, department, project, path, sheet, status FROM submissions "
+                           "WHERE status IN ('current', 'rejected')")
+        subs.sort(key=lambda r: (_first(r[1]), _first(r[3]), r[0]))   # a file's problems in the order found
+        for start in range(0, len(subs), chunk):
+            part = {r[0]: r[1:] for r in subs[start:start + chunk]}
+            rows = self.db.all("SELECT submission_id, cell, severity, code, message, id FROM problems WHERE "
+                               f"submission_id IN ({','.join('?' * len(part))})", *part)
+            order = {sid: n for n, sid in enumerate(part)}
+            yield [(sid, cell, severity, code, message, *part[sid])
+                   for sid, cell, severity, code, message, _ in sorted(rows, key=lambda r: (order[r[0]], r[5]))]
 
     def unresolved(self) -> int:
         """Rejected files and current submissions with errors: what makes collect exit 1."""
@@ -387,8 +477,7 @@ class Store:
 
     def replace_flags(self, code: str, flags: dict[int, list[dict]]) -> int:
         """Make `flags` ({submission id: [{cell, severity, code, message}]}) the only problems of `code` on the
-        current submissions: in the problems table, the stored record (what export and the summary read) and
-        its warnings count. A flag across returns comes and goes as other returns come in. Returns how many
+        current submissions: in the problems table (what export and the summary read) and the warnings count. A flag across returns comes and goes as other returns come in. Returns how many
         submissions changed."""
         def write() -> int:
             changed = 0
@@ -400,17 +489,23 @@ class Store:
                     row = self.db.one("SELECT record FROM submissions WHERE id=? AND status='current'", sid)
                     if row is None:
                         continue
-                    record = json.loads(row[0])
                     new = [{"severity": p["severity"], "cell": p["cell"], "code": code, "message": p["message"]}
                            for p in flags.get(sid, [])]
-                    if [p for p in record["problems"] if p["code"] == code] == new:
+                    had = [{"severity": sev, "cell": cell, "code": code, "message": message} for cell, sev, message in
+                           self.db.all("SELECT cell, severity, message FROM problems WHERE submission_id=? AND code=? "
+                                       "ORDER BY id", sid, code)]
+                    if had == new:
                         continue
-                    record["problems"] = [p for p in record["problems"] if p["code"] != code] + new
-                    counts = [sum(p["severity"] == s for p in record["problems"]) for s in ("error", "warning")]
-                    self.db.execute("UPDATE submissions SET record=?, errors=?, warnings=? WHERE id=?",
-                                    (json.dumps(record, ensure_ascii=False), *counts, sid))
                     self.db.execute("DELETE FROM problems WHERE submission_id=? AND code=?", (sid, code))
                     self.db.insert_many("problems", [{"submission_id": sid, **p} for p in new])
+                    counts = [self.db.one("SELECT COUNT(*) FROM problems WHERE submission_id=? AND severity=?",
+                                          sid, severity)[0] for severity in ("error", "warning")]
+                    record = json.loads(row[0])
+                    if "problems" in record:   # a record stored whole by xlform 0.2: its problems are in it too
+                        record["problems"] = [p for p in record["problems"] if p["code"] != code] + new
+                        self.db.execute("UPDATE submissions SET record=? WHERE id=?",
+                                        (json.dumps(record, ensure_ascii=False), sid))
+                    self.db.execute("UPDATE submissions SET errors=?, warnings=? WHERE id=?", (*counts, sid))
                     changed += 1
             return changed
         return self.retrying(write)
@@ -494,4 +589,22 @@ class Store:
 
 def _float(value):
     return None if value is None else float(value)
+
+
+def _head_of(stored: dict) -> dict:
+    if "indicators" not in stored:
+        return stored
+    head = {k: v for k, v in stored.items() if k not in ("indicators", "problems")}
+    head[INDICATOR_KEYS] = list(dict.fromkeys(k for i in stored["indicators"] for k in i.get("extra", {})))
+    return head
+
+
+def _record(head: dict, indicators: list[dict], problems: list[dict]) -> dict:
+    """A record's JSON form from its stored parts, its fields in Record's order (a whole record of xlform 0.2
+    comes back as it was)."""
+    if "indicators" in head:
+        return head
+    head.pop(INDICATOR_KEYS, None)
+    parts = {"indicators": indicators, "problems": problems}
+    return {name: parts[name] if name in parts else head[name] for name in RECORD_FIELDS if name in parts or name in head}
 

@@ -1,0 +1,204 @@
+"""Sheets of any length at flat memory: a workbook whose tables are streamed.
+
+xlsxwriter makes the workbook (formats, header rows, column widths and formats, filters, frozen panes, print
+setup, charts); each table's rows wait in a temporary file as they are made, and go as sheet XML into that
+sheet's <sheetData> when the package is copied into the output (its column formats known by then). Memory
+holds a few hundred rows, whatever the number of rows (xlsxwriter keeps every cell of a workbook; its constant_memory mode writes them
+one by one at less than half this speed). A cell takes its column's format, as xlsxwriter gives a cell written
+without one; a text is an inline string, as in xlsxwriter's constant_memory mode.
+"""
+from __future__ import annotations
+
+import io
+import pickle
+import re
+import tempfile
+import threading
+import zipfile
+from pathlib import Path
+from queue import Queue
+
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+
+from ..errors import XlformError
+from ..outputs import atomic_file
+
+MAX_ROWS, MAX_TEXT = 1_048_576, 32_767   # Excel's limits: rows of a sheet, characters of a cell
+COMPRESSION = 1   # zlib's fastest: its default (6) took 3x as long, for a file 1.6x smaller
+_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b-\x1f]|_x[0-9a-fA-F]{4}_")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
+_ESCAPED = re.compile(r"(_x[0-9a-fA-F]{4}_)")
+_EDGE_SPACE = re.compile(r"^\s|\s$")
+
+
+def _text(value: str) -> str:
+    """XML text as Excel reads it: & < > escaped, a control character as _xHHHH_ (and a text that looks like
+    one kept as it is), as xlsxwriter writes its strings."""
+    value = _ESCAPED.sub(r"_x005F\1", value)
+    value = _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class Table:
+    """One sheet's rows, spooled (pickled, a few hundred at a time) until the sheet's XML is written."""
+
+    def __init__(self, book: "Book", sheet, columns: int):
+        self.book, self.sheet, self.columns = book, sheet, columns
+        self.rows = 0          # data rows, below the header row
+        self.spool = tempfile.TemporaryFile()
+        self._pending: list[list] = []
+
+    def add(self, values: list):
+        """One row: numbers as numbers, None as an empty cell, anything else as its text (checked as written)."""
+        if self.rows + 1 >= MAX_ROWS:
+            raise self.book.refused(self.sheet.name, self.rows + 1, 0, f"a sheet holds at most {MAX_ROWS:,} rows")
+        self.rows += 1
+        self._pending.append(values)
+        if len(self._pending) >= 500:
+            self._flush()
+
+    def _flush(self):
+        if self._pending:
+            pickle.dump(self._pending, self.spool, pickle.HIGHEST_PROTOCOL)
+            self._pending = []
+
+    def xml(self, styles: list[str]):
+        """The rows as sheet XML, a few hundred at a time; styles: each column's ' s="N"' (or "")."""
+        self._flush()
+        self.spool.seek(0)
+        refs = [f'<c r="{xl_col_to_name(c)}' for c in range(self.columns)]
+        texts: dict[str, str] = {}   # a text's XML: a table repeats its department, project, level … row after row
+        r = 1
+        while True:
+            try:
+                rows = pickle.load(self.spool)
+            except EOFError:
+                return
+            parts = []
+            for row in rows:
+                r += 1
+                parts.append(f'<row r="{r}">')
+                for c, (ref, style, v) in enumerate(zip(refs, styles, row)):
+                    if v is None:
+                        continue
+                    if v.__class__ is not str:
+                        if isinstance(v, (int, float)) and not isinstance(v, bool):
+                            parts.append(f'{ref}{r}"{style}><v>{v:.16G}</v></c>')
+                            continue
+                        v = str(v)
+                    text = texts.get(v)
+                    if text is None:
+                        if len(v) > MAX_TEXT:
+                            raise self.book.refused(self.sheet.name, r - 1, c, f"a cell holds at most {MAX_TEXT:,} "
+                                                    f"characters, this text has {len(v):,}")
+                        if len(texts) > 20_000:
+                            texts.clear()
+                        text = texts[v] = _inline(v)
+                    parts.append(f'{ref}{r}"{style} t="inlineStr">{text}</c>')
+                parts.append("</row>")
+            yield "".join(parts).encode("utf-8")
+
+
+def _inline(v: str) -> str:
+    space = ' xml:space="preserve"' if _EDGE_SPACE.search(v) else ""
+    return f"<is><t{space}>{_text(v) if _SPECIAL.search(v) else v}</t></is>"
+
+
+class Book:
+    """xlsxwriter's Workbook (`.workbook`) plus tables of any length (`table`); `close` writes it atomically."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.buffer = io.BytesIO()
+        self.workbook = xlsxwriter.Workbook(self.buffer, {"in_memory": True, "strings_to_formulas": False,
+                                                          "strings_to_numbers": False, "strings_to_urls": False})
+        self.sheets = 0
+        self.tables: dict[int, Table] = {}   # sheet number (1-based, as xlsxwriter names its parts) -> table
+
+    def add_worksheet(self, name: str):
+        self.sheets += 1
+        return self.workbook.add_worksheet(name)
+
+    def table(self, name: str, columns: list[tuple[str, object, float]], head_format) -> Table:
+        """A sheet of a table: the header row (title, column format, width), frozen, filtered, printed A4
+        landscape one page wide with the header on every page; its rows are added to what this returns."""
+        ws = self.add_worksheet(name)
+        for c, (title, fmt, width) in enumerate(columns):
+            ws.write_string(0, c, title, head_format)
+            ws.set_column(c, c, width, fmt)
+        ws.freeze_panes(1, 0)
+        ws.set_paper(9)
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        ws.repeat_rows(0)
+        table = Table(self, ws, len(columns))
+        self.tables[self.sheets] = table
+        return table
+
+    def refused(self, sheet: str, row: int, col: int, why: str) -> XlformError:
+        return XlformError(f"{self.path}: cannot write {sheet}!{xl_rowcol_to_cell(row, col)}: {why}; the summary "
+                           "was not written")
+
+    def close(self):
+        """Write the workbook: xlsxwriter's package, each table's rows in its sheet."""
+        try:
+            for t in self.tables.values():
+                t.sheet.autofilter(0, 0, max(t.rows, 1), t.columns - 1)
+            self.workbook.close()
+            with zipfile.ZipFile(self.buffer) as made, atomic_file(self.path) as out, \
+                    zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESSION) as package:
+                for info in made.infolist():
+                    number = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", info.filename)
+                    table = self.tables.get(int(number.group(1))) if number else None
+                    if table is None:
+                        package.writestr(info, made.read(info))
+                    else:
+                        _copy(made.read(info).decode("utf-8"), table, info, package)
+        finally:
+            for t in self.tables.values():
+                t.spool.close()
+
+
+def _copy(xml: str, table: Table, info: zipfile.ZipInfo, package: zipfile.ZipFile):
+    """The sheet's XML with the table's rows after its header row, each cell in its column's format."""
+    styles = [""] * table.columns
+    for low, high, style in re.findall(r'<col min="(\d+)" max="(\d+)"[^>]*? style="(\d+)"', xml):
+        for c in range(int(low) - 1, min(int(high), table.columns)):
+            styles[c] = f' s="{style}"'
+    head, tail = xml.split("</sheetData>", 1)
+    last = xl_rowcol_to_cell(table.rows, table.columns - 1)
+    head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', head, count=1)
+    entry = zipfile.ZipInfo(info.filename, info.date_time)
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    with package.open(entry, "w", force_zip64=True) as w:
+        w.write(head.encode("utf-8"))
+        _write_beside(w, table.xml(styles))
+        w.write(("</sheetData>" + tail).encode("utf-8"))
+
+
+def _write_beside(w, pieces):
+    """w.write(piece) for each piece, in a thread of its own: zlib compresses without the GIL, on another core
+    while the next piece is made."""
+    queue: Queue = Queue(maxsize=8)
+    failed: list[BaseException] = []
+
+    def writer():
+        while (piece := queue.get()) is not None:
+            if not failed:
+                try:
+                    w.write(piece)
+                except BaseException as e:   # (a full disk): raised in the caller
+                    failed.append(e)
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        for piece in pieces:
+            if failed:
+                break
+            queue.put(piece)
+    finally:
+        queue.put(None)
+        thread.join()
+    if failed:
+        raise failed[0]
