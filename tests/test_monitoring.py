@@ -1,0 +1,227 @@
+"""The mid-year 项目支出绩效目标执行监控表 (issue 19): one definition issues its 监控表 beside its 自评表; the
+warnings against 序时进度 agree in LibreOffice and in Python at every boundary; every required rule is a
+problem at its cell."""
+from pathlib import Path
+
+import openpyxl
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from helpers import validation_at
+from xlform.cli import main
+from xlform.definition.definition import load
+from xlform.issue.monitoring import monitored
+from xlform.issue.registry import Registry
+from xlform.issue.renderer import render
+from xlform.returns.reader import read
+
+ROOT = Path(__file__).resolve().parent.parent
+TICK = "√"
+
+# targets of 1,200 at month 7: 序时进度 7/12, so 700 is on schedule (80% of it is 560, 60% is 420)
+DEFINITION = {
+    "form": "project", "year": 2024, "id": "jk-2024-01", "project": "城乡供水一体化工程",
+    "department": "市水务局", "implementer": "市供水总公司", "allow_total": 65,
+    "monitoring": {"month": 7},
+    "funds": {"weight": 10, "fiscal": {"initial": 1200, "annual": 1200},
+              "carryover": {"initial": 1200, "annual": 1200}, "other": {"initial": 0, "annual": 1200}},
+    "goal": "完成城乡供水管网改造。",
+    "indicators": {"产出指标": {
+        "数量指标": [{"name": f"管网{n}", "target": "≥1200米", "weight": 5} for n in range(7)],
+        "时效指标": [{"name": "维修时长甲", "target": "≤30天", "weight": 5},
+                     {"name": "维修时长乙", "target": "≤30天", "weight": 5}],
+        "质量指标": [{"name": "水质达标率", "target": "=100%", "weight": 5}]},
+        "效益指标": {"社会效益指标": [{"name": "供水保障水平", "target": "有效提升", "weight": 5}]}},
+}
+# the form's cells: 年度资金总额 row 6, fund rows 7-9 (执行数 G, 执行率 H, 全年预计执行数 L, 预警 R); goal H11;
+# indicators from row 14: 1-X月执行情况 F, 全年预计 G, causes H-L, 原因说明 M, 确定能 N, 有可能 O, 完全不可能 P, 预警 R
+PROGRESS = [419.93, 420, 559.93, 560, 1440, 1439.99, 0, 30.01, 30, 0.5, "已完成主体工程"]
+COLOURS = ["红", "黄", "黄", "绿", "蓝", "绿", "红", "红", "绿", "", ""]
+ROWS = range(14, 25)
+
+
+def clean_fill() -> dict:
+    cells = {"G7": 560, "G8": 420, "G9": 419.9, "L7": 1100, "L8": 1000, "L9": 900, "H11": "主体工程完成过半。"}
+    for row, x, colour in zip(ROWS, PROGRESS, COLOURS):
+        cells[f"F{row}"] = x
+        if colour in ("红", "黄"):
+            cells.update({f"H{row}": TICK, f"M{row}": "资金拨付滞后", f"O{row}": TICK, f"G{row}": x * 2 or "800"})
+        else:
+            cells[f"N{row}"] = TICK
+    cells["G24"] = "全年可完成"
+    return cells
+
+
+def write(folder: Path, data: dict, name: str) -> Path:
+    path = folder / name
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def issued(tmp_path_factory):
+    out = tmp_path_factory.mktemp("monitoring")
+    p = load(write(out, DEFINITION, "jk.yaml"))
+    reg = Registry(out / "registry.db")
+    mp, kind = monitored(p)
+    [workbook] = render([mp], out / "forms", registry=reg, kinds={mp.id: kind})
+    return p, workbook.file, reg, out
+
+
+@pytest.fixture(scope="module")
+def filled(lo, issued, tmp_path_factory):
+    _, path, _, _ = issued
+    dst = tmp_path_factory.mktemp("filled") / "jk.xlsx"
+    read_back = [f"R{r}" for r in range(6, 10)] + [f"H{r}" for r in range(6, 10)] + [f"R{r}" for r in ROWS]
+    got = lo.fill(path, dst, clean_fill(), read=read_back)
+    return dst, got
+
+
+def test_the_form_has_the_national_layout(issued):
+    _, path, _, _ = issued
+    ws = openpyxl.load_workbook(path)["监控表"]
+    assert ws["A1"].value == "项目支出绩效目标执行监控表"
+    assert "（2024 年度）" in ws["A2"].value and "1-7 月" in ws["A2"].value
+    assert (ws["A3"].value, ws["C3"].value) == ("项目名称", "城乡供水一体化工程")
+    assert [ws[f"{c}5"].value for c in "EFGHLR"] == ["年初预算数", "全年预算数", "1-7月\n执行数", "1-7月\n执行率",
+                                                     "全年预计\n执行数", "预警"]
+    assert [ws[f"B{r}"].value for r in range(6, 10)] == ["年度资金总额", "其中：当年\n财政拨款", "上年结转资金", "其他资金"]
+    assert ws["G6"].value == '=IF(COUNT(G7:G9)=0,"",SUM(G7:G9))' and ws["L6"].value.startswith("=IF(COUNT(L7:L9)")
+    assert ws["H7"].value == '=IF(AND(ISNUMBER(G7),N(F7)>0),G7/F7,"")'
+    assert (ws["B10"].value, ws["H10"].value) == ("全年预期目标", "1-7月目标实际完成情况")
+    assert [ws[f"{c}12"].value for c in "BCDEFG"] == ["一级指标", "二级指标", "三级指标", "年度\n指标值",
+                                                      "1-7月\n执行情况", "全年预计\n完成情况"]
+    assert (ws["H12"].value, ws["N12"].value, ws["Q12"].value, ws["R12"].value) == (
+        "偏差原因分析", "完成目标可能性", "备注", "预警")
+    assert [ws[f"{c}13"].value for c in "HIJKLMNOP"] == ["经费\n保障", "制度\n保障", "人员\n保障", "硬件\n条件\n保障",
+                                                         "其他", "原因说明", "确定能", "有可能", "完全\n不可能"]
+    assert ws["A25"].value.startswith("说明：") and "7/12" in ws["A25"].value
+    for cell in ("G7", "L7", "H11", "F14", "G14", "H14", "L14", "M14", "N14", "P14", "Q14"):
+        assert not ws[cell].protection.locked, cell
+    for cell in ("H14", "N14", "P14"):
+        dv = validation_at(ws, cell)
+        assert dv.type == "list" and dv.formula1 == f'"{TICK}"', cell
+    for cell in ("E7", "F7", "G6", "H7", "R7", "R14", "D14", "E14"):
+        assert ws[cell].protection.locked, cell
+    assert ws.page_setup.orientation == "landscape" and ws.protection.sheet
+
+
+def test_libreoffice_and_python_agree_on_every_warning_boundary(issued, filled):
+    """59.99% red, 60% yellow, 79.99% yellow, 80% green, 120% of the target blue, 0 red, ≤ exceeded red; the
+    funds: 560, 420 and 419.9 of 1,200 at month 7 are 80% green, 60% yellow, 59.98% red."""
+    _, _, reg, _ = issued
+    path, got = filled
+    assert [got[f"R{r}"] or "" for r in ROWS] == COLOURS   # "" (= and qualitative) reads as blank
+    assert [got[f"R{r}"] for r in range(6, 10)] == ["黄", "绿", "黄", "红"]
+    [r] = read(path, reg)
+    assert [(x.code, x.where) for x in r.problems if x.severity == "error"] == []
+    assert [i.extra["warning"] or "" for i in r.indicators] == COLOURS
+    assert [r.funds["rows"][k]["warning"] for k in ("total", "fiscal", "carryover", "other")] == \
+        ["黄", "绿", "黄", "红"]
+    for n, key in zip(range(6, 10), ("total", "fiscal", "carryover", "other")):
+        assert r.funds["rows"][key]["rate"] == pytest.approx(got[f"H{n}"], abs=1e-12)
+    assert r.indicators[3].extra["ratio"] == 0.8 and r.indicators[1].extra["ratio"] == 0.6
+
+
+def test_a_clean_return_reads_back_every_field(issued, filled):
+    _, _, reg, _ = issued
+    path, _ = filled
+    [r] = read(path, reg)
+    assert r.template["form"] == "monitoring" and r.template["id"] == "jk-2024-01.monitoring"
+    assert r.project["project_id"] == "jk-2024-01" and r.project["month"] == 7
+    assert r.funds["rows"]["fiscal"]["executed"] == 560 and r.funds["rows"]["fiscal"]["forecast"] == 1100
+    assert r.funds["rows"]["total"]["forecast"] == 3000 and r.extra["funds.total.warning"] == "黄"
+    assert r.goal["actual"] == "主体工程完成过半。"
+    first = r.indicators[0]
+    assert (first.actual, first.extra["forecast"], first.extra["cause_funding"], first.extra["likelihood"],
+            first.deviation_reason) == (419.93, 839.86, TICK, "有可能", "资金拨付滞后")
+    assert r.indicators[3].extra["likelihood"] == "确定能" and r.indicators[3].extra["cause_funding"] is None
+    assert r.indicators[10].actual == "已完成主体工程" and r.indicators[10].extra["forecast"] == "全年可完成"
+    assert r.total_score is None and r.grade is None and all(i.score is None for i in r.indicators)
+
+
+def test_every_required_rule_is_a_problem_at_its_cell(lo, issued, tmp_path):
+    _, path, reg, _ = issued
+    bad = clean_fill()
+    bad.update({"H14": None,                 # red, no 偏差原因 ticked
+                "M15": None,                 # yellow, a cause ticked, no 原因说明
+                "O16": None,                 # no 完成目标可能性 ticked
+                "O17": TICK,                 # two ticked (确定能 and 有可能), and no forecast nor cause
+                "L7": None,                  # a fund row with a budget, no 全年预计执行数
+                "F22": None,                 # no 1-X月执行情况
+                "N23": "是"})                # not a tick
+    bad.pop("G17", None)
+    lo.fill(path, tmp_path / "bad.xlsx", bad)
+    [r] = read(tmp_path / "bad.xlsx", reg)
+    found = {(x.code, x.where) for x in r.problems if x.severity == "error"}
+    assert found == {("monitor_cause_missing", "监控表!H14"), ("monitor_explanation_missing", "监控表!M15"),
+                     ("monitor_likelihood", "监控表!N16"), ("monitor_likelihood", "监控表!N17"),
+                     ("monitor_forecast_missing", "监控表!G17"), ("monitor_cause_for_risk", "监控表!H17"),
+                     ("monitor_blank_forecast_funds", "监控表!L7"), ("monitor_blank_progress", "监控表!F22"),
+                     ("monitor_not_a_tick", "监控表!N23")}
+    missing = next(x for x in r.problems if x.code == "monitor_cause_missing")
+    assert "预警为红" in missing.message and "59.99%" in missing.message
+
+
+def cells_of(mp, kind) -> dict:
+    from xlform.form.layout import layout
+    return {k: f.cell for k, f in layout(mp, kind).fields.items()}
+
+
+@pytest.mark.parametrize("month", [7])
+def test_every_example_and_sichuan_renders_fills_and_reads_back(lo, examples, tmp_path, month):
+    """Each example's 监控表 (Sichuan's with its own fund rows) filled on schedule reads back without an error."""
+    reg = Registry(tmp_path / "registry.db")
+    pairs = [monitored(p, month) for p in examples.values()]
+    issued = render([mp for mp, _ in pairs], tmp_path / "forms", registry=reg, kinds={mp.id: k for mp, k in pairs})
+    assert len(issued) == len(examples) == 8
+    for (mp, kind), workbook in zip(pairs, issued):
+        cell = cells_of(mp, kind)
+        fill = {cell["goal.actual"]: "按计划推进。"}
+        for key, row in mp.funds.rows.items():
+            fill[cell[f"funds.{key}.executed"]] = round(row.annual * month / 12, 2)
+            fill[cell[f"funds.{key}.forecast"]] = row.annual
+        for i, ind in enumerate(mp.indicators):
+            t = ind.target
+            fill[cell[f"indicators.{i}.progress"]] = "按计划推进" if t.qualitative else (t.value or 0)
+            fill[cell[f"indicators.{i}.sure"]] = TICK
+        dst = tmp_path / f"{mp.id}.xlsx"
+        lo.fill(workbook.file, dst, fill)
+        [r] = read(dst, reg)
+        assert [(x.code, x.where) for x in r.errors] == [], mp.id
+        assert r.template["form"] == "monitoring" and r.project["project_id"] == mp.id.removesuffix(".monitoring")
+        assert set(r.funds["rows"]) == {"total", *mp.funds.rows}
+        assert all(i.extra["likelihood"] == "确定能" for i in r.indicators)
+    sichuan = openpyxl.load_workbook(tmp_path / "forms" / "sc-2023-01.monitoring.xlsx")["监控表"]
+    assert [sichuan[f"B{r}"].value for r in range(6, 11)] == ["年度资金总额", "财政资金", "财政专户管理资金", "单位资金",
+                                                             "其他资金"]
+
+
+def test_the_monitoring_form_and_the_self_evaluation_keep_their_own_versions(tmp_path):
+    definition = write(tmp_path, DEFINITION, "jk.yaml")
+    reg = tmp_path / "registry.db"
+    runner = CliRunner()
+
+    def render_(*args):
+        result = runner.invoke(main, ["render", str(definition), "-o", str(tmp_path / "out"), "--registry", str(reg),
+                                      *args])
+        return result.exit_code, result.output
+
+    assert render_() == (0, f"{tmp_path / 'out' / 'jk-2024-01.xlsx'}  自评表  jk-2024-01 v1\n")
+    assert render_("--form", "monitoring")[1].endswith("监控表  jk-2024-01.monitoring v1\n")   # month 7: the definition's
+    assert render_()[1].endswith("jk-2024-01 v1\n")
+    assert render_("--form", "monitoring", "--month", "8")[1].endswith("jk-2024-01.monitoring v2\n")
+    assert render_()[1].endswith("jk-2024-01 v1\n")
+    ws = openpyxl.load_workbook(tmp_path / "out" / "jk-2024-01.monitoring.xlsx")["监控表"]
+    assert ws["G5"].value == "1-8月\n执行数"
+    assert render_("--form", "monitoring", "--month", "12")[0] == 2
+    assert render_("--month", "7")[0] == 2
+    no_month = {k: v for k, v in DEFINITION.items() if k != "monitoring"}
+    path = write(tmp_path, no_month, "no-month.yaml")
+    result = runner.invoke(main, ["render", str(path), "--form", "monitoring", "-o", str(tmp_path / "out"),
+                                  "--registry", str(reg)])
+    assert result.exit_code == 1 and "give --month X" in result.output and "Traceback" not in result.output
+    bad = write(tmp_path, {**DEFINITION, "monitoring": {"month": 12}}, "bad.yaml")
+    result = runner.invoke(main, ["check", str(bad)])
+    assert result.exit_code == 1 and "monitoring.month" in result.output and "1 to 11" in result.output
