@@ -225,3 +225,74 @@ def test_the_monitoring_form_and_the_self_evaluation_keep_their_own_versions(tmp
     bad = write(tmp_path, {**DEFINITION, "monitoring": {"month": 12}}, "bad.yaml")
     result = runner.invoke(main, ["check", str(bad)])
     assert result.exit_code == 1 and "monitoring.month" in result.output and "1 to 11" in result.output
+
+
+@pytest.fixture(scope="module")
+def self_evaluation(lo, issued, tmp_path_factory):
+    """The same definition's 自评表, issued into the same registry and filled at year end: every 实际完成值 at
+    its target (the funds fully spent: 3,600 of 3,600)."""
+    p, _, reg, out = issued
+    [workbook] = render([p], out / "forms", registry=reg)
+    from xlform.form.layout import layout
+    cell = {k: f.cell for k, f in layout(p).fields.items()}
+    fill = {cell[f"funds.{k}.executed"]: 1200 for k in ("fiscal", "carryover", "other")}
+    fill[cell["goal.actual"]] = "全面完成管网改造。"
+    for i, ind in enumerate(p.indicators):
+        fill[cell[f"indicators.{i}.actual"]] = "达成年度指标" if ind.target.qualitative else ind.target.value
+        if ind.target.qualitative:
+            fill[cell[f"indicators.{i}.score"]] = 5
+    dst = tmp_path_factory.mktemp("self") / "jk-self.xlsx"
+    lo.fill(workbook.file, dst, fill)
+    return dst
+
+
+def test_one_database_holds_both_and_summary_export_and_reports_show_them(issued, filled, self_evaluation,
+                                                                          tmp_path):
+    import csv
+    import io
+    import shutil
+    from xlform.storage.store import Store
+    _, _, _, out = issued
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(filled[0], inbox / "jk-monitoring.xlsx")
+    shutil.copy(self_evaluation, inbox / "jk-self.xlsx")
+    db = tmp_path / "c.db"
+    result = CliRunner().invoke(main, ["collect", str(inbox), "--db", str(db), "--summary", str(tmp_path / "s.xlsx"),
+                                       "--report", str(tmp_path / "reports"), "--registry", str(out / "registry.db"),
+                                       "--jobs", "1", "--quiet"])
+    assert result.exit_code in (0, 1), result.output
+    store = Store(db)
+    forms = sorted((s[1], s[9]) for s in store.current_submissions())
+    store.close()
+    assert forms == [("jk-2024-01", "project"), ("jk-2024-01.monitoring", "monitoring")]
+    book = openpyxl.load_workbook(tmp_path / "s.xlsx")
+
+    def rows(name):
+        ws = book[name]
+        header = [c.value for c in ws[1]]
+        return [dict(zip(header, values)) for values in ws.iter_rows(min_row=2, values_only=True) if any(values)]
+
+    [overview] = rows("监控")
+    assert overview == {"主管部门": "市水务局", "监控项目数": 1, "指标红": 3, "指标黄": 2, "指标绿": 3, "指标蓝": 1,
+                        "勾选有可能": 5, "勾选完全不可能": 0, "资金预警红": 0, "资金预警黄": 1, "资金预警绿": 0}
+    assert book["监控"]._charts, "the warnings' chart"
+    risky = rows("监控明细")
+    assert [(r["三级指标"], r["预警"]) for r in risky] == [
+        ("年度资金总额", "黄"), ("管网0", "红"), ("管网1", "黄"), ("管网2", "黄"), ("管网6", "红"), ("维修时长甲", "红")]
+    assert risky[1]["偏差原因"] == "经费保障" and risky[1]["完成目标可能性"] == "有可能"
+    held = {r["指标"]: (r["监控时全年预计"], r["自评实际"], r["达到预计"]) for r in rows("预计与实际")}
+    assert held["年度资金总额（万元）"] == (3000, 3600, "是")
+    assert held["管网0"] == (839.86, 1200, "是") and held["管网4"] == (None, 1200, None)
+    assert held["维修时长甲"] == (60.02, 30, "是")
+    table = list(csv.DictReader(io.StringIO(CliRunner().invoke(main, ["export", "--db", str(db)]).stdout)))
+    monitored = [t for t in table if t["form"] == "monitoring"]
+    assert len(monitored) == 11 and {t["month"] for t in monitored} == {"7"}
+    assert {t["project_id"] for t in monitored} == {"jk-2024-01"} and monitored[0]["funds.total.warning"] == "黄"
+    assert [t["indicator.warning"] for t in monitored] == COLOURS
+    assert monitored[0]["indicator.likelihood"] == "有可能" and monitored[0]["indicator.cause_funding"] == TICK
+    page = next((tmp_path / "reports").glob("*.html")).read_text(encoding="utf-8")
+    assert "1-7月监控预警：指标 红 3 项、黄 2 项、绿 3 项、蓝 1 项；资金黄；勾选“有可能”或“完全不可能” 5 项。" in page
+    store = Store(db)
+    assert [(d, n) for d, n, *_ in store.department_averages()] == [("市水务局", 1)]   # the 自评表 alone: its 执行率
+    store.close()

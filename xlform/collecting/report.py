@@ -13,6 +13,7 @@ from ..names import file_stems
 from ..outputs import atomic_write
 from ..storage.record import neutralise
 from ..storage.store import Store
+from . import monitoring
 
 UNKNOWN = "未识别的文件"
 SEVERITY = {"error": "错误", "warning": "提示"}
@@ -30,10 +31,11 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
     for sid, cell, severity, code, message, *_ in store.problems_to_send_back():
         problems.setdefault(sid, []).append({"cell": cell, "severity": severity, "code": code, "message": message})
     departments: dict[str, list[dict]] = {}
+    monitored = monitoring.report_lines(store.current_records())   # a 监控表's warnings, by (file, sheet)
     for sid, department, project, path, sheet, total, grade in rows:
         departments.setdefault(department or UNKNOWN, []).append(
             {"name": Path(path).name, "path": path, "sheet": sheet, "project": project, "total_score": total, "grade": grade,
-             "problems": problems.get(sid, [])})
+             "problems": problems.get(sid, []), "monitoring": monitored.get((path, sheet))})
     for m in missing:
         departments.setdefault(m["department"], [])
     written = []

@@ -12,6 +12,7 @@ from ..outputs import atomic_write
 from ..returns.quality import FLAGS
 from ..storage.record import own_fields
 from ..storage.store import Store
+from . import monitoring
 
 SEVERITY = {"error": "错误", "warning": "提示"}
 
@@ -97,6 +98,10 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
           [[d or "（未识别）", p, f, s, c, SEVERITY.get(sev, sev), code, m, {"rejected": "已拒收"}.get(st, "")]
            for d, p, f, s, c, sev, code, m, st in problems])
     sheet("质量", *_quality(problems))
+    for name, columns, rows in monitoring.sheets(current):   # the 监控表 returns (issue 19)
+        ws = sheet(name, columns, rows)
+        if name == "监控" and rows:
+            ws.insert_chart(len(rows) + 2, 0, monitoring.chart(wb, name, len(rows)))
     sheet("未报送", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6)],
           [[m["department"], m["project"], m["template_id"], m["version"]] for m in missing])
     wb.close()

@@ -485,10 +485,12 @@ class Store:
             self.db.execute("DELETE FROM desk_sessions WHERE id_sha256=?", (id_sha256,))
 
     def department_averages(self) -> list[tuple[str, int, float | None, float | None]]:
-        """(主管部门, current projects, average 总分, average 执行率) by department."""
+        """(主管部门, current projects, average 总分, average 执行率) by department, of the 自评表 (a 监控表's
+        1-X月执行率 is no year's 执行率)."""
         rows = self.db.all(
             "SELECT s.department, COUNT(*), AVG(s.total_score), AVG(p.funds_rate) FROM submissions s "
-            "LEFT JOIN projects p ON p.submission_id = s.id WHERE s.status='current' GROUP BY s.department")
+            "LEFT JOIN projects p ON p.submission_id = s.id WHERE s.status='current' "
+            "AND COALESCE(s.form, '') <> 'monitoring' GROUP BY s.department")
         return sorted(((d, n, _float(total), _float(rate)) for d, n, total, rate in rows), key=lambda r: _first(r[0]))
 
 
