@@ -296,3 +296,66 @@ def test_one_database_holds_both_and_summary_export_and_reports_show_them(issued
     store = Store(db)
     assert [(d, n) for d, n, *_ in store.department_averages()] == [("市水务局", 1)]   # the 自评表 alone: its 执行率
     store.close()
+
+
+# -- the rules agree in LibreOffice at every month, at and around every boundary -------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from xlform.scoring import monitoring as rules  # noqa: E402
+from xlform.scoring.target import parse  # noqa: E402
+
+TARGETS = ["≥1200米", "≥80%", ">37.5次", "≥3个", "≤30天", "<0.5%", "≤0天", "≥0家"]
+SHARES = [0, 0.5999, 0.6, 0.7999, 0.8, 1, 1.1999, 1.2, 1.3]   # of the target × 序时进度 (≤: of the target)
+
+
+@st.composite
+def boundary_values(draw):
+    month = draw(st.integers(1, 11))
+    values = []
+    for text in TARGETS:
+        t = parse(text)
+        base = t.value if t.op in ("<=", "<") else t.value * month / 12
+        share = draw(st.sampled_from(SHARES + [1.2 * 12 / month, 1.2 * 12 / month - 1e-4]))
+        jitter = draw(st.sampled_from([0, 0, 1e-9, -1e-9, 0.01]))
+        values.append(max(0.0, round(base * share + jitter, 10)) if t.value else draw(st.sampled_from([0, 1, 2.5])))
+    funds = [draw(st.sampled_from([0, 0.5999, 0.6, 0.7999, 0.8, 1.0])) for _ in range(3)]
+    return month, values, funds
+
+
+@pytest.fixture(scope="module")
+def forms_by_month(tmp_path_factory):
+    """The boundary form rendered for every month: {month: (workbook, registry, project, kind)}."""
+    out = tmp_path_factory.mktemp("months")
+    data = {**DEFINITION, "id": "jk-b", "allow_total": 10 + 5 * len(TARGETS),
+            "indicators": {"产出指标": {"数量指标": [{"name": f"指标{n}", "target": t, "weight": 5}
+                                                   for n, t in enumerate(TARGETS)]}}}
+    p = load(write(out, data, "b.yaml"))
+    reg = Registry(out / "registry.db")
+    found = {}
+    for month in range(1, 12):
+        mp, kind = monitored(p, month)
+        [workbook] = render([mp], out / f"m{month}", registry=reg, kinds={mp.id: kind})
+        found[month] = (workbook.file, mp, kind)
+    return found, reg
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+          max_examples=25)
+@given(case=boundary_values())
+def test_generated_values_are_the_same_colour_in_libreoffice_and_python(lo, forms_by_month, tmp_path, case):
+    month, values, funds = case
+    found, reg = forms_by_month
+    path, mp, kind = found[month]
+    cell = cells_of(mp, kind)
+    fill = {cell[f"indicators.{i}.progress"]: v for i, v in enumerate(values)}
+    budgets = {k: r.annual for k, r in mp.funds.rows.items()}
+    for share, (key, annual) in zip(funds, budgets.items()):
+        fill[cell[f"funds.{key}.executed"]] = round(annual * month / 12 * share, 10)
+    warn = [cell[f"indicators.{i}.warning"] for i in range(len(values))]
+    funds_warn = [cell[f"funds.{k}.warning"] for k in ("total", *budgets)]
+    got = lo.fill(path, tmp_path / "g.xlsx", fill, read=warn + funds_warn)
+    [r] = read(tmp_path / "g.xlsx", reg)
+    assert [got[c] or None for c in warn] == [i.extra["warning"] for i in r.indicators]
+    assert [got[c] or None for c in funds_warn] == [r.funds["rows"][k]["warning"] for k in ("total", *budgets)]
+    assert not [x for x in r.problems if x.code == "stale_value"]

@@ -63,6 +63,17 @@ def colours(pen, cell: str) -> None:
                                                    "format": look}), *_rc(cell))
 
 
+def cached(reader, cell: str, computed) -> None:
+    """A warning the workbook cached that is not the rules' (not recalculated, or a client computing otherwise):
+    the rules' value stands, and the department is told."""
+    got = reader.sheet.cells.get(cell)
+    if got is None or got.formula is None or got.value is None:
+        return   # no cached value (openpyxl saves none); a replaced formula is reported as such
+    if (got.value or None) != computed and reader.at(cell) not in {p.where for p in reader.problems
+                                                                   if p.code == "formula_changed"}:
+        reader.add("stale_value", cell, cached=reader.show(got.value or None), computed=reader.show(computed))
+
+
 def _rc(cell: str):
     from xlsxwriter.utility import xl_cell_to_rowcol
     return xl_cell_to_rowcol(cell)
@@ -185,6 +196,10 @@ class MonitorFunds(Monitored):
                     reader.add("monitor_over_budget", cell, row=label, value=f"{v:g}", annual=f"{annual:g}",
                                what=words(self.kind, "executed" if part == "executed" else "forecast_funds",
                                           month, False))
+
+        self.fill(reader, inputs, result)   # the warnings as the rules give them, against the cached ones
+        for key, row in reader.record.funds["rows"].items():
+            cached(reader, lay.cell(f"funds.{key}.warning"), row["warning"])
 
     def fill(self, reader, inputs, result):
         p, k, record, month = reader.project, self.kind, reader.record, month_of(reader.project)
@@ -372,6 +387,7 @@ class MonitorIndicators(Monitored):
             causes = [part for part in CAUSES if inputs.get(f"{key}.{part}")]
             chosen = [part for part in LIKELIHOOD if inputs.get(f"{key}.{part}")]
             colour = self.colour(ind, x, month)
+            cached(reader, lay.cell(f"{key}.warning"), colour)
             if colour in (rules.RED, rules.YELLOW) and not causes:
                 ratio = rules.indicator_ratio(x, ind.target, month)
                 shown = "超过年度指标值" if ratio is None else f"{ratio:.2%}"
