@@ -129,6 +129,17 @@ def _held(forecast, actual, op) -> str | None:
     return "是" if held else "否"
 
 
+def brief(record: dict) -> str:
+    """A 监控表's warnings in a few words: 指标 红 3 · 黄 2 · 绿 3 · 蓝 1；资金 黄."""
+    counts = {c: 0 for c in COLOURS}
+    for i in record["indicators"]:
+        colour = i.get("extra", {}).get("warning")
+        if colour in counts:
+            counts[colour] += 1
+    funds = record.get("funds", {}).get("rows", {}).get("total", {}).get("warning")
+    return "指标 " + " · ".join(f"{c} {n}" for c, n in counts.items() if n) + f"；资金 {funds or '—'}"
+
+
 def report_lines(records: list[dict]) -> dict[tuple, str]:
     """{(file, sheet): one line of a 监控表's warnings} for the department reports."""
     out = {}

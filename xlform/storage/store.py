@@ -305,9 +305,10 @@ class Store:
         return "superseded"
 
     # -- queries ------------------------------------------------------------------------------
-    def current_records(self) -> list[dict]:
-        """The record of every current submission, by department and template id."""
-        rows = self.db.all("SELECT department, template_id, record FROM submissions WHERE status='current'")
+    def current_records(self, form: str | None = None) -> list[dict]:
+        """The record of every current submission (of one form kind if named), by department and template id."""
+        rows = self.db.all("SELECT department, template_id, record FROM submissions WHERE status='current'"
+                           + (" AND form=?" if form else ""), *((form,) if form else ()))
         return [json.loads(r[2]) for r in sorted(rows, key=lambda r: (_first(r[0]), _first(r[1])))]
 
     def current_templates(self) -> set[str]:
