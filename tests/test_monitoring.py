@@ -141,27 +141,50 @@ def test_a_clean_return_reads_back_every_field(issued, filled):
     assert r.total_score is None and r.grade is None and all(i.score is None for i in r.indicators)
 
 
-def test_every_required_rule_is_a_problem_at_its_cell(lo, issued, tmp_path):
+REQUIRED = [   # (what the department left, the problem, its cell): one rule each
+    ({"H14": None}, "monitor_cause_missing", "H14"),             # a red row, no 偏差原因 ticked
+    ({"H15": None, "M15": None}, "monitor_cause_missing", "H15"),   # a yellow row, likewise
+    ({"M15": None}, "monitor_explanation_missing", "M15"),      # a cause ticked, no 原因说明
+    ({"N17": None}, "monitor_likelihood", "N17"),               # no 完成目标可能性 ticked
+    ({"O17": TICK, "G17": 1000, "H17": TICK, "M17": "偏低"}, "monitor_likelihood", "N17"),   # two ticked
+    ({"N17": None, "O17": TICK, "H17": TICK, "M17": "进度偏慢"}, "monitor_forecast_missing", "G17"),   # 有可能, no forecast
+    ({"N17": None, "P17": TICK, "G17": 900}, "monitor_cause_for_risk", "H17"),   # 完全不可能, no cause
+    ({"L7": None}, "monitor_blank_forecast_funds", "L7"),       # a fund row with a budget, no 全年预计执行数
+    ({"G8": None}, "monitor_blank_executed", "G8"),             # nor 1-X月执行数
+    ({"F22": None}, "monitor_blank_progress", "F22"),           # no 1-X月执行情况
+    ({"N23": "是"}, "monitor_not_a_tick", "N23"),               # not a tick
+]
+
+
+@pytest.mark.parametrize("left, code, cell", REQUIRED, ids=[f"{c}-{cell}" for _, c, cell in REQUIRED])
+def test_each_required_rule_is_an_error_at_its_cell(lo, issued, tmp_path, left, code, cell):
     _, path, reg, _ = issued
-    bad = clean_fill()
-    bad.update({"H14": None,                 # red, no 偏差原因 ticked
-                "M15": None,                 # yellow, a cause ticked, no 原因说明
-                "O16": None,                 # no 完成目标可能性 ticked
-                "O17": TICK,                 # two ticked (确定能 and 有可能), and no forecast nor cause
-                "L7": None,                  # a fund row with a budget, no 全年预计执行数
-                "F22": None,                 # no 1-X月执行情况
-                "N23": "是"})                # not a tick
-    bad.pop("G17", None)
-    lo.fill(path, tmp_path / "bad.xlsx", bad)
+    lo.fill(path, tmp_path / "bad.xlsx", {**clean_fill(), **left})
     [r] = read(tmp_path / "bad.xlsx", reg)
-    found = {(x.code, x.where) for x in r.problems if x.severity == "error"}
-    assert found == {("monitor_cause_missing", "监控表!H14"), ("monitor_explanation_missing", "监控表!M15"),
-                     ("monitor_likelihood", "监控表!N16"), ("monitor_likelihood", "监控表!N17"),
-                     ("monitor_forecast_missing", "监控表!G17"), ("monitor_cause_for_risk", "监控表!H17"),
-                     ("monitor_blank_forecast_funds", "监控表!L7"), ("monitor_blank_progress", "监控表!F22"),
-                     ("monitor_not_a_tick", "监控表!N23")}
-    missing = next(x for x in r.problems if x.code == "monitor_cause_missing")
-    assert "预警为红" in missing.message and "59.99%" in missing.message
+    assert [(x.code, x.where) for x in r.errors] == [(code, f"监控表!{cell}")]
+    message = r.errors[0].message   # Chinese, every value filled in
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in message) and "{" not in message and "None" not in message
+
+
+def test_a_red_row_without_a_cause_names_its_colour_and_ratio(lo, issued, tmp_path):
+    _, path, reg, _ = issued
+    lo.fill(path, tmp_path / "bad.xlsx", {**clean_fill(), "H14": None})
+    [r] = read(tmp_path / "bad.xlsx", reg)
+    [missing] = r.errors
+    assert missing.message == "“管网0”预警为红（执行进度为序时进度的 59.99%），须在偏差原因分析中至少勾选一项原因。"
+
+
+def test_the_required_cells_are_highlighted_while_empty(issued):
+    """Each rule is a conditional format on its cells (the workbook shows what is missing as it is typed)."""
+    _, path, _, _ = issued
+    ws = openpyxl.load_workbook(path)["监控表"]
+    rules_at = {str(rng.sqref): [r.formula[0] for r in rs] for rng, rs in ws.conditional_formatting._cf_rules.items()}
+    assert rules_at["H14:L14"] == ['AND(COUNTIF($H$14:$L$14,"√")=0,OR($R$14="红",$R$14="黄",OR($O$14="√",$P$14="√")))']
+    assert rules_at["M14"] == ['AND(ISBLANK($M$14),COUNTIF($H$14:$L$14,"√")>0)']
+    assert rules_at["N14:P14"] == ['COUNTIF($N$14:$P$14,"√")<>1']
+    assert rules_at["G14"] == ['AND(ISBLANK($G$14),OR($O$14="√",$P$14="√"))']
+    assert rules_at["L7"] == ["ISBLANK(L7)"] and rules_at["F14"] == ["ISBLANK($F$14)"]
+    assert rules_at["R14"] == ['"红"', '"黄"', '"绿"', '"蓝"'] == rules_at["R6"]
 
 
 def cells_of(mp, kind) -> dict:
