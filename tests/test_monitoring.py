@@ -382,3 +382,26 @@ def test_generated_values_are_the_same_colour_in_libreoffice_and_python(lo, form
     assert [got[c] or None for c in warn] == [i.extra["warning"] for i in r.indicators]
     assert [got[c] or None for c in funds_warn] == [r.funds["rows"][k]["warning"] for k in ("total", *budgets)]
     assert not [x for x in r.problems if x.code == "stale_value"]
+
+
+def test_a_return_migrates_to_the_next_month_s_version(issued, filled, tmp_path):
+    """A 监控表 re-issued for month 8 (its v2): a July return is carried over cell by cell, its warnings
+    recomputed against the new 序时进度."""
+    from xlform.returns.migration import migrate
+    p = issued[0]
+    reg = Registry(tmp_path / "registry.db")   # an office's own: July's form (v1, as filled), then August's
+    for month in (7, 8):
+        mp, kind = monitored(p, month)
+        render([mp], tmp_path / f"forms{month}", registry=reg, kinds={mp.id: kind})
+    m = migrate(filled[0], reg, tmp_path / "migrated")
+    assert m.error is None and m.sheets == [("监控表", "jk-2024-01.monitoring", 1, 2)]
+    carried = {line.field for line in m.lines if line.category == "已转入"}
+    assert {"管网0·1-8月执行情况", "管网0·全年预计完成情况", "管网0·经费保障", "管网0·有可能", "管网0·原因说明",
+            "管网3·确定能", "1-8月目标实际完成情况"} <= carried
+    ws = openpyxl.load_workbook(m.output)["监控表"]
+    assert (ws["F14"].value, ws["H14"].value, ws["O14"].value, ws["M14"].value, ws["G7"].value) == (
+        419.93, TICK, TICK, "资金拨付滞后", 560)
+    [r] = read(m.output, reg)
+    assert r.project["month"] == 8 and r.template["version"] == 2
+    assert r.indicators[3].extra["warning"] == "黄"     # 560 of 800 (8/12 of 1,200) is 70%
+    assert r.funds["rows"]["fiscal"]["warning"] == "黄"

@@ -201,6 +201,11 @@ class MonitorFunds(Monitored):
         for key, row in reader.record.funds["rows"].items():
             cached(reader, lay.cell(f"funds.{key}.warning"), row["warning"])
 
+    def values(self, record, lay):
+        rows = record.funds.get("rows", {})
+        return {f"funds.{key}.{part}": rows.get(key, {}).get(part) for key in self.kind.fund_rows
+                for part in ("executed", "forecast")}
+
     def fill(self, reader, inputs, result):
         p, k, record, month = reader.project, self.kind, reader.record, month_of(reader.project)
         rows = {}
@@ -252,6 +257,9 @@ class MonitorGoal(Monitored):
 
     def fill(self, reader, inputs, result):
         reader.record.goal = {"expected": reader.project.goal, "actual": inputs.get("goal.actual")}
+
+    def values(self, record, lay):
+        return {"goal.actual": record.goal.get("actual")}
 
 
 class MonitorIndicators(Monitored):
@@ -405,6 +413,33 @@ class MonitorIndicators(Monitored):
                 if not causes and colour not in (rules.RED, rules.YELLOW):   # (said above for a red or yellow row)
                     reader.add("monitor_cause_for_risk", cell[CAUSES[0]], name=ind.name, likelihood=likelihood)
 
+    def values(self, record, lay):
+        """What a return said, row by row (matched by indicator id; a value of another type than the new row
+        takes, a target turned qualitative, is left out)."""
+        by_id = {i.id: i for i in record.indicators}
+        words = {self.kind.label(part): part for part in LIKELIHOOD}
+        out = {}
+        for j, ind in enumerate(lay.project.indicators):
+            was = by_id.get(ind.id)
+            if was is None:
+                continue
+            key, text = f"indicators.{j}", lay.fields[f"indicators.{j}.progress"].type == "text"
+            for part, value in (("progress", was.actual), ("forecast", was.extra.get("forecast"))):
+                if value is not None and isinstance(value, str) == text:
+                    out[f"{key}.{part}"] = value
+            for part in CAUSES:
+                out[f"{key}.{part}"] = was.extra.get(part)
+            for word in (was.extra.get("likelihood") or "").split("、"):
+                if word in words:
+                    out[f"{key}.{words[word]}"] = TICK
+            out[f"{key}.explanation"] = was.deviation_reason
+            out[f"{key}.remark"] = was.extra.get("remark")
+        return out
+
+    def what(self, lay, key):
+        _, j, part = key.split(".")
+        return f"{lay.project.indicators[int(j)].name}·{words(self.kind, part, month_of(lay.project), False)}"
+
     @staticmethod
     def colour(ind, x, month):
         return rules.indicator_warning(x, ind.target, month) if isinstance(x, float) else None
@@ -436,8 +471,9 @@ class MonitorNote(Monitored):
         return row + 1
 
     def draw(self, pen):
-        row = pen.lay.rows["note"]
-        pen.text(row, 0, words(self.kind, "note", month_of(pen.p), False), pen.fmt["text"], row, pen.last)
+        row, text = pen.lay.rows["note"], words(self.kind, "note", month_of(pen.p))
+        pen.text(row, 0, text, pen.fmt["text"], row, pen.last)
+        pen.fit(row, text, sum(pen.widths) * 0.9, at_least=text.count("\n") + 2)   # room for a wide glyph or two
 
     def read(self, reader, inputs):
         pass
