@@ -405,3 +405,12 @@ def test_a_return_migrates_to_the_next_month_s_version(issued, filled, tmp_path)
     assert r.project["month"] == 8 and r.template["version"] == 2
     assert r.indicators[3].extra["warning"] == "黄"     # 560 of 800 (8/12 of 1,200) is 70%
     assert r.funds["rows"]["fiscal"]["warning"] == "黄"
+
+
+def test_import_refuses_a_monitoring_form_in_one_line(issued, tmp_path):
+    """Its definition is the 自评表's: importing the 监控表 would make a definition of no form."""
+    _, path, _, _ = issued
+    result = CliRunner().invoke(main, ["import", str(path), "-o", str(tmp_path / "defs")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"Error: {path}: 监控表: 工作表“监控表”是项目支出绩效目标执行监控表，不能导入为项目定义" in result.output
+    assert not (tmp_path / "defs").exists() or not list((tmp_path / "defs").iterdir())

@@ -50,6 +50,7 @@ class Monitored(Section):
     messages = MESSAGES
     keys = {"landscape": Flag()}
     columns = ("progress", "forecast", *CAUSES, "explanation", *LIKELIHOOD, "remark", "warning")
+    imports = False   # its definition is the 自评表's: `xlform import` takes that one
 
     def values(self, record, lay):
         return {}
