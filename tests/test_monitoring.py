@@ -414,3 +414,28 @@ def test_import_refuses_a_monitoring_form_in_one_line(issued, tmp_path):
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"Error: {path}: 监控表: 工作表“监控表”是项目支出绩效目标执行监控表，不能导入为项目定义" in result.output
     assert not (tmp_path / "defs").exists() or not list((tmp_path / "defs").iterdir())
+
+
+def test_a_declaration_has_no_monitoring_form(tmp_path):
+    data = {"form": "declaration", "year": 2025, "id": "sb-01", "project": "申报项目", "department": "市水务局",
+            "implementer": "市水务局", "funds": {"fiscal": {"initial": 100}}}
+    result = CliRunner().invoke(main, ["render", str(write(tmp_path, data, "d.yaml")), "--form", "monitoring",
+                                       "--month", "7", "-o", str(tmp_path / "out"), "--registry",
+                                       str(tmp_path / "r.db")])
+    assert result.exit_code == 1 and "a declaration definition has no 监控表" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+
+
+def test_a_kind_outside_the_package_monitors_with_its_own_fund_rows(tmp_path, monkeypatch):
+    """Hubei's 自评表 (docs/kinds/hubei: 财政拨款 and 其他资金) issues its 监控表 with those rows."""
+    import shutil
+    shutil.copytree(ROOT / "docs" / "kinds" / "hubei", tmp_path / "kinds" / "hubei")
+    monkeypatch.setenv("XLFORM_TEMPLATES", str(tmp_path / "kinds"))
+    data = {**DEFINITION, "form": "hubei", "id": "hb-jk", "funds": {"weight": 10, "fiscal": {"initial": 100, "annual": 120},
+                                                                  "other": {"initial": 20, "annual": 30}}}
+    mp, kind = monitored(load(write(tmp_path, data, "hb.yaml")))
+    assert kind.fund_rows == ("fiscal", "other")
+    [workbook] = render([mp], tmp_path / "out", registry=Registry(tmp_path / "r.db"), kinds={mp.id: kind})
+    ws = openpyxl.load_workbook(workbook.file)["监控表"]
+    assert [ws[f"B{r}"].value for r in (6, 7, 8)] == ["年度资金总额", "财政拨款", "其他资金"]
+    assert (ws["F6"].value, ws["F7"].value, ws["F8"].value) == (150, 120, 30)

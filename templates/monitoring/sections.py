@@ -8,8 +8,10 @@ project's `month` (xlform/issue/monitoring.py puts it there from --month or the 
 """
 from __future__ import annotations
 
+from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
+
 from xlform.kinds.schema import Flag
-from xlform.kinds.sections import Section, own_inputs, ref
+from xlform.kinds.sections import Section, own_inputs
 from xlform.scoring import monitoring as rules
 from xlform.scoring.scoring import funds_executed_formula
 from xlform.storage.record import IndicatorRecord
@@ -76,12 +78,11 @@ def cached(reader, cell: str, computed) -> None:
 
 
 def _rc(cell: str):
-    from xlsxwriter.utility import xl_cell_to_rowcol
     return xl_cell_to_rowcol(cell)
 
 
 def absolute(cell: str) -> str:
-    from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
+    """$H$14: a conditional format over a range refers to the cells themselves, not relatively."""
     return xl_rowcol_to_cell(*xl_cell_to_rowcol(cell), True, True)
 
 
