@@ -296,6 +296,8 @@ def test_one_database_holds_both_and_summary_export_and_reports_show_them(issued
         header = [c.value for c in ws[1]]
         return [dict(zip(header, values)) for values in ws.iter_rows(min_row=2, values_only=True) if any(values)]
 
+    assert [r["模板编号"] for r in rows("汇总")] == ["jk-2024-01"]   # the year's 自评表: its 全年执行数, 总分
+    assert {r["模板编号"] for r in rows("指标")} == {"jk-2024-01"}
     [overview] = rows("监控")
     assert overview == {"主管部门": "市水务局", "监控项目数": 1, "指标红": 3, "指标黄": 2, "指标绿": 3, "指标蓝": 1,
                         "勾选有可能": 5, "勾选完全不可能": 0, "资金预警红": 0, "资金预警黄": 1, "资金预警绿": 0}

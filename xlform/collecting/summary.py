@@ -66,7 +66,8 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
         ws.repeat_rows(0)
         return ws
 
-    current = store.current_records()
+    records = store.current_records()
+    current = [r for r in records if not monitoring.is_monitoring(r)]   # 汇总 and 指标: the year's 自评表 (申报表)
     # the columns a form kind adds (项目编码, 评价结论, an extra indicator column …), labelled by the kind
     project_extra = _extra_columns(current, lambda r: own_fields(r["project"], r.get("extra", {})))
     indicator_extra = _extra_columns(current, lambda r: [k for i in r["indicators"] for k in i.get("extra", {})])
@@ -98,7 +99,7 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
           [[d or "（未识别）", p, f, s, c, SEVERITY.get(sev, sev), code, m, {"rejected": "已拒收"}.get(st, "")]
            for d, p, f, s, c, sev, code, m, st in problems])
     sheet("质量", *_quality(problems))
-    for name, columns, rows in monitoring.sheets(current):   # the 监控表 returns (issue 19)
+    for name, columns, rows in monitoring.sheets(records):   # the 监控表 returns (issue 19)
         ws = sheet(name, columns, rows)
         if name == "监控" and rows:
             ws.insert_chart(len(rows) + 2, 0, monitoring.chart(wb, name, len(rows)))
