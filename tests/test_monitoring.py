@@ -441,3 +441,14 @@ def test_a_kind_outside_the_package_monitors_with_its_own_fund_rows(tmp_path, mo
     ws = openpyxl.load_workbook(workbook.file)["监控表"]
     assert [ws[f"B{r}"].value for r in (6, 7, 8)] == ["年度资金总额", "财政拨款", "其他资金"]
     assert (ws["F6"].value, ws["F7"].value, ws["F8"].value) == (150, 120, 30)
+
+
+def test_the_funds_boundaries_agree_in_libreoffice(lo, issued, tmp_path):
+    """79.99% of schedule is 黄, 59.99% 红, nothing spent 红; the total: 979.86 of 3,600 at 7/12 is 46.66%, 红."""
+    _, path, reg, _ = issued
+    got = lo.fill(path, tmp_path / "f.xlsx", {**clean_fill(), "G7": 559.93, "G8": 419.93, "G9": 0},
+                  read=["R6", "R7", "R8", "R9", "H7"])
+    [r] = read(tmp_path / "f.xlsx", reg)
+    assert [got[c] for c in ("R6", "R7", "R8", "R9")] == ["红", "黄", "红", "红"]
+    assert [r.funds["rows"][k]["warning"] for k in ("total", "fiscal", "carryover", "other")] == ["红", "黄", "红", "红"]
+    assert r.funds["rows"]["fiscal"]["rate"] == pytest.approx(got["H7"], abs=1e-15)
