@@ -245,20 +245,43 @@ def check(definitions):
                    "default output/registry.db].")
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes writing workbooks (0: the core count).")
-def render(definitions, out_dir, per, password, registry, jobs):
-    """Render definitions (YAML files or folders) into locked 自评表 workbooks.
+@click.option("--form", "form", type=click.Choice(["monitoring"]), default=None,
+              help="Issue another form of the same definitions: monitoring, the mid-year 绩效目标执行监控表 "
+                   "(template <id>.monitoring).")
+@click.option("--month", type=click.IntRange(1, 11), default=None,
+              help="With --form monitoring: the month X monitored (1-X月) [default: the definition's "
+                   "monitoring: {month: X}].")
+def render(definitions, out_dir, per, password, registry, jobs, form, month):
+    """Render definitions (YAML files or folders) into locked 自评表 workbooks (or, with --form monitoring,
+    their 监控表).
 
     Valid definitions are rendered even when others fail; the exit code is 1 when any failed.
     """
     from .issue.renderer import render as do_render
+    if month is not None and form != "monitoring":
+        raise click.UsageError("--month goes with --form monitoring")
     jobs = jobs or os.cpu_count() or 1
     projects, problems = _load(definitions, jobs)
+    kinds = None
+    if form == "monitoring":
+        from .issue.monitoring import monitored
+        kinds, chosen = {}, []
+        for p in projects:
+            try:
+                mp, kind = monitored(p, month)
+            except XlformError as e:
+                click.echo(f"Error: {e}", err=True)
+                problems.append(e)
+                continue
+            kinds[mp.id] = kind
+            chosen.append(mp)
+        projects = chosen
     if projects:
         reg = _open_registry(registry, create=True)
         try:
             with failing("write the registry", reg.path, "name another with --registry", catch=sqlite3.Error), \
                     failing("write to", out_dir, "choose another folder with -o", catch=OSError):
-                issued = do_render(projects, out_dir, per, password, reg, jobs)
+                issued = do_render(projects, out_dir, per, password, reg, jobs, kinds)
         finally:
             reg.close()
         for workbook in issued:

@@ -85,6 +85,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "decl_too_few": ("error", "{level1}下至少需要填写一个三级指标。"),
     "decl_split": ("error", "{level1}的分值合计为 {have}，应为 {want}（{split}）。"),
     # xlform import: workbooks an office already has -> definitions
+    "import_not_a_source": ("error", "工作表“{sheet}”是{title}，不能导入为项目定义。请导入该项目的申报表或自评表（监控表由同一定义生成）。"),
     "import_not_a_form": ("error", "工作簿中没有找到项目支出绩效自评表、绩效目标申报表或指标清单（未找到“项目名称”“三级指标”“年度指标值”等栏目）。"),
     "import_missing": ("error", "{what}未找到或为空。"),
     "import_not_a_number": ("error", "{what}“{value}”不是有效的数字。"),

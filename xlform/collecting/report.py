@@ -14,6 +14,7 @@ from ..names import file_stems
 from ..outputs import atomic_write
 from ..storage.record import neutralise
 from ..storage.store import Store
+from . import monitoring
 
 UNKNOWN = "未识别的文件"
 SEVERITY = {"error": "错误", "warning": "提示"}
@@ -30,6 +31,8 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
     rows = store.to_send_back()   # by department, path and sheet, as the problems come
     stems = file_stems({d or UNKNOWN for _, d, *_ in rows} | {m["department"] for m in missing})
     problems = _Ahead(p for part in store.problems_in_order() for p in part)
+    # a 监控表's warnings in a line, by (file, sheet): the 监控表 returns only (few: one a project at mid-year)
+    monitored = monitoring.report_lines(store.current_records(form=monitoring.FORM))
     written = []
     generated = datetime.now().strftime("%Y-%m-%d %H:%M")
 
@@ -51,7 +54,7 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
             sid, cell, severity, code, message, *_ = problems.take()
             found.setdefault(sid, []).append({"cell": cell, "severity": severity, "code": code, "message": message})
         files = [{"name": Path(path).name, "path": path, "sheet": sheet, "project": project, "total_score": total,
-                  "grade": grade, "problems": found.get(sid, [])}
+                  "grade": grade, "problems": found.get(sid, []), "monitoring": monitored.get((path, sheet))}
                  for sid, _, project, path, sheet, total, grade in group]
         if department == UNKNOWN:   # None, "" and a department named so come apart: written again, whole
             unknown += files

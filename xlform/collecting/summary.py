@@ -9,6 +9,7 @@ from ..errors import XlformError
 from ..returns.quality import FLAGS
 from ..storage.record import own_fields
 from ..storage.store import INDICATOR_KEYS, PROBLEM_COUNTS, Store
+from . import monitoring
 from .tables import Book
 
 SEVERITY = {"error": "错误", "warning": "提示"}
@@ -56,21 +57,23 @@ class Summary:
                                 self.head)
         for row in rows:
             sheet.add(row)
+        return sheet
 
 
 # The sheets, in order: each is a function of the summary being written (add one here to add a sheet).
 def write_summary(path: Path, store: Store, missing: list[dict]):
     s = Summary(path, store, missing)
-    for sheet in (projects_sheet, charts_sheet, indicators_sheet, problems_sheet, quality_sheet, missing_sheet):
+    for sheet in (projects_sheet, charts_sheet, indicators_sheet, problems_sheet, quality_sheet, monitoring_sheets,
+                  missing_sheet):
         sheet(s)
     s.book.close()
 
 
 def _current(store: Store, whole: bool):
-    """The current records, by department and template id, one at a time (whole=False: without indicators
-    and problems, see Store.records)."""
+    """The current records of the year's forms (自评表, 申报表: not the 监控表), by department and template id, one
+    at a time (whole=False: without indicators and problems, see Store.records)."""
     for part in store.records(store.current_ids(), whole=whole):
-        yield from part
+        yield from (r for r in part if not monitoring.is_monitoring(r))
 
 
 def projects_sheet(s: Summary):
@@ -121,6 +124,20 @@ def quality_sheet(s: Summary):
                    ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)],
             ([d, p, f, sh, c, FLAGS[code], m]
              for part in s.store.problems_in_order() for _, c, sev, code, m, d, p, f, sh, st in part if code in FLAGS))
+
+
+def monitoring_sheets(s: Summary):
+    """监控, 监控明细, 预计与实际: the mid-year 监控表 returns (issue 19, collecting/monitoring.py), where any were
+    collected; beside them only the 自评表 of the same projects (for the forecasts) are read."""
+    watched = s.store.current_records(form=monitoring.FORM)
+    if not watched:
+        return
+    wanted = {r["project"].get("project_id") for r in watched}
+    records = watched + [r for r in _current(s.store, True) if r["template"]["id"] in wanted]
+    for name, columns, rows in monitoring.sheets(records):
+        table = s.table(name, columns, rows)
+        if name == "监控" and rows:
+            table.sheet.insert_chart(len(rows) + 2, 0, monitoring.chart(s.workbook, name, len(rows)))
 
 
 def missing_sheet(s: Summary):

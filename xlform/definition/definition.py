@@ -15,7 +15,7 @@ from ..scoring import target as targets
 from ..yamlsource import Located, key_path as _field, load as load_yaml, quoted as _shown
 
 _TOP_KEYS = {"form", "year", "id", "project", "department", "implementer", "funds", "goal",
-             "indicators", "allow_total", "scoring"}
+             "indicators", "allow_total", "scoring", "monitoring"}
 _INDICATOR_KEYS = {"id", "name", "target", "weight", "rule", "kind", "was"}
 _TARGET_KEYS = {"op", "value", "unit", "percent"}
 ID_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -73,6 +73,8 @@ class Project:
     extra: dict = field(default_factory=dict)     # the kind's own keys (e.g. code: 项目编码)
     scoring: dict = field(default_factory=dict)   # profile keys this definition overrides
     warnings: tuple = field(default=(), compare=False)  # Problems that `check` shows but do not stop
+    # how its 监控表 is issued ({month: X}); not part of the 自评表's content (xlform/issue/monitoring.py)
+    monitoring: dict = field(default_factory=dict, compare=False)
 
     def __hash__(self):
         return hash(self.hash)
@@ -273,7 +275,8 @@ class _Builder:
         project = Project(form, year, pid, self.text(d, "project"), self.text(d, "department"),
                           self.text(d, "implementer"), funds, self.text(d, "goal", required="goal" not in optional),
                           tuple(indicators),
-                          allow_total, self.name, extra, dict(scoring), tuple(self.warnings))
+                          allow_total, self.name, extra, dict(scoring), tuple(self.warnings),
+                          self.monitoring(d.get("monitoring")))
         self.composed(d, pid, year)
         if self.problems:
             raise DefinitionError(self.problems)
@@ -291,6 +294,20 @@ class _Builder:
         except Exception:  # noqa: BLE001 - a key the kind needs is missing: reported as missing already
             return
         self.fits(("project",), line)
+
+    def monitoring(self, m) -> dict:
+        """monitoring: {month: X}: the month its 监控表 is issued for (1-11), unless render says --month."""
+        if m is None:
+            return {}
+        if not isinstance(m, dict):
+            self.error(("monitoring",), "must be a mapping such as {month: 7}", "type")
+            return {}
+        self.check_keys(m, {"month"}, ("monitoring",))
+        month = m.get("month")
+        if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 11:
+            self.error(("monitoring", "month"), f"must be a month from 1 to 11 (got {_shown(month)})", "type")
+            return {}
+        return {"month": month}
 
     def kind_key(self, d: dict, key: str, opts: dict):
         """A top-level key the kind adds: text (code: 项目编码), or `type: rows` (a declaration's blank_rows:

@@ -19,6 +19,8 @@ from flask import Flask, Response, abort, g, redirect, render_template, request,
 from werkzeug.exceptions import HTTPException
 
 from ..errors import CannotRun
+from ..collecting import monitoring
+from ..issue.monitoring import SUFFIX as MONITORING_SUFFIX
 from ..issue.registry import Registry
 from ..storage.db import Location
 from ..storage.store import Store
@@ -240,6 +242,7 @@ def create_app(config: DeskConfig) -> Flask:
         mine = {tid: current[tid] for tid, _, _ in forms if tid in current}
         problems = store().problems_of([r[0] for r in mine.values()])
         rows = [_form_row(tid, version, project, mine.get(tid), problems) for tid, version, project in forms]
+        _monitored(store(), rows, [r for r in mine.values() if r[9] == monitoring.FORM])
         logged = store().uploads(department, limit=50)
         held = store().submissions_of({u["sha256"] for u in logged + (results or [])})
         uploads = [_upload_row(u, held) for u in logged]
@@ -407,8 +410,9 @@ def create_app(config: DeskConfig) -> Flask:
         held = store().submissions_of({u["sha256"] for u in logged})
         uploads = [_upload_row(u, held) for u in logged]
         pictures = charts.director(store().grade_counts(), store().department_averages())
+        warned = _monitored(store(), projects, [r for r in current.values() if r[9] == monitoring.FORM])
         return render_template("dashboard.html", departments=list(departments.values()), projects=projects,
-                               links=links, uploads=uploads, pictures=pictures, new_link=new_link,
+                               links=links, uploads=uploads, pictures=pictures, new_link=new_link, warned=warned,
                                states={"passed": STATE_PASSED, "warnings": STATE_WARNINGS, "errors": STATE_ERRORS})
 
     def known_department(name: str) -> str:
@@ -559,6 +563,21 @@ def _missing(registry: Registry, store: Store) -> list[dict]:
     returned = store.current_templates()
     return [{"template_id": i, "version": v, "project": p, "department": d}
             for i, v, p, d in registry.latest_issued() if i not in returned]
+
+
+def _monitored(store: Store, rows: list[dict], subs: list) -> dict:
+    """The 监控表 among the forms listed: each row's warnings in a few words, and the office's table of them
+    by 主管部门 and of the rows at risk (collecting/monitoring.py); {} where no 监控表 is current."""
+    for row in rows:
+        row["form"] = "监控表" if row["template_id"].endswith(MONITORING_SUFFIX) else ""
+    if not subs:
+        return {}
+    records = {r["template"]["id"]: r for r in store.current_records(form=monitoring.FORM)}
+    for row in rows:
+        if row["template_id"] in records:
+            row["warnings"] = monitoring.brief(records[row["template_id"]])
+    mine = [records[s[1]] for s in subs if s[1] in records]
+    return {"overview": monitoring.overview(mine), "details": monitoring.details(mine)}
 
 
 def _form_row(tid: str, version, project: str, sub, problems: dict) -> dict:

@@ -171,6 +171,9 @@ def _read(pkg: Package, file: str, year: int | None) -> list[Imported]:
             if sheet_name not in by_name or not isinstance(entry.get("cells"), dict):
                 continue
             kind = _checked(entry, file)
+            if not all(kind.section_types[name].imports for name in kind.sections):
+                raise _BadMeta(problem("import_not_a_source", f"{file}: {sheet_name}", sheet=sheet_name,
+                                       title=kind.spec["texts"]["title"]))
             sheet = pkg.sheet(by_name[sheet_name])
             found.append(_from_declaration(sheet, entry, kind, file) if is_declared_kind(kind) else
                          _from_issued(sheet, entry, kind, file))

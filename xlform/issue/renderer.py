@@ -20,8 +20,11 @@ class Issued:
 
 
 def render(projects: list[Project], out_dir: str | Path = "output", per: str = "project",
-           password: str | None = None, registry: Registry | None = None, jobs: int = 1) -> list[Issued]:
+           password: str | None = None, registry: Registry | None = None, jobs: int = 1,
+           kinds: dict | None = None) -> list[Issued]:
     """Render each group of projects into one workbook; records every issued version in the registry.
+    `kinds`: {project id: FormKind} where a project is issued in a kind other than the one its form names
+    (a 监控表's fund rows are its definition's kind's: xlform/issue/monitoring.py).
 
     Versions are assigned here, in order; with jobs > 1 the workbooks are written by worker processes.
     """
@@ -36,7 +39,7 @@ def render(projects: list[Project], out_dir: str | Path = "output", per: str = "
             taken: set[str] = set()
             specs, new = [], set()
             for p in group:
-                kind = form_kind(p.form)
+                kind = (kinds or {}).get(p.id) or form_kind(p.form)
                 name = sheet_name(kind.spec["sheet"] if per == "project" else p.project, taken)
                 version, is_new = registry.issue(p, kind, stamp)
                 if is_new:

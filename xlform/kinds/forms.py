@@ -24,7 +24,7 @@ from ..scoring.scoring import Profile, profile
 from ..yamlsource import MAX_EXTENDS, Located, merge, quoted, read_file
 from . import sections as shared
 from . import schema
-from .schema import FUNDS_COLUMNS, INDICATOR_COLUMNS, check
+from .schema import FUNDS_COLUMNS, check
 
 # The version of the code that turns a form.yaml into cells (the shared sections and the modules of the
 # built-in kinds): bump it when a section's placement changes, so that every template rendered afterwards is
@@ -336,8 +336,9 @@ def kind_from_spec(name: str, spec: dict, modules: tuple | None = None) -> FormK
             modules = ()
     kind = FormKind(name, spec, modules)
     kind.profile  # noqa: B018 - raises ValueError on a bad profile
+    known = schema.known_columns(kind.section_types)
     for c in kind.columns:
-        if c.key not in INDICATOR_COLUMNS and c.input not in ("text", "number"):
+        if c.key not in known and c.input not in ("text", "number"):
             raise ValueError(f"column {c.key!r}: not a known column; an extra column needs input: text|number")
         if c.input and not c.key.isidentifier():
             raise ValueError(f"column {c.key!r}: an input column's key must be letters, digits and _")

@@ -185,18 +185,25 @@ def _consistency(d: dict, section_types: dict) -> list[tuple[tuple, str]]:
     out += [(path, f"{quoted(k)} has no label: add labels.{k}") for path, k in keys
             if k not in labels and f"{k}_column" not in labels]
     seen = []
+    known = known_columns(section_types)
     for i, c in enumerate(d["columns"]):
         if c["key"] in seen:
             out.append((("columns", i, "key"), f"column {quoted(c['key'])} is listed twice"))
         seen.append(c["key"])
-        if c["key"] not in INDICATOR_COLUMNS and not c.get("input"):
+        if c["key"] not in known and not c.get("input"):
             out.append((("columns", i, "key"), f"{quoted(c['key'])} is not a column the indicator table knows "
-                        f"({', '.join(INDICATOR_COLUMNS)}); a column of the kind's own needs input: text|number"))
+                        f"({', '.join(known)}); a column of the kind's own needs input: text|number"))
     try:
         profile(d.get("profile", "national"), d.get("scoring"))
     except (ValueError, TypeError) as e:
         out.append((("scoring",), str(e)))
     return out
+
+
+def known_columns(section_types: dict) -> tuple:
+    """The column keys a kind may list: the shared indicator table's, and those its sections place (Section.columns)."""
+    own = [k for section in section_types.values() for k in getattr(section, "columns", ())]
+    return tuple(dict.fromkeys(INDICATOR_COLUMNS + tuple(own)))
 
 
 def documented_keys(node: Node, prefix: str = "") -> list[str]:

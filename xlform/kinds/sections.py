@@ -51,6 +51,8 @@ class Section:
     needs: tuple = ()    # of those, the ones a kind using the section must write
     scored = False       # its values take part in the scores (the reader evaluates the form)
     messages: dict = {}  # problems of its own, {code: (error|warning, Chinese message)}, beside messages.py's
+    columns: tuple = ()  # indicator table column keys of its own (form.yaml `columns:`), beside the shared ones
+    imports = True       # a return of a kind using it can become a definition (xlform import); a 监控表 cannot
 
     @classmethod
     def problems(cls, spec: dict) -> list[tuple[tuple, str]]:

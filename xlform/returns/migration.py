@@ -82,6 +82,8 @@ def carry(record: Record, old: Project, old_kind: FormKind, new: Project, new_ki
     for section in new_lay.sections:  # the project's inputs, section by section; indicators matched below
         for key, value in section.values(record, new_lay).items():
             put(key if key in old_lay.fields else None, key, section.what(new_lay, key), value)
+    if new.indicators and "indicators.0.actual" not in new_lay.fields:
+        return inputs, lines   # a kind's own indicator table (the 监控表's) carried itself: Section.values
     pairs = match(old, new)
     extras = [c.key for c in new_kind.extra_inputs]
     for j, ind in enumerate(new.indicators):

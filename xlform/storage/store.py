@@ -336,13 +336,14 @@ class Store:
         return "superseded"
 
     # -- queries ------------------------------------------------------------------------------
-    def current_records(self) -> list[dict]:
-        """The record of every current submission, by department and template id."""
-        return [r for part in self.records(self.current_ids()) for r in part]
+    def current_records(self, form: str | None = None) -> list[dict]:
+        """The record of every current submission (of one form kind if named), by department and template id."""
+        return [r for part in self.records(self.current_ids(form)) for r in part]
 
-    def current_ids(self) -> list[int]:
-        """The current submissions' ids, by department and template id."""
-        rows = self.db.all("SELECT id, department, template_id FROM submissions WHERE status='current'")
+    def current_ids(self, form: str | None = None) -> list[int]:
+        """The current submissions' ids (of one form kind if named), by department and template id."""
+        rows = self.db.all("SELECT id, department, template_id FROM submissions WHERE status='current'"
+                           + (" AND form=?" if form else ""), *((form,) if form else ()))
         return [r[0] for r in sorted(rows, key=lambda r: (_first(r[1]), _first(r[2])))]
 
     def records(self, ids: list[int], chunk: int = 50, whole: bool = True):
@@ -580,10 +581,12 @@ class Store:
             self.db.execute("DELETE FROM desk_sessions WHERE id_sha256=?", (id_sha256,))
 
     def department_averages(self) -> list[tuple[str, int, float | None, float | None]]:
-        """(主管部门, current projects, average 总分, average 执行率) by department."""
+        """(主管部门, current projects, average 总分, average 执行率) by department, of the 自评表 (a 监控表's
+        1-X月执行率 is no year's 执行率)."""
         rows = self.db.all(
             "SELECT s.department, COUNT(*), AVG(s.total_score), AVG(p.funds_rate) FROM submissions s "
-            "LEFT JOIN projects p ON p.submission_id = s.id WHERE s.status='current' GROUP BY s.department")
+            "LEFT JOIN projects p ON p.submission_id = s.id WHERE s.status='current' "
+            "AND COALESCE(s.form, '') <> 'monitoring' GROUP BY s.department")
         return sorted(((d, n, _float(total), _float(rate)) for d, n, total, rate in rows), key=lambda r: _first(r[0]))
 
 

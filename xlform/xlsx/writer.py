@@ -174,6 +174,7 @@ class SheetWriter:
         self.auto_rows: set[int] = set()        # rows the client fits to their text itself
         self.plan = measure.Plan([], {})        # page breaks: a section that plans pages sets them (finish)
         self.repeat_row: int | None = None      # the row printed atop every page: a section sets it
+        self.landscape = False                  # printed across the page: a wide form's section sets it
         # what the inputs (blank for an issued form) give: the cached values of every formula
         self.inputs = spec.inputs or {}
         self.result = evaluate_form(self.lay, self.inputs)
@@ -318,7 +319,7 @@ class SheetWriter:
             ws.set_row(row, height)
         ws.fit_rows_to_input(self.auto_rows)
         ws.set_paper(9)  # A4
-        ws.set_portrait()
+        ws.set_landscape() if self.landscape else ws.set_portrait()
         ws.fit_to_pages(1, 0)
         if self.repeat_row is not None:  # a section's header row, on every page; the page header names the project
             ws.repeat_rows(self.repeat_row)
