@@ -336,8 +336,10 @@ def kind_from_spec(name: str, spec: dict, modules: tuple | None = None) -> FormK
             modules = ()
     kind = FormKind(name, spec, modules)
     kind.profile  # noqa: B018 - raises ValueError on a bad profile
+    placed = INDICATOR_COLUMNS + tuple(c for s in kind.sections if s in kind.section_types
+                                       for c in kind.section_types[s].columns)   # a section's own columns
     for c in kind.columns:
-        if c.key not in INDICATOR_COLUMNS and c.input not in ("text", "number"):
+        if c.key not in placed and c.input not in ("text", "number"):
             raise ValueError(f"column {c.key!r}: not a known column; an extra column needs input: text|number")
         if c.input and not c.key.isidentifier():
             raise ValueError(f"column {c.key!r}: an input column's key must be letters, digits and _")

@@ -185,13 +185,15 @@ def _consistency(d: dict, section_types: dict) -> list[tuple[tuple, str]]:
     out += [(path, f"{quoted(k)} has no label: add labels.{k}") for path, k in keys
             if k not in labels and f"{k}_column" not in labels]
     seen = []
+    known = INDICATOR_COLUMNS + tuple(c for name in d.get("sections", DEFAULT_SECTIONS)
+                                      for c in section_types[name].columns)
     for i, c in enumerate(d["columns"]):
         if c["key"] in seen:
             out.append((("columns", i, "key"), f"column {quoted(c['key'])} is listed twice"))
         seen.append(c["key"])
-        if c["key"] not in INDICATOR_COLUMNS and not c.get("input"):
+        if c["key"] not in known and not c.get("input"):
             out.append((("columns", i, "key"), f"{quoted(c['key'])} is not a column the indicator table knows "
-                        f"({', '.join(INDICATOR_COLUMNS)}); a column of the kind's own needs input: text|number"))
+                        f"({', '.join(known)}); a column of the kind's own needs input: text|number"))
     try:
         profile(d.get("profile", "national"), d.get("scoring"))
     except (ValueError, TypeError) as e:

@@ -51,6 +51,7 @@ class Section:
     needs: tuple = ()    # of those, the ones a kind using the section must write
     scored = False       # its values take part in the scores (the reader evaluates the form)
     messages: dict = {}  # problems of its own, {code: (error|warning, Chinese message)}, beside messages.py's
+    columns: tuple = ()  # grid columns (form.yaml columns[].key) it places beyond the indicator table's
 
     @classmethod
     def problems(cls, spec: dict) -> list[tuple[tuple, str]]:
