@@ -87,7 +87,7 @@ class ReturnedFunds(Section):
                     pen.text(r, fc[part], k.label("dash"), f["label"])
         pen.input_number(lay.cell("funds.weight"), funds.get("weight"), f["number"])
         pen.input_number(lay.cell("funds.rate"), funds.get("rate"), f["rate"])
-        pen.input_number(lay.cell("funds.score"), funds.get("score"), f["score"])
+        pen.input_number(lay.cell("funds.score"), funds.get("score"), f["number"])
 
     def read(self, reader, inputs):
         pass
@@ -159,13 +159,13 @@ class ReviewIndicators(Section):
                 pen.text(row, col["actual"], got["actual"], f["label"])
             else:
                 pen.input_number(lay.cell(f"{key}.actual"), got["actual"], shown)
-            pen.input_number(lay.cell(f"{key}.score"), got["score"], f["score"])
+            pen.input_number(lay.cell(f"{key}.score"), got["score"], f["number"])
             self.draw_inputs(pen, i, ind, rule, type_of, reasons)
             y, q, r = (lay.cell(f"{review}.{part}") for part in ("actual", "reason", "score"))
             t = lay.cell(f"{review}.typed") if f"{review}.typed" in lay.fields else None
             s, w = lay.cell(f"{key}.score"), lay.cell(f"{key}.weight")
             pen.formula(r, rules.score_formula(rule, y, t, q, s, w, lay.profile), values[f"{review}.score"],
-                        f["score"])
+                        f["number"])   # General: 100, 22.5, 10.01 fit a narrow column
             pen.formula(lay.cell(f"{review}.deviation"), rules.deviation_formula(s, r),
                         values[f"{review}.deviation"], f["rate"])
 
@@ -188,7 +188,7 @@ class ReviewIndicators(Section):
         pen.name(f"{review}.actual")
         if f"{review}.typed" in lay.fields:
             t = lay.cell(f"{review}.typed")
-            pen.input_number(t, pen.inputs.get(f"{review}.typed"), f["in_score"])
+            pen.input_number(t, pen.inputs.get(f"{review}.typed"), f["in_number"])
             pen.validate(t, "review_typed", {"validate": "decimal", "criteria": "between", "minimum": 0,
                                              "maximum": ind.weight}, weight=f"{ind.weight:g}")
             tier = f'IF(ISBLANK({y}),{lay.cell(f"indicators.{i}.actual")},{y})'
@@ -213,6 +213,8 @@ class ReviewIndicators(Section):
         for level in ("level1", "level2"):
             for first, last, text in lay.groups(level):
                 pen.text(first, col[level], text, f["label"], last, col[level])
+                if first == last:   # a one-row group is a plain wrapped cell: its row must hold it
+                    pen.fit(first, text, pen.widths[col[level]])
 
     # -- reading back ---------------------------------------------------------------------------------
     def check(self, reader, inputs, result):
@@ -287,20 +289,21 @@ class ReviewTotal(Section):
         pen.text(row, 0, k.heading("total_score"), f["label"], row, col["weight"] - 1)
         pen.number(lay.cell("total_weight"), p.funds.weight + sum(i.weight for i in p.indicators), f["number"])
         pen.text(row, col["actual"], k.label("dash"), f["label"])
-        pen.input_number(lay.cell("self_total"), back["total"], f["score"])
+        pen.input_number(lay.cell("self_total"), back["total"], f["number"])
         pen.text(row, col["review_actual"], k.heading("review_total"), f["label"], row, col["review_score"] - 1)
         n = len(p.indicators)
         scores = f"{lay.cell('review.0.score')}:{lay.cell(f'review.{n - 1}.score')}" if n else ""
         cells = ",".join(c for c in (lay.cell("funds.score"), scores) if c)
         total = lay.cell("review_total")
         pen.formula(total, rules.total_formula(cells, lay.cell("funds.rate"), lay.profile), values["review_total"],
-                    f["score"])
+                    f["number"])
         d = lay.cell("review_deviation")
         pen.formula(d, rules.deviation_formula(lay.cell("self_total"), total), values["review_deviation"], f["rate"])
         pen.formula(lay.cell("review_class"), rules.class_formula(d, lay.profile), values["review_class"],
                     f["label"])
         help_row = lay.rows["review_help"]
         pen.text(help_row, 0, k.label("review_help"), f["text"], help_row, pen.last)
+        pen.fit(help_row, k.label("review_help"), 0.85 * sum(pen.widths))   # a line to spare: wrapping is the client's
 
     def read(self, reader, inputs):
         pass
