@@ -171,10 +171,10 @@ class Reviews:
         rows = self.db.all("SELECT department, template_id, record FROM review_returns WHERE status='current'")
         return [json.loads(r[2]) for r in sorted(rows, key=lambda r: (_first(r[0]), _first(r[1])))]
 
-    def reviewed_submissions(self) -> dict[int, dict]:
-        """{reviewed submission id: (errors, review 总分, 偏离度, class)} of the current review worksheets."""
+    def by_template(self) -> dict[str, dict]:
+        """{reviewed template id: its current review's errors, review_total, deviation, class}."""
         if not self.ready:
             return {}
-        rows = self.db.all("SELECT submission_id, errors, review_total, deviation, class FROM review_returns "
-                           "WHERE status='current' AND submission_id IS NOT NULL")
+        rows = self.db.all("SELECT reviewed_template, errors, review_total, deviation, class FROM review_returns "
+                           "WHERE status='current' AND reviewed_template IS NOT NULL")
         return {r[0]: dict(zip(("errors", "review_total", "deviation", "class"), r[1:])) for r in rows}
