@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -323,7 +322,22 @@ def test_profile_keys_of_the_review_are_checked():
             profile_values(bad)
 
 
+def test_the_worksheet_applies_the_reviewed_returns_own_rules():
+    """overrides: the keys in which a return's profile differs from the review kind's, as `scoring:` writes them;
+    merged into the review kind's profile they give the return's rules back, the 复核's own keys kept."""
+    from xlform.kinds.forms import form_kind
+    from xlform.scoring.review import overrides
+    from xlform.scoring.scoring import profile
+    base = form_kind("review").profile
+    assert overrides(profile("national"), base) == {}
+    assert overrides(profile("share"), base) == {"bare_target": "=", "reverse": "ratio", "qualitative": "share"}
+    capped = profile("national", {"rate_caps": {0.8: 89, 0.7: 79}, "grades": {"好": 85, "差": 0}, "overshoot": 0.5,
+                                  "deductions": {"x": "zero"}})
+    back = base.merged(overrides(capped, base))
+    assert (back.rate_caps, back.grades, back.overshoot) == (capped.rate_caps, capped.grades, 0.5)
+    assert back.deductions == base.deductions   # the 复核's reasons are the review kind's
+
+
 def test_help_of_every_review_command():
     for command in ("sample", "render", "collect", "report"):
         assert run("review", command, "--help").exit_code == 0
-    assert Path  # noqa: B018
