@@ -44,7 +44,7 @@ def test_worksheets_download_upload_and_show_on_the_dashboard(desk, tmp_path):
     assert c.get("/admin/review/worksheets.zip").status_code == 302       # the office's only
     login(c)
     assert c.get("/admin/review/worksheets.zip").status_code == 404       # no sample yet
-    assert "尚未抽样" in c.get("/admin").text
+    assert "尚未抽取复核样本" in c.get("/admin").text
     assert CliRunner().invoke(main, ["review", "sample", "--db", str(db), "--seed", "4", "--min", "5"]).exit_code == 0
     page = c.get("/admin").text
     assert "最新样本：5 个项目（共 5 个可抽项目，随机种子 4），已复核 0 个" in page

@@ -540,7 +540,7 @@ def create_app(config: DeskConfig) -> Flask:
         admin_only()
         data = desk_review.worksheets_zip(store(), config.registry, config.password)
         if data is None:
-            return render_template("message.html", title="尚未抽样", text="请先用 xlform review sample 抽取复核样本。",
+            return render_template("message.html", title="尚未抽样", text="尚未抽取复核样本，请先抽样。",
                                    back=url_for("dashboard")), 404
         day = time.strftime('%Y%m%d')
         return attachment(data, f"复核表-{day}.zip", "application/zip", f"review-{day}.zip")
