@@ -251,3 +251,28 @@ def test_migrate_a_department_workbook(tmp_path):
     assert (first.template["version"], second.template["version"]) == (2, 1)
     assert first.indicators[1].actual == 1200 and second.indicators[0].actual == 4
     assert not [p for r in (first, second) for p in r.problems if p.code in ("locked_changed", "formula_changed")]
+
+
+def test_a_migrated_form_with_long_reasons_reads_without_false_problems(tmp_path):
+    """Carried 偏差原因 of 200 characters make rows tall; the page plan (and the 一级/二级 labels repeated at
+    its breaks, locked cells) is still the blank version's, so the migrated form reads against its cells."""
+    from pathlib import Path
+    from helpers import fill_openpyxl, lay_of
+    from xlform.definition.definition import load
+    import yaml
+    example = Path(__file__).resolve().parent.parent / "examples" / "jrjg-2019.yaml"
+    p = load(example)
+    reg = Registry(tmp_path / "r.db")
+    [issued] = render([p], tmp_path / "v1", registry=reg)
+    lay = lay_of(p)
+    reasons = {lay.cell(f"indicators.{i}.reason"): f"第{i}项：" + "受政策调整影响，进度较计划有所滞后" * 11
+               for i in range(len(p.indicators))}
+    fill_openpyxl(issued.file, tmp_path / "filled.xlsx", reasons)
+    data = yaml.safe_load(example.read_text(encoding="utf-8"))
+    data["indicators"]["产出指标"]["数量指标"][0]["target"] = "≥3次"
+    m = migrate(tmp_path / "filled.xlsx", reg, tmp_path / "migrated", to=load_def(tmp_path, data, "v2.yaml"))
+    assert m.error is None and m.count("已转入") >= len(p.indicators)
+    [r] = read(m.output, reg)
+    assert r.template["version"] == 2
+    assert {x.code for x in r.problems} & {"locked_changed", "structure_changed", "formula_changed"} == set()
+    assert [i.deviation_reason for i in r.indicators] == list(reasons.values())

@@ -419,7 +419,10 @@ class Indicators(Section):
             for first, last, text in lay.groups(level):
                 if first == last:
                     pen.fit(first, text, pen.widths[col[level]])
-        heights = [pen.heights.get(r, pen.line_height(1, size)) for r in range(lay.rows["end"])]
+        # pages planned on the blank form's rows: the repeated labels are locked cells, the same in every
+        # workbook of the version (a migrated form carries long reasons, but reads against the blank's cells)
+        blank = pen.blank_heights()
+        heights = [blank.get(r, pen.line_height(1, size)) for r in range(lay.rows["end"])]
         pen.plan = plan = pen.plan_pages(heights, lay.rows["first_indicator"],
                                          [(a, b) for a, b, _ in lay.groups("level2")],
                                          heights[lay.rows["indicator_header"]])

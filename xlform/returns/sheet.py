@@ -2,6 +2,7 @@
 issued, the display, the inputs read and every score recomputed by the rules."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -103,6 +104,7 @@ def _norm_formula(f: str | None) -> str | None:
 _NOT_PLACEHOLDERS = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
 
 
+@functools.lru_cache(maxsize=256)   # a form has a few formats, met on every return
 def _hides_value(code: str, date: bool = False) -> bool:
     """A number format with a section (positive; negative; zero) that shows no digit of the value (of a
     date input: no part of the date)."""
@@ -112,6 +114,10 @@ def _hides_value(code: str, date: bool = False) -> bool:
         if not re.search(shows, bare, re.I):
             return True
     return False
+
+
+def _shown(cell: Cell) -> str:
+    return ("=" + cell.formula) if cell.formula is not None else _show(cell.value)
 
 
 def _show(v) -> str:
@@ -189,19 +195,18 @@ class SheetReader:
             if ref in inputs:
                 continue
             got = self.sheet.cells.get(ref, EMPTY)
-            shown = ("=" + got.formula) if got.formula is not None else _show(got.value)
             if exp.formula is not None:
                 if got.formula != exp.formula and _norm_formula(got.formula) != _norm_formula(exp.formula):
-                    changed.append(("formula_changed", ref, {"expected": exp.formula, "actual": shown}))
+                    changed.append(("formula_changed", ref, {"expected": exp.formula, "actual": _shown(got)}))
             elif got.formula is not None or not _same(exp.value, got.value):
-                changed.append(("locked_changed", ref, {"expected": _show(exp.value), "actual": shown}))
+                changed.append(("locked_changed", ref, {"expected": _show(exp.value), "actual": _shown(got)}))
         last_row, last_col = self.lay.last_row + 1, cell_ref(0, self.lay.last_col)[:-1].rjust(3)
         extra = []
         for ref, got in self.sheet.cells.items():
             if ref in self.expected.cells or ref in inputs or (got.value in (None, "") and got.formula is None):
                 continue
             m = _REF.match(ref)
-            shown = ("=" + got.formula) if got.formula is not None else _show(got.value)
+            shown = _shown(got)
             if m.group(1).rjust(3) <= last_col and int(m.group(2)) <= last_row:
                 changed.append(("locked_changed", ref, {"expected": "（空）", "actual": shown}))
             else:

@@ -5,6 +5,7 @@ ids are JSON (split over several cells if long), so that a reader finds every fi
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -48,10 +49,18 @@ def parse_meta(rows, numbers=None) -> dict[str, dict]:
             entry[key] = value
     for (sheet, key), text in joined.items():
         try:
-            out[sheet][key] = json.loads(text)
+            found = _json(text) if len(text) <= 100_000 else json.loads(text)   # (only a form's size kept)
+            out[sheet][key] = dict(found) if isinstance(found, dict) else list(found) if isinstance(found, list) \
+                else found   # (a copy: the parsed text is kept for the next return)
         except (ValueError, RecursionError):   # RecursionError: JSON nested past Python's depth
             out[sheet][key] = {}  # damaged: the cell map check reports it
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _json(text: str):
+    """The cell map and indicator ids as parsed: every return of a version carries the same text."""
+    return json.loads(text)
 
 
 _REF = re.compile(r"^([A-Z]+)(\d+)$")

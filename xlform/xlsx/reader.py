@@ -12,6 +12,8 @@ sizes the zip declares) and the cells the parser meets.
 """
 from __future__ import annotations
 
+import hashlib
+import itertools
 import os
 import posixpath
 import re
@@ -19,6 +21,8 @@ import stat
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from typing import NamedTuple
+from xml.etree import ElementTree
 from xml.parsers import expat
 
 from ..errors import XlformError
@@ -48,16 +52,18 @@ class Limits:
 
 
 CHUNK = 64 * 1024
+WHOLE = 1024 * 1024   # the largest styles or shared strings part read whole (see Package._parse); a form's
+                      # have 4 and 20 KB
 MAX_FORMULA = 8192   # characters, Excel's own limit
 
 
-@dataclass(slots=True)
-class Cell:
+class Cell(NamedTuple):
     value: object = None        # str, float, bool, or Error
     formula: str | None = None  # without '='
 
 
 EMPTY = Cell(None, None)   # what a cell not in the sheet holds
+_new_cell = tuple.__new__  # Cell(...) without a Python call: _new_cell(Cell, (value, formula))
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,8 @@ _PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships Relatio
 _MAIN = {f"{ns} {local}": local for ns in _MAIN_NS
          for local in ("worksheet", "workbook", "sheet", "sheetData", "row", "c", "v", "f", "is", "t", "r", "rPh",
                        "si", "sst", "sheetProtection", "col", "numFmt", "cellXfs", "xf", "mergeCell",
-                       "hyperlink", "comment")}
+                       "hyperlink", "comment", "sheetCalcPr")}
+_TREE = {f"{{{ns}}}{local}": local for ns in _MAIN_NS for local in ("si", "t", "rPh")}   # as ElementTree names them
 _REL_ID = {f"{ns} id" for ns in _REL_NS}
 _BUILTIN_FORMATS = {"1": "0", "2": "0.00", "3": "#,##0", "4": "#,##0.00", "9": "0%", "10": "0.00%",
                     "11": "0.00E+00", "12": "# ?/?", "13": "# ??/??", "49": "@"}
@@ -230,34 +237,55 @@ class Package:
         self.close()
 
     # -- parts ------------------------------------------------------------------------------
-    def _parse(self, name: str, handler) -> None:
-        """Feed one part to a fresh parser as it is inflated, counting the bytes really inflated."""
+    def _parse(self, name: str, handler, whole=None):
+        """Feed one part to a fresh parser as it is inflated, counting the bytes really inflated.
+
+        With `whole`, a part of at most WHOLE bytes is first given to whole(its bytes): a result other than None
+        is returned instead of parsing the part here."""
         info = self.names.get(name.lower())
         if info is None:
             raise BadWorkbook("not_xlsx", "缺少必需的内部文件")
-        p = _parser()
-        handler.bind(p)
-        lim, done = self.limits, 0
         try:
             with self.zip.open(info) as f:
-                while chunk := f.read(CHUNK):
-                    done += len(chunk)
-                    self._inflated += len(chunk)
-                    if self._inflated > lim.max_uncompressed:
-                        raise BadWorkbook("too_large", f"解压后超过 {lim.max_uncompressed // 2**20} MB")
-                    if done > 2**20 and done > lim.max_ratio * max(info.compress_size, 1):
-                        raise BadWorkbook("too_large", f"压缩比超过 {lim.max_ratio}:1")
+                chunks = self._inflate(f, info)
+                if whole is not None:
+                    head, size = [], 0
+                    while size <= WHOLE and (chunk := next(chunks, None)) is not None:
+                        head.append(chunk)
+                        size += len(chunk)
+                    if size <= WHOLE and (found := whole(b"".join(head))) is not None:
+                        return found
+                    chunks = itertools.chain(head, chunks)
+                p = _parser()
+                handler.bind(p)
+                for chunk in chunks:
                     p.Parse(chunk, False)
                     handler.chunk_done()
                 p.Parse(b"", True)
         except expat.ExpatError as e:
             raise BadWorkbook("bad_xml", f"内部数据第 {e.lineno} 行格式错误")
+        except ElementTree.ParseError as e:
+            lineno = e.position[0]
+            raise BadWorkbook("bad_xml", f"内部数据第 {lineno} 行格式错误")
         except RuntimeError:  # zipfile: an encrypted entry
             raise BadWorkbook("ole", "内部文件已加密")
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError):
             raise BadWorkbook("truncated", "内部文件损坏")
         except (ValueError, UnicodeError, LookupError):  # an encoding expat cannot read, a bad number
             raise BadWorkbook("bad_xml", "内部数据的编码或数值无法识别")
+        return None
+
+    def _inflate(self, f, info: zipfile.ZipInfo):
+        """The chunks of a part as inflated, within the limits on what is really inflated."""
+        lim, done = self.limits, 0
+        while chunk := f.read(CHUNK):
+            done += len(chunk)
+            self._inflated += len(chunk)
+            if self._inflated > lim.max_uncompressed:
+                raise BadWorkbook("too_large", f"解压后超过 {lim.max_uncompressed // 2**20} MB")
+            if done > 2**20 and done > lim.max_ratio * max(info.compress_size, 1):
+                raise BadWorkbook("too_large", f"压缩比超过 {lim.max_ratio}:1")
+            yield chunk
 
     def _rels(self, part: str) -> dict[str, tuple[str, str]]:
         """A part's relationships: id -> (type, e.g. "worksheet", target part)."""
@@ -284,23 +312,42 @@ class Package:
     @property
     def shared_strings(self) -> list[str]:
         if self._shared is None:
-            self._shared = []
+            strings: list[str] = []
             part = next((t for kind, t in self._book_rels.values() if kind == "sharedStrings"),
                         "xl/sharedStrings.xml")
             if part.lower() in self.names:
-                self._parse(part, _SharedStrings(self._shared, self.limits))
+                # a form's (20 KB) as a tree built by C; a larger one through the handler, its memory bounded
+                strings = self._parse(part, _SharedStrings(strings, self.limits),
+                                      lambda data: _strings_tree(data, self.limits)) or strings
+            self._shared = strings
         return self._shared
 
     @property
-    def number_formats(self) -> list[str]:
+    def number_formats(self) -> tuple[str, ...]:
         """The number format code of each cell style (cellXfs), by style index (what a cell's s= names)."""
         if getattr(self, "_formats", None) is None:
-            styles = _Styles()
             part = next((t for kind, t in self._book_rels.values() if kind == "styles"), "xl/styles.xml")
-            if part.lower() in self.names:
-                self._parse(part, styles)
-            self._formats = [styles.custom.get(i) or _BUILTIN_FORMATS.get(i, "General") for i in styles.ids]
+            self._formats = self._styles(part) if part.lower() in self.names else ()
         return self._formats
+
+    def _styles(self, part: str) -> tuple[str, ...]:
+        """Returns of one issuer share their styles part, byte for byte: each one is parsed once (looked up by
+        the digest of its bytes: the very same bytes were parsed before, whole, well-formed, with no DTD)."""
+        digest = None
+
+        def known(data: bytes):
+            nonlocal digest
+            digest = hashlib.sha256(data).digest()
+            return _KNOWN_STYLES.get(digest)
+        styles = _Styles()
+        found = self._parse(part, styles, known)
+        if found is None:
+            found = styles.result()
+            if digest is not None:
+                if len(_KNOWN_STYLES) >= 16:
+                    _KNOWN_STYLES.clear()
+                _KNOWN_STYLES[digest] = found
+        return found
 
     def scan(self) -> int:
         """Every XML part through the guarded parser (a DTD refused, inflated bytes and elements counted),
@@ -407,19 +454,60 @@ class _Rels(_Handler):
 
 class _Workbook(_Handler):
     def __init__(self):
-        self.root, self.sheets, self.depth = False, [], 0
+        self.root, self.sheets = None, []
+
+    def bind(self, p):
+        self.parser = p
+        p.StartElementHandler = self.start
 
     def start(self, name, attrs):
         tag = _MAIN.get(name)
-        if self.depth == 0:
+        if self.root is None:
             self.root = tag == "workbook"
-        self.depth += 1
         if tag == "sheet" and self.root:
             rid = next((v for k, v in attrs.items() if k in _REL_ID), "")
             self.sheets.append((attrs.get("name", ""), attrs.get("state", "visible"), rid))
+        elif self.sheets:   # past the sheets (where the schema puts them): the rest is expat's alone (a form
+            self.parser.StartElementHandler = None   # defines a hundred names)
 
-    def end(self, name):
-        self.depth -= 1
+
+class _Root(Exception):
+    """The root element has begun: no DTD can follow."""
+
+
+def _no_dtd(data: bytes):
+    """Refuse a part whose prolog has a DTD (the only place one can be), read by expat as _parser reads it."""
+    p = _parser()
+
+    def root(name, attrs):
+        raise _Root
+    p.StartElementHandler = root
+    try:
+        p.Parse(data, True)
+    except _Root:
+        pass
+
+
+def _strings_tree(data: bytes, limits: Limits) -> list[str]:
+    """The shared strings of a part given whole, as _SharedStrings reads them: its tree is built by C (expat
+    too) once _no_dtd has looked at its prolog, and only its <si> are walked in Python."""
+    _no_dtd(data)
+    out = []
+    for si in ElementTree.fromstring(data).iter():
+        if _TREE.get(si.tag) != "si":
+            continue
+        if len(out) >= limits.max_strings:
+            raise BadWorkbook("too_large", f"文本超过 {limits.max_strings} 条")
+        if len(si) == 1 and _TREE.get(si[0].tag) == "t" and not len(si[0]):
+            text = si[0].text or ""   # plain text, no runs
+        else:   # runs of rich text; phonetic guides (rPh) show none of their text
+            phonetic = {id(t) for r in si.iter() if _TREE.get(r.tag) == "rPh" for t in r.iter()}
+            text = "".join("".join(t.itertext()) for t in si.iter()
+                           if _TREE.get(t.tag) == "t" and id(t) not in phonetic)
+        if len(text) > limits.max_text:
+            raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
+        out.append(_unescape(text))
+    return out
 
 
 class _SharedStrings(_Handler):
@@ -471,9 +559,18 @@ class _Styles(_Handler):
         if _MAIN.get(name) == "cellXfs":
             self.in_cell_xfs = False
 
+    def result(self) -> tuple[str, ...]:
+        return tuple(self.custom.get(i) or _BUILTIN_FORMATS.get(i, "General") for i in self.ids)
+
 
 class _SheetHandler(_Handler):
-    """sheetData/row/c with its <v>, <f> and <is>; sheetProtection. Everything else passes by."""
+    """sheetData/row/c with its <v>, <f> and <is>; cols and sheetProtection. Everything else passes by.
+
+    The handlers change with the region of the sheet, so that expat calls Python only where something is read:
+    before sheetData, a start handler for the columns; inside it, the cell handlers; right after it, one for the
+    protection, where the schema puts it (nowhere else: a sheet protected elsewhere reads as unprotected); past
+    that, none at all (validations, conditional formats and merges are most of a form's bytes, and expat still
+    reads them whole), but with layout, which counts merges and hyperlinks wherever they are, as openpyxl does."""
 
     def __init__(self, pkg: Package, sheet: Sheet, want: set[str] | None, layout: bool = False):
         self.pkg, self.sheet, self.want, self.layout = pkg, sheet, want, layout
@@ -482,16 +579,11 @@ class _SheetHandler(_Handler):
         self.counted, self.max_cells = pkg._cells, pkg.limits.max_cells
         self.max_text = pkg.limits.max_text
         self.masters: dict[str, tuple[str, str]] = {}
-        self.row = 0
-        self.ref = None            # the current cell, None between cells
-        self.last = None           # the previous cell of the row (for cells written without r=)
-        self.kind = "n"
-        self.v: list[str] | None = None
-        self.f: list[str] | None = None
-        self.fattrs: dict = {}
-        self.inline: list[str] | None = None
-        self.phonetic = False
         self.rows = self.cols = 0   # the extent so far
+
+    def bind(self, p):
+        self.parser = p
+        p.StartElementHandler, p.EndElementHandler = self.before, None
 
     def _reach(self, row: int, col: int):
         self.rows, self.cols = max(self.rows, row), max(self.cols, col)
@@ -503,119 +595,155 @@ class _SheetHandler(_Handler):
             self._reach(span[0], span[1])
             self.sheet.spanned += span[2]
 
-    def start(self, name, attrs):
+    # -- outside sheetData -----------------------------------------------------------------------
+    def before(self, name, attrs):
         tag = _MAIN.get(name)
-        if tag is None:
-            return
-        if tag == "c":
-            self.counted += 1
-            if self.counted > self.max_cells:
-                raise BadWorkbook("too_large", f"单元格超过 {self.max_cells} 个")
-            ref = attrs.get("r") or self._next_ref()
-            if len(ref) > 10 or not _REF.fullmatch(ref):   # a reference is checked before anything uses it
-                ref = ref.upper()  # spreadsheets read references case-insensitively
-                if len(ref) > 10 or not _REF.fullmatch(ref):
-                    raise BadWorkbook("bad_xml", "单元格地址无效")
-            # most cells of a form are empty and only formatted: what else costs is done in end(), for the others
-            self.ref = self.last = ref
-            if self.layout:
-                letters = ref.rstrip("0123456789")
-                self._reach(int(ref[len(letters):]), _column(letters))
-            self.kind = attrs.get("t", "n")
-            self.style = attrs.get("s")
-            self.v = self.f = self.inline = None
-        elif self.ref is None:
-            if tag == "row":
-                r = attrs.get("r")
-                self.row = int(r) if r and r.isdigit() else self.row + 1
-                if self.layout:   # a row of no cell still has its height and style
-                    self.rows = max(self.rows, self.row)
-                self.last = None
-                if attrs.get("hidden") in ("1", "true"):
-                    self.sheet.hidden_rows.add(self.row)
-            elif tag == "col" and attrs.get("hidden") in ("1", "true") and attrs.get("min", "").isdigit():
+        if tag == "sheetData":
+            self.parser.StartElementHandler, self.parser.EndElementHandler = self._in_sheet_data()
+        elif tag == "col":
+            if attrs.get("hidden") in ("1", "true") and attrs.get("min", "").isdigit():
                 first = int(attrs["min"])
                 last = int(attrs["max"]) if attrs.get("max", "").isdigit() else first
-                self.sheet.hidden_cols.update(range(first, min(last, 16384) + 1))
-            elif tag == "sheetProtection":
-                self.sheet.protected = attrs.get("sheet") in ("1", "true")
-            elif tag in ("mergeCell", "hyperlink") and self.layout:
-                self._cover(attrs.get("ref", ""))
-        elif tag == "v":
-            self.v = []
-            self.collect(self.v)
-        elif tag == "f":
-            self.f, self.fattrs = [], attrs
-            self.collect(self.f)
-        elif tag == "is":
-            self.inline = []
-        elif tag == "t" and self.inline is not None and not self.phonetic:
-            self.collect(self.inline)
-        elif tag == "rPh":
-            self.phonetic = True
+                self.sheet.hidden_cols.update(range(first, min(last, MAX_COL) + 1))
+        elif self.layout:
+            self.spans(name, attrs)
 
-    def _next_ref(self) -> str:
-        """A cell without r= follows the previous one in its row (the schema allows leaving it out)."""
-        col = 0
-        for ch in (self.last or "").rstrip("0123456789"):
-            col = col * 26 + ord(ch) - 64
-        col += 1
-        letters = ""
-        while col:
-            col, rem = divmod(col - 1, 26)
-            letters = chr(65 + rem) + letters
-        return f"{letters}{self.row}"
-
-    def end(self, name):
+    def after(self, name, attrs):
         tag = _MAIN.get(name)
-        if tag is None or self.ref is None:
-            return
-        if tag in ("v", "f", "t"):
-            self.stop()
-            self.text = None
-        elif tag == "rPh":
-            self.phonetic = False
-        elif tag == "c":
-            ref, self.ref = self.ref, None
-            if self.v is None and self.f is None and self.inline is None:
-                return  # an empty (formatted) cell
-            if self.want is not None and ref not in self.want:
-                return
-            style = self.style
-            if style and style != "0":
-                if self.formats is None:
-                    self.formats = self.pkg.number_formats
-                code = self.formats[int(style)] if style.isdigit() and int(style) < len(self.formats) else "General"
-                if code != "General":
-                    self.sheet.cell_formats[ref] = code
-            formula = None
-            if self.f is not None:
-                formula = "".join(self.f)
-                if len(formula) > MAX_FORMULA:
-                    raise BadWorkbook("bad_xml", f"公式长 {len(formula)} 个字符，Excel 最多允许 {MAX_FORMULA} 个")
-                if self.fattrs.get("t") == "shared":
-                    formula = _shared_formula(self.masters, self.fattrs.get("si"), ref, formula)
-                    self.expanded += len(formula)   # one short formula may be copied into many cells
-                    if self.expanded > self.pkg.limits.max_shared:
-                        raise BadWorkbook("too_large", "共享公式展开后超过读取限制")
-            self.sheet.cells[ref] = Cell(self._value(), formula)
+        if tag == "sheetProtection":
+            self.sheet.protected = attrs.get("sheet") in ("1", "true")
+        elif tag != "sheetCalcPr":   # (the one element the schema puts before it)
+            self.parser.StartElementHandler = self.spans if self.layout else None
+            if self.layout:
+                self.spans(name, attrs)
 
-    def _value(self):
-        t = self.kind
+    def spans(self, name, attrs):
+        if _MAIN.get(name) in ("mergeCell", "hyperlink"):
+            self._cover(attrs.get("ref", ""))
+
+    # -- sheetData ---------------------------------------------------------------------------------
+    def _in_sheet_data(self):
+        """Enter sheetData: its handlers are closures over the cell being read (faster than attributes of self:
+        a form has a thousand cells, each two to five calls from expat)."""
+        p, sheet, cells, want, layout = self.parser, self.sheet, self.sheet.cells, self.want, self.layout
+        main, good_refs, max_cells = _MAIN.get, _GOOD_REFS, self.max_cells
+        codes: dict[str, str] = {}   # style index -> number format, as met
+        ref = last = kind = style = v = f = fattrs = inline = None
+        phonetic, depth, row, counted = False, 1, 0, self.counted
+
+        def start(name, attrs):
+            nonlocal ref, last, kind, style, v, f, fattrs, inline, phonetic, depth, row, counted
+            tag = main(name)
+            if tag == "c":
+                counted += 1
+                if counted > max_cells:
+                    raise BadWorkbook("too_large", f"单元格超过 {max_cells} 个")
+                ref = attrs.get("r") or _next_ref(last, row)
+                if ref not in good_refs:   # a reference is checked before anything uses it
+                    ref = _checked_ref(ref)
+                # most cells of a form are empty and only formatted: the rest is done at their end, for the others
+                last = ref
+                if layout:
+                    letters = ref.rstrip("0123456789")
+                    self._reach(int(ref[len(letters):]), _column(letters))
+                kind, style = attrs.get("t", "n"), attrs.get("s")
+                v = f = inline = None
+            elif tag == "v":
+                if ref is not None:
+                    v = self.text = []
+                    p.CharacterDataHandler = v.append
+            elif ref is None:
+                if tag == "row":
+                    r = attrs.get("r")
+                    row = int(r) if r and r.isdigit() else row + 1
+                    if layout:   # a row of no cell still has its height and style
+                        self.rows = max(self.rows, row)
+                    last = None
+                    if attrs.get("hidden") in ("1", "true"):
+                        sheet.hidden_rows.add(row)
+                elif tag == "sheetData":
+                    depth += 1
+            elif tag == "f":
+                f, fattrs = [], attrs
+                self.text, p.CharacterDataHandler = f, f.append
+            elif tag == "is":
+                inline = []
+            elif tag == "t" and inline is not None and not phonetic:
+                self.text = inline
+                p.CharacterDataHandler = inline.append
+            elif tag == "rPh":
+                phonetic = True
+
+        def end(name):
+            nonlocal ref, phonetic, depth
+            tag = main(name)
+            if ref is None:
+                if tag == "sheetData":
+                    depth -= 1
+                    if not depth:
+                        self.counted = counted
+                        p.StartElementHandler, p.EndElementHandler = self.after, None
+                return
+            if tag == "c":
+                at, ref = ref, None
+                if v is None and f is None and inline is None:
+                    return  # an empty (formatted) cell
+                if want is not None and at not in want:
+                    return
+                if style and style != "0":
+                    code = codes.get(style)
+                    if code is None:
+                        code = codes[style] = self._format(style)
+                    if code != "General":
+                        sheet.cell_formats[at] = code
+                if kind == "n" and v is not None:   # (most values: numbers, and shared strings below)
+                    value = "".join(v)
+                    value = float(value) if value.strip() else None
+                elif kind == "s" and v is not None:
+                    value = self._shared("".join(v))
+                else:
+                    value = self._value(kind, v, inline)
+                cells[at] = _new_cell(Cell, (value, None if f is None else self._formula(at, "".join(f), fattrs)))
+            elif tag in ("v", "f", "t"):
+                p.CharacterDataHandler = self.text = None
+            elif tag == "rPh":
+                phonetic = False
+        return start, end
+
+    def _format(self, style: str) -> str:
+        """The number format of a style index (s=)."""
+        if self.formats is None:
+            self.formats = self.pkg.number_formats
+        return self.formats[int(style)] if style.isdigit() and int(style) < len(self.formats) else "General"
+
+    def _formula(self, ref: str, formula: str, attrs: dict) -> str:
+        if len(formula) > MAX_FORMULA:
+            raise BadWorkbook("bad_xml", f"公式长 {len(formula)} 个字符，Excel 最多允许 {MAX_FORMULA} 个")
+        if attrs.get("t") == "shared":
+            formula = _shared_formula(self.masters, attrs.get("si"), ref, formula)
+            self.expanded += len(formula)   # one short formula may be copied into many cells
+            if self.expanded > self.pkg.limits.max_shared:
+                raise BadWorkbook("too_large", "共享公式展开后超过读取限制")
+        return formula
+
+    def _shared(self, index: str) -> str:
+        if self.shared is None:
+            self.shared = self.pkg.shared_strings
+        try:
+            return self.shared[int(index)]
+        except (IndexError, ValueError):
+            raise BadWorkbook("bad_xml", "引用了不存在的共享文本")
+
+    def _value(self, t: str, v: list | None, inline: list | None):
         if t == "inlineStr":
-            return None if self.inline is None else _unescape("".join(self.inline))
-        if self.v is None:
+            return None if inline is None else _unescape("".join(inline))
+        if v is None:
             return None
-        value = "".join(self.v)
-        if t in ("n", ""):
+        value = "".join(v)
+        if t == "n" or t == "":
             return float(value) if value.strip() else None
         if t == "s":
-            if self.shared is None:
-                self.shared = self.pkg.shared_strings
-            try:
-                return self.shared[int(value)]
-            except (IndexError, ValueError):
-                raise BadWorkbook("bad_xml", "引用了不存在的共享文本")
+            return self._shared(value)
         if t == "b":
             return value.strip() in ("1", "true")
         if t == "e":
@@ -623,6 +751,36 @@ class _SheetHandler(_Handler):
         if t == "str":
             return _unescape(value) or None
         return value
+
+
+def _next_ref(last: str | None, row: int) -> str:
+    """A cell without r= follows the previous one in its row (the schema allows leaving it out)."""
+    col = 0
+    for ch in (last or "").rstrip("0123456789"):
+        col = col * 26 + ord(ch) - 64
+    col += 1
+    letters = ""
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return f"{letters}{row}"
+
+
+_KNOWN_STYLES: dict[bytes, tuple[str, ...]] = {}   # styles parts parsed: digest -> number formats
+
+_GOOD_REFS: set[str] = set()   # references met and found well-formed (a form uses a few thousand)
+
+
+def _checked_ref(ref: str) -> str:
+    """A cell reference as spreadsheets read it (case-insensitively), or BadWorkbook."""
+    if len(ref) > 10 or not _REF.fullmatch(ref):
+        ref = ref.upper()
+        if len(ref) > 10 or not _REF.fullmatch(ref):
+            raise BadWorkbook("bad_xml", "单元格地址无效")
+    if len(_GOOD_REFS) > 20_000:
+        _GOOD_REFS.clear()
+    _GOOD_REFS.add(ref)
+    return ref
 
 
 def _shared_formula(masters: dict, si, ref: str, formula: str) -> str:

@@ -2,7 +2,7 @@
 defined names and the hidden metadata sheet."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import xlsxwriter
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
@@ -290,6 +290,14 @@ class SheetWriter:
             found = self.fmt[name] = self.wb.add_format({"font_name": fonts["body"], "font_size": fonts["size"],
                                                          **props})
         return found
+
+    def blank_heights(self) -> dict[int, float]:
+        """The row heights of the version's blank form (this form without the inputs it carries)."""
+        if not self.inputs:
+            return self.heights
+        blank = SheetWriter(_Recorder(), replace(self.spec, inputs=None), None)
+        blank.write()
+        return blank.heights
 
     clip = staticmethod(lambda text, limit: _clip(text, limit))
     line_height = staticmethod(measure.height)
