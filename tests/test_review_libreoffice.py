@@ -154,3 +154,30 @@ def test_worksheets_print_on_a4_at_9_points(lo, worksheet, tmp_path):
             assert min(c["size"] for c in body) >= 9, min(c["size"] for c in body)
             text = "".join((page.extract_text() or "").split())
             assert all(w in text for w in ("复核得分", "扣分原因", "复核总分", "复核测试项目", "项目支出绩效自评抽查复核表"))
+
+
+def test_a_long_worksheet_prints_on_pages_that_each_repeat_the_tables_header(tmp_path):
+    """37 indicators: two A4 pages at 9 pt or more, the second starting with the table's header and the
+    一级/二级 labels of the group it continues."""
+    import pdfplumber
+    from xlform.printing.printer import print_pdfs
+    indicators = [("产出指标", f"数量指标{k % 5}", f"指标{k:02d}", "≥4次", 2) for k in range(36)] + \
+        [("满意度指标", "服务对象满意度指标", "满意度", "≥90%", 18)]
+    p = load_def(tmp_path, definition(indicators, id="long-1"))
+    reg = Registry(tmp_path / "r.db")
+    try:
+        [issued] = render([p], tmp_path / "issued", registry=reg)
+        back = fill_openpyxl(issued.file, tmp_path / "return.xlsx",
+                             cells_for(p, make_inputs({"fiscal": 100}, "完成", [4] * 36 + [0.95], [None] * 36 + ["问卷"])))
+        [record] = read(back, reg)
+        [sheet] = render_worksheets([review_project(record.to_dict(), 1, reg)], tmp_path / "review", reg)
+    finally:
+        reg.close()
+    [done] = print_pdfs([sheet.file], tmp_path / "pdf")
+    with pdfplumber.open(done.pdf) as doc:
+        assert len(doc.pages) == 2
+        for page in doc.pages:
+            body = [c for c in page.chars if c["text"].strip() and c["top"] < page.height - 50]
+            assert min(c["size"] for c in body) >= 9
+        second = "".join((doc.pages[1].extract_text() or "").split())
+        assert "复核完成" in second and "扣分原因" in second and "产出" in second and "复核总分" in second
