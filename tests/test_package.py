@@ -26,6 +26,7 @@ ORDER = [
     ("importing", ["importing"]),
     ("printing", ["printing"]),
     ("collecting", ["collecting"]),
+    ("review", ["review"]),
     ("desk", ["desk"]),
     ("commands", ["cli", "bench", ""]),   # "" is the package itself: the public API, loaded lazily
 ]

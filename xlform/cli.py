@@ -715,5 +715,163 @@ def links(action, department, db_url, registry, base_url):
     sys.exit(OK)
 
 
+# -- xlform review: the finance bureau's 抽查复核 (xlform/review/) -----------------------------------------------
+_DB_HELP = "Collection database: a path, sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB [default output/collect.db]."
+_REG_HELP = ("The issuer's registry: a path or postgresql://USER:PASSWORD@HOST/DB [env XLFORM_REGISTRY; default "
+             "output/registry.db].")
+
+
+def _review_store(db_url, create: bool):
+    """The collection database and its 复核 tables; it must exist (the sample draws from collected returns)."""
+    from .storage.review import Reviews
+    from .storage.store import Store, exists
+    where = _database(db_url)
+    with failing("open the database", where.shown, "name the one `xlform collect` wrote with --db"):
+        if not exists(where):
+            raise CannotRun(f"no collection database at {where.shown}; run `xlform collect` first, or name it with --db")
+        store = Store(where, create=create)
+        try:
+            return store, Reviews(store, create=create)
+        except BaseException:
+            store.close()
+            raise
+
+
+def _latest_sample(reviews, store):
+    found = reviews.latest_sample()
+    if found is None:
+        raise CannotRun(f"no sample in {store.path}; draw one first with `xlform review sample`")
+    return found
+
+
+@main.group()
+def review():
+    """The finance bureau's 抽查复核 of the collected 自评表 returns: draw a sample, render a review worksheet per
+    sampled project, read the worksheets back, and report the 偏离度.
+
+    Exit codes as every command: 0 clean, 1 worksheets with errors, 2 the command could not run."""
+
+
+@review.command("sample")
+@click.option("--share", type=click.FloatRange(0, 1), default=0.15, show_default=True,
+              help="The share of the returns to review (rounded up).")
+@click.option("--min", "least", type=click.IntRange(min=0), default=10, show_default=True,
+              help="At least this many (all, where fewer were returned).")
+@click.option("--seed", type=click.IntRange(0, 2**62), default=None,
+              help="The draw's seed: the same seed and collection give the same sample [default: a new one, printed].")
+@click.option("--largest", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Always draw the K largest projects by 全年预算数.")
+@click.option("--department", "departments", multiple=True, help="Draw from this 主管部门 only (repeat for more).")
+@click.option("--db", "db_url", default=None, help=_DB_HELP)
+def review_sample(share, least, seed, largest, departments, db_url):
+    """Draw the sample from the current, error-free 自评表 returns, stratified by 主管部门; store it and print
+    each project drawn with why."""
+    import secrets
+
+    from .outputs import now
+    from .review.sample import Settings, draw
+    seed = secrets.randbelow(10**6) if seed is None else seed
+    store, reviews = _review_store(db_url, create=True)
+    try:
+        population = reviews.population(departments)
+        if not population:
+            raise CannotRun(f"no current 自评表 returns without errors in {store.path}"
+                            + (f" for {', '.join(departments)}" if departments else "") + "; collect returns first")
+        settings = Settings(seed, share, least, largest, tuple(departments))
+        drawn = draw(population, settings)
+        with failing("write the database", store.path, "run the command again", catch=sqlite3.Error):
+            number = reviews.save_sample(now(), seed, share, least, largest, departments, len(population), drawn)
+    finally:
+        store.close()
+    for d in drawn:
+        click.echo(f"{d['template_id']}	{d['department'] or ''}	{d['project'] or ''}	{d['why']}")
+    click.echo(f"sample {number}: {len(drawn)} of {len(population)} returns, seed {seed}", err=True)
+    sys.exit(OK)
+
+
+@review.command("render")
+@click.option("-o", "--output", "out_dir", default="output/review", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the review worksheets.")
+@click.option("--password", envvar="XLFORM_PASSWORD", default=None, help="Protection password [env XLFORM_PASSWORD].")
+@click.option("--db", "db_url", default=None, help=_DB_HELP)
+@click.option("--registry", envvar="XLFORM_REGISTRY", default=None, type=click.Path(dir_okay=False), help=_REG_HELP)
+def review_render(out_dir, password, db_url, registry):
+    """Render one locked review worksheet per project of the newest sample, from the return as stored."""
+    from .review.worksheets import render_worksheets, review_project
+    _require_registry(registry, "review render")
+    store, reviews = _review_store(db_url, create=False)
+    try:
+        _, drawn = _latest_sample(reviews, store)
+        records = reviews.records_of(d["submission_id"] for d in drawn)
+    finally:
+        store.close()
+    reg = _open_registry(registry, create=True)
+    try:
+        projects = [review_project(records[d["submission_id"]], d["submission_id"], reg) for d in drawn]
+        with failing("write", out_dir, "choose another folder with -o"):
+            issued = render_worksheets(projects, Path(out_dir), reg, password)
+    finally:
+        reg.close()
+    for i in issued:
+        click.echo(str(i.file))
+    click.echo(f"{len(issued)} review worksheets in {out_dir}", err=True)
+    sys.exit(OK)
+
+
+@review.command("collect")
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(readable=False))
+@click.option("--db", "db_url", default=None, help=_DB_HELP)
+@click.option("--registry", envvar="XLFORM_REGISTRY", default=None, type=click.Path(dir_okay=False), help=_REG_HELP)
+def review_collect(dirs, db_url, registry):
+    """Read filled review worksheets (files or folders) back into the database; every problem by its cell.
+    Exit 1 when a worksheet has errors."""
+    from .review.collect import collect as collect_reviews
+    for d in dirs:
+        _openable(Path(d))
+    _require_registry(registry, "review collect")
+    store, reviews = _review_store(db_url, create=True)
+    reg = _open_registry(registry)
+    try:
+        with failing("write the database", store.path, "run the command again (what is stored is kept)",
+                     catch=sqlite3.Error):
+            outcome = collect_reviews(dirs, reviews, reg, exclude=store.files())
+    finally:
+        reg.close()
+        store.close()
+    for r in outcome.stored:
+        for p in r.problems:
+            click.echo(f"{'Error' if p.severity == 'error' else 'Warning'}: {Path(r.file).name}: {p.where}: "
+                       f"{p.message}", err=True)
+    for path, why in outcome.unreadable:
+        click.echo(f"Error: cannot read {path}: {why}; check its permissions, then run review collect again", err=True)
+    click.echo(outcome.line(), err=True)
+    sys.exit(CANNOT_RUN if outcome.unreadable else PROBLEMS if outcome.errors else OK)
+
+
+@review.command("report")
+@click.option("-o", "--output", "out_dir", default="output/review-report", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for 复核报告.xlsx and 复核报告.html.")
+@click.option("--db", "db_url", default=None, help=_DB_HELP)
+def review_report(out_dir, db_url):
+    """The 复核 report: projects ranked by |偏离度|, each indicator's 自评 and 复核 with its 扣分原因, and the
+    counts per class, per 扣分原因 and per 主管部门."""
+    from .kinds.forms import form_kind
+    from .review.report import summarise, write_report
+    from .review.worksheets import KIND
+    store, reviews = _review_store(db_url, create=False)
+    try:
+        found = reviews.latest_sample()
+        summary = summarise(reviews.current(), form_kind(KIND).profile, found[1] if found else [])
+    finally:
+        store.close()
+    with failing("write", out_dir, "choose another folder with -o"):
+        paths = write_report(Path(out_dir), summary)
+    for p in paths:
+        click.echo(str(p))
+    click.echo(f"{len(summary.ranked)} projects reviewed, {len(summary.unreviewed)} drawn and not yet reviewed",
+               err=True)
+    sys.exit(OK)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -44,6 +44,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "number_format": ("error", "单元格的数字格式被改为“{format}”，显示的内容不是实际数值。请恢复原格式，或在下发的原模板中填写。"),
     "extra_content": ("warning", "表格以外的单元格有内容“{actual}”，不会被读取。如需报送，请填入表格内的对应单元格。"),
     "extra_content_many": ("warning", "表格以外共有 {count} 个单元格有内容（以上只列出前 {listed} 个），不会被读取。如需报送，请填入表格内。"),
+    "not_review": ("error", "此工作簿不是抽查复核表，请使用财政部门下发的复核表填写后报送。"),
     "stale_value": ("warning", "单元格保存的计算结果“{cached}”与按评分规则计算的“{computed}”不一致（可能未重新计算），以规则计算结果为准。"),
     # inputs
     "not_a_number": ("error", "“{value}”不是有效的数字。请只填写数字{hint}。"),

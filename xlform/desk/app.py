@@ -23,8 +23,10 @@ from ..collecting import monitoring
 from ..issue.monitoring import SUFFIX as MONITORING_SUFFIX
 from ..issue.registry import Registry
 from ..storage.db import Location
+from ..storage.review import Reviews
 from ..storage.store import Store
 from . import auth, charts
+from . import review as desk_review
 from .intake import (MB, STATE_ERRORS, STATE_MISSING, STATE_PASSED, STATE_REFUSED, STATE_UNREADABLE, STATE_WARNINGS,
                      Intake, display_name, note_of, size_text, state_of)
 
@@ -78,6 +80,7 @@ def create_app(config: DeskConfig) -> Flask:
     local = _Connections()
     first = Store(config.db)    # the tables, once, before any request; then what a kill left behind
     try:
+        Reviews(first)   # the 复核's tables too
         published, deleted = intake.sweep(first)
     finally:
         first.close()
@@ -109,12 +112,33 @@ def create_app(config: DeskConfig) -> Flask:
     # -- request bodies, limited before they are read -----------------------------------------------------
     links_seen = {"at": -1e9, "links": []}
 
-    def body_limit(method: str, path: str) -> int | None:
+    def logged_in(cookie: str) -> bool:
+        """Whether a request's Cookie header carries a live login of the office (read before its body)."""
+        from http.cookies import CookieError, SimpleCookie
+        from itsdangerous import BadData
+        try:
+            jar = SimpleCookie()
+            jar.load(cookie or "")
+            held = jar.get(app.config["SESSION_COOKIE_NAME"])
+            data = app.session_interface.get_signing_serializer(app).loads(
+                held.value, max_age=int(app.permanent_session_lifetime.total_seconds())) if held else {}
+            sid = data.get("admin") if isinstance(data, dict) else None
+            return isinstance(sid, str) and store().session_alive(auth.token_hash(sid), time.time())
+        except (CookieError, BadData):
+            return False
+        except Exception:      # the database away: the route itself answers
+            forget_connections()
+            return False
+
+    def body_limit(method: str, path: str, cookie: str = "") -> int | None:
         """The bytes a request may send, from its request line (server.py asks, before the body is read);
         None for an upload to an unknown link. The links are read again when a token is not among them (a
         link issued a moment ago; a made-up one costs this one query, as its GET does) and every 2 seconds
-        (a revoked link's upload is then refused by its route)."""
+        (a revoked link's upload is then refused by its route). The office's upload of review worksheets may send
+        as much when its Cookie header carries a live login."""
         m = re.fullmatch(r"/d/([^/]{1,128})/upload", path)
+        if method == "POST" and path == "/admin/review/upload":   # the office's review worksheets, logged in
+            return app.config["MAX_CONTENT_LENGTH"] if logged_in(cookie) else SMALL_BODY
         if method != "POST" or not m:
             return SMALL_BODY
         for attempt in (1, 2):
@@ -413,6 +437,7 @@ def create_app(config: DeskConfig) -> Flask:
         warned = _monitored(store(), projects, [r for r in current.values() if r[9] == monitoring.FORM])
         return render_template("dashboard.html", departments=list(departments.values()), projects=projects,
                                links=links, uploads=uploads, pictures=pictures, new_link=new_link, warned=warned,
+                               review=desk_review.dashboard(store()),
                                states={"passed": STATE_PASSED, "warnings": STATE_WARNINGS, "errors": STATE_ERRORS})
 
     def known_department(name: str) -> str:
@@ -512,6 +537,43 @@ def create_app(config: DeskConfig) -> Flask:
         text = to_csv([record_from_dict(d) for d in store().current_records()])
         day = time.strftime('%Y%m%d')
         return attachment(text.encode("utf-8-sig"), f"自评结果-{day}.csv", "text/csv", f"export-{day}.csv")
+
+    # -- the 复核 (desk/review.py) ----------------------------------------------------------------------------
+    @app.get("/admin/review/worksheets.zip")
+    def review_worksheets():
+        admin_only()
+        data = desk_review.worksheets_zip(store(), config.registry, config.password)
+        if data is None:
+            return render_template("message.html", title="尚未抽样", text="尚未抽取复核样本，请先抽样。",
+                                   back=url_for("dashboard")), 404
+        day = time.strftime('%Y%m%d')
+        return attachment(data, f"复核表-{day}.zip", "application/zip", f"review-{day}.zip")
+
+    @app.post("/admin/review/upload")
+    def review_upload():
+        admin_only()
+        check_csrf()
+        files = [f for f in request.files.getlist("files") if f and (f.filename or f.content_length)]
+        if len(files) > MAX_FILES:
+            abort(413)
+        sent = []
+        for f in files:
+            try:
+                data = f.stream.read(config.max_file_bytes + 1)
+            finally:
+                f.close()
+            if len(data) > config.max_file_bytes:
+                abort(413)
+            sent.append((display_name(f.filename), data))
+        results = desk_review.accept(store(), registry(), config.uploads / "review", sent)
+        return render_template("review_result.html", results=results, severity=SEVERITY)
+
+    @app.get("/admin/review/report.xlsx")
+    def review_report():
+        admin_only()
+        day = time.strftime('%Y%m%d')
+        return attachment(desk_review.report_xlsx(store()), f"复核报告-{day}.xlsx",
+                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"review-report-{day}.xlsx")
 
     app.desk_config = config
     app.readers = readers                  # closed by server.py when it stops

@@ -79,7 +79,7 @@ def _guarded(body_limit):
             super().parse_header(header_plus)
             self.headers.pop(REFUSED, None)          # never what a client sent itself
             self.headers.pop(LENGTH, None)
-            limit = body_limit(self.command, self.path)
+            limit = body_limit(self.command, self.path, self.headers.get("COOKIE", ""))
             refused = 404 if limit is None else 411 if self.chunked else 413 if self.content_length > limit else 0
             if refused:      # no body: the request is complete with its headers, and the connection closes
                 self.headers[REFUSED] = str(refused)

@@ -18,6 +18,7 @@ from ..storage.db import SQLITE, VERSION_LOCK, Database, Location
 
 DEFAULT = Path("output") / "registry.db"
 CACHED = 64   # template versions kept looked up: a province collects a template per return
+OFFICE_FORMS = ("review",)   # kinds the office fills itself (the 复核): never a department's return to await
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS templates (
@@ -173,8 +174,8 @@ class Registry:
 
     def find_project(self, project: str, department: str) -> dict | None:
         """The latest template issued for a 项目名称 and 主管部门 (to recognise a form that lost its metadata)."""
-        row = self.db.one("SELECT id FROM templates WHERE project=? AND department=? "
-                          "ORDER BY issued_at DESC, version DESC LIMIT 1", project, department)
+        row = self.db.one("SELECT id FROM templates WHERE project=? AND department=? AND form NOT IN (?) "
+                          "ORDER BY issued_at DESC, version DESC LIMIT 1", project, department, *OFFICE_FORMS)
         return self.lookup(row[0]) if row else None
 
     def templates(self) -> list[tuple]:
@@ -183,9 +184,11 @@ class Registry:
                       key=lambda r: (r[0], r[1]))
 
     def latest_issued(self) -> list[tuple]:
-        """(id, version, project, department) of the latest version of every template, by department and id."""
+        """(id, version, project, department) of the latest version of every template departments return (not
+        the office's own review worksheets), by department and id."""
         rows = self.db.all("SELECT t.id, t.version, t.project, t.department FROM templates t "
-                           "WHERE t.version = (SELECT MAX(version) FROM templates WHERE id = t.id)")
+                           "WHERE t.version = (SELECT MAX(version) FROM templates WHERE id = t.id) "
+                           "AND t.form NOT IN (?)", *OFFICE_FORMS)
         return sorted(rows, key=lambda r: (r[3] is not None, r[3] or "", r[0]))
 
     def issued_file(self, template_id: str, version: int) -> tuple[str, str] | None:

@@ -52,6 +52,12 @@ def _num(c: float) -> str:
 TIERS = (("达成年度指标", 0.8, 1.0), ("部分达成年度指标并具有一定效果", 0.6, 0.8), ("未达成年度指标且效果较差", 0.0, 0.6))
 NATIONAL_GRADES = ((90.0, "优"), (80.0, "良"), (60.0, "中"), (0.0, "差"))
 NATIONAL_WEIGHTS = {"funds": 10.0, "产出指标": 50.0, "效益指标": 30.0, "满意度指标": 10.0}
+# The 复核 (xlform/scoring/review.py): each 扣分原因 and its effect on the 复核得分 — zero: 0 whatever the
+# value; rules: the rules applied to the 复核完成值 — and the classes of |偏离度|, (below, class) ascending, the
+# last (None, class) for the rest.
+REVIEW_DEDUCTIONS = (("无佐证", "zero"), ("指标与项目无关", "zero"), ("满意度无调查依据", "zero"),
+                     ("三级与二级不符", "zero"), ("指标不可衡量", "zero"), ("其他", "rules"))
+REVIEW_CLASSES = ((0.01, "一致"), (0.1, "一般偏差"), (0.2, "较大偏差"), (None, "严重偏差"))
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,8 @@ class Profile:
     overshoot: float = 0.3           # a deviation of this share asks for 偏差原因 (and may cost points)
     deviation_penalty: float = 0.0   # points off an indicator deviating by `overshoot` or more (0: off)
     rate_caps: tuple = ()            # ((执行率 below, 总分 at most), ...), e.g. ((0.8, 89), (0.7, 79))
+    deductions: tuple = REVIEW_DEDUCTIONS   # 复核: ((扣分原因, zero | rules), ...)
+    review_classes: tuple = REVIEW_CLASSES  # 复核: ((|偏离度| below, class), ..., (None, class))
 
     def merged(self, overrides: dict | None) -> "Profile":
         return replace(self, **profile_values(overrides)) if overrides else self
@@ -98,6 +106,8 @@ def profile_values(data: dict) -> dict:
                 raise ValueError(f"scoring.grades: {len(value)} 评价等级, more than {MAX_GRADES}")
         elif key == "weights":
             value = None if not value else {str(k): _finite(v, key) for k, v in dict(value).items()}
+        elif key in ("deductions", "review_classes"):
+            value = _review_table(key, value)
         elif key == "rate_caps":
             value = tuple(sorted(((_finite(k, key), _finite(v, key)) for k, v in dict(value or {}).items()),
                                  reverse=True))
@@ -110,6 +120,28 @@ def profile_values(data: dict) -> dict:
 
 
 MAX_GRADES = 20
+
+
+def _review_table(key: str, value) -> tuple:
+    """deductions: {扣分原因: zero | rules}; review_classes: {class: |偏离度| below, …, last class: rest}.
+    A name goes into a list validation and a formula's text: 1 to 20 characters, no comma."""
+    if not isinstance(value, dict) or not 1 <= len(value) <= MAX_GRADES:
+        raise ValueError(f"scoring.{key} must be a mapping of 1 to {MAX_GRADES} names")
+    for name in value:
+        if not isinstance(name, str) or not 1 <= len(name.strip()) <= 20 or "," in name or "，" in name:
+            raise ValueError(f"scoring.{key}: {_short(name)} is not a name of 1 to 20 characters without a comma")
+    if key == "deductions":
+        bad = [v for v in value.values() if v not in ("zero", "rules")]
+        if bad:
+            raise ValueError(f"scoring.deductions: the effect of a reason is zero or rules (got {_short(bad[0])})")
+        return tuple(value.items())
+    *bounded, (last, top) = value.items()
+    if top != "rest":
+        raise ValueError("scoring.review_classes: the last class is the rest (write rest as its bound)")
+    bounds = [_finite(v, key) for _, v in bounded]
+    if any(b <= 0 for b in bounds) or bounds != sorted(set(bounds)):
+        raise ValueError("scoring.review_classes: the bounds of |偏离度| rise, each above 0")
+    return tuple(zip(bounds, (n for n, _ in bounded))) + ((None, last),)
 FORMULA_TEXT = 255  # Excel: a text within a formula holds at most 255 characters
 
 
