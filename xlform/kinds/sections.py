@@ -402,12 +402,13 @@ class Indicators(Section):
         if "nature" in col:
             pen.text(row, col["nature"], self.kind.label("qualitative_nature") if t.qualitative else
                      {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": "="}[t.op], f["label"])
+        split = "unit" in col and t.percent and not t.qualitative and not t.unit   # 指标值 95 | 度量单位 %
         if "target_value" in col:
             shown = t.text if t.qualitative else f"{t.value * 100 if t.percent else t.value:.15g}" + \
-                ("%" if t.percent else "")
+                ("%" if t.percent and not split else "")
             pen.text(row, col["target_value"], shown, f["label"])
         if "unit" in col:
-            pen.text(row, col["unit"], t.unit, f["label"])
+            pen.text(row, col["unit"], "%" if split else t.unit, f["label"])
 
     def finish(self, pen):
         """The merged 一级/二级 labels, drawn once the rows are known: page breaks fall between 二级 groups,

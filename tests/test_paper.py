@@ -1,0 +1,156 @@
+"""Paper an office would file (issue 21), measured on the PDFs: every seed form filled in LibreOffice with
+200-character texts, printed both by `xlform print` and as plain LibreOffice prints the saved return."""
+import collections
+
+import pdfplumber
+import pytest
+
+from helpers import lay_of
+from test_print import _edges, body_chars, cell_box, fill_texts, typed
+from xlform.printing.printer import print_pdfs
+from xlform.xlsx import measure
+
+TOP, BOTTOM = measure.MARGINS["top"] * 72, measure.MARGINS["bottom"] * 72
+
+
+@pytest.fixture(scope="module")
+def paper(lo, rendered, examples, tmp_path_factory):
+    """{id: (cells typed, xlform print's PDF, plain LibreOffice's PDF)} for the seed's forms, and the blanks
+    printed by xlform print."""
+    out = tmp_path_factory.mktemp("paper")
+    filled = {}
+    for tid, path in rendered.items():
+        cells = fill_texts(examples[tid])
+        saved = out / f"{tid}.xlsx"
+        lo.fill(path, saved, cells)
+        lo.pdf(saved, out / f"{tid}.plain.pdf")
+        filled[tid] = (saved, cells)
+    printed = {p.source: p.pdf for p in print_pdfs([f for f, _ in filled.values()] + list(rendered.values()),
+                                                   out / "pdf")}
+    plain = {tid: out / f"{tid}.plain.pdf" for tid in filled}
+    return ({tid: (cells, printed[saved], plain[tid]) for tid, (saved, cells) in filled.items()},
+            {tid: printed[path] for tid, path in rendered.items()})
+
+
+def used(page) -> float:
+    """How much of the page's printable height its content takes, down to its lowest border or character."""
+    body = body_chars(page.height, [c for c in page.chars if c["text"].strip()])
+    bottom = max([s["bottom"] for s in page.lines + page.rects if s["bottom"] < page.height - BOTTOM + 1] +
+                 [c["bottom"] for c in body])
+    return (bottom - TOP) / (page.height - TOP - BOTTOM)
+
+
+def stream(pdf) -> str:
+    with pdfplumber.open(pdf) as doc:
+        return "".join(c["text"] for page in doc.pages for c in page.chars if c["text"].strip())
+
+
+def test_full_pages_and_no_more_of_them_than_plain_libreoffice(paper):
+    filled, _ = paper
+    for tid, (_, pdf, plain) in filled.items():
+        with pdfplumber.open(pdf) as doc, pdfplumber.open(plain) as other:
+            shares = [used(page) for page in doc.pages]
+            assert len(doc.pages) <= len(other.pages), (tid, len(doc.pages), len(other.pages))
+        assert all(share >= 0.7 for share in shares[:-1]), (tid, [round(s, 2) for s in shares])
+
+
+def test_a_200_character_reason_reads_as_a_paragraph(paper, examples):
+    """偏差原因 (and Sichuan's 原因 and 未完成原因分析): at least 14 characters a line, 15 lines at most."""
+    filled, _ = paper
+    for tid in ("xj-jrj-2019-01", "sc-2023-01"):
+        cells, pdf, _ = filled[tid]
+        lay = lay_of(examples[tid])
+        keys = ["indicators.0.reason"] + (["funds.reason"] if "funds.reason" in lay.fields else [])
+        with pdfplumber.open(pdf) as doc:
+            for key in keys:
+                text = cells[lay.cell(key)]
+                assert len(text) == 200
+                for page in doc.pages:
+                    shown = [c for c in page.chars if c["text"].strip()]
+                    at = "".join(c["text"] for c in shown).find(text)
+                    if at >= 0:
+                        lines = collections.Counter(round(c["top"]) for c in shown[at:at + len(text)])
+                        break
+                else:
+                    pytest.fail(f"{tid} {key}: not printed whole on one page")
+                assert max(lines.values()) >= 14 and len(lines) <= 15, (tid, key, sorted(lines.values()))
+
+
+def test_every_typed_character_prints_in_xlform_print(paper):
+    filled, _ = paper
+    for tid, (cells, pdf, _) in filled.items():
+        printed = stream(pdf)
+        missing = [text[:4] for text in cells.values() if isinstance(text, str) and text not in printed]
+        assert not missing, (tid, missing)
+
+
+def test_the_forms_print_in_a_serif_for_songti(paper):
+    filled, blanks = paper
+    for pdf in [blanks["xj-jrj-2019-01"], blanks["sc-2023-01"], filled["xj-jrj-2019-07"][1]]:
+        with pdfplumber.open(pdf) as doc:
+            fonts = {c["fontname"] for page in doc.pages for c in page.chars if c["text"].strip()}
+        assert fonts and all("Serif" in f for f in fonts), fonts
+
+
+def test_the_indicators_label_prints_once_on_every_page_the_table_reaches(paper, examples):
+    """绩效指标 once on each page that holds indicator rows, never twice on a page (LibreOffice also writes the
+    glyphs of a label its clip hides: only what the rendered page shows counts)."""
+    filled, blanks = paper
+    for tid, pdf in [(tid, pdf) for tid, (_, pdf, _) in filled.items()] + list(blanks.items()):
+        names = ["".join(i.name.split())[:4] for i in examples[tid].indicators]
+        with pdfplumber.open(pdf) as doc:
+            for n, page in enumerate(doc.pages):
+                shown = [c for c in page.chars if c["text"].strip()]
+                flat = "".join(c["text"] for c in shown)
+                image = page.to_image(resolution=72).original.convert("L")
+                seen = [at for at in range(len(flat)) if flat.startswith("绩效指标", at) and
+                        visible(image, shown[at])]
+                holds = "三级指标" in flat and any(name in flat for name in names)
+                assert len(seen) == (1 if holds else len(seen[:1])), (tid, n, [round(shown[at]["top"]) for at in seen])
+
+
+def visible(image, char) -> bool:
+    """Is the character drawn on the rendered page (LibreOffice also writes glyphs that a clip hides)?"""
+    box = image.crop((int(char["x0"]) + 1, int(char["top"]) + 1, int(char["x1"]) - 1, int(char["bottom"]) - 1))
+    return box.getextrema()[0] < 128
+
+
+def test_no_last_page_of_the_header_and_one_row(paper):
+    filled, _ = paper
+    for tid, (_, pdf, _) in filled.items():
+        with pdfplumber.open(pdf) as doc:
+            page = doc.pages[-1]
+            rows = {round(s["top"]) for s in _edges(page.lines + page.rects) if abs(s["top"] - s["bottom"]) < 1}
+        assert len(doc.pages) == 1 or len(rows) - 1 >= 3, (tid, sorted(rows))   # the header and two rows or more
+
+
+def test_printed_blanks_leave_three_lines_to_write_in(paper, examples):
+    """An empty text input prints at least three lines tall: 实际完成情况, and Sichuan's 评价结论 / 存在问题 /
+    改进措施 (their rows hold only the label and the blank)."""
+    _, blanks = paper
+    three = 3 * measure.LO_LINE * 10
+    for tid, labels in (("xj-jrj-2019-07", []), ("sc-2023-01", ["评价结论", "存在问题", "改进措施"])):
+        goal = examples[tid].goal
+        with pdfplumber.open(blanks[tid]) as doc:
+            # the 预期目标 text shares its row with the blank 实际完成情况
+            for word in labels + ["".join(goal.split())[:6]]:
+                for page in doc.pages:
+                    shown = [c for c in page.chars if c["text"].strip()]
+                    at = "".join(c["text"] for c in shown).find(word)
+                    if at >= 0:
+                        break
+                assert at >= 0, (tid, word)
+                _, _, top, bottom = cell_box(shown[at], _edges(page.lines + page.rects))
+                assert bottom - top >= three - 1, (tid, word, bottom - top)
+
+
+def test_plain_libreoffice_shows_every_typed_indicator_reason(paper, examples):
+    """A department printing its saved return from LibreOffice: the 偏差原因 it typed grows its row and prints
+    whole."""
+    filled, _ = paper
+    for tid, (cells, _, plain) in filled.items():
+        lay = lay_of(examples[tid])
+        printed = stream(plain)
+        reasons = [cells[lay.cell(f"indicators.{i}.reason")] for i in range(len(examples[tid].indicators))]
+        missing = [r[:4] for r in reasons if r not in printed]
+        assert not missing, (tid, missing)
