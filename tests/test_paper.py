@@ -154,3 +154,70 @@ def test_plain_libreoffice_shows_every_typed_indicator_reason(paper, examples):
         reasons = [cells[lay.cell(f"indicators.{i}.reason")] for i in range(len(examples[tid].indicators))]
         missing = [r[:4] for r in reasons if r not in printed]
         assert not missing, (tid, missing)
+
+
+@pytest.fixture(scope="module")
+def declaration(lo, tmp_path_factory):
+    """The declaration kind issued blank, and filled in LibreOffice with a 200-character 备注 and 三级指标 in
+    every blank row; {state: (workbook, xlform print's PDF)} and the filled one's plain LibreOffice PDF."""
+    from test_declaration import DECLARATION
+    from helpers import write_def
+    from xlform.definition.definition import load
+    from xlform.issue.registry import Registry
+    from xlform.issue.renderer import render
+    out = tmp_path_factory.mktemp("declaration-paper")
+    p = load(write_def(out, DECLARATION))
+    [issued] = render([p], out, registry=Registry(out / "r.db"))
+    lay = lay_of(p)
+    cells = {f.cell: typed(f"{n:02d}", 200 if key.endswith("remark") else 40)
+             for n, (key, f) in enumerate(lay.inputs().items()) if key.endswith((".remark", ".name"))}
+    lo.fill(issued.file, out / "filled.xlsx", cells)
+    lo.pdf(out / "filled.xlsx", out / "filled.plain.pdf")
+    blank, filled = print_pdfs([issued.file, out / "filled.xlsx"], out / "pdf")
+    return {"blank": (issued.file, blank.pdf), "filled": (out / "filled.xlsx", filled.pdf)}, \
+        out / "filled.plain.pdf", cells, p
+
+
+def test_a_blank_declaration_prints_no_zero_for_a_fund_row_left_out(declaration):
+    (printed, _, _, p) = declaration
+    assert "carryover" not in p.funds.rows or not p.funds.rows["carryover"].initial
+    with pdfplumber.open(printed["blank"][1]) as doc:
+        words = doc.pages[0].extract_words()
+    [label] = [w for w in words if w["text"] == "上年结转资金"]
+    beside = [w["text"] for w in words if abs(w["top"] - label["top"]) < 3 and w["x0"] > label["x1"]]
+    assert not beside, beside
+
+
+def test_declaration_rows_grow_with_what_is_typed_and_print_whole(declaration):
+    """Its input rows carry no fixed height: LibreOffice grows them to a typed 备注, whose every character
+    prints, from plain LibreOffice and from xlform print."""
+    import openpyxl
+    printed, plain, cells, _ = declaration
+    ws = openpyxl.load_workbook(printed["filled"][0]).worksheets[0]
+    blank = openpyxl.load_workbook(printed["blank"][0]).worksheets[0]
+    remark = next(c for c, v in cells.items() if len(v) == 200)
+    row = int("".join(ch for ch in remark if ch.isdigit()))
+    assert ws.row_dimensions[row].height > 3 * blank.row_dimensions[row].height
+    for pdf in (plain, printed["filled"][1]):
+        missing = [v[:4] for v in cells.values() if v not in stream(pdf)]
+        assert not missing, (pdf.name, missing)
+
+
+@pytest.mark.parametrize("state", ["blank", "filled"])
+def test_declaration_labels_lie_whole_inside_the_page(declaration, state):
+    """No 一级/二级 label is cut by a page's edge: each prints whole, above the bottom margin, on every page
+    its group reaches."""
+    printed, _, _, _ = declaration
+    levels = ["数量指标", "质量指标", "时效指标", "经济效益指标", "社会效益指标", "可持续影响指标", "服务对象满意度指标"]
+    with pdfplumber.open(printed[state][1]) as doc:
+        for n, page in enumerate(doc.pages):
+            shown = [c for c in page.chars if c["text"].strip()]
+            flat = "".join(c["text"] for c in shown)
+            assert all(c["bottom"] <= page.height - BOTTOM + 1 for c in body_chars(page.height, shown)), n
+            image = page.to_image(resolution=72).original.convert("L")
+            for word in levels:
+                at = flat.find(word)
+                if at >= 0:   # whole and drawn
+                    assert all(visible(image, c) for c in shown[at:at + len(word)]), (state, n, word)
+        found = "".join(c["text"] for page in doc.pages for c in page.chars if c["text"].strip())
+    assert all(word in found for word in levels), [w for w in levels if w not in found]

@@ -331,7 +331,7 @@ def _called(items, n: int) -> bool:
 
 
 _CELL = re.compile(r"[A-Z]{1,3}[1-9][0-9]{0,6}")
-_INDICATOR_NAME = re.compile(r"indicators\.([0-9]{1,6})\.name")
+_INDICATOR_NAME = re.compile(r"(indicators|declared)\.([0-9]{1,6})\.name")   # 自评表 | 申报表 rows
 
 
 def _cell_maps(wb) -> dict[str, dict]:
@@ -426,10 +426,12 @@ def _plan_pages(ws, cells: dict, heights: dict[int, float]):
     from openpyxl.utils.cell import coordinate_from_string, column_index_from_string
     from openpyxl.worksheet.pagebreak import Break, RowBreak
     names = sorted((k for k in cells if _INDICATOR_NAME.fullmatch(k)), key=lambda k: int(k.split(".")[1]))
-    if not names or "indicators.0.level1" not in cells or "indicators.0.level2" not in cells:
+    table = names[0].split(".")[0] if names else ""
+    names = [k for k in names if k.startswith(table + ".")]
+    if not names or f"{table}.0.level1" not in cells or f"{table}.0.level2" not in cells:
         return
     rows = [coordinate_from_string(cells[k])[1] for k in names]
-    cols = {level: column_index_from_string(coordinate_from_string(cells[f"indicators.0.{level}"])[0])
+    cols = {level: column_index_from_string(coordinate_from_string(cells[f"{table}.0.{level}"])[0])
             for level in ("level1", "level2")}
     if max(rows) > ws.max_row or max(cols.values()) > ws.max_column or rows != sorted(set(rows)) or \
             len(rows) > PLANNED or len(ws.merged_cells.ranges) > PLANNED:
