@@ -145,13 +145,14 @@ def test_printed_blanks_leave_three_lines_to_write_in(paper, examples):
 
 
 def test_plain_libreoffice_shows_every_typed_indicator_reason(paper, examples):
-    """A department printing its saved return from LibreOffice: the 偏差原因 it typed grows its row and prints
-    whole."""
+    """A department printing its saved return from LibreOffice: the 偏差原因 it typed (and Sichuan's 原因 of the
+    funds) grows its row and prints whole."""
     filled, _ = paper
     for tid, (cells, _, plain) in filled.items():
         lay = lay_of(examples[tid])
         printed = stream(plain)
-        reasons = [cells[lay.cell(f"indicators.{i}.reason")] for i in range(len(examples[tid].indicators))]
+        reasons = [cells[lay.cell(f"indicators.{i}.reason")] for i in range(len(examples[tid].indicators))] + \
+            [cells[lay.cell(key)] for key in ("funds.reason",) if key in lay.fields]
         missing = [r[:4] for r in reasons if r not in printed]
         assert not missing, (tid, missing)
 
@@ -203,13 +204,26 @@ def test_declaration_rows_grow_with_what_is_typed_and_print_whole(declaration):
         assert not missing, (pdf.name, missing)
 
 
+LEVELS = ["数量指标", "质量指标", "时效指标", "经济效益指标", "社会效益指标", "可持续影响指标", "服务对象满意度指标"]
+
+
+def test_labels_lie_whole_inside_the_page(paper):
+    """xlform print of the filled 自评表s: no 一级/二级 label cut by a page's edge."""
+    filled, _ = paper
+    for tid, (_, pdf, _) in filled.items():
+        labels_whole(pdf, [w for w in LEVELS if w in stream(pdf)])
+
+
 @pytest.mark.parametrize("state", ["blank", "filled"])
 def test_declaration_labels_lie_whole_inside_the_page(declaration, state):
     """No 一级/二级 label is cut by a page's edge: each prints whole, above the bottom margin, on every page
     its group reaches."""
     printed, _, _, _ = declaration
-    levels = ["数量指标", "质量指标", "时效指标", "经济效益指标", "社会效益指标", "可持续影响指标", "服务对象满意度指标"]
-    with pdfplumber.open(printed[state][1]) as doc:
+    labels_whole(printed[state][1], LEVELS)
+
+
+def labels_whole(pdf, levels):
+    with pdfplumber.open(pdf) as doc:
         for n, page in enumerate(doc.pages):
             shown = [c for c in page.chars if c["text"].strip()]
             flat = "".join(c["text"] for c in shown)
@@ -218,6 +232,6 @@ def test_declaration_labels_lie_whole_inside_the_page(declaration, state):
             for word in levels:
                 at = flat.find(word)
                 if at >= 0:   # whole and drawn
-                    assert all(visible(image, c) for c in shown[at:at + len(word)]), (state, n, word)
+                    assert all(visible(image, c) for c in shown[at:at + len(word)]), (pdf.name, n, word)
         found = "".join(c["text"] for page in doc.pages for c in page.chars if c["text"].strip())
     assert all(word in found for word in levels), [w for w in levels if w not in found]

@@ -226,6 +226,7 @@ class Funds(Section):
                     pen.result["funds.score"], f["score"])
         if "funds.reason" in lay.fields:
             pen.text_input("funds.reason")
+            pen.auto_rows.add(lay.rows["funds.total"])   # a single cell: the client grows its row to the 原因
             below = k.spec["funds"]["reason_below"]
             cell = lay.cell("funds.reason")
             pen.warn(cell, f"=AND(ISBLANK({cell}),{scoring.rate_below_formula(rate, below)})")
