@@ -235,3 +235,70 @@ def labels_whole(pdf, levels):
                     assert all(visible(image, c) for c in shown[at:at + len(word)]), (pdf.name, n, word)
         found = "".join(c["text"] for page in doc.pages for c in page.chars if c["text"].strip())
     assert all(word in found for word in levels), [w for w in levels if w not in found]
+
+
+@pytest.fixture(scope="module")
+def summary_pdf(paper, rendered, tmp_path_factory):
+    """The seed's filled returns collected (Sichuan's with its 原因), the summary workbook printed."""
+    import shutil
+    from click.testing import CliRunner
+    from xlform.cli import main
+    filled, _ = paper
+    out = tmp_path_factory.mktemp("summary-paper")
+    (out / "inbox").mkdir()
+    for tid, (_, _, plain) in filled.items():
+        shutil.copy(plain.parent / f"{tid}.xlsx", out / "inbox" / f"{tid}.xlsx")
+    registry = next(iter(rendered.values())).parent / "registry.db"
+    r = CliRunner().invoke(main, ["collect", str(out / "inbox"), "--db", str(out / "c.db"), "--registry",
+                                  str(registry), "--summary", str(out / "summary.xlsx"), "--report",
+                                  str(out / "reports")])
+    assert (out / "summary.xlsx").is_file(), r.output
+    [done] = print_pdfs([out / "summary.xlsx"], out / "pdf")
+    return out / "summary.xlsx", done.pdf
+
+
+def test_the_summary_prints_at_8_points_with_its_header_on_every_page(summary_pdf):
+    _, pdf = summary_pdf
+    with pdfplumber.open(pdf) as doc:
+        for n, page in enumerate(doc.pages):
+            assert page.width > page.height, n   # A4 landscape
+            body = body_chars(page.height, [c for c in page.chars if c["text"].strip()])
+            text = "".join(c["text"] for c in body)
+            if body:
+                assert min(c["size"] for c in body) >= 8, (n, min(c["size"] for c in body))
+                assert "主管部门" in text or "评价等级" in text, n   # the header row (图表: its tables')
+
+
+def test_the_summary_heads_its_columns_in_chinese(summary_pdf):
+    import openpyxl
+    path, _ = summary_pdf
+    wb = openpyxl.load_workbook(path)
+    heads = [(ws.title, c.value) for ws in wb.worksheets for c in ws[1] if c.value]
+    assert "原因" in [h for _, h in heads]   # Sichuan's 原因 of the funds (funds.reason)
+    latin = [(s, h) for s, h in heads if not any("\u4e00" <= ch <= "\u9fff" for ch in str(h))]
+    assert not latin, latin
+
+
+def test_the_charts_label_their_bars_with_the_values_alone_beside_them(summary_pdf):
+    """As LibreOffice prints them: a data label is a number ("5", "90.50", "80%"), never "良; 评价等级分布; 5",
+    and lies beside its bar, not over it."""
+    _, pdf = summary_pdf
+    with pdfplumber.open(pdf) as doc:
+        pages = [p for p in doc.pages if "评价等级分布" in "".join(c["text"] for c in p.chars)]
+        assert pages
+        for page in pages:
+            text = "".join(c["text"] for c in page.chars)
+            assert "评价等级分布;" not in text and "; " not in text, text[:200]
+            bars = [r for r in page.rects + page.curves if r.get("fill") and _blue(r.get("non_stroking_color"))]
+            assert bars
+            digits = [c for c in page.chars if c["text"].isdigit() or c["text"] in ".%"]
+            over = [c["text"] for c in digits for b in bars
+                    if c["x0"] < b["x1"] - 0.5 and c["x1"] > b["x0"] + 0.5 and c["top"] < b["bottom"] - 0.5 and
+                    c["bottom"] > b["top"] + 0.5]
+            assert not over, over
+
+
+def _blue(color) -> bool:
+    """The bars' fill, #4472C4."""
+    return isinstance(color, (tuple, list)) and len(color) == 3 and abs(color[0] - 0x44 / 255) < 0.05 and \
+        abs(color[2] - 0xC4 / 255) < 0.05

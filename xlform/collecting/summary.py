@@ -44,7 +44,8 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
                                       "strings_to_numbers": False, "strings_to_urls": False})
     head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
                           "valign": "vcenter", "font_name": "宋体"})
-    formats = {"text": wb.add_format({"font_name": "宋体"}), "amount": wb.add_format({"num_format": "#,##0.00"}),
+    # text wraps in its column (a long 偏差原因 ran on over page after page to the right of the printout)
+    formats = {"text": wb.add_format({"font_name": "宋体", "text_wrap": True, "valign": "top"}), "amount": wb.add_format({"num_format": "#,##0.00"}),
                "rate": wb.add_format({"num_format": "0.00%"}), "score": wb.add_format({"num_format": "0.00"}),
                "int": wb.add_format({"num_format": "0"})}
 
@@ -59,10 +60,14 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
                     write(ws, r, c, value)
         ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, max(len(rows), 1), len(columns) - 1)
-        ws.set_paper(9)  # A4 landscape, one page wide, the header row on every page
+        # A4 landscape at 80% (its 11 pt prints at 8.8 pt): the header row on every page, 主管部门 and 项目名称
+        # on every page across (one page wide printed 汇总 at 3 pt)
+        ws.set_paper(9)
         ws.set_landscape()
-        ws.fit_to_pages(1, 0)
+        ws.set_print_scale(80)
         ws.repeat_rows(0)
+        if [c[0] for c in columns[:2]] == ["主管部门", "项目名称"]:
+            ws.repeat_columns(0, 1)
         return ws
 
     current = store.current_records()
@@ -100,7 +105,7 @@ def write_summary(path: Path, store: Store, missing: list[dict]):
     sheet("未报送", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6)],
           [[m["department"], m["project"], m["template_id"], m["version"]] for m in missing])
     wb.close()
-    atomic_write(Path(path), buffer.getvalue())
+    atomic_write(Path(path), values_only(buffer.getvalue()))
 
 
 def _quality(problems: list[tuple]) -> tuple[list, list]:
@@ -131,8 +136,8 @@ def _charts(wb, store: Store, head, write):
         for c, value, fmt in ((5, total, score), (6, executed, rate)):
             if value is not None:
                 write(ws, r, c, value, fmt)
-    ws.set_paper(9)  # A4 landscape, one page wide
-    ws.set_landscape()
+    ws.set_paper(9)  # A4 landscape, one page wide: the charts stand below the tables, so that it prints at
+    ws.set_landscape()  # full size (beside them it printed at 6 pt)
     ws.fit_to_pages(1, 0)
     if not departments:
         write(ws, len(grades) + 2, 0, "尚无已报送的项目，暂无图表。", text)
@@ -143,7 +148,7 @@ def _charts(wb, store: Store, head, write):
         bar = kind == "bar"   # a bar per department; columns per 评价等级
         c = wb.add_chart({"type": kind})
         c.add_series({"name": title, "categories": categories, "values": values, "fill": {"color": "#4472C4"},
-                      "data_labels": {"value": True, "num_format": number}})
+                      "data_labels": {"value": True, "num_format": number, "position": "outside_end"}})
         c.set_title({"name": title, "name_font": {"name": "宋体", "size": 14}})
         category_axis = {"name": "主管部门" if bar else "评价等级", "name_font": {"name": "宋体"},
                          "num_font": {"name": "宋体"}}
@@ -156,7 +161,7 @@ def _charts(wb, store: Store, head, write):
         c.set_size({"width": 560, "height": height})
         return c, height
 
-    row, bars = 1, max(240, 80 + 30 * last)
+    row, bars, breaks = max(len(grades), last) + 3, max(240, 80 + 30 * last), []
     for spec in (("column", "评价等级分布", ["图表", 1, 0, len(grades), 0], ["图表", 1, 1, len(grades), 1],
                   "项目数（个）", "0", 300),
                  ("bar", "各主管部门平均总分", ["图表", 1, 3, last, 3], ["图表", 1, 5, last, 5], "平均总分（分）",
@@ -164,8 +169,28 @@ def _charts(wb, store: Store, head, write):
                  ("bar", "各主管部门平均执行率", ["图表", 1, 3, last, 3], ["图表", 1, 6, last, 6], "平均执行率",
                   "0%", bars)):
         c, height = chart(*spec)
-        ws.insert_chart(row, 8, c)
+        if row > 15 or spec[1] != "评价等级分布":   # a chart to a page (the first below short tables): no page
+            breaks.append(row)                    # break cuts one
+        ws.insert_chart(row, 0, c)
         row += height // 20 + 1   # rows are 20 pixels high: the next chart below this one
+    ws.set_h_pagebreaks(breaks)
+
+
+def values_only(xlsx: bytes) -> bytes:
+    """The charts' data labels say they show the value and nothing else: xlsxwriter writes only <c:showVal>, and
+    LibreOffice reads every flag left out as shown ("良; 评价等级分布; 5" over the bar)."""
+    import zipfile
+    shown = b'<c:showVal val="1"/>'
+    only = (b'<c:showLegendKey val="0"/>' + shown + b'<c:showCatName val="0"/><c:showSerName val="0"/>'
+            b'<c:showPercent val="0"/><c:showBubbleSize val="0"/>')
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/charts/chart"):
+                data = data.replace(shown, only)
+            dst.writestr(item, data)
+    return out.getvalue()
 
 
 def _extra_columns(records: list[dict], keys_of) -> list[tuple[str, str]]:
@@ -177,7 +202,9 @@ def _extra_columns(records: list[dict], keys_of) -> list[tuple[str, str]]:
         for key in keys_of(r):
             if key not in out:
                 try:
-                    out[key] = form_kind(r["template"].get("form") or "project").spec["labels"].get(key, key)
+                    labels = form_kind(r["template"].get("form") or "project").spec["labels"]
+                    # a field's label: funds.reason is labelled funds_reason (原因)
+                    out[key] = labels.get(key) or labels.get(key.replace(".", "_"), key)
                 except XlformError:
                     out[key] = key
     return list(out.items())
