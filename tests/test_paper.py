@@ -27,6 +27,8 @@ def paper(lo, rendered, examples, tmp_path_factory):
         filled[tid] = (saved, cells)
     printed = {p.source: p.pdf for p in print_pdfs([f for f, _ in filled.values()] + list(rendered.values()),
                                                    out / "pdf")}
+    for tid, path in rendered.items():   # and the blanks as plain LibreOffice prints them
+        lo.pdf(path, out / f"{tid}.blank.plain.pdf")
     plain = {tid: out / f"{tid}.plain.pdf" for tid in filled}
     return ({tid: (cells, printed[saved], plain[tid]) for tid, (saved, cells) in filled.items()},
             {tid: printed[path] for tid, path in rendered.items()})
@@ -122,6 +124,67 @@ def test_no_last_page_of_the_header_and_one_row(paper):
             page = doc.pages[-1]
             rows = {round(s["top"]) for s in _edges(page.lines + page.rects) if abs(s["top"] - s["bottom"]) < 1}
         assert len(doc.pages) == 1 or len(rows) - 1 >= 3, (tid, sorted(rows))   # the header and two rows or more
+
+
+def test_plain_libreoffice_prints_no_last_page_of_the_header_and_one_row(paper):
+    """The blanks as a department prints them from LibreOffice, by the page breaks the writer planned: no
+    page of the table's header and 总分 (or the signatures) alone."""
+    filled, _ = paper
+    for tid, (_, _, plain) in filled.items():
+        with pdfplumber.open(plain.parent / f"{tid}.blank.plain.pdf") as doc:
+            for n, page in enumerate(doc.pages[1:], 1):
+                rows = {round(s["top"]) for s in _edges(page.lines + page.rects) if abs(s["top"] - s["bottom"]) < 1}
+                assert len(rows) - 1 >= 3, (tid, n, sorted(rows))
+
+
+def test_no_highlight_prints(paper):
+    """The input cells' yellow and the warnings' red are for the screen: xlform print's pages are black,
+    white and grey (the typed pages of a filled form hold warnings: reasons are asked for)."""
+    filled, blanks = paper
+    for pdf in [filled["xj-jrj-2019-07"][1], filled["sc-2023-01"][1], blanks["sc-2023-01"]]:
+        with pdfplumber.open(pdf) as doc:
+            for n, page in enumerate(doc.pages):
+                image = page.to_image(resolution=36).original.convert("RGB")
+                tinted = [px for px in image.getdata() if max(px) - min(px) > 24]
+                assert not tinted, (pdf.name, n, len(tinted), tinted[:3])
+
+
+def test_a_return_filled_by_a_program_prints_every_character_inside_its_cell(rendered, examples, tmp_path):
+    """openpyxl (a program) fills the 偏差原因 without growing any row: xlform print fits the rows itself."""
+    import openpyxl
+    p = examples["xj-jrj-2019-07"]
+    lay = lay_of(p)
+    wb = openpyxl.load_workbook(rendered[p.id])
+    texts = {lay.cell(f"indicators.{i}.reason"): typed(f"程序{i}") for i in range(3)}
+    for cell, text in texts.items():
+        wb["自评表"][cell] = text
+    wb.save(tmp_path / "program.xlsx")
+    [done] = print_pdfs([tmp_path / "program.xlsx"], tmp_path / "pdf")
+    found = set()
+    with pdfplumber.open(done.pdf) as doc:
+        for page in doc.pages:
+            shown = [c for c in page.chars if c["text"].strip()]
+            flat = "".join(c["text"] for c in shown)
+            for text in texts.values():
+                at = flat.find(text)
+                if at >= 0:
+                    left, right, top, bottom = cell_box(shown[at], _edges(page.lines + page.rects))
+                    assert all(top - 0.5 <= c["top"] and c["bottom"] <= bottom + 0.5
+                               for c in shown[at:at + len(text)]), text[:4]
+                    found.add(text)
+    assert found == set(texts.values())
+
+
+def test_sichuan_prints_a_percent_target_as_value_and_unit(paper, examples):
+    """指标值 100 | 度量单位 %, as the form splits it, not "100%" beside an empty 度量单位."""
+    _, blanks = paper
+    [ind] = [i for i in examples["sc-2023-01"].indicators if i.name == "项目验收合格率"]
+    assert ind.target.percent and not ind.target.unit
+    with pdfplumber.open(blanks["sc-2023-01"]) as doc:
+        words = [w for page in doc.pages for w in page.extract_words(keep_blank_chars=False)]
+    [name] = [w for w in words if w["text"].startswith("项目验收")]
+    beside = [w["text"] for w in words if name["top"] - 12 < w["top"] < name["bottom"] + 12 and w["x0"] > name["x1"]]
+    assert "100" in beside and "%" in beside and "100%" not in beside, beside
 
 
 def test_printed_blanks_leave_three_lines_to_write_in(paper, examples):
