@@ -188,12 +188,13 @@ def test_sichuan_prints_a_percent_target_as_value_and_unit(paper, examples):
 
 
 def test_printed_blanks_leave_three_lines_to_write_in(paper, examples):
-    """An empty text input prints at least three lines tall: 实际完成情况, and Sichuan's 评价结论 / 存在问题 /
-    改进措施 (their rows hold only the label and the blank)."""
+    """An empty text input prints at least three lines tall: 实际完成情况, 偏差原因, and Sichuan's 评价结论 /
+    存在问题 / 改进措施 and signatures (each found by a text that shares the blank's row)."""
     _, blanks = paper
     three = 3 * measure.LO_LINE * 10
-    for tid, labels in (("xj-jrj-2019-07", []), ("sc-2023-01", ["评价结论", "存在问题", "改进措施"])):
+    for tid, labels in (("xj-jrj-2019-07", []), ("sc-2023-01", ["评价结论", "存在问题", "改进措施", "项目负责人"])):
         goal = examples[tid].goal
+        labels = labels + ["".join(examples[tid].indicators[0].name.split())[:4]]   # its 偏差原因 is blank
         with pdfplumber.open(blanks[tid]) as doc:
             # the 预期目标 text shares its row with the blank 实际完成情况
             for word in labels + ["".join(goal.split())[:6]]:
@@ -365,3 +366,20 @@ def _blue(color) -> bool:
     """The bars' fill, #4472C4."""
     return isinstance(color, (tuple, list)) and len(color) == 3 and abs(color[0] - 0x44 / 255) < 0.05 and \
         abs(color[2] - 0xC4 / 255) < 0.05
+
+
+def test_sichuan_reads_its_split_percent_target_back_unchanged(paper, rendered):
+    """The return typed in LibreOffice reads with no locked cell or formula changed: 100 | % is what was
+    issued, and the record keeps the target as the definition says it (=100%)."""
+    from xlform.issue.registry import Registry
+    from xlform.returns.reader import read
+    filled, _ = paper
+    saved = filled["sc-2023-01"][2].parent / "sc-2023-01.xlsx"
+    registry = Registry(next(iter(rendered.values())).parent / "registry.db")
+    try:
+        [record] = read(saved, registry)
+    finally:
+        registry.close()
+    changed = [p.code for p in record.problems if p.code.endswith("_changed")]
+    assert not changed, changed
+    assert [i.target for i in record.indicators if i.name == "项目验收合格率"] == ["=100%"]
