@@ -108,9 +108,10 @@ def plan_pages(heights: list[float], first_body: int, groups: list[tuple[int, in
             used += heights[r]
         placed = True
         row = last + 1
-    # no last page of the header and one row (总分, the signatures): the row before goes with it
-    while breaks and len(heights) - breaks[-1] == 1 and breaks[-1] - 1 > max(first_body, breaks[-2] if
-                                                                            len(breaks) > 1 else 0) and \
-            repeated + sum(heights[breaks[-1] - 1:]) <= capacity:
-        breaks[-1] -= 1
+    # no last page of the header and one row (总分, the signatures): the row before it goes along, where the
+    # page before keeps a row of the body and the last page holds both
+    if breaks and breaks[-1] == len(heights) - 1:
+        before = breaks[-2] if len(breaks) > 1 else first_body
+        if breaks[-1] - 1 > before and repeated + sum(heights[-2:]) <= capacity:
+            breaks[-1] -= 1
     return Plan(breaks, splits)
