@@ -6,6 +6,7 @@ import os
 import select
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 UNO_PYTHON = os.environ.get("XLFORM_UNO_PYTHON", "/usr/bin/python3")
@@ -21,8 +22,14 @@ class LibreOffice:
         if not shutil.which("soffice"):
             raise LibreOfficeUnavailable("soffice not found: apt-get install libreoffice-calc-nogui python3-uno")
         self.timeout = timeout
+        # the fonts xlform print uses (宋体 in a CJK serif): what a department types is laid out as it prints
+        from xlform.printing.printer import FONTS
+        self.fonts = tempfile.NamedTemporaryFile("w", suffix=".conf", prefix="xlform-fonts-", encoding="utf-8")
+        self.fonts.write(FONTS)
+        self.fonts.flush()
         self.proc = subprocess.Popen([UNO_PYTHON, str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, encoding="utf-8")
+                                     stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                                     env={**os.environ, "FONTCONFIG_FILE": self.fonts.name})
         hello = self._reply()
         if not hello.get("ready"):
             raise LibreOfficeUnavailable(f"the UNO worker did not start: {hello}")
@@ -70,3 +77,4 @@ class LibreOffice:
                 self.proc.wait(timeout=30)
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
+        self.fonts.close()

@@ -81,7 +81,7 @@ def test_the_blank_form_has_the_national_layout_locked_and_validated(issued):
     assert validation_at(ws, "C5").formula1 == '"新增,延续"'
     assert ws["A6"].value == "资金情况\n（万元）" and ws["E6"].value == "年初预算数"
     assert [(ws[f"B{r}"].value, ws[f"E{r}"].value) for r in range(7, 11)] == [
-        ("年度资金总额", 520), ("其中：当年财政拨款", 500), ("上年结转资金", 0), ("其他资金", 20)]
+        ("年度资金总额", 520), ("其中：当年财政拨款", 500), ("上年结转资金", None), ("其他资金", 20)]
     assert ws["A11"].value == "年度\n绩效目标" and not ws["B11"].protection.locked
     assert [ws.cell(12, c).value for c in range(1, 8)] == ["绩效指标", "一级指标", "二级指标", "三级指标", "指标值",
                                                           "分值", "备注"]

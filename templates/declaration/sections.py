@@ -67,7 +67,8 @@ class DeclaredFunds(Declared):
             r = lay.rows[f"funds.{row_key}"]
             pen.text(r, 1, k.heading(row_key), f["label"], r, col - 1)
             budget = pen.p.funds.total if row_key == "total" else pen.p.funds.rows[row_key]
-            pen.number(lay.cell(f"funds.{row_key}.initial"), budget.initial, f["amount"])
+            # a row the definition leaves without money prints blank, not 0
+            pen.input_number(lay.cell(f"funds.{row_key}.initial"), budget.initial or None, f["amount"])
             pen.text(r, col + 1, "", f["label"], r, pen.last)
 
 
@@ -150,19 +151,8 @@ class DeclaredIndicators(Declared):
         header, first = lay.rows["indicator_header"], lay.rows["first_indicator"]
         rate_row, total_row = lay.rows["rate_row"], lay.rows["weight_total"]
         pen.repeat_row = header   # later pages start with the table's header
-        pen.text(header, 0, k.heading("indicators"), f["label"], total_row, 0)
         for key in ("level1", "level2", "name", "target", "weight", "remark"):
             pen.text(header, col[key], k.heading(key), f["label"])
-        for level, part in (("level1", 0), ("level2", 1)):
-            runs: list[list] = []
-            for n, row in enumerate(lay.declared):
-                group = row[:part + 1]
-                if runs and runs[-1][0] == group:
-                    runs[-1][2] = first + n
-                else:
-                    runs.append([group, first + n, first + n])
-            for group, a, b in runs:
-                pen.text(a, col[level], group[-1], f["label"], b, col[level])
         split = {key: f"{v:g}" for key, v in lay.profile.weights.items()}
         shares = dict(output=split.get("产出指标", ""), benefit=split.get("效益指标", ""),
                       satisfaction=split.get("满意度指标", ""), funds=split.get("funds", ""))
@@ -188,6 +178,7 @@ class DeclaredIndicators(Declared):
                 pen.validate(cell, "weight", {"validate": "decimal", "criteria": ">", "value": 0}, **shares)
                 pen.name(f"{key}.weight")
             pen.extra_input(f"{key}.remark", k.extra_inputs[0].input)
+            pen.auto_rows.add(row)   # single cells: every client grows the row to what is typed
         pen.text(rate_row, 1, k.heading("rate_row"), f["label"], rate_row, col["weight"] - 1)
         pen.number(lay.cell("funds.weight"), pen.p.funds.weight, f["number"])
         pen.text(rate_row, col["weight"] + 1, "", f["label"], rate_row, pen.last)
@@ -200,6 +191,43 @@ class DeclaredIndicators(Declared):
         total = pen.p.funds.weight + sum(w for w in weights if isinstance(w, (int, float)))
         pen.formula(lay.cell("declared.total"), f"SUM({span})", total, f["number"])
         pen.text(total_row, col["weight"] + 1, "", f["label"], total_row, pen.last)
+
+    def finish(self, pen):
+        """绩效指标 and the merged 一级/二级 labels, drawn once every row's height is known: page breaks fall
+        between 二级 groups where they can, and each part of a group split over two pages has its labels."""
+        k, f, lay, col = self.kind, pen.fmt, pen.lay, pen.lay.col
+        header, first, total_row = lay.rows["indicator_header"], lay.rows["first_indicator"], lay.rows["weight_total"]
+        runs = {level: self.runs(lay, part, first) for level, part in (("level1", 0), ("level2", 1))}
+        for level in runs:   # a one-row group is a plain wrapped cell: its row must hold it
+            for group, a, b in runs[level]:
+                if a == b:
+                    pen.fit(a, group[-1], pen.widths[col[level]])
+        size = k.spec["fonts"]["size"]
+        heights = [pen.heights.get(r, pen.line_height(1, size)) for r in range(total_row + 1)]
+        pen.plan = pen.plan_pages(heights, first, [(a, b) for _, a, b in runs["level2"]], heights[header])
+        cuts = sorted(pen.plan.breaks)
+
+        def parts(a, b):
+            starts = [a] + [r for r in cuts if a < r <= b]
+            return zip(starts, starts[1:] + [b + 1])
+        for a, b in parts(header, total_row):
+            pen.text(a, 0, k.heading("indicators"), f["label"], b - 1, 0)
+        for level in runs:
+            for group, a, b in runs[level]:
+                for x, y in parts(a, b):
+                    pen.text(x, col[level], group[-1], f["label"], y - 1, col[level])
+
+    @staticmethod
+    def runs(lay, part: int, first: int) -> list[list]:
+        """[(一级,) or (一级, 二级), first row, last row] of the declared rows' groups."""
+        out: list[list] = []
+        for n, row in enumerate(lay.declared):
+            group = row[:part + 1]
+            if out and out[-1][0] == group:
+                out[-1][2] = first + n
+            else:
+                out.append([group, first + n, first + n])
+        return out
 
     def fill(self, reader, inputs, result):
         """The whole declaration, read and checked (the shared header's project fields give way to it)."""

@@ -46,7 +46,9 @@ class Summary:
         self.workbook = wb = self.book.workbook
         self.head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
                                    "valign": "vcenter", "font_name": "宋体"})
-        self.formats = {"text": wb.add_format({"font_name": "宋体"}), "amount": wb.add_format({"num_format": "#,##0.00"}),
+        # text wraps in its column (a long 偏差原因 ran on over page after page to the right of the printout)
+        self.formats = {"text": wb.add_format({"font_name": "宋体", "text_wrap": True, "valign": "top"}),
+                        "amount": wb.add_format({"num_format": "#,##0.00"}),
                         "rate": wb.add_format({"num_format": "0.00%"}), "score": wb.add_format({"num_format": "0.00"}),
                         "int": wb.add_format({"num_format": "0"})}
         self.write = _checked(path)
@@ -170,8 +172,8 @@ def _charts(ws, wb, store: Store, head, write):
         for c, value, fmt in ((5, total, score), (6, executed, rate)):
             if value is not None:
                 write(ws, r, c, value, fmt)
-    ws.set_paper(9)  # A4 landscape, one page wide
-    ws.set_landscape()
+    ws.set_paper(9)  # A4 landscape, one page wide: the charts stand below the tables, so that it prints at
+    ws.set_landscape()  # full size (beside them it printed at 6 pt)
     ws.fit_to_pages(1, 0)
     if not departments:
         write(ws, len(grades) + 2, 0, "尚无已报送的项目，暂无图表。", text)
@@ -182,7 +184,7 @@ def _charts(ws, wb, store: Store, head, write):
         bar = kind == "bar"   # a bar per department; columns per 评价等级
         c = wb.add_chart({"type": kind})
         c.add_series({"name": title, "categories": categories, "values": values, "fill": {"color": "#4472C4"},
-                      "data_labels": {"value": True, "num_format": number}})
+                      "data_labels": {"value": True, "num_format": number, "position": "outside_end"}})
         c.set_title({"name": title, "name_font": {"name": "宋体", "size": 14}})
         category_axis = {"name": "主管部门" if bar else "评价等级", "name_font": {"name": "宋体"},
                          "num_font": {"name": "宋体"}}
@@ -195,7 +197,7 @@ def _charts(ws, wb, store: Store, head, write):
         c.set_size({"width": 560, "height": height})
         return c, height
 
-    row, bars = 1, max(240, 80 + 30 * last)
+    row, bars, breaks = max(len(grades), last) + 3, max(240, 80 + 30 * last), []
     for spec in (("column", "评价等级分布", ["图表", 1, 0, len(grades), 0], ["图表", 1, 1, len(grades), 1],
                   "项目数（个）", "0", 300),
                  ("bar", "各主管部门平均总分", ["图表", 1, 3, last, 3], ["图表", 1, 5, last, 5], "平均总分（分）",
@@ -203,19 +205,25 @@ def _charts(ws, wb, store: Store, head, write):
                  ("bar", "各主管部门平均执行率", ["图表", 1, 3, last, 3], ["图表", 1, 6, last, 6], "平均执行率",
                   "0%", bars)):
         c, height = chart(*spec)
-        ws.insert_chart(row, 8, c)
+        if row > 15 or spec[1] != "评价等级分布":   # a chart to a page (the first below short tables): no page
+            breaks.append(row)                    # break cuts one
+        ws.insert_chart(row, 0, c)
         row += height // 20 + 1   # rows are 20 pixels high: the next chart below this one
+    ws.set_h_pagebreaks(breaks)
 
 
-def _extra_columns(records, keys_of) -> list[tuple[str, str]]:
+def _extra_columns(records: list[dict], keys_of) -> list[tuple[str, str]]:
     """(key, Chinese label) of every extra field in the records, in first-seen order."""
+    from ..errors import XlformError
     from ..kinds.forms import form_kind
     out: dict[str, str] = {}
     for r in records:
         for key in keys_of(r):
             if key not in out:
                 try:
-                    out[key] = form_kind(r["template"].get("form") or "project").spec["labels"].get(key, key)
+                    labels = form_kind(r["template"].get("form") or "project").spec["labels"]
+                    # a field's label: funds.reason is labelled funds_reason (原因)
+                    out[key] = labels.get(key) or labels.get(key.replace(".", "_"), key)
                 except XlformError:
                     out[key] = key
     return list(out.items())

@@ -128,10 +128,14 @@ class Book:
             ws.write_string(0, c, title, head_format)
             ws.set_column(c, c, width, fmt)
         ws.freeze_panes(1, 0)
+        # A4 landscape at 80% (its 11 pt prints at 8.8 pt): the header row on every page, 主管部门 and 项目名称
+        # on every page across (one page wide printed 汇总 at 3 pt)
         ws.set_paper(9)
         ws.set_landscape()
-        ws.fit_to_pages(1, 0)
+        ws.set_print_scale(80)
         ws.repeat_rows(0)
+        if [c[0] for c in columns[:2]] == ["主管部门", "项目名称"]:
+            ws.repeat_columns(0, 1)
         table = Table(self, ws, len(columns))
         self.tables[self.sheets] = table
         return table
@@ -152,12 +156,21 @@ class Book:
                     number = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", info.filename)
                     table = self.tables.get(int(number.group(1))) if number else None
                     if table is None:
-                        package.writestr(info, made.read(info))
+                        data = made.read(info)
+                        package.writestr(info, values_only(data) if info.filename.startswith("xl/charts/") else data)
                     else:
                         _copy(made.read(info).decode("utf-8"), table, info, package)
         finally:
             for t in self.tables.values():
                 t.spool.close()
+
+
+def values_only(chart: bytes) -> bytes:
+    """A chart's data labels show the value and nothing else: xlsxwriter writes only <c:showVal>, and
+    LibreOffice reads every flag left out as shown ("良; 评价等级分布; 5" over the bar)."""
+    shown = b'<c:showVal val="1"/>'
+    return chart.replace(shown, b'<c:showLegendKey val="0"/>' + shown + b'<c:showCatName val="0"/>'
+                         b'<c:showSerName val="0"/><c:showPercent val="0"/><c:showBubbleSize val="0"/>')
 
 
 def _copy(xml: str, table: Table, info: zipfile.ZipInfo, package: zipfile.ZipFile):

@@ -228,6 +228,7 @@ class Funds(Section):
                     pen.result["funds.score"], f["score"])
         if "funds.reason" in lay.fields:
             pen.text_input("funds.reason")
+            pen.auto_rows.add(lay.rows["funds.total"])   # a single cell: the client grows its row to the 原因
             below = k.spec["funds"]["reason_below"]
             cell = lay.cell("funds.reason")
             pen.warn(cell, f"=AND(ISBLANK({cell}),{scoring.rate_below_formula(rate, below)})")
@@ -404,12 +405,13 @@ class Indicators(Section):
         if "nature" in col:
             pen.text(row, col["nature"], self.kind.label("qualitative_nature") if t.qualitative else
                      {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": "="}[t.op], f["label"])
+        split = "unit" in col and t.percent and not t.qualitative and not t.unit   # 指标值 95 | 度量单位 %
         if "target_value" in col:
             shown = t.text if t.qualitative else f"{t.value * 100 if t.percent else t.value:.15g}" + \
-                ("%" if t.percent else "")
+                ("%" if t.percent and not split else "")
             pen.text(row, col["target_value"], shown, f["label"])
         if "unit" in col:
-            pen.text(row, col["unit"], t.unit, f["label"])
+            pen.text(row, col["unit"], "%" if split else t.unit, f["label"])
 
     def finish(self, pen):
         """The merged 一级/二级 labels, drawn once the rows are known: page breaks fall between 二级 groups,

@@ -41,6 +41,17 @@ _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
  oor:op="fuse"><value>true</value></prop></item>
 </oor:items>
 """
+# The forms name 宋体 (a summary may name 黑体), which a Linux machine does not have: fontconfig would give a
+# Latin sans and LibreOffice a CJK sans for the characters. LibreOffice prints with this fontconfig file, the
+# system's plus aliases, so that 宋体 prints in a CJK serif (Noto Serif CJK SC, Debian's fonts-noto-cjk) where
+# one is installed, as the form asks; the tests' LibreOffice uses it too.
+_SERIF = ("宋体", "SimSun", "新宋体", "NSimSun", "仿宋", "FangSong", "楷体", "KaiTi")
+_SANS = ("黑体", "SimHei", "微软雅黑", "Microsoft YaHei")
+FONTS = "".join(['<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n<fontconfig>\n',
+                 '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'] +
+                [f'<alias binding="same"><family>{name}</family><prefer><family>Noto {style} CJK SC</family>'
+                 '</prefer></alias>\n' for names, style in ((_SERIF, "Serif"), (_SANS, "Sans")) for name in names] +
+                ["</fontconfig>\n"])
 
 # What print hands to openpyxl and LibreOffice is bounded before either opens the file: openpyxl makes an object
 # for every row and cell of a sheet's extent (from A1 to its last row, cell or range), for every cell of a merged
@@ -84,6 +95,7 @@ def print_pdfs(paths, out_dir: Path, timeout: float = TIMEOUT) -> list[Printed]:
         (profile / "user").mkdir(parents=True)
         (profile / "user" / "registrymodifications.xcu").write_text(_PROFILE, encoding="utf-8")
         (work / "tmp").mkdir()
+        (work / "fonts.conf").write_text(FONTS, encoding="utf-8")
         taken: set[str] = set()
         for n, path in enumerate(map(Path, paths)):
             copy = work / f"{n}" / f"{path.stem}.xlsx"
@@ -112,7 +124,8 @@ def _convert(program: str, profile: Path, tmp: Path, copy: Path, source: Path, t
                 [program, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
                  "--convert-to", "pdf", "--outdir", str(copy.parent), str(copy)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=tmp, start_new_session=True,
-                env={**os.environ, "TMPDIR": str(tmp)},   # its temporary files go where print's are removed
+                env={**os.environ, "TMPDIR": str(tmp),   # its temporary files go where print's are removed
+                     "FONTCONFIG_FILE": str(tmp.parent / "fonts.conf")},   # 宋体 in a serif: see FONTS
                 preexec_fn=_limit_memory)
         if not _exited(proc, timeout):
             raise CannotRun(f"cannot print {source}: LibreOffice did not finish in {timeout:g} s; try again, or "
@@ -318,7 +331,7 @@ def _called(items, n: int) -> bool:
 
 
 _CELL = re.compile(r"[A-Z]{1,3}[1-9][0-9]{0,6}")
-_INDICATOR_NAME = re.compile(r"indicators\.([0-9]{1,6})\.name")
+_INDICATOR_NAME = re.compile(r"(indicators|declared)\.([0-9]{1,6})\.name")   # 自评表 | 申报表 rows
 
 
 def _cell_maps(wb) -> dict[str, dict]:
@@ -335,11 +348,14 @@ def _cell_maps(wb) -> dict[str, dict]:
             for sheet, entry in meta.items() if isinstance(entry.get("cells"), dict)}
 
 
-def _width(ws, col: int) -> float:
-    from openpyxl.utils import get_column_letter
-    dim = ws.column_dimensions.get(get_column_letter(col))
-    width = dim.width if dim is not None and dim.width else 8.43
-    return max(width - 0.71, 1.0)   # the file stores the width with its padding
+def _widths(ws) -> dict[int, float]:
+    """Column (1-based) -> its width as stored, with its padding; a <col> may stand for a run of columns, which
+    openpyxl keeps under the first one's letter only."""
+    out: dict[int, float] = {}
+    for dim in list(ws.column_dimensions.values()):
+        for c in range(max(dim.min or 1, 1), min(dim.max or dim.min or 0, ws.max_column) + 1):
+            out[c] = 0 if dim.hidden else dim.width or 8.43
+    return out
 
 
 def _pages(ws, heights: dict[int, float]) -> int:
@@ -350,10 +366,8 @@ def _pages(ws, heights: dict[int, float]) -> int:
     if setup.orientation == "landscape":
         width, height = width + measure.A4_HEIGHT - measure.A4_WIDTH, height - measure.A4_HEIGHT + measure.A4_WIDTH
     down = sum(h for r, h in heights.items() if not ws.row_dimensions[r].hidden) / height
-    widths = [8.43] * ws.max_column
-    for dim in list(ws.column_dimensions.values()):   # a <col> may stand for a run of columns
-        for c in range(max(dim.min or 1, 1), min(dim.max or dim.min or 0, ws.max_column) + 1):
-            widths[c - 1] = 0 if dim.hidden else dim.width or 8.43
+    stored = _widths(ws)
+    widths = [stored.get(c, 8.43) for c in range(1, ws.max_column + 1)]
     across = sum(widths) * measure.LO_UNIT / width
     if ws.sheet_properties.pageSetUpPr is not None and ws.sheet_properties.pageSetUpPr.fitToPage:
         wide, tall = setup.fitToWidth, setup.fitToHeight   # 0: as many as it takes; None: 1
@@ -368,17 +382,22 @@ def _pages(ws, heights: dict[int, float]) -> int:
 def _fit_rows(ws) -> dict[int, float]:
     """Give every row the height its text needs (1-based rows -> points); merged ranges count too."""
     merged = {(r.min_row, r.min_col): r for r in ws.merged_cells.ranges}
+    stored = _widths(ws)
     need: dict[int, float] = {}
     spans: list[tuple[int, int, float]] = []
     for row in ws.iter_rows():
         for cell in row:
-            if not isinstance(cell.value, str) or cell.data_type == "f" or cell.value.startswith("="):
+            text = cell.value
+            if not text and _text_input(cell):   # a blank to write in by hand: room for 3 lines
+                text = "\n\n"
+            if not isinstance(text, str) or cell.data_type == "f" or text.startswith("="):
                 continue
             size = (cell.font.sz if cell.font is not None and cell.font.sz else 10.0)
             rng = merged.get((cell.row, cell.column))
             first_col, last_col = (rng.min_col, rng.max_col) if rng else (cell.column, cell.column)
-            width = sum(_width(ws, c) for c in range(first_col, last_col + 1))
-            h = measure.lo_height(measure.lo_lines(cell.value, width, size), size)
+            # the columns' widths as shown: each stores its padding, a merged cell pads its text once
+            width = max(sum(stored.get(c, 8.43) for c in range(first_col, last_col + 1)) - measure.LO_PAD, 1.0)
+            h = measure.lo_height(measure.lo_lines(text, width, size), size)
             if rng and rng.max_row > rng.min_row:
                 spans.append((rng.min_row, rng.max_row, h))
             else:
@@ -395,27 +414,37 @@ def _fit_rows(ws) -> dict[int, float]:
     return heights
 
 
+def _text_input(cell) -> bool:
+    """An input a department writes text in: unlocked, its text set at the top left (the writer's in_text;
+    number inputs are centred or set right)."""
+    return cell.protection is not None and cell.protection.locked is False and cell.alignment is not None and \
+        cell.alignment.vertical == "top" and cell.alignment.horizontal in (None, "left", "general")
+
+
 def _plan_pages(ws, cells: dict, heights: dict[int, float]):
     """Page breaks between 二级 groups for the fitted heights; a split group gets its labels again."""
     from openpyxl.utils.cell import coordinate_from_string, column_index_from_string
     from openpyxl.worksheet.pagebreak import Break, RowBreak
     names = sorted((k for k in cells if _INDICATOR_NAME.fullmatch(k)), key=lambda k: int(k.split(".")[1]))
-    if not names or "indicators.0.level1" not in cells or "indicators.0.level2" not in cells:
+    table = names[0].split(".")[0] if names else ""
+    names = [k for k in names if k.startswith(table + ".")]
+    if not names or f"{table}.0.level1" not in cells or f"{table}.0.level2" not in cells:
         return
     rows = [coordinate_from_string(cells[k])[1] for k in names]
-    cols = {level: column_index_from_string(coordinate_from_string(cells[f"indicators.0.{level}"])[0])
+    cols = {level: column_index_from_string(coordinate_from_string(cells[f"{table}.0.{level}"])[0])
             for level in ("level1", "level2")}
     if max(rows) > ws.max_row or max(cols.values()) > ws.max_column or rows != sorted(set(rows)) or \
             len(rows) > PLANNED or len(ws.merged_cells.ranges) > PLANNED:
         return   # a map that does not fit the sheet (a tampered one): the sheet prints as it is
     shown = _shown(ws, set(cols.values()))
     labels = {level: [ws.cell(*shown.get((r, col), (r, col))).value for r in rows] for level, col in cols.items()}
+    # 绩效指标 in column A, merged from the table's header down, in as many parts as the writer planned pages
     section = [rng for rng in ws.merged_cells.ranges if rng.min_col == rng.max_col == 1 and
-               rng.min_row <= rows[0] <= rng.max_row]
+               rows[0] - 1 <= rng.max_row and rng.min_row <= rows[-1]]
     styles = {col: ws.cell(rows[0], col)._style for col in cols.values()}   # the labels' look, kept below
     styles[1] = ws.cell(section[0].min_row, 1)._style if section else None
-    section_text = ws.cell(section[0].min_row, 1).value if section else None
-    section_rows = (section[0].min_row, section[0].max_row) if section else None
+    section_text = next((ws.cell(r.min_row, 1).value for r in section if ws.cell(r.min_row, 1).value), None)
+    section_rows = (min(r.min_row for r in section), max(r.max_row for r in section)) if section else None
     for rng in list(ws.merged_cells.ranges):   # labels are merged again below, page by page
         if rng.min_col == rng.max_col and (rng.min_col in cols.values() or rng in section) and \
                 rows[0] <= rng.max_row and rng.min_row <= rows[-1]:
@@ -435,6 +464,8 @@ def _plan_pages(ws, cells: dict, heights: dict[int, float]):
         blocks += [(first, last, col, labels[level][at[first]]) for first, last in _runs(rows, keyed)]
     if section_rows:
         blocks.append((*section_rows, 1, section_text))
+    for r in range(section_rows[0] if section_rows else 1, section_rows[1] + 1 if section_rows else 1):
+        ws.cell(r, 1).value = None   # the writer's parts of 绩效指标: one label a page, below
     for first, last, col, text in blocks:
         starts = [first] + [r for r in cuts if first < r <= last]
         for a, b in zip(starts, starts[1:] + [last + 1]):

@@ -15,7 +15,7 @@ A4_WIDTH = 595.3
 MARGINS = {"left": 0.45, "right": 0.45, "top": 0.6, "bottom": 0.7}   # inches, as the writer sets them
 PRINTABLE_HEIGHT = A4_HEIGHT - (MARGINS["top"] + MARGINS["bottom"]) * 72
 PRINTABLE_WIDTH = A4_WIDTH - (MARGINS["left"] + MARGINS["right"]) * 72
-LINE = 1.4                     # line height as a multiple of the font size
+LINE = 1.45                    # line height as a multiple of the font size
 PADDING = 5.0                  # points above and below the text of a cell
 
 
@@ -35,21 +35,30 @@ def height(n_lines: int, size: float, line: float = LINE) -> float:
     return round(n_lines * size * line + PADDING, 1)
 
 
-# LibreOffice, which prints for `xlform print`, measured on its PDFs: a column unit is 6.7 pt wide (a digit
-# of the default font, WenQuanYi standing in for 宋体), a CJK character is as wide as the font is high, a
-# Latin one about half, lines are 1.2 of the size apart. Rounded up here for headroom.
-LO_UNIT = 6.75
-LO_LINE = 1.3
+# LibreOffice, which prints for `xlform print`, measured on its PDFs (7.4, 宋体 10 printed in Noto Serif CJK SC):
+# a column is 5.6 pt for each unit of its stored width (the width plus 0.71 of padding: a digit of the default
+# font, 5.5 pt), less about 2.5 pt of padding for the text; a CJK character is as wide as the font is high, a
+# digit or Latin letter 0.55 of it; lines are 1.44 of the size apart. With WenQuanYi Micro Hei (no serif
+# installed) a unit is 6.7 pt and lines are 1.2 apart: the serif's figures are the narrower and the taller, so
+# they are safe for both. Rounded for headroom.
+LO_UNIT = 5.6
+LO_PAD = 0.71                  # units Excel adds to a column's width for its padding (stored, not shown)
+LO_LINE = 1.45
+
+
+def lo_width(width: float) -> float:
+    """Points of text a column `width` units wide (as shown) holds on a line."""
+    return (width + LO_PAD) * LO_UNIT - 3.5
 
 
 def lo_lines(text: str, width: float, size: float) -> int:
     """Lines a wrapped text takes when LibreOffice prints it in a cell `width` units wide."""
-    usable = max(width * LO_UNIT - 6.0, size)
+    usable = max(lo_width(width), size)
     count = 0
     for part in str(text).split("\n"):
         line, n = 0.0, 1
         for ch in part:
-            w = size if unicodedata.east_asian_width(ch) in "WFA" else size * 0.6
+            w = size * 1.005 if unicodedata.east_asian_width(ch) in "WFA" else size * 0.6
             if line + w > usable:
                 n, line = n + 1, 0.0
             line += w
@@ -99,4 +108,10 @@ def plan_pages(heights: list[float], first_body: int, groups: list[tuple[int, in
             used += heights[r]
         placed = True
         row = last + 1
+    # no last page of the header and one row (总分, the signatures): the row before it goes along, where the
+    # page before keeps a row of the body and the last page holds both
+    if breaks and breaks[-1] == len(heights) - 1:
+        before = breaks[-2] if len(breaks) > 1 else first_body
+        if breaks[-1] - 1 > before and repeated + sum(heights[-2:]) <= capacity:
+            breaks[-1] -= 1
     return Plan(breaks, splits)
