@@ -2,7 +2,6 @@
 layout and locked cells at render time, so a later change of placement code (or of a writer's text) gives no
 false problem on returns already out, and a read neither places the form nor runs the writer. Registries
 of xlform 0.2 and 0.1 kept no such map: their returns read exactly as before."""
-import dataclasses
 import json
 import shutil
 import sqlite3
@@ -98,7 +97,7 @@ def move_placement(monkeypatch):
             for key, f in list(lay.fields.items()):
                 if f.role == "input" and (key in lay.kind.spec.get("signatures", ()) or key == "goal.actual"):
                     row_, col = xl_cell_to_rowcol(f.cell)
-                    lay.fields[key] = dataclasses.replace(f, cell=sections.ref(row_, col + 1))
+                    lay.fields[key] = f._replace(cell=sections.ref(row_, col + 1))
             return end
         return place_moved
 

@@ -105,14 +105,13 @@ def from_kept(project: Project, kind: FormKind, data: dict) -> Layout:
     """The Layout as issued, from what `kept` gave the registry (no placement code runs: its sections read
     and check the fields as kept)."""
     lay = Layout(project, kind, kind.profile.merged(project.scoring), sections=kind.new_sections())
-    lay.fields = {k: Field(str(c), str(role), str(type_of), str(name), int(limit), str(label), str(rest[0]),
-                           int(rest[1]))
-                  for k, (c, role, type_of, name, limit, label, *rest) in data["fields"].items() if len(rest) == 2}
-    if len(lay.fields) < len(data["fields"]):  # kept before fields named their section: today's placement says
+    kept_fields = data["fields"]
+    if all(len(v) == len(Field._fields) for v in kept_fields.values()):
+        lay.fields = {k: Field._make(v) for k, v in kept_fields.items()}
+    else:  # kept before fields named their section: today's placement says which section a field is of
         placed = layout(project, kind).fields
-        lay.fields = {k: Field(str(c), str(role), str(type_of), str(name), int(limit), str(label),
-                               placed[k].section if k in placed else "")
-                      for k, (c, role, type_of, name, limit, label, *_) in data["fields"].items()}
+        lay.fields = {k: Field(c, role, type_of, name, limit, label, placed[k].section if k in placed else "")
+                      for k, (c, role, type_of, name, limit, label, *_) in kept_fields.items()}
     lay.rows = {k: int(v) for k, v in data["rows"].items()}
     lay.col = {k: int(v) for k, v in data["col"].items()}
     lay.funds_col = {k: int(v) for k, v in data["funds_col"].items()}

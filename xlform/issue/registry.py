@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..definition.definition import Project, from_canonical, template_hash
 from ..errors import XlformError
-from ..kinds.forms import FormKind, kind_from_spec
+from ..kinds.forms import FormKind, issued_kind
 from ..storage import db as engines
 from ..storage.db import SQLITE, VERSION_LOCK, Database, Location
 
@@ -168,7 +168,7 @@ class Registry:
         definition = json.loads(row[4])
         return {"id": row[0], "version": row[1], "hash": row[2], "form": row[3], "definition": definition,
                 "project": from_canonical(definition), "issued_at": row[5],
-                "kind": kind_from_spec(row[3], json.loads(row[6])) if row[6] else None,
+                "kind": issued_kind(row[3], row[6]) if row[6] else None,
                 # JSON text, parsed by the reader once per version; None in a registry of 0.1 or 0.2
                 "issued": row[7]}
 

@@ -326,6 +326,26 @@ def kind_names(folders=None) -> list[str]:
     return sorted(names | set(installed_kinds()))
 
 
+def issued_kind(name: str, spec_text: str) -> FormKind:
+    """The kind a registry kept for an issued version (its form.yaml as JSON text), with the sections its name
+    has now: one object per text, so that a province's thousands of versions of one kind share their
+    profile, columns and fingerprint (each worked out once)."""
+    try:
+        modules = form_kind(name).modules
+    except XlformError:   # the kind is gone or broken: its shared sections still read what they can
+        modules = ()
+    key = (name, spec_text, tuple((m, _stamp(m)) for m in modules))
+    found = _issued_kinds.get(key)
+    if found is None:
+        if len(_issued_kinds) > 64:
+            _issued_kinds.clear()
+        found = _issued_kinds[key] = kind_from_spec(name, json.loads(spec_text), modules)
+    return found
+
+
+_issued_kinds: dict = {}
+
+
 def kind_from_spec(name: str, spec: dict, modules: tuple | None = None) -> FormKind:
     """A kind from its spec (as read from form.yaml, or as the registry kept it for an issued version: then
     its sections come from the modules the kind of that name has now)."""

@@ -16,7 +16,7 @@ A section works with three objects it is handed, never imported here:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
@@ -30,8 +30,8 @@ def ref(row: int, col: int) -> str:
     return xl_rowcol_to_cell(row, col)
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
+    """One field of a form: a tuple, so that a version's thousand fields are rebuilt from the registry fast."""
     cell: str
     role: str           # input | formula | fixed
     type: str = "text"  # of value: text | amount | number | percent | qualitative | tier | score | extra_number | list
