@@ -11,7 +11,7 @@ from __future__ import annotations
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
 from xlform.kinds.schema import Flag
-from xlform.kinds.sections import Section, own_inputs
+from xlform.kinds.sections import Goal, Section, own_inputs
 from xlform.scoring import monitoring as rules
 from xlform.scoring.scoring import funds_executed_formula
 from xlform.storage.record import IndicatorRecord
@@ -231,8 +231,9 @@ class MonitorFunds(Monitored):
                 record.extra[f"funds.{key}.{part}"] = row[part]
 
 
-class MonitorGoal(Monitored):
-    """年度总体目标: 全年预期目标 (the definition's) | 1-X月目标实际完成情况 (typed)."""
+class MonitorGoal(Goal, Monitored):
+    """年度总体目标: 全年预期目标 (the definition's) | 1-X月目标实际完成情况 (typed). Placed and drawn with the
+    month's words; checked, filled and carried as the shared goal."""
     name = "monitor_goal"
 
     def place(self, lay, row):
@@ -252,16 +253,6 @@ class MonitorGoal(Monitored):
         pen.text(rows["goal_header"], middle + 1, words(k, "actual", month), f["label"], rows["goal_header"], last)
         pen.text(rows["goal"], 1, pen.p.goal, f["text"], rows["goal"], middle)
         pen.text_input("goal.actual")
-
-    def check(self, reader, inputs, result):
-        if inputs.get("goal.actual") is None:
-            reader.add("blank_goal_actual", reader.lay.cell("goal.actual"))
-
-    def fill(self, reader, inputs, result):
-        reader.record.goal = {"expected": reader.project.goal, "actual": inputs.get("goal.actual")}
-
-    def values(self, record, lay):
-        return {"goal.actual": record.goal.get("actual")}
 
 
 class MonitorIndicators(Monitored):

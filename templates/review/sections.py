@@ -9,9 +9,8 @@ xlform/scoring/review.py, formula and value from one definition.
 """
 from __future__ import annotations
 
-from xlform.kinds.sections import Header, Section, actual_type, own_inputs, typed_score
+from xlform.kinds.sections import Header, Section, actual_type, draw_actual, prompt_values, typed_score
 from xlform.scoring import review as rules
-from xlform.scoring.scoring import TIERS
 
 PARTS = ("actual", "typed", "reason", "note")   # the reviewer's inputs of an indicator: review.{i}.{part}
 
@@ -160,7 +159,7 @@ class ReviewIndicators(Section):
             else:
                 pen.input_number(lay.cell(f"{key}.actual"), got["actual"], shown)
             pen.input_number(lay.cell(f"{key}.score"), got["score"], f["number"])
-            self.draw_inputs(pen, i, ind, rule, type_of, reasons)
+            self.draw_inputs(pen, i, ind, rule, reasons)
             y, q, r = (lay.cell(f"{review}.{part}") for part in ("actual", "reason", "score"))
             t = lay.cell(f"{review}.typed") if f"{review}.typed" in lay.fields else None
             s, w = lay.cell(f"{key}.score"), lay.cell(f"{key}.weight")
@@ -169,23 +168,11 @@ class ReviewIndicators(Section):
             pen.formula(lay.cell(f"{review}.deviation"), rules.deviation_formula(s, r),
                         values[f"{review}.deviation"], f["rate"])
 
-    def draw_inputs(self, pen, i, ind, rule, type_of, reasons):
+    def draw_inputs(self, pen, i, ind, rule, reasons):
         k, f, lay, col, review = self.kind, pen.fmt, pen.lay, pen.lay.col, f"review.{i}"
         row = lay.row_of(i)
-        values = dict(target=pen.clip(ind.target.text, 60), unit=ind.target.unit, weight=f"{ind.weight:g}")
         y = lay.cell(f"{review}.actual")
-        typed = pen.inputs.get(f"{review}.actual")
-        if type_of == "tier":
-            pen.text(row, col["review_actual"], typed if isinstance(typed, str) else "", f["in_text"])
-            pen.validate(y, "tier", {"validate": "list", "source": [t for t, _, _ in TIERS]}, **values)
-        else:
-            pen.input_number(y, typed, f["in_percent"] if type_of != "number" else f["in_number"])
-            if type_of == "qualitative":
-                pen.validate(y, "qualitative", {"validate": "decimal", "criteria": "between", "minimum": 0,
-                                                "maximum": 1}, **values)
-            else:
-                pen.validate(y, type_of, {"validate": "decimal", "criteria": ">=", "value": 0}, **values)
-        pen.name(f"{review}.actual")
+        draw_actual(pen, f"{review}.actual", prompt_values(pen, ind))   # as the 自评表 asks for it
         if f"{review}.typed" in lay.fields:
             t = lay.cell(f"{review}.typed")
             pen.input_number(t, pen.inputs.get(f"{review}.typed"), f["in_number"])

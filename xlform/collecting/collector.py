@@ -80,7 +80,7 @@ def find_files(dirs, exclude: set[Path]) -> tuple[list[Path], int]:
     return sorted(out), len(other)
 
 
-def _sha256(path: Path, size: int) -> str:
+def content_key(path: Path, size: int) -> str:
     """The content's key. A file over the size limit is refused unread, so it is not hashed whole either (a
     20 GB file would cost a minute): its key is the hash of its size and first MB, marked `large-`."""
     h = hashlib.sha256()
@@ -98,7 +98,7 @@ def read_one(path: str, registry: Registry, known: frozenset):
     p = Path(path)
     try:
         st = p.stat()
-        sha = _sha256(p, st.st_size)
+        sha = content_key(p, st.st_size)
     except OSError as e:
         return path, None, 0, "", reason(e)
     modified = datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat(timespec="microseconds")

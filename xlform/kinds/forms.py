@@ -330,10 +330,7 @@ def issued_kind(name: str, spec_text: str) -> FormKind:
     """The kind a registry kept for an issued version (its form.yaml as JSON text), with the sections its name
     has now: one object per text, so that a province's thousands of versions of one kind share their
     profile, columns and fingerprint (each worked out once)."""
-    try:
-        modules = form_kind(name).modules
-    except XlformError:   # the kind is gone or broken: its shared sections still read what they can
-        modules = ()
+    modules = _modules_now(name)
     key = (name, spec_text, tuple((m, _stamp(m)) for m in modules))
     found = _issued_kinds.get(key)
     if found is None:
@@ -346,15 +343,19 @@ def issued_kind(name: str, spec_text: str) -> FormKind:
 _issued_kinds: dict = {}
 
 
+def _modules_now(name: str) -> tuple:
+    """The sections.py files the kind of that name has now (none where it is gone or broken: its shared
+    sections still read what they can)."""
+    try:
+        return form_kind(name).modules
+    except XlformError:
+        return ()
+
+
 def kind_from_spec(name: str, spec: dict, modules: tuple | None = None) -> FormKind:
     """A kind from its spec (as read from form.yaml, or as the registry kept it for an issued version: then
     its sections come from the modules the kind of that name has now)."""
-    if modules is None:
-        try:
-            modules = form_kind(name).modules
-        except XlformError:   # the kind is gone or broken: its shared sections still read what they can
-            modules = ()
-    kind = FormKind(name, spec, modules)
+    kind = FormKind(name, spec, _modules_now(name) if modules is None else modules)
     kind.profile  # noqa: B018 - raises ValueError on a bad profile
     known = schema.known_columns(kind.section_types)
     for c in kind.columns:

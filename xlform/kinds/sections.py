@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
 from ..scoring import scoring
 from ..scoring.scoring import TIERS
@@ -315,6 +315,30 @@ def typed_score(ind, profile) -> bool:
     return ind.manual or (ind.target.qualitative and profile.qualitative == "tiers")
 
 
+def prompt_values(pen, ind) -> dict:
+    """What an indicator's prompts quote: its 年度指标值 (shortened), unit and 分值."""
+    return dict(target=pen.clip(ind.target.text, 60), unit=ind.target.unit, weight=f"{ind.weight:g}")
+
+
+def draw_actual(pen, key: str, values: dict) -> None:
+    """An input of a 实际完成值 by its type of value: a tier chosen from the list, a share of 0–100%, a
+    percent or a number not below 0; validated with the kind's prompt of that type, and named."""
+    f, fld = pen.fmt, pen.lay.fields[key]
+    typed = pen.inputs.get(key)
+    if fld.type == "tier":
+        row, col = xl_cell_to_rowcol(fld.cell)
+        pen.text(row, col, typed if isinstance(typed, str) else "", f["in_text"])
+        pen.validate(fld.cell, "tier", {"validate": "list", "source": [t for t, _, _ in TIERS]}, **values)
+    else:
+        pen.input_number(fld.cell, typed, f["in_percent"] if fld.type != "number" else f["in_number"])
+        if fld.type == "qualitative":
+            pen.validate(fld.cell, "qualitative", {"validate": "decimal", "criteria": "between", "minimum": 0,
+                                                    "maximum": 1}, **values)
+        else:
+            pen.validate(fld.cell, fld.type, {"validate": "decimal", "criteria": ">=", "value": 0}, **values)
+    pen.name(key)
+
+
 class Indicators(Section):
     """The indicator table: one row per indicator, its 实际完成值 (and a typed 得分 where the rule wants one),
     its 得分 by formula, 偏差原因 asked for by the rules; the kind's own input columns; the merged 一级/二级
@@ -361,19 +385,8 @@ class Indicators(Section):
             x, w, s, why = (lay.cell(f"{key}.{part}") for part in ("actual", "weight", "score", "reason"))
             pen.number(w, ind.weight, f["number"])
             type_of = lay.fields[f"{key}.actual"].type
-            values = dict(target=pen.clip(ind.target.text, 60), unit=ind.target.unit, weight=f"{ind.weight:g}")
-            actual = pen.inputs.get(f"{key}.actual")
-            if type_of == "tier":
-                pen.text(row, col["actual"], actual if isinstance(actual, str) else "", f["in_text"])
-                pen.validate(x, "tier", {"validate": "list", "source": [t for t, _, _ in TIERS]}, **values)
-            else:
-                pen.input_number(x, actual, f["in_percent"] if type_of != "number" else f["in_number"])
-                if type_of == "qualitative":
-                    pen.validate(x, "qualitative", {"validate": "decimal", "criteria": "between",
-                                                     "minimum": 0, "maximum": 1}, **values)
-                else:
-                    pen.validate(x, type_of, {"validate": "decimal", "criteria": ">=", "value": 0}, **values)
-            pen.name(f"{key}.actual")
+            values = prompt_values(pen, ind)
+            draw_actual(pen, f"{key}.actual", values)
             if rule.manual:
                 pen.input_number(s, pen.inputs.get(f"{key}.score"), f["in_score"])
                 if type_of == "tier":

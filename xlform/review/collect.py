@@ -2,12 +2,11 @@
 worksheet's own sections check what the reviewer typed), each record stored in the 复核 tables."""
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..collecting.collector import find_files
+from ..collecting.collector import content_key, find_files
 from ..errors import reason
 from ..issue.registry import Registry
 from ..messages import problem
@@ -15,7 +14,6 @@ from ..outputs import now
 from ..returns.reader import read_return
 from ..storage.record import Record
 from ..storage.review import Reviews
-from ..xlsx.reader import Limits
 from .worksheets import KIND
 
 
@@ -35,18 +33,6 @@ class Outcome:
                 f"{self.duplicates} skipped duplicates")
 
 
-def _sha256(path: Path, size: int) -> str:
-    """The content's key (a file over the reader's limit is refused unread: its size and first MB)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        if size > Limits().max_bytes:
-            h.update(f"{size}:".encode() + f.read(1 << 20))
-            return "large-" + h.hexdigest()
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def collect(dirs, reviews: Reviews, registry: Registry, exclude=()) -> Outcome:
     """Read every workbook under the folders; a workbook that is not a review worksheet is stored rejected,
     with one problem saying so."""
@@ -55,7 +41,7 @@ def collect(dirs, reviews: Reviews, registry: Registry, exclude=()) -> Outcome:
     for path in files:
         try:
             st = path.stat()
-            sha = _sha256(path, st.st_size)
+            sha = content_key(path, st.st_size)
         except OSError as e:
             out.unreadable.append((str(path), reason(e)))
             continue
