@@ -29,6 +29,7 @@ class Layout:
     declared: list = field(default_factory=list)  # a declaration's rows: (level1, level2, known Indicator or None)
     # derived once every section is placed (a collection asks for them several times per return)
     _inputs: dict = field(default_factory=dict, repr=False)
+    _section_inputs: dict = field(default_factory=dict, repr=False)
     _cell_map: dict = field(default_factory=dict, repr=False)
     _rules: list = field(default_factory=list, repr=False)
 
@@ -53,6 +54,10 @@ class Layout:
     def inputs(self) -> dict[str, Field]:
         """The input fields (worked out once, when the layout is complete: see `layout`)."""
         return self._inputs
+
+    def inputs_of(self, section: str) -> list[str]:
+        """The keys of the input fields a section placed, in order (worked out once, as `inputs`)."""
+        return self._section_inputs.get(section, [])
 
     def cell_map(self) -> dict[str, str]:
         """field -> cell, as the hidden sheet holds it."""
@@ -120,6 +125,9 @@ def from_kept(project: Project, kind: FormKind, data: dict) -> Layout:
 
 def _derive(lay: Layout) -> Layout:
     lay._inputs = {k: f for k, f in lay.fields.items() if f.role == "input"}
+    lay._section_inputs = {}
+    for k, f in lay._inputs.items():
+        lay._section_inputs.setdefault(f.section, []).append(k)
     lay._cell_map = {k: f.cell for k, f in lay.fields.items()}
     lay._rules = rules(lay.project, lay.profile)
     return lay

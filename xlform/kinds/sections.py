@@ -107,7 +107,8 @@ class Section:
 
 
 def own_inputs(lay, section: str) -> list[str]:
-    return [k for k, f in lay.fields.items() if f.section == section and f.role == "input"]
+    """The keys of the inputs a section placed (the layout groups them once)."""
+    return lay.inputs_of(section)
 
 
 def split(lay) -> int:

@@ -267,8 +267,10 @@ class SheetReader:
     def read_fields(self, section: str, inputs: Inputs, types: tuple | None = None) -> None:
         """The inputs a section placed (of those types of value, or all), each by its type; a formula typed
         into one is reported (its cached result is read: none after an openpyxl save)."""
-        for key, f in self.lay.inputs().items():
-            if f.section != section or (types is not None and f.type not in types):
+        fields = self.lay.inputs()
+        for key in self.lay.inputs_of(section):
+            f = fields[key]
+            if types is not None and f.type not in types:
                 continue
             got = self.sheet.cells.get(f.cell, EMPTY)
             if got.formula is not None:
