@@ -348,7 +348,8 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
     otherwise, 2 when the command could not run (no registry, a file that cannot be opened: the others are
     still collected).
     """
-    from .collecting.collector import beside, collect as do_collect
+    from .collecting.collector import collect as do_collect
+    from .collecting.processes import beside
     from .collecting.report import write_reports
     from .storage.store import Store
     from .collecting.summary import write_summary
@@ -385,6 +386,9 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
                 reports = write_reports(Path(report_dir), store, outcome.missing)
         except CannotRun as e:
             failures.append(e)
+        except BaseException:   # (interrupted): the summary's process is not left writing
+            summary_done.stop()
+            raise
         outcome.phases["reports"] = time.monotonic() - started
         try:
             outcome.phases["summary"] = summary_done()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-import pickle
 import signal
 import sys
 import time
@@ -25,6 +24,7 @@ from ..returns.reader import OLD_FORMATS, WORKBOOKS, read_return
 from ..storage.db import SQLITE
 from ..storage.store import Prepared, Store
 from ..xlsx.reader import Limits
+from .processes import die_with_parent, picklable
 
 BATCH_FILES, BATCH_SECONDS = 50, 0.5
 
@@ -172,13 +172,13 @@ def run_share(paths: list[str], store: Store, registry: Registry, known: frozens
 
 
 def _worker(paths, db_location, registry_location, known, now, counter, results, lock):
-    _die_with_parent()
+    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it stops us if it is interrupted
     store = registry = None
     try:
         store, registry = Store(db_location), Registry(registry_location, create=False)
     except Exception as e:  # a server that went away since the parent connected: one line in the parent
-        results.put(("failed", _picklable(e)))
+        results.put(("failed", picklable(e)))
         for opened in (store, registry):
             if opened:
                 opened.close()
@@ -190,60 +190,10 @@ def _worker(paths, db_location, registry_location, known, now, counter, results,
     try:
         results.put(("done", run_share(paths, store, registry, known, now, tick, lock)))
     except Exception as e:  # the parent reports it (a full disk, a database error) in one line
-        results.put(("failed", _picklable(e)))
+        results.put(("failed", picklable(e)))
     finally:
         store.close()
         registry.close()
-
-
-def _picklable(e: Exception) -> Exception:
-    try:
-        pickle.dumps(e)
-        return e
-    except Exception:
-        return RuntimeError(f"{type(e).__name__}: {e}")
-
-
-def beside(step):
-    """Start step() in a process of its own, beside this one (which goes on); the function returned waits for it
-    and gives what it returned, or raises what it raised. It opens its own database connections."""
-    ctx = multiprocessing.get_context("fork")
-    results = ctx.SimpleQueue()
-
-    def run():
-        _die_with_parent()
-        signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides
-        try:
-            results.put(("done", step()))
-        except BaseException as e:
-            results.put(("failed", _picklable(e)))
-    process = ctx.Process(target=run, daemon=True)
-    process.start()
-
-    def wait():
-        try:
-            while results.empty() and process.is_alive():
-                time.sleep(0.02)
-        except BaseException:
-            process.terminate()
-            raise
-        process.join()
-        if results.empty():
-            raise CannotRun(f"a process writing the outputs stopped unexpectedly (exit {process.exitcode})")
-        how, what = results.get()
-        if how == "failed":
-            raise what
-        return what
-    return wait
-
-
-def _die_with_parent():
-    """Linux: end this worker when the collecting process dies, even by SIGKILL."""
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def collect(dirs, store: Store, registry_path, jobs: int = 0, progress: bool = False,

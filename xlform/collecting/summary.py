@@ -61,13 +61,33 @@ class Summary:
             sheet.add(row)
         return sheet
 
+    def long_table(self, name: str, columns: list[tuple[str, str, float]], rows_of):
+        """table(), its rows rows_of(store) read and written in a process of its own, beside the other sheets
+        (at 10,000 returns the 指标 and 问题 sheets are most of the summary's work)."""
+        sheet = self.book.table(name, [(title, self.formats[kind], width) for title, kind, width in columns],
+                                self.head)
+        location = self.store.location
+
+        def rows():
+            store = Store(location, create=False)
+            try:
+                yield from rows_of(store)
+            finally:
+                store.close()
+        sheet.make_beside(rows)
+        return sheet
+
 
 # The sheets, in order: each is a function of the summary being written (add one here to add a sheet).
 def write_summary(path: Path, store: Store, missing: list[dict]):
     s = Summary(path, store, missing)
-    for sheet in (projects_sheet, charts_sheet, indicators_sheet, problems_sheet, quality_sheet, monitoring_sheets,
-                  missing_sheet):
-        sheet(s)
+    try:
+        for sheet in (projects_sheet, charts_sheet, indicators_sheet, problems_sheet, quality_sheet,
+                      monitoring_sheets, missing_sheet):
+            sheet(s)
+    except BaseException:
+        s.book.discard()
+        raise
     s.book.close()
 
 
@@ -101,23 +121,24 @@ def _project_row(r: dict, extra: list[tuple[str, str]]) -> list:
 def indicators_sheet(s: Summary):
     """指标: one row per indicator of every current project, then the kinds' own indicator columns."""
     extra = _extra_columns(_current(s.store, False), lambda r: r[INDICATOR_KEYS])
-    s.table("指标", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
-                   ("一级指标", "text", 12), ("二级指标", "text", 14), ("三级指标", "text", 36), ("指标编号", "text", 20),
-                   ("年度指标值", "text", 16), ("实际完成值", "text", 12), ("分值", "score", 7), ("得分", "score", 7),
-                   ("偏差原因分析及改进措施", "text", 40)] + [(label, "text", 20) for _, label in extra],
-            ([r["project"]["department"], r["project"]["name"], r["template"]["id"], r["template"]["version"],
+    s.long_table("指标", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
+                        ("一级指标", "text", 12), ("二级指标", "text", 14), ("三级指标", "text", 36), ("指标编号", "text", 20),
+                        ("年度指标值", "text", 16), ("实际完成值", "text", 12), ("分值", "score", 7), ("得分", "score", 7),
+                        ("偏差原因分析及改进措施", "text", 40)] + [(label, "text", 20) for _, label in extra],
+            lambda store: ([r["project"]["department"], r["project"]["name"], r["template"]["id"], r["template"]["version"],
               i["level1"], i["level2"], i["name"], i["id"], i["target"], i["actual"], i["weight"], i["score"],
               i["deviation_reason"]] + [i.get("extra", {}).get(k) for k, _ in extra]
-             for r in _current(s.store, True) for i in r["indicators"]))
+             for r in _current(store, True) for i in r["indicators"]))
 
 
 def problems_sheet(s: Summary):
     """问题: every problem of a current or rejected return, by department and file."""
-    s.table("问题", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
-                   ("单元格", "text", 14), ("级别", "text", 6), ("代码", "text", 18), ("问题及处理", "text", 80),
-                   ("状态", "text", 10)],
-            ([d or "（未识别）", p, f, sh, c, SEVERITY.get(sev, sev), code, m, {"rejected": "已拒收"}.get(st, "")]
-             for part in s.store.problems_in_order() for _, c, sev, code, m, d, p, f, sh, st in part))
+    s.long_table("问题", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
+                        ("单元格", "text", 14), ("级别", "text", 6), ("代码", "text", 18), ("问题及处理", "text", 80),
+                        ("状态", "text", 10)],
+            lambda store: ([d or "（未识别）", p, f, sh, c, SEVERITY.get(sev, sev), code, m,
+                            {"rejected": "已拒收"}.get(st, "")]
+                           for part in store.problems_in_order() for _, c, sev, code, m, d, p, f, sh, st in part))
 
 
 def quality_sheet(s: Summary):

@@ -6,6 +6,10 @@ sheet's <sheetData> when the package is copied into the output (its column forma
 holds a few hundred rows, whatever the number of rows (xlsxwriter keeps every cell of a workbook; its constant_memory mode writes them
 one by one at less than half this speed). A cell takes its column's format, as xlsxwriter gives a cell written
 without one; a text is an inline string, as in xlsxwriter's constant_memory mode.
+
+A long table can be made beside the others (Table.make_beside): a process of its own reads its rows and writes
+their XML while this one makes the rest; the row count it tells comes first (the filter's range), then the
+column formats (known once xlsxwriter has written the package) go to it, and its XML is copied in.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from ..errors import XlformError
 from ..outputs import atomic_file
+from .processes import Talk
 
 MAX_ROWS, MAX_TEXT = 1_048_576, 32_767   # Excel's limits: rows of a sheet, characters of a cell
 COMPRESSION = 1   # zlib's fastest: its default (6) took 3x as long, for a file 1.6x smaller
@@ -48,6 +53,46 @@ class Table:
         self.rows = 0          # data rows, below the header row
         self.spool = tempfile.TemporaryFile()
         self._pending: list[list] = []
+        self._beside: Talk | None = None   # the process making this table, if one does
+        self._made = None                  # the XML it made
+
+    def make_beside(self, rows):
+        """The table's rows are rows() (an iterable; it opens its own database connection), read and written as
+        sheet XML in a process of its own."""
+        self._made = tempfile.TemporaryFile()   # opened here: the process writes into this very file
+
+        def talk(say, hear):
+            for row in rows():
+                self.add(row)
+            say(self.rows)
+            styles = hear()
+            for piece in self.xml(styles):
+                self._made.write(piece)
+            self._made.flush()
+            say(None)
+        self._beside = Talk(talk)
+
+    def made_beside(self):
+        """Wait for the row count of a table made beside (a failure there is raised here)."""
+        if self._beside:
+            self.rows = self._beside.hear()
+
+    def pieces(self, styles: list[str]):
+        """The rows' sheet XML, a piece at a time: made here, or by the process beside."""
+        if self._beside is None:
+            yield from self.xml(styles)
+            return
+        self._beside.say(styles)
+        self._beside.hear()
+        self._made.seek(0)
+        while piece := self._made.read(1 << 20):
+            yield piece
+
+    def close(self):
+        self.spool.close()
+        if self._beside:
+            self._beside.end()
+            self._made.close()
 
     def add(self, values: list):
         """One row: numbers as numbers, None as an empty cell, anything else as its text (checked as written)."""
@@ -144,10 +189,16 @@ class Book:
         return XlformError(f"{self.path}: cannot write {sheet}!{xl_rowcol_to_cell(row, col)}: {why}; the summary "
                            "was not written")
 
+    def discard(self):
+        """Give up the workbook (a sheet failed before it was written): no process is left making a table."""
+        for t in self.tables.values():
+            t.close()
+
     def close(self):
         """Write the workbook: xlsxwriter's package, each table's rows in its sheet."""
         try:
             for t in self.tables.values():
+                t.made_beside()
                 t.sheet.autofilter(0, 0, max(t.rows, 1), t.columns - 1)
             self.workbook.close()
             with zipfile.ZipFile(self.buffer) as made, atomic_file(self.path) as out, \
@@ -161,8 +212,7 @@ class Book:
                     else:
                         _copy(made.read(info).decode("utf-8"), table, info, package)
         finally:
-            for t in self.tables.values():
-                t.spool.close()
+            self.discard()
 
 
 def values_only(chart: bytes) -> bytes:
@@ -186,7 +236,7 @@ def _copy(xml: str, table: Table, info: zipfile.ZipInfo, package: zipfile.ZipFil
     entry.compress_type = zipfile.ZIP_DEFLATED
     with package.open(entry, "w", force_zip64=True) as w:
         w.write(head.encode("utf-8"))
-        _write_beside(w, table.xml(styles))
+        _write_beside(w, table.pieces(styles))
         w.write(("</sheetData>" + tail).encode("utf-8"))
 
 

@@ -1,0 +1,94 @@
+"""The summary's long tables (指标, 问题) are made in processes of their own beside the other sheets (issue 22): the
+same workbook as one process makes; a refused cell there still names the cell and writes no summary; a process
+that dies stops the summary with one line; none is left behind."""
+import multiprocessing
+import os
+import sqlite3
+import zipfile
+from dataclasses import replace
+
+import pytest
+
+from xlform.bench import definition_text, filled_inputs
+from xlform.collecting.summary import write_summary
+from xlform.collecting.tables import Book
+from xlform.definition.definition import load
+from xlform.errors import CannotRun, XlformError
+from xlform.issue.registry import Registry
+from xlform.kinds.forms import form_kind
+from xlform.returns.reader import read_return
+from xlform.storage.store import Prepared, Store
+from xlform.xlsx.writer import SheetSpec, write
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory):
+    """A return of 12 indicators, filled and read back."""
+    folder = tmp_path_factory.mktemp("beside")
+    (folder / "d.yaml").write_text(definition_text(12, "beside-001"), encoding="utf-8")
+    project, kind = load(folder / "d.yaml"), form_kind("project")
+    reg = Registry(folder / "r.db")
+    write(str(folder / "r.xlsx"), [SheetSpec(project, kind, reg.version_for(project, kind, "t"), "自评表",
+                                             filled_inputs(project, 1))], None, "")
+    [read] = read_return(folder / "r.xlsx", reg)
+    reg.close()
+    return read
+
+
+def _store_of(tmp_path, record, count=3):
+    db = tmp_path / "c.db"
+    store = Store(db)
+    with store.transaction():
+        for n in range(count):
+            r = replace(record, template={**record.template, "id": f"b-{n}"},
+                        project={**record.project, "department": f"厅{n}"})
+            store.add_file(f"b{n}.xlsx", f"{n:064x}", 1, "2024-01-01T00:00:00+00:00", "2024-01-01T00:00:00+00:00",
+                           [Prepared.of(r)])
+    return db, store
+
+
+def test_tables_made_beside_are_the_tables_made_here(record, tmp_path, monkeypatch):
+    db, store = _store_of(tmp_path, record)
+    write_summary(tmp_path / "beside.xlsx", store, [])
+    # the same sheets made in this one process: every part alike, byte for byte
+    monkeypatch.setattr("xlform.collecting.summary.Summary.long_table",
+                        lambda self, name, columns, rows_of: self.table(name, columns, rows_of(self.store)))
+    write_summary(tmp_path / "here.xlsx", store, [])
+    store.close()
+    with zipfile.ZipFile(tmp_path / "beside.xlsx") as a, zipfile.ZipFile(tmp_path / "here.xlsx") as b:
+        assert a.namelist() == b.namelist()
+        for name in a.namelist():
+            if not name.startswith("docProps/"):
+                assert a.read(name) == b.read(name), name
+        sheet = a.read("xl/worksheets/sheet3.xml").decode("utf-8")
+    assert sheet.count("<row ") == 1 + 3 * len(record.indicators)
+    assert f'<autoFilter ref="A1:M{1 + 3 * len(record.indicators)}"/>' in sheet
+
+
+def test_a_refused_cell_in_a_table_made_beside_names_it_and_writes_nothing(record, tmp_path):
+    db, store = _store_of(tmp_path, record)
+    with sqlite3.connect(db) as c:   # a text no cell can hold, in the second indicator of the first project
+        c.execute("UPDATE indicators SET deviation_reason=? WHERE position=1 AND submission_id="
+                  "(SELECT min(id) FROM submissions)", ("长" * 40_000,))
+    out = tmp_path / "s.xlsx"
+    with pytest.raises(XlformError) as e:
+        write_summary(out, store, [])
+    store.close()
+    assert str(e.value) == (f"{out}: cannot write 指标!M3: a cell holds at most 32,767 characters, this text has "
+                            "40,000; the summary was not written")
+    assert not out.exists() and not multiprocessing.active_children()
+
+
+def test_a_process_that_dies_stops_the_summary_in_one_line(tmp_path):
+    book = Book(tmp_path / "s.xlsx")
+    fmt = book.workbook.add_format({})
+    here = book.table("汇总", [("项目名称", fmt, 20)], fmt)
+    here.add(["甲"])
+
+    def rows():
+        yield ["乙"]
+        os._exit(9)   # killed, say, by the out-of-memory killer
+    book.table("指标", [("三级指标", fmt, 20)], fmt).make_beside(rows)
+    with pytest.raises(CannotRun, match=r"^a process writing the outputs stopped unexpectedly \(exit 9\)$"):
+        book.close()
+    assert not (tmp_path / "s.xlsx").exists() and not multiprocessing.active_children()
