@@ -199,5 +199,10 @@ def test_a_0_2_database_opens_reads_and_takes_new_returns(returns, tmp_path):
     exported = json.loads(CliRunner().invoke(main, ["export", "--db", str(old), "--format", "json"]).stdout)
     both = sorted([expected["national.xlsx"][0], expected["sc.xlsx"][0]], key=lambda r: r["project"]["department"])
     assert exported == both   # one stored whole, one in parts
-    ws = openpyxl.load_workbook(tmp_path / "summary.xlsx")["汇总"]
-    assert [row[1] for row in ws.iter_rows(min_row=2, values_only=True)] == [r["project"]["name"] for r in both]
+    book = openpyxl.load_workbook(tmp_path / "summary.xlsx")
+    assert [row[1] for row in book["汇总"].iter_rows(min_row=2, values_only=True)] == [r["project"]["name"] for r in both]
+    # 指标, from the old record's JSON and from the new one's table rows alike
+    assert [row[:13] for row in book["指标"].iter_rows(min_row=2, values_only=True)] == [
+        (r["project"]["department"], r["project"]["name"], r["template"]["id"], r["template"]["version"], i["level1"],
+         i["level2"], i["name"], i["id"], i["target"], i["actual"], i["weight"], i["score"], i["deviation_reason"])
+        for r in both for i in r["indicators"]]

@@ -98,6 +98,12 @@ def _current(store: Store, whole: bool):
         yield from (r for r in part if not monitoring.is_monitoring(r))
 
 
+def _current_ids(store: Store) -> list[int]:
+    """_current's submissions (the 监控表 left out) by their ids, in its order."""
+    watched = set(store.current_ids(monitoring.FORM))
+    return [sid for sid in store.current_ids() if sid not in watched]
+
+
 def projects_sheet(s: Summary):
     """汇总: one row per current project, then the columns a form kind adds (项目编码, 评价结论 …)."""
     extra = _extra_columns(_current(s.store, False), lambda r: own_fields(r["project"], r.get("extra", {})))
@@ -125,10 +131,8 @@ def indicators_sheet(s: Summary):
                         ("一级指标", "text", 12), ("二级指标", "text", 14), ("三级指标", "text", 36), ("指标编号", "text", 20),
                         ("年度指标值", "text", 16), ("实际完成值", "text", 12), ("分值", "score", 7), ("得分", "score", 7),
                         ("偏差原因分析及改进措施", "text", 40)] + [(label, "text", 20) for _, label in extra],
-            lambda store: ([r["project"]["department"], r["project"]["name"], r["template"]["id"], r["template"]["version"],
-              i["level1"], i["level2"], i["name"], i["id"], i["target"], i["actual"], i["weight"], i["score"],
-              i["deviation_reason"]] + [i.get("extra", {}).get(k) for k, _ in extra]
-             for r in _current(store, True) for i in r["indicators"]))
+            lambda store: (row for part in store.indicator_rows(_current_ids(store), [k for k, _ in extra])
+                           for row in part))
 
 
 def problems_sheet(s: Summary):
@@ -146,7 +150,8 @@ def quality_sheet(s: Summary):
     s.table("质量", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
                    ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)],
             ([d, p, f, sh, c, FLAGS[code], m]
-             for part in s.store.problems_in_order() for _, c, sev, code, m, d, p, f, sh, st in part if code in FLAGS))
+             for part in s.store.problems_in_order(codes=tuple(FLAGS))
+             for _, c, sev, code, m, d, p, f, sh, st in part))
 
 
 def monitoring_sheets(s: Summary):
