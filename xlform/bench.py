@@ -253,14 +253,16 @@ def replay(rec: _Recorder, path):
     wb.close()
 
 
-def rss_tree(pid: int) -> int:
-    """Resident memory (bytes) of a process and all its descendants, from /proc (children lists)."""
+def tree_memory(pid: int) -> int:
+    """Memory (bytes) of a process and all its descendants, from /proc (children lists): each one's proportional
+    set size (PSS: a page shared by forked processes counted once in all, where the sum of their RSS counted it
+    in each: a forked process that has touched nothing yet added its parent's whole RSS); RSS where the kernel
+    gives no PSS."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         try:
-            with open(f"/proc/{p}/status") as f:
-                total += next((int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:")), 0)
+            total += _pss(p)
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     todo += [int(c) for c in f.read().split()]
@@ -269,8 +271,17 @@ def rss_tree(pid: int) -> int:
     return total
 
 
+def _pss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("Pss:"))
+    except (OSError, StopIteration):
+        with open(f"/proc/{pid}/status") as f:
+            return next((int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:")), 0)
+
+
 def run_measured(cmd: list[str], cwd=None, memory: bool = True) -> tuple[float, int, str]:
-    """(seconds, peak RSS of the process tree, stderr) of a command, sampling memory every 20 ms
+    """(seconds, peak memory of the process tree (see tree_memory), stderr) of a command, sampling memory every 20 ms
     (memory=False: time only, nothing else using the cores)."""
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -280,7 +291,7 @@ def run_measured(cmd: list[str], cwd=None, memory: bool = True) -> tuple[float, 
     def sample():
         nonlocal peak
         while memory and not done.is_set():
-            peak = max(peak, rss_tree(proc.pid))
+            peak = max(peak, tree_memory(proc.pid))
             time.sleep(0.02)
     th = threading.Thread(target=sample)
     th.start()
