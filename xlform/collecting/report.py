@@ -83,9 +83,9 @@ def _csv(files: list[dict], missing: list[dict]) -> str:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["文件", "工作表", "项目名称", "单元格", "级别", "代码", "问题及处理"])
     for f in files:
-        for p in f["problems"]:
-            w.writerow([neutralise(v) for v in (f["path"], f["sheet"], f["project"], p["cell"],
-                                                SEVERITY.get(p["severity"], p["severity"]), p["code"], p["message"])])
+        where = [neutralise(f[k]) for k in ("path", "sheet", "project")]   # once a file: it has many problems
+        w.writerows(where + [neutralise(p["cell"]), neutralise(SEVERITY.get(p["severity"], p["severity"])),
+                             neutralise(p["code"]), neutralise(p["message"])] for p in f["problems"])
     for m in missing:
         w.writerow(["", "", m["project"], "", "未报送", "missing", f"模板 {m['template_id']} 第 {m['version']} 版尚未报送"])
     return out.getvalue()
