@@ -63,7 +63,7 @@ class Summary:
 
     def long_table(self, name: str, columns: list[tuple[str, str, float]], rows_of):
         """table(), its rows rows_of(store) read and written in a process of its own, beside the other sheets
-        (at 10,000 returns the 指标 and 问题 sheets are most of the summary's work)."""
+        (at 10,000 returns the 指标, 问题 and 质量 sheets are most of the summary's work)."""
         sheet = self.book.table(name, [(title, self.formats[kind], width) for title, kind, width in columns],
                                 self.head)
         location = self.store.location
@@ -147,11 +147,11 @@ def problems_sheet(s: Summary):
 
 def quality_sheet(s: Summary):
     """质量: the quality flags (质量提示, xlform/returns/quality.py) of the current returns, as 问题 orders them."""
-    s.table("质量", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
-                   ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)],
-            ([d, p, f, sh, c, FLAGS[code], m]
-             for part in s.store.problems_in_order(codes=tuple(FLAGS))
-             for _, c, sev, code, m, d, p, f, sh, st in part))
+    s.long_table("质量", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
+                        ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)],
+                 lambda store: ([d, p, f, sh, c, FLAGS[code], m]
+                                for part in store.problems_in_order(codes=tuple(FLAGS))
+                                for _, c, sev, code, m, d, p, f, sh, st in part))
 
 
 def monitoring_sheets(s: Summary):
