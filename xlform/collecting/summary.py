@@ -40,8 +40,8 @@ class Summary:
     """The workbook being written: its formats, and `table` for a sheet of rows of any number (streamed, see
     tables.py: memory holds one row)."""
 
-    def __init__(self, path: Path, store: Store, missing: list[dict]):
-        self.path, self.store, self.missing = Path(path), store, missing
+    def __init__(self, path: Path, store: Store, missing: list[dict], beside: bool = True):
+        self.path, self.store, self.missing, self.beside = Path(path), store, missing, beside
         self.book = Book(path)
         self.workbook = wb = self.book.workbook
         self.head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
@@ -64,6 +64,8 @@ class Summary:
     def long_table(self, name: str, columns: list[tuple[str, str, float]], rows_of):
         """table(), its rows rows_of(store) read and written in a process of its own, beside the other sheets
         (at 10,000 returns the 指标, 问题 and 质量 sheets are most of the summary's work)."""
+        if not self.beside:
+            return self.table(name, columns, rows_of(self.store))
         sheet = self.book.table(name, [(title, self.formats[kind], width) for title, kind, width in columns],
                                 self.head)
         location = self.store.location
@@ -79,8 +81,10 @@ class Summary:
 
 
 # The sheets, in order: each is a function of the summary being written (add one here to add a sheet).
-def write_summary(path: Path, store: Store, missing: list[dict]):
-    s = Summary(path, store, missing)
+def write_summary(path: Path, store: Store, missing: list[dict], beside: bool = True):
+    """beside=False: every sheet made in this process (a server's thread: a process forked there could inherit
+    a lock another thread held)."""
+    s = Summary(path, store, missing, beside)
     try:
         for sheet in (projects_sheet, charts_sheet, indicators_sheet, problems_sheet, quality_sheet,
                       monitoring_sheets, missing_sheet):

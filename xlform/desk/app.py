@@ -511,7 +511,7 @@ def create_app(config: DeskConfig) -> Flask:
         from ..collecting.summary import write_summary
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "summary.xlsx"
-            write_summary(path, store(), _missing(registry(), store()))
+            write_summary(path, store(), _missing(registry(), store()), beside=False)   # in a server thread
             data = path.read_bytes()
         day = time.strftime('%Y%m%d')
         return attachment(data, f"汇总表-{day}.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
