@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 from xml.etree import ElementTree
 from xml.parsers import expat
+from xml.sax.saxutils import quoteattr
 
 from ..errors import XlformError
 
@@ -108,7 +109,8 @@ _MAIN = {f"{ns} {local}": local for ns in _MAIN_NS
          for local in ("worksheet", "workbook", "sheet", "sheetData", "row", "c", "v", "f", "is", "t", "r", "rPh",
                        "si", "sst", "sheetProtection", "col", "numFmt", "cellXfs", "xf", "mergeCell",
                        "hyperlink", "comment", "sheetCalcPr")}
-_TREE = {f"{{{ns}}}{local}": local for ns in _MAIN_NS for local in ("si", "t", "rPh")}   # as ElementTree names them
+_TREE = {f"{{{ns}}}{local}": local for ns in _MAIN_NS
+         for local in ("si", "t", "rPh", "sheetData", "row", "c", "v", "f", "is")}   # as ElementTree names them
 _REL_ID = {f"{ns} id" for ns in _REL_NS}
 _BUILTIN_FORMATS = {"1": "0", "2": "0.00", "3": "#,##0", "4": "#,##0.00", "9": "0%", "10": "0.00%",
                     "11": "0.00E+00", "12": "# ?/?", "13": "# ??/??", "49": "@"}
@@ -372,7 +374,12 @@ class Package:
         if not info.part:
             return sheet
         reader = _SheetHandler(self, sheet, want, layout)
-        self._parse(info.part, reader)
+        # a form's sheet (80 KB) is read as a tree built by C; a larger one, or one a tree cannot stand for, and
+        # a layout, through the handler
+        whole = None if layout else (lambda data: _sheet_tree(self, Sheet(info.name, info.state), want, data))
+        found = self._parse(info.part, reader, whole)
+        if found is not None:
+            return found
         self._cells = reader.counted
         if layout:
             for kind, part in self._rels(info.part).values():
@@ -580,6 +587,7 @@ class _SheetHandler(_Handler):
         self.max_text = pkg.limits.max_text
         self.masters: dict[str, tuple[str, str]] = {}
         self.rows = self.cols = 0   # the extent so far
+        self.outline: dict | None = None   # set by _sheet_tree: sheetData is read as a tree
 
     def bind(self, p):
         self.parser = p
@@ -599,6 +607,11 @@ class _SheetHandler(_Handler):
     def before(self, name, attrs):
         tag = _MAIN.get(name)
         if tag == "sheetData":
+            if self.outline is not None:   # (see _sheet_tree) where it begins; its cells are the tree's
+                self.outline["at"] = self.parser.CurrentByteIndex
+                self.parser.StartElementHandler = self.after
+                self.parser.StartNamespaceDeclHandler = None
+                return
             self.parser.StartElementHandler, self.parser.EndElementHandler = self._in_sheet_data()
         elif tag == "col":
             if attrs.get("hidden") in ("1", "true") and attrs.get("min", "").isdigit():
@@ -751,6 +764,136 @@ class _SheetHandler(_Handler):
         if t == "str":
             return _unescape(value) or None
         return value
+
+
+_SHEET_DATA = re.compile(rb"""<(?:([A-Za-z_][\w.-]*):)?sheetData(?:\s+[^\s=<>/]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*\s*(/?)>""")
+_DECLARED = re.compile(rb"""\A(?:\xef\xbb\xbf)?<\?xml\s[^>]*?encoding\s*=\s*["']([^"']*)["']""")
+
+
+def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) -> Sheet | None:
+    """A sheet given whole, read as _SheetHandler reads it, with its sheetData built into a tree by C (expat
+    too) rather than met cell by cell in Python; None where the handler must read it instead (another
+    encoding than UTF-8, an element the tree walk does not expect, a sheetData this cannot delimit).
+
+    The part is parsed by expat with sheetData emptied (`<sheetData/>`): its prolog (no DTD), columns,
+    protection and well-formedness, as the handler checks them. sheetData, found in the bytes, is parsed
+    alone, declared as the root declares it: its end is the first end tag of its name after it, and, should
+    that one sit in a comment or CDATA section, the region is no element and the tree is refused, as is a
+    start the outline's expat does not meet at the very same byte."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff", b"\0", b"<\0")) or ((m := _DECLARED.match(data))
+                                                             and m[1].lower() not in (b"utf-8", b"utf8")):
+        return None
+    start = _SHEET_DATA.search(data)
+    if start is None:
+        return None
+    prefix = start[1] + b":" if start[1] else b""
+    if start[2]:   # <sheetData/>
+        end = start.end()
+    else:
+        close = re.compile(rb"</" + re.escape(prefix) + rb"sheetData\s*>").search(data, start.end())
+        if close is None:
+            return None
+        end = close.end()
+    outline = _SheetHandler(pkg, sheet, want)
+    outline.outline = marks = {"at": None, "root": None, "declared": []}
+    p = _parser()
+
+    def declared(prefix, uri):
+        marks["declared"].append((prefix, uri))
+
+    def root(name, attrs):   # the root's declarations, the only ones in scope at sheetData (where else: refused)
+        marks["root"], marks["declared"] = marks["declared"], []
+        p.StartElementHandler = outline.before
+        outline.before(name, attrs)
+    outline.bind(p)
+    p.StartElementHandler, p.StartNamespaceDeclHandler = root, declared
+    try:
+        p.Parse(data[:start.start()], False)
+        p.Parse(b"<" + prefix + b"sheetData/>", False)
+        p.Parse(data[end:], True)
+    except expat.ExpatError:
+        return None   # (the handler says where)
+    if marks["at"] != start.start() or marks["declared"] or marks["root"] is None:
+        return None
+    wrapper = b"".join(b" xmlns" + (b":" + ns.encode() if ns else b"") + b"=" + quoteattr(uri or "").encode()
+                       for ns, uri in marks["root"])
+    try:
+        tree = ElementTree.fromstring(b"<x" + wrapper + b">" + data[start.start():end] + b"</x>")
+    except ElementTree.ParseError:
+        return None
+    if len(tree) != 1 or _TREE.get(tree[0].tag) != "sheetData":
+        return None
+    ns = tree[0].tag[:-len("sheetData")]
+    ROW, C, V, F, IS = (ns + local for local in ("row", "c", "v", "f", "is"))
+    cells, formats, hidden_rows = sheet.cells, sheet.cell_formats, sheet.hidden_rows
+    good_refs, counted, max_cells, max_text = _GOOD_REFS, pkg._cells, pkg.limits.max_cells, pkg.limits.max_text
+    codes: dict[str, str] = {}   # style index -> number format, as met
+    shared = None
+    row = 0
+    for r in tree[0]:
+        if r.tag != ROW:
+            return None
+        n = r.get("r")
+        row = int(n) if n and n.isdigit() else row + 1
+        last = None
+        if r.get("hidden") in ("1", "true"):
+            hidden_rows.add(row)
+        counted += len(r)
+        if counted > max_cells:
+            raise BadWorkbook("too_large", f"单元格超过 {max_cells} 个")
+        for c in r:
+            if c.tag != C:
+                return None
+            ref = c.get("r") or _next_ref(last, row)
+            if ref not in good_refs:
+                ref = _checked_ref(ref)
+            last = ref
+            if not len(c):
+                continue   # an empty (formatted) cell
+            v = f = fattrs = inline = None
+            for part in c:
+                tag = part.tag
+                if tag == V and not len(part):
+                    v = part.text or ""
+                    if len(v) > max_text:
+                        raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
+                elif tag == F and not len(part):
+                    f, fattrs = part.text or "", part.attrib
+                elif tag == IS:
+                    inline = _inline(part, _TREE.get)
+                    if len(inline) > max_text:
+                        raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
+                else:
+                    return None
+            if want is not None and ref not in want:
+                continue
+            style, kind = c.get("s"), c.get("t", "n")
+            if style and style != "0":
+                code = codes.get(style)
+                if code is None:
+                    code = codes[style] = outline._format(style)
+                if code != "General":
+                    formats[ref] = code
+            if kind == "n" and v is not None:
+                value = float(v) if v.strip() else None
+            elif kind == "s" and v is not None:
+                if shared is None:
+                    shared = pkg.shared_strings
+                try:
+                    value = shared[int(v)]
+                except (IndexError, ValueError):
+                    raise BadWorkbook("bad_xml", "引用了不存在的共享文本")
+            else:
+                value = outline._value(kind, None if v is None else [v], None if inline is None else [inline])
+            cells[ref] = _new_cell(Cell, (value, None if f is None else outline._formula(ref, f, fattrs)))
+    pkg._cells = counted
+    return sheet
+
+
+def _inline(element, tags) -> str:
+    """The text of an inline string (<is>) as the handler collects it: its <t>, in runs too, not the phonetic."""
+    phonetic = {id(t) for r in element.iter() if tags(r.tag) == "rPh" for t in r.iter()}
+    return "".join("".join(t.itertext()) for t in element.iter() if tags(t.tag) == "t" and id(t) not in phonetic)
 
 
 def _next_ref(last: str | None, row: int) -> str:
