@@ -112,7 +112,7 @@ def from_kept(project: Project, kind: FormKind, data: dict) -> Layout:
     lay = Layout(project, kind, kind.profile.merged(project.scoring), sections=kind.new_sections())
     kept_fields = data["fields"]
     if all(len(v) == len(Field._fields) for v in kept_fields.values()):
-        lay.fields = {k: Field._make(v) for k, v in kept_fields.items()}
+        lay.fields = {k: tuple.__new__(Field, v) for k, v in kept_fields.items()}   # (Field._make, no call)
     else:  # kept before fields named their section: today's placement says which section a field is of
         placed = layout(project, kind).fields
         lay.fields = {k: Field(c, role, type_of, name, limit, label, placed[k].section if k in placed else "")

@@ -3,7 +3,6 @@ issued, the display, the inputs read and every score recomputed by the rules."""
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 import re
@@ -63,16 +62,19 @@ _ISSUED: dict[tuple, tuple] = {}
 
 def _as_issued(project: Project, kind: FormKind, issued: str) -> tuple:
     """The layout and blank sheet of a version as the registry kept them at render time (registry.issued_map):
-    no placement code, no writer run, once per version (keyed by the text itself: two registries may keep
-    one version's hash laid out by different xlform releases)."""
-    key = (project.hash, kind.fingerprint, hashlib.sha256(issued.encode()).digest())
+    no placement code, no writer run, once per version. Keyed by the text itself (two registries may keep one
+    version's hash laid out by different xlform releases; a str hashes once) and by the very project and kind
+    objects the registry made of the version (kept in the entry, so that their ids stand for them): nothing is
+    serialised or hashed again for a version met before."""
+    key = (issued, id(project), id(kind))
     found = _ISSUED.get(key)
     if found is None:
         data = json.loads(issued)
-        cells = {str(ref): Cell(v, f) for ref, (v, f) in data["expected"].items()}
         if len(_ISSUED) > 64:
             _ISSUED.clear()
-        found = _ISSUED[key] = (from_kept(project, kind, data["layout"]), Sheet("", cells=cells))
+        # the cells as kept, [value, formula] each (what is read of them reads a Cell alike)
+        found = _ISSUED[key] = (from_kept(project, kind, data["layout"]), Sheet("", cells=data["expected"]), project,
+                                kind)
     return found
 
 
@@ -144,7 +146,7 @@ class SheetReader:
         self.record, self.problems = record, record.problems
         self.entry = entry
         if issued:
-            self.lay, self.expected = _as_issued(project, kind, issued)
+            self.lay, self.expected = _as_issued(project, kind, issued)[:2]
         else:
             self.lay = _layout(project, kind)
             self.expected = _expected(project, kind, version, issued_name)
@@ -191,15 +193,15 @@ class SheetReader:
         """Every locked cell and formula as issued; a flood (rows inserted or deleted) is summed up."""
         inputs = {f.cell for f in self.lay.inputs().values()}
         changed = []
-        for ref, exp in self.expected.cells.items():
+        for ref, (value, formula) in self.expected.cells.items():   # (Cells, or [value, formula] as kept)
             if ref in inputs:
                 continue
             got = self.sheet.cells.get(ref, EMPTY)
-            if exp.formula is not None:
-                if got.formula != exp.formula and _norm_formula(got.formula) != _norm_formula(exp.formula):
-                    changed.append(("formula_changed", ref, {"expected": exp.formula, "actual": _shown(got)}))
-            elif got.formula is not None or not _same(exp.value, got.value):
-                changed.append(("locked_changed", ref, {"expected": _show(exp.value), "actual": _shown(got)}))
+            if formula is not None:
+                if got.formula != formula and _norm_formula(got.formula) != _norm_formula(formula):
+                    changed.append(("formula_changed", ref, {"expected": formula, "actual": _shown(got)}))
+            elif got.formula is not None or not _same(value, got.value):
+                changed.append(("locked_changed", ref, {"expected": _show(value), "actual": _shown(got)}))
         last_row, last_col = self.lay.last_row + 1, cell_ref(0, self.lay.last_col)[:-1].rjust(3)
         extra = []
         for ref, got in self.sheet.cells.items():
@@ -230,7 +232,7 @@ class SheetReader:
         for col in sorted(c for c in getattr(self.sheet, "hidden_cols", ()) if c <= last_col):
             letter = cell_ref(0, col - 1)[:-1]
             self.add("hidden_column", f"{letter}1", column=letter)
-        watched = {ref for ref, e in self.expected.cells.items() if e.formula is not None}
+        watched = {ref for ref, (_, formula) in self.expected.cells.items() if formula is not None}
         watched |= {f.cell for f in self.lay.inputs().values()}
         watched -= {self.lay.fields["grade"].cell} if "grade" in self.lay.fields else set()  # text, labelled by format
         dates = {f.cell for f in self.lay.inputs().values() if f.type == "date"}
