@@ -72,9 +72,10 @@ def _as_issued(project: Project, kind: FormKind, issued: str) -> tuple:
         data = json.loads(issued)
         if len(_ISSUED) > 64:
             _ISSUED.clear()
-        # the cells as kept, [value, formula] each (what is read of them reads a Cell alike)
-        found = _ISSUED[key] = (from_kept(project, kind, data["layout"]), Sheet("", cells=data["expected"]), project,
-                                kind)
+        # as tuples (a Cell's two items): the cyclic GC leaves a tuple of strings and numbers alone once seen,
+        # never a list, and a collection of one template per return keeps a few hundred per version
+        cells = {ref: tuple(pair) for ref, pair in data["expected"].items()}
+        found = _ISSUED[key] = (from_kept(project, kind, data["layout"]), Sheet("", cells=cells), project, kind)
     return found
 
 
