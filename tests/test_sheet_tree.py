@@ -88,3 +88,21 @@ def test_a_dtd_before_sheetdata_is_refused(tmp_path):
     with Package(path) as pkg, pytest.raises(BadWorkbook) as e:
         pkg.sheet(pkg.sheets[0])
     assert e.value.code == "hostile"
+
+
+def test_an_outline_known_by_its_digest_never_stands_for_another_sheet(tmp_path):
+    """What surrounds sheetData is parsed once per digest of its bytes (returns of a template share it): a
+    sheet that differs there by a byte (protection removed, a column hidden, a DTD) is parsed itself."""
+    def read(name, part):
+        with Package(workbook(tmp_path / f"{name}.xlsx", part, shared=STRINGS)) as pkg:
+            return pkg.sheet(pkg.sheets[0])
+    head = '<cols><col min="2" max="2" width="9"/></cols>'
+    clean = read("clean", ws(ROWS, head=head, tail=PROTECTED))
+    assert clean.protected and not clean.hidden_cols
+    assert not read("open", ws(ROWS, head=head)).protected
+    assert read("hidden", ws(ROWS, head=head.replace('width="9"', 'width="9" hidden="1"'), tail=PROTECTED)).hidden_cols == {2}
+    with pytest.raises(BadWorkbook) as e:
+        read("dtd", ws(ROWS, head=head, tail=PROTECTED).replace("<worksheet", "<!DOCTYPE worksheet><worksheet", 1))
+    assert e.value.code == "hostile"
+    again = read("again", ws(ROWS.replace("<v>2</v>", "<v>3</v>"), head=head, tail=PROTECTED))
+    assert again.protected and not again.hidden_cols and again.cells["C1"].value == 3.0

@@ -794,35 +794,25 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
         if close is None:
             return None
         end = close.end()
-    outline = _SheetHandler(pkg, sheet, want)
-    outline.outline = marks = {"at": None, "root": None, "declared": []}
-    p = _parser()
-
-    def declared(prefix, uri):
-        marks["declared"].append((prefix, uri))
-
-    def root(name, attrs):   # the root's declarations, the only ones in scope at sheetData (where else: refused)
-        marks["root"], marks["declared"] = marks["declared"], []
-        p.StartElementHandler = outline.before
-        outline.before(name, attrs)
-    outline.bind(p)
-    p.StartElementHandler, p.StartNamespaceDeclHandler = root, declared
-    try:
-        p.Parse(data[:start.start()], False)
-        p.Parse(b"<" + prefix + b"sheetData/>", False)
-        p.Parse(data[end:], True)
-    except expat.ExpatError:
-        return None   # (the handler says where)
-    if marks["at"] != start.start() or marks["declared"] or marks["root"] is None:
-        return None
-    wrapper = b"".join(b" xmlns" + (b":" + ns.encode() if ns else b"") + b"=" + quoteattr(uri or "").encode()
-                       for ns, uri in marks["root"])
+    stub = data[:start.start()] + b"<" + prefix + b"sheetData/>" + data[end:]
+    digest = hashlib.sha256(stub).digest()
+    known = _KNOWN_OUTLINES.get(digest)
+    if known is None:
+        known = _outline(pkg, stub, start.start())
+        if known is None:
+            return None
+        if len(_KNOWN_OUTLINES) >= 16:
+            _KNOWN_OUTLINES.clear()
+        _KNOWN_OUTLINES[digest] = known
+    wrapper, sheet.protected = known[0], known[2]
+    sheet.hidden_cols.update(known[1])
     try:
         tree = ElementTree.fromstring(b"<x" + wrapper + b">" + data[start.start():end] + b"</x>")
     except ElementTree.ParseError:
         return None
     if len(tree) != 1 or _TREE.get(tree[0].tag) != "sheetData":
         return None
+    reader = _SheetHandler(pkg, sheet, want)   # (for its conversions)
     ns = tree[0].tag[:-len("sheetData")]
     ROW, C, V, F, IS = (ns + local for local in ("row", "c", "v", "f", "is"))
     cells, formats, hidden_rows = sheet.cells, sheet.cell_formats, sheet.hidden_rows
@@ -871,7 +861,7 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
             if style and style != "0":
                 code = codes.get(style)
                 if code is None:
-                    code = codes[style] = outline._format(style)
+                    code = codes[style] = reader._format(style)
                 if code != "General":
                     formats[ref] = code
             if kind == "n" and v is not None:
@@ -884,10 +874,44 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
                 except (IndexError, ValueError):
                     raise BadWorkbook("bad_xml", "引用了不存在的共享文本")
             else:
-                value = outline._value(kind, None if v is None else [v], None if inline is None else [inline])
-            cells[ref] = _new_cell(Cell, (value, None if f is None else outline._formula(ref, f, fattrs)))
+                value = reader._value(kind, None if v is None else [v], None if inline is None else [inline])
+            cells[ref] = _new_cell(Cell, (value, None if f is None else reader._formula(ref, f, fattrs)))
     pkg._cells = counted
     return sheet
+
+
+_KNOWN_OUTLINES: dict[bytes, tuple] = {}   # sheets outlined (sheetData emptied): digest -> what _outline gave
+
+
+def _outline(pkg: Package, stub: bytes, at: int) -> tuple[bytes, frozenset, bool] | None:
+    """A sheet with its sheetData emptied, through expat as the handler reads it: (the root's namespace
+    declarations, as attributes for the tree's root; the hidden columns; whether protected), or None where the
+    handler must read it. Returns of one template share it byte for byte (validations, conditional formats and
+    merges are most of a form's bytes): _sheet_tree parses each one once, looked up by the digest of its bytes
+    (the very same bytes were parsed before, well-formed, with no DTD)."""
+    sheet = Sheet("")
+    outline = _SheetHandler(pkg, sheet, None)
+    outline.outline = marks = {"at": None, "root": None, "declared": []}
+    p = _parser()
+
+    def declared(prefix, uri):
+        marks["declared"].append((prefix, uri))
+
+    def root(name, attrs):   # the root's declarations, the only ones in scope at sheetData (where else: refused)
+        marks["root"], marks["declared"] = marks["declared"], []
+        p.StartElementHandler = outline.before
+        outline.before(name, attrs)
+    outline.bind(p)
+    p.StartElementHandler, p.StartNamespaceDeclHandler = root, declared
+    try:
+        p.Parse(stub, True)
+    except expat.ExpatError:
+        return None   # (the handler says where)
+    if marks["at"] != at or marks["declared"] or marks["root"] is None:
+        return None
+    wrapper = b"".join(b" xmlns" + (b":" + ns.encode() if ns else b"") + b"=" + quoteattr(uri or "").encode()
+                       for ns, uri in marks["root"])
+    return wrapper, frozenset(sheet.hidden_cols), sheet.protected
 
 
 def _inline(element, tags) -> str:
