@@ -1,6 +1,8 @@
 """Issue 22, reading: a sheet given whole has its sheetData built into a tree by C (xlsx/reader.py, _sheet_tree)
 and read from it; what the tree cannot stand for is read by the handler. Either way a sheet reads the same:
 each case below is read as a spreadsheet shows it, and as the handler alone reads it."""
+import zipfile
+
 import pytest
 
 from make_corpus import MAIN, sst, workbook, ws
@@ -106,3 +108,27 @@ def test_an_outline_known_by_its_digest_never_stands_for_another_sheet(tmp_path)
     assert e.value.code == "hostile"
     again = read("again", ws(ROWS.replace("<v>2</v>", "<v>3</v>"), head=head, tail=PROTECTED))
     assert again.protected and not again.hidden_cols and again.cells["C1"].value == 3.0
+
+
+def test_package_parts_known_by_their_digest_never_stand_for_other_parts(tmp_path):
+    """The workbook and relationship parts are parsed once per digest of their bytes too: one that differs by a
+    byte (a sheet renamed or hidden, a relationship to another part) is parsed itself."""
+    sheet = ws(ROWS, tail=PROTECTED)
+
+    def sheets(name, **kw):
+        with Package(workbook(tmp_path / f"{name}.xlsx", sheet, sheet, shared=STRINGS, **kw)) as pkg:
+            return [(s.name, s.state, s.part) for s in pkg.sheets]
+    assert sheets("plain") == [("S1", "visible", "xl/worksheets/sheet1.xml"), ("S2", "visible", "xl/worksheets/sheet2.xml")]
+    assert sheets("renamed", names=["自评表", "S2"])[0][0] == "自评表"
+    assert sheets("hidden", states=["visible", "veryHidden"])[1][1] == "veryHidden"
+    path = workbook(tmp_path / "moved.xlsx", sheet, sheet, shared=STRINGS)
+
+    with zipfile.ZipFile(path) as z:
+        parts = {i.filename: z.read(i.filename) for i in z.infolist()}
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(b"sheet2.xml", b"sheet1.xml")
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    with Package(path) as pkg:
+        assert [s.part for s in pkg.sheets] == ["xl/worksheets/sheet1.xml"] * 2
+    assert sheets("plain again")[1][2] == "xl/worksheets/sheet2.xml"

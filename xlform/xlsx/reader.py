@@ -293,10 +293,29 @@ class Package:
         """A part's relationships: id -> (type, e.g. "worksheet", target part)."""
         folder, base = posixpath.split(part)
         rels = posixpath.join(folder, "_rels", base + ".rels")
+        if rels.lower() not in self.names:
+            return {}
         out: dict[str, tuple[str, str]] = {}
-        if rels.lower() in self.names:
-            self._parse(rels, _Rels(folder, out))
-        return out
+        return dict(self._once(rels, _Rels(folder, out), lambda: out, "rels " + folder))
+
+    def _once(self, part: str, handler, result, salt: str):
+        """result() of a small part read by handler, parsed once per digest of its bytes and salt (the package
+        and workbook parts of one issuer's returns are the same bytes): the very same bytes were parsed before,
+        whole, well-formed, with no DTD, by the same handler (salt names it and what it depends on)."""
+        digest = None
+
+        def known(data: bytes):
+            nonlocal digest
+            digest = hashlib.sha256(salt.encode() + b"\0" + data).digest()
+            return _KNOWN_PARTS.get(digest)
+        found = self._parse(part, handler, known)
+        if found is None:
+            found = result()
+            if digest is not None:
+                if len(_KNOWN_PARTS) >= 64:
+                    _KNOWN_PARTS.clear()
+                _KNOWN_PARTS[digest] = found
+        return found
 
     def _read_workbook(self):
         """The sheets: name, state and part (nothing else of the workbook part is needed)."""
@@ -305,11 +324,11 @@ class Package:
             raise BadWorkbook("not_xlsx", "缺少工作簿内容")
         self._book_rels = self._rels(main)
         book = _Workbook()
-        self._parse(main, book)
-        if not book.root:
+        root, sheets = self._once(main, book, lambda: (book.root, tuple(book.sheets)), "workbook")
+        if not root:
             raise BadWorkbook("unsupported", "工作簿结构异常")
         self.sheets: list[SheetInfo] = [SheetInfo(name, state, self._book_rels.get(rid, ("", ""))[1], i)
-                                        for i, (name, state, rid) in enumerate(book.sheets)]
+                                        for i, (name, state, rid) in enumerate(sheets)]
 
     @property
     def shared_strings(self) -> list[str]:
@@ -934,6 +953,7 @@ def _next_ref(last: str | None, row: int) -> str:
 
 
 _KNOWN_STYLES: dict[bytes, tuple[str, ...]] = {}   # styles parts parsed: digest -> number formats
+_KNOWN_PARTS: dict[bytes, object] = {}   # package and workbook parts parsed: digest -> what Package._once gave
 
 _GOOD_REFS: set[str] = set()   # references met and found well-formed (a form uses a few thousand)
 
