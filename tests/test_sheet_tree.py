@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from make_corpus import MAIN, sst, workbook, ws
+from make_corpus import sst, workbook, ws
 from xlform.xlsx import reader
 from xlform.xlsx.reader import BadWorkbook, Package, Sheet, _SheetHandler
 
