@@ -6,6 +6,7 @@ import functools
 import json
 import math
 import re
+from typing import NamedTuple
 
 from ..definition.definition import Project
 from ..form.evaluate import Inputs, evaluate_form
@@ -84,6 +85,32 @@ def issued_layout(project: Project, kind: FormKind, issued: str | None):
     return _as_issued(project, kind, issued)[0] if issued else _layout(project, kind)
 
 
+class _Derived(NamedTuple):
+    """What the checks of every return of a version ask of its layout and locked cells, worked out once."""
+    locked: list      # (ref, value, formula) of each locked cell as issued, inputs aside
+    known: set        # the cells the form places: locked and inputs
+    watched: set      # formulas and inputs, whose number format must show their value (not 评价等级: text)
+    dates: set        # date inputs
+
+
+_DERIVED: dict[int, tuple] = {}
+
+
+def _derived(lay, expected: Sheet) -> _Derived:
+    found = _DERIVED.get(id(expected))   # (the expected sheet is kept in the entry: its id stands for it)
+    if found is None or found[0] is not expected or found[1] is not lay:
+        inputs = {f.cell for f in lay.inputs().values()}
+        locked = [(ref, value, formula) for ref, (value, formula) in expected.cells.items() if ref not in inputs]
+        watched = {ref for ref, (_, formula) in expected.cells.items() if formula is not None} | inputs
+        watched -= {lay.fields["grade"].cell} if "grade" in lay.fields else set()  # text, labelled by format
+        dates = {f.cell for f in lay.inputs().values() if f.type == "date"}
+        if len(_DERIVED) > 64:
+            _DERIVED.clear()
+        found = _DERIVED[id(expected)] = (expected, lay, _Derived(locked, set(expected.cells) | inputs, watched,
+                                                                   dates))
+    return found[2]
+
+
 def _same(a, b) -> bool:
     if a in (None, "") or b in (None, ""):
         return a in (None, "") and b in (None, "")
@@ -151,6 +178,7 @@ class SheetReader:
         else:
             self.lay = _layout(project, kind)
             self.expected = _expected(project, kind, version, issued_name)
+        self.derived = _derived(self.lay, self.expected)
         self.invalid: set[str] = set()
         self.catalogue = {code: entry for s in self.lay.sections for code, entry in s.messages.items()} or None
 
@@ -192,21 +220,20 @@ class SheetReader:
     # -- what the department may not change ------------------------------------------------------
     def check_locked_cells(self):
         """Every locked cell and formula as issued; a flood (rows inserted or deleted) is summed up."""
-        inputs = {f.cell for f in self.lay.inputs().values()}
+        locked, known = self.derived.locked, self.derived.known
+        cells = self.sheet.cells
         changed = []
-        for ref, (value, formula) in self.expected.cells.items():   # (Cells, or [value, formula] as kept)
-            if ref in inputs:
-                continue
-            got = self.sheet.cells.get(ref, EMPTY)
+        for ref, value, formula in locked:
+            got = cells.get(ref, EMPTY)
             if formula is not None:
                 if got.formula != formula and _norm_formula(got.formula) != _norm_formula(formula):
                     changed.append(("formula_changed", ref, {"expected": formula, "actual": _shown(got)}))
-            elif got.formula is not None or not _same(value, got.value):
+            elif got.formula is not None or (got.value != value and not _same(value, got.value)):
                 changed.append(("locked_changed", ref, {"expected": _show(value), "actual": _shown(got)}))
         last_row, last_col = self.lay.last_row + 1, cell_ref(0, self.lay.last_col)[:-1].rjust(3)
         extra = []
-        for ref, got in self.sheet.cells.items():
-            if ref in self.expected.cells or ref in inputs or (got.value in (None, "") and got.formula is None):
+        for ref, got in cells.items():
+            if ref in known or (got.value in (None, "") and got.formula is None):
                 continue
             m = _REF.match(ref)
             shown = _shown(got)
@@ -233,13 +260,11 @@ class SheetReader:
         for col in sorted(c for c in getattr(self.sheet, "hidden_cols", ()) if c <= last_col):
             letter = cell_ref(0, col - 1)[:-1]
             self.add("hidden_column", f"{letter}1", column=letter)
-        watched = {ref for ref, (_, formula) in self.expected.cells.items() if formula is not None}
-        watched |= {f.cell for f in self.lay.inputs().values()}
-        watched -= {self.lay.fields["grade"].cell} if "grade" in self.lay.fields else set()  # text, labelled by format
-        dates = {f.cell for f in self.lay.inputs().values() if f.type == "date"}
-        for ref, code in sorted(getattr(self.sheet, "cell_formats", {}).items(), key=lambda x: _row_col(x[0])):
-            if ref in watched and _hides_value(code, ref in dates):
-                self.add("number_format", ref, format=code)
+        watched, dates = self.derived.watched, self.derived.dates
+        hiding = [(ref, code) for ref, code in getattr(self.sheet, "cell_formats", {}).items()
+                  if ref in watched and _hides_value(code, ref in dates)]
+        for ref, code in sorted(hiding, key=lambda x: _row_col(x[0])):
+            self.add("number_format", ref, format=code)
 
     # -- inputs ------------------------------------------------------------------------------
     def number(self, key: str, percent: bool = False) -> float | None:
