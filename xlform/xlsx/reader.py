@@ -836,7 +836,8 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
     ROW, C, V, F, IS = (ns + local for local in ("row", "c", "v", "f", "is"))
     cells, formats, hidden_rows = sheet.cells, sheet.cell_formats, sheet.hidden_rows
     good_refs, counted, max_cells, max_text = _GOOD_REFS, pkg._cells, pkg.limits.max_cells, pkg.limits.max_text
-    codes: dict[str, str] = {}   # style index -> number format, as met
+    codes = {"": "General", "0": "General"}   # style index -> number format, as met
+    long_texts = max_text < len(data)   # (a value has no more characters than its part has bytes)
     shared = None
     row = 0
     for r in tree[0]:
@@ -857,32 +858,36 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
             if ref not in good_refs:
                 ref = _checked_ref(ref)
             last = ref
-            if not len(c):
+            n = len(c)
+            if not n:
                 continue   # an empty (formatted) cell
-            v = f = fattrs = inline = None
-            for part in c:
-                tag = part.tag
-                if tag == V and not len(part):
-                    v = part.text or ""
-                    if len(v) > max_text:
-                        raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
-                elif tag == F and not len(part):
-                    f, fattrs = part.text or "", part.attrib
-                elif tag == IS:
-                    inline = _inline(part, _TREE.get)
-                    if len(inline) > max_text:
-                        raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
-                else:
-                    return None
+            part = c[0]
+            if n == 1 and part.tag == V and not len(part):   # most cells with content: a value alone
+                v, f, inline = part.text or "", None, None
+            else:
+                v = f = fattrs = inline = None
+                for part in c:
+                    tag = part.tag
+                    if tag == V and not len(part):
+                        v = part.text or ""
+                    elif tag == F and not len(part):
+                        f, fattrs = part.text or "", part.attrib
+                    elif tag == IS:
+                        inline = _inline(part, _TREE.get)
+                    else:
+                        return None
+            if long_texts and max(len(v or ""), len(f or ""), len(inline or "")) > max_text:
+                raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
             if want is not None and ref not in want:
                 continue
-            style, kind = c.get("s"), c.get("t", "n")
-            if style and style != "0":
+            style = c.get("s")
+            if style is not None:
                 code = codes.get(style)
                 if code is None:
                     code = codes[style] = reader._format(style)
                 if code != "General":
                     formats[ref] = code
+            kind = c.get("t", "n")
             if kind == "n" and v is not None:
                 value = float(v) if v.strip() else None
             elif kind == "s" and v is not None:
