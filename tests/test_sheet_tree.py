@@ -1,6 +1,7 @@
 """Issue 22, reading: a sheet given whole has its sheetData built into a tree by C (xlsx/reader.py, _sheet_tree)
 and read from it; what the tree cannot stand for is read by the handler. Either way a sheet reads the same:
 each case below is read as a spreadsheet shows it, and as the handler alone reads it."""
+import gc
 import zipfile
 
 import pytest
@@ -132,3 +133,25 @@ def test_package_parts_known_by_their_digest_never_stand_for_other_parts(tmp_pat
     with Package(path) as pkg:
         assert [s.part for s in pkg.sheets] == ["xl/worksheets/sheet1.xml"] * 2
     assert sheets("plain again")[1][2] == "xl/worksheets/sheet2.xml"
+
+
+def test_the_cyclic_gc_is_paused_only_while_a_sheet_is_read(tmp_path, monkeypatch):
+    good = workbook(tmp_path / "good.xlsx", ws(ROWS, tail=PROTECTED), shared=STRINGS)
+    bad = workbook(tmp_path / "bad.xlsx", ws('<row r="1"><c r="A1"><v>x</v></c></row>'), shared=STRINGS)
+    seen, real = [], reader._sheet_tree
+    monkeypatch.setattr(reader, "_sheet_tree", lambda *a: seen.append(gc.isenabled()) or real(*a))
+    for path in (good, bad):
+        with Package(path) as pkg:
+            try:
+                pkg.sheet(pkg.sheets[0])
+            except BadWorkbook:
+                pass
+        assert gc.isenabled()
+    gc.disable()   # a caller's pause is its own
+    try:
+        with Package(good) as pkg:
+            pkg.sheet(pkg.sheets[0])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert seen == [False, False, False]

@@ -12,6 +12,8 @@ sizes the zip declares) and the cells the parser meets.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import itertools
 import os
@@ -338,8 +340,9 @@ class Package:
                         "xl/sharedStrings.xml")
             if part.lower() in self.names:
                 # a form's (20 KB) as a tree built by C; a larger one through the handler, its memory bounded
-                strings = self._parse(part, _SharedStrings(strings, self.limits),
-                                      lambda data: _strings_tree(data, self.limits)) or strings
+                with _untracked():
+                    strings = self._parse(part, _SharedStrings(strings, self.limits),
+                                          lambda data: _strings_tree(data, self.limits)) or strings
             self._shared = strings
         return self._shared
 
@@ -396,7 +399,8 @@ class Package:
         # a form's sheet (80 KB) is read as a tree built by C; a larger one, or one a tree cannot stand for, and
         # a layout, through the handler
         whole = None if layout else (lambda data: _sheet_tree(self, Sheet(info.name, info.state), want, data))
-        found = self._parse(info.part, reader, whole)
+        with _untracked():
+            found = self._parse(info.part, reader, whole)
         if found is not None:
             return found
         self._cells = reader.counted
@@ -902,6 +906,22 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
             cells[ref] = _new_cell(Cell, (value, None if f is None else reader._formula(ref, f, fattrs)))
     pkg._cells = counted
     return sheet
+
+
+@contextlib.contextmanager
+def _untracked():
+    """The cyclic GC paused while a sheet or the shared strings are read: a sheet's tree, a thousand elements
+    and as many attribute dicts, holds no cycle and is freed by reference counting when the walk ends, but allocating it would start two
+    or three collections per sheet that only walk it (and, promoted, a full collection every few dozen
+    returns). Left paused if a caller paused it."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 _KNOWN_OUTLINES: dict[bytes, tuple] = {}   # sheets outlined (sheetData emptied): digest -> what _outline gave
