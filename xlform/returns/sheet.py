@@ -91,6 +91,7 @@ class _Derived(NamedTuple):
     known: set        # the cells the form places: locked and inputs
     watched: set      # formulas and inputs, whose number format must show their value (not 评价等级: text)
     dates: set        # date inputs
+    formulas: list    # (key, field) of the formula fields
 
 
 _DERIVED: dict[int, tuple] = {}
@@ -106,8 +107,9 @@ def _derived(lay, expected: Sheet) -> _Derived:
         dates = {f.cell for f in lay.inputs().values() if f.type == "date"}
         if len(_DERIVED) > 64:
             _DERIVED.clear()
+        formulas = [(key, f) for key, f in lay.fields.items() if f.role == "formula"]
         found = _DERIVED[id(expected)] = (expected, lay, _Derived(locked, set(expected.cells) | inputs, watched,
-                                                                   dates))
+                                                                   dates, formulas))
     return found[2]
 
 
@@ -307,6 +309,8 @@ class SheetReader:
                 inputs[key] = read_text(got.value)
             elif f.type == "tier":
                 inputs[key] = self.tier(key)
+            elif type(got.value) is float:   # a plain number, as `number` reads it (most inputs)
+                inputs[key] = got.value
             else:
                 inputs[key] = self.number(key, percent=f.type in ("percent", "qualitative"))
 
@@ -324,12 +328,13 @@ class SheetReader:
     def check_cached(self, result):
         """Cached formula values that disagree with the rules (stale, or computed by an edited formula)."""
         flagged = {p.where for p in self.problems if p.code == "formula_changed"}
-        for key, f in self.lay.fields.items():
-            if f.role != "formula" or key not in result.values:
+        cells, values = self.sheet.cells, result.values
+        for key, f in self.derived.formulas:
+            if key not in values:
                 continue
-            value = result[key]
-            got = self.sheet.cells.get(f.cell, EMPTY)
-            if got.formula is None or self.at(f.cell) in flagged or got.value is None:
+            value = values[key]
+            got = cells.get(f.cell, EMPTY)
+            if got.formula is None or got.value is None or (flagged and self.at(f.cell) in flagged):
                 continue  # no cached value (openpyxl saves none), or already reported as a replaced formula
             if isinstance(got.value, float) and isinstance(value, float) and math.isclose(got.value, value,
                                                                                           abs_tol=1e-9):

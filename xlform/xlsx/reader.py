@@ -523,20 +523,20 @@ def _strings_tree(data: bytes, limits: Limits) -> list[str]:
     too) once _no_dtd has looked at its prolog, and only its <si> are walked in Python."""
     _no_dtd(data)
     out = []
+    tags, max_strings, max_text = _TREE.get, limits.max_strings, limits.max_text
     for si in ElementTree.fromstring(data).iter():
-        if _TREE.get(si.tag) != "si":
+        if tags(si.tag) != "si":
             continue
-        if len(out) >= limits.max_strings:
-            raise BadWorkbook("too_large", f"文本超过 {limits.max_strings} 条")
-        if len(si) == 1 and _TREE.get(si[0].tag) == "t" and not len(si[0]):
+        if len(out) >= max_strings:
+            raise BadWorkbook("too_large", f"文本超过 {max_strings} 条")
+        if len(si) == 1 and tags(si[0].tag) == "t" and not len(si[0]):
             text = si[0].text or ""   # plain text, no runs
         else:   # runs of rich text; phonetic guides (rPh) show none of their text
-            phonetic = {id(t) for r in si.iter() if _TREE.get(r.tag) == "rPh" for t in r.iter()}
-            text = "".join("".join(t.itertext()) for t in si.iter()
-                           if _TREE.get(t.tag) == "t" and id(t) not in phonetic)
-        if len(text) > limits.max_text:
+            phonetic = {id(t) for r in si.iter() if tags(r.tag) == "rPh" for t in r.iter()}
+            text = "".join("".join(t.itertext()) for t in si.iter() if tags(t.tag) == "t" and id(t) not in phonetic)
+        if len(text) > max_text:
             raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
-        out.append(_unescape(text))
+        out.append(_unescape(text) if "_x" in text else text)
     return out
 
 
