@@ -10,7 +10,8 @@ from make_corpus import sst, workbook, ws
 from xlform.xlsx import reader
 from xlform.xlsx.reader import BadWorkbook, Package, Sheet, _SheetHandler
 
-STRINGS = sst("<t>项目名称</t>", "<r><t>部分</t></r><r><t xml:space=\"preserve\"> 达成</t></r><rPh><t>ぶ</t></rPh>")
+STRINGS = sst("<t>项目名称</t>",
+              '<r><t>部分</t></r><r><t xml:space="preserve"> 达成</t></r><rPh><t>ぶ</t></rPh>')
 ROWS = ('<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" s="0"/><c r="C1"><f>1+1</f><v>2</v></c></row>'
         '<row r="3" hidden="1"><c r="A3" t="s"><v>1</v></c><c t="inlineStr"><is><r><t>内</t></r><r><t>联</t></r>'
         '<rPh><t>x</t></rPh></is></c><c r="D3" t="str"><f t="shared" ref="D3:D4" si="0">A1&amp;"&lt;"</f>'
@@ -24,7 +25,8 @@ PROTECTED = '<sheetProtection sheet="1"/>'
 
 CASES = {
     "plain": ws(ROWS, tail=PROTECTED),
-    "prefixed": ws(ROWS.replace("<", "<x:").replace("<x:/", "</x:"), prefix="x", tail=PROTECTED.replace("<", "<x:")),
+    "prefixed": ws(ROWS.replace("<", "<x:").replace("<x:/", "</x:"), prefix="x",
+                   tail=PROTECTED.replace("<", "<x:")),
     "pretty": ws(ROWS.replace("<row", "\n  <row").replace("<c", "\n    <c"), tail="\n" + PROTECTED),
     # the first </sheetData> is in a comment: the region found in the bytes is no element
     "end in a comment": ws(ROWS + "<!-- </sheetData> -->", tail=PROTECTED),
@@ -103,7 +105,8 @@ def test_an_outline_known_by_its_digest_never_stands_for_another_sheet(tmp_path)
     clean = read("clean", ws(ROWS, head=head, tail=PROTECTED))
     assert clean.protected and not clean.hidden_cols
     assert not read("open", ws(ROWS, head=head)).protected
-    assert read("hidden", ws(ROWS, head=head.replace('width="9"', 'width="9" hidden="1"'), tail=PROTECTED)).hidden_cols == {2}
+    hidden = ws(ROWS, head=head.replace('width="9"', 'width="9" hidden="1"'), tail=PROTECTED)
+    assert read("hidden", hidden).hidden_cols == {2}
     with pytest.raises(BadWorkbook) as e:
         read("dtd", ws(ROWS, head=head, tail=PROTECTED).replace("<worksheet", "<!DOCTYPE worksheet><worksheet", 1))
     assert e.value.code == "hostile"
@@ -119,7 +122,8 @@ def test_package_parts_known_by_their_digest_never_stand_for_other_parts(tmp_pat
     def sheets(name, **kw):
         with Package(workbook(tmp_path / f"{name}.xlsx", sheet, sheet, shared=STRINGS, **kw)) as pkg:
             return [(s.name, s.state, s.part) for s in pkg.sheets]
-    assert sheets("plain") == [("S1", "visible", "xl/worksheets/sheet1.xml"), ("S2", "visible", "xl/worksheets/sheet2.xml")]
+    assert sheets("plain") == [("S1", "visible", "xl/worksheets/sheet1.xml"),
+                               ("S2", "visible", "xl/worksheets/sheet2.xml")]
     assert sheets("renamed", names=["自评表", "S2"])[0][0] == "自评表"
     assert sheets("hidden", states=["visible", "veryHidden"])[1][1] == "veryHidden"
     path = workbook(tmp_path / "moved.xlsx", sheet, sheet, shared=STRINGS)

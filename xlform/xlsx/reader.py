@@ -6,7 +6,11 @@ needs two full loads for (formulas, then cached values), and nothing else.
 
 Every XML part goes through expat, fed in chunks from the zip stream, so comments, CDATA, processing
 instructions, namespace prefixes, Strict OOXML and any declared encoding read as Excel and LibreOffice read
-them. A DTD is refused by the parser itself (no entity expansion, no external entities, in any encoding).
+them. A form's parts (under 1 MB) are taken whole: shared strings and a sheet's sheetData are built into trees
+by C (expat too) and walked, and what one issuer's returns share byte for byte (styles, the package and
+workbook parts, a sheet's outline around sheetData) is parsed once per digest of its bytes.
+
+A DTD is refused by the parser itself (no entity expansion, no external entities, in any encoding).
 Limits are applied to what is really there: the file's size on disk, the bytes actually inflated (never the
 sizes the zip declares) and the cells the parser meets.
 """
@@ -789,7 +793,8 @@ class _SheetHandler(_Handler):
         return value
 
 
-_SHEET_DATA = re.compile(rb"""<(?:([A-Za-z_][\w.-]*):)?sheetData(?:\s+[^\s=<>/]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*\s*(/?)>""")
+_SHEET_DATA = re.compile(rb"""<(?:([A-Za-z_][\w.-]*):)?sheetData"""
+                         rb"""(?:\s+[^\s=<>/]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*\s*(/?)>""")
 _DECLARED = re.compile(rb"""\A(?:\xef\xbb\xbf)?<\?xml\s[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 
 
@@ -911,9 +916,9 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
 @contextlib.contextmanager
 def _untracked():
     """The cyclic GC paused while a sheet or the shared strings are read: a sheet's tree, a thousand elements
-    and as many attribute dicts, holds no cycle and is freed by reference counting when the walk ends, but allocating it would start two
-    or three collections per sheet that only walk it (and, promoted, a full collection every few dozen
-    returns). Left paused if a caller paused it."""
+    and as many attribute dicts, holds no cycle and is freed by reference counting when the walk ends, but
+    allocating it would start two or three collections per sheet that only walk it (and, promoted, a full
+    collection every few dozen returns). Left paused if a caller paused it."""
     if not gc.isenabled():
         yield
         return
