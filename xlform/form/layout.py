@@ -106,18 +106,19 @@ def kept(lay: Layout) -> dict:
             "rows": lay.rows, "col": lay.col, "funds_col": lay.funds_col}
 
 
-_FIELDS: dict[tuple, Field] = {}   # every Field as kept, once: see _field
+_FIELDS: dict[Field, Field] = {}   # every Field as kept, once: see _field
 
 
 def _field(kept: tuple) -> Field:
     """One Field object for every version that keeps it alike: a collection of one template per return meets
     most of a kind's fields (the fixed cells, the formulas) in every version, and a Field, unlike a plain tuple,
     is a container the cyclic GC walks for as long as the version is cached."""
-    found = _FIELDS.get(kept)
+    found = _FIELDS.get(kept)   # (a Field equals and hashes as the plain tuple of its items: it is its own key)
     if found is None:
-        if len(_FIELDS) > 100_000:
+        if len(_FIELDS) > 20_000:
             _FIELDS.clear()
-        found = _FIELDS[kept] = tuple.__new__(Field, kept)   # (Field._make, without its Python call)
+        found = tuple.__new__(Field, kept)   # (Field._make, without its Python call)
+        _FIELDS[found] = found
     return found
 
 
