@@ -106,13 +106,29 @@ def kept(lay: Layout) -> dict:
             "rows": lay.rows, "col": lay.col, "funds_col": lay.funds_col}
 
 
+_FIELDS: dict[Field, Field] = {}   # every Field as kept, once: see _field
+
+
+def _field(kept: tuple) -> Field:
+    """One Field object for every version that keeps it alike: a collection of one template per return meets
+    most of a kind's fields (the fixed cells, the formulas) in every version, and a Field, unlike a plain tuple,
+    is a container the cyclic GC walks for as long as the version is cached."""
+    found = _FIELDS.get(kept)   # (a Field equals and hashes as the plain tuple of its items: it is its own key)
+    if found is None:
+        if len(_FIELDS) > 20_000:
+            _FIELDS.clear()
+        found = tuple.__new__(Field, kept)   # (Field._make, without its Python call)
+        _FIELDS[found] = found
+    return found
+
+
 def from_kept(project: Project, kind: FormKind, data: dict) -> Layout:
     """The Layout as issued, from what `kept` gave the registry (no placement code runs: its sections read
     and check the fields as kept)."""
     lay = Layout(project, kind, kind.profile.merged(project.scoring), sections=kind.new_sections())
     kept_fields = data["fields"]
     if all(len(v) == len(Field._fields) for v in kept_fields.values()):
-        lay.fields = {k: Field._make(v) for k, v in kept_fields.items()}
+        lay.fields = {k: _field(tuple(v)) for k, v in kept_fields.items()}
     else:  # kept before fields named their section: today's placement says which section a field is of
         placed = layout(project, kind).fields
         lay.fields = {k: Field(c, role, type_of, name, limit, label, placed[k].section if k in placed else "")

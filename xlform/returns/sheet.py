@@ -3,10 +3,10 @@ issued, the display, the inputs read and every score recomputed by the rules."""
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 import re
+from typing import NamedTuple
 
 from ..definition.definition import Project
 from ..form.evaluate import Inputs, evaluate_form
@@ -63,22 +63,54 @@ _ISSUED: dict[tuple, tuple] = {}
 
 def _as_issued(project: Project, kind: FormKind, issued: str) -> tuple:
     """The layout and blank sheet of a version as the registry kept them at render time (registry.issued_map):
-    no placement code, no writer run, once per version (keyed by the text itself: two registries may keep
-    one version's hash laid out by different xlform releases)."""
-    key = (project.hash, kind.fingerprint, hashlib.sha256(issued.encode()).digest())
+    no placement code, no writer run, once per version. Keyed by the text itself (two registries may keep one
+    version's hash laid out by different xlform releases; a str hashes once) and by the very project and kind
+    objects the registry made of the version (kept in the entry, so that their ids stand for them): nothing is
+    serialised or hashed again for a version met before."""
+    key = (issued, id(project), id(kind))
     found = _ISSUED.get(key)
     if found is None:
         data = json.loads(issued)
-        cells = {str(ref): Cell(v, f) for ref, (v, f) in data["expected"].items()}
         if len(_ISSUED) > 64:
             _ISSUED.clear()
-        found = _ISSUED[key] = (from_kept(project, kind, data["layout"]), Sheet("", cells=cells))
+        # as tuples (a Cell's two items): the cyclic GC leaves a tuple of strings and numbers alone once seen,
+        # never a list, and a collection of one template per return keeps a few hundred per version
+        cells = {ref: tuple(pair) for ref, pair in data["expected"].items()}
+        found = _ISSUED[key] = (from_kept(project, kind, data["layout"]), Sheet("", cells=cells), project, kind)
     return found
 
 
 def issued_layout(project: Project, kind: FormKind, issued: str | None):
     """A version's layout as issued: the registry's kept map, else (registries of 0.1 and 0.2) today's."""
     return _as_issued(project, kind, issued)[0] if issued else _layout(project, kind)
+
+
+class _Derived(NamedTuple):
+    """What the checks of every return of a version ask of its layout and locked cells, worked out once."""
+    locked: list      # (ref, value, formula) of each locked cell as issued, inputs aside
+    known: set        # the cells the form places: locked and inputs
+    watched: set      # formulas and inputs, whose number format must show their value (not 评价等级: text)
+    dates: set        # date inputs
+    formulas: list    # (key, field) of the formula fields
+
+
+_DERIVED: dict[int, tuple] = {}
+
+
+def _derived(lay, expected: Sheet) -> _Derived:
+    found = _DERIVED.get(id(expected))   # (the expected sheet is kept in the entry: its id stands for it)
+    if found is None or found[0] is not expected or found[1] is not lay:
+        inputs = {f.cell for f in lay.inputs().values()}
+        locked = [(ref, value, formula) for ref, (value, formula) in expected.cells.items() if ref not in inputs]
+        watched = {ref for ref, (_, formula) in expected.cells.items() if formula is not None} | inputs
+        watched -= {lay.fields["grade"].cell} if "grade" in lay.fields else set()  # text, labelled by format
+        dates = {f.cell for f in lay.inputs().values() if f.type == "date"}
+        if len(_DERIVED) > 64:
+            _DERIVED.clear()
+        formulas = [(key, f) for key, f in lay.fields.items() if f.role == "formula"]
+        found = _DERIVED[id(expected)] = (expected, lay, _Derived(locked, set(expected.cells) | inputs, watched,
+                                                                   dates, formulas))
+    return found[2]
 
 
 def _same(a, b) -> bool:
@@ -144,10 +176,11 @@ class SheetReader:
         self.record, self.problems = record, record.problems
         self.entry = entry
         if issued:
-            self.lay, self.expected = _as_issued(project, kind, issued)
+            self.lay, self.expected = _as_issued(project, kind, issued)[:2]
         else:
             self.lay = _layout(project, kind)
             self.expected = _expected(project, kind, version, issued_name)
+        self.derived = _derived(self.lay, self.expected)
         self.invalid: set[str] = set()
         self.catalogue = {code: entry for s in self.lay.sections for code, entry in s.messages.items()} or None
 
@@ -189,21 +222,20 @@ class SheetReader:
     # -- what the department may not change ------------------------------------------------------
     def check_locked_cells(self):
         """Every locked cell and formula as issued; a flood (rows inserted or deleted) is summed up."""
-        inputs = {f.cell for f in self.lay.inputs().values()}
+        locked, known = self.derived.locked, self.derived.known
+        cells = self.sheet.cells
         changed = []
-        for ref, exp in self.expected.cells.items():
-            if ref in inputs:
-                continue
-            got = self.sheet.cells.get(ref, EMPTY)
-            if exp.formula is not None:
-                if got.formula != exp.formula and _norm_formula(got.formula) != _norm_formula(exp.formula):
-                    changed.append(("formula_changed", ref, {"expected": exp.formula, "actual": _shown(got)}))
-            elif got.formula is not None or not _same(exp.value, got.value):
-                changed.append(("locked_changed", ref, {"expected": _show(exp.value), "actual": _shown(got)}))
+        for ref, value, formula in locked:
+            got = cells.get(ref, EMPTY)
+            if formula is not None:
+                if got.formula != formula and _norm_formula(got.formula) != _norm_formula(formula):
+                    changed.append(("formula_changed", ref, {"expected": formula, "actual": _shown(got)}))
+            elif got.formula is not None or (got.value != value and not _same(value, got.value)):
+                changed.append(("locked_changed", ref, {"expected": _show(value), "actual": _shown(got)}))
         last_row, last_col = self.lay.last_row + 1, cell_ref(0, self.lay.last_col)[:-1].rjust(3)
         extra = []
-        for ref, got in self.sheet.cells.items():
-            if ref in self.expected.cells or ref in inputs or (got.value in (None, "") and got.formula is None):
+        for ref, got in cells.items():
+            if ref in known or (got.value in (None, "") and got.formula is None):
                 continue
             m = _REF.match(ref)
             shown = _shown(got)
@@ -230,13 +262,11 @@ class SheetReader:
         for col in sorted(c for c in getattr(self.sheet, "hidden_cols", ()) if c <= last_col):
             letter = cell_ref(0, col - 1)[:-1]
             self.add("hidden_column", f"{letter}1", column=letter)
-        watched = {ref for ref, e in self.expected.cells.items() if e.formula is not None}
-        watched |= {f.cell for f in self.lay.inputs().values()}
-        watched -= {self.lay.fields["grade"].cell} if "grade" in self.lay.fields else set()  # text, labelled by format
-        dates = {f.cell for f in self.lay.inputs().values() if f.type == "date"}
-        for ref, code in sorted(getattr(self.sheet, "cell_formats", {}).items(), key=lambda x: _row_col(x[0])):
-            if ref in watched and _hides_value(code, ref in dates):
-                self.add("number_format", ref, format=code)
+        watched, dates = self.derived.watched, self.derived.dates
+        hiding = [(ref, code) for ref, code in getattr(self.sheet, "cell_formats", {}).items()
+                  if ref in watched and _hides_value(code, ref in dates)]
+        for ref, code in sorted(hiding, key=lambda x: _row_col(x[0])):
+            self.add("number_format", ref, format=code)
 
     # -- inputs ------------------------------------------------------------------------------
     def number(self, key: str, percent: bool = False) -> float | None:
@@ -279,6 +309,8 @@ class SheetReader:
                 inputs[key] = read_text(got.value)
             elif f.type == "tier":
                 inputs[key] = self.tier(key)
+            elif type(got.value) is float:   # a plain number, as `number` reads it (most inputs)
+                inputs[key] = got.value
             else:
                 inputs[key] = self.number(key, percent=f.type in ("percent", "qualitative"))
 
@@ -296,12 +328,13 @@ class SheetReader:
     def check_cached(self, result):
         """Cached formula values that disagree with the rules (stale, or computed by an edited formula)."""
         flagged = {p.where for p in self.problems if p.code == "formula_changed"}
-        for key, f in self.lay.fields.items():
-            if f.role != "formula" or key not in result.values:
+        cells, values = self.sheet.cells, result.values
+        for key, f in self.derived.formulas:
+            if key not in values:
                 continue
-            value = result[key]
-            got = self.sheet.cells.get(f.cell, EMPTY)
-            if got.formula is None or self.at(f.cell) in flagged or got.value is None:
+            value = values[key]
+            got = cells.get(f.cell, EMPTY)
+            if got.formula is None or got.value is None or (flagged and self.at(f.cell) in flagged):
                 continue  # no cached value (openpyxl saves none), or already reported as a replaced formula
             if isinstance(got.value, float) and isinstance(value, float) and math.isclose(got.value, value,
                                                                                           abs_tol=1e-9):

@@ -6,12 +6,18 @@ needs two full loads for (formulas, then cached values), and nothing else.
 
 Every XML part goes through expat, fed in chunks from the zip stream, so comments, CDATA, processing
 instructions, namespace prefixes, Strict OOXML and any declared encoding read as Excel and LibreOffice read
-them. A DTD is refused by the parser itself (no entity expansion, no external entities, in any encoding).
+them. A form's parts (under 1 MB) are taken whole: shared strings and a sheet's sheetData are built into trees
+by C (expat too) and walked, and what one issuer's returns share byte for byte (styles, the package and
+workbook parts, a sheet's outline around sheetData) is parsed once per digest of its bytes.
+
+A DTD is refused by the parser itself (no entity expansion, no external entities, in any encoding).
 Limits are applied to what is really there: the file's size on disk, the bytes actually inflated (never the
 sizes the zip declares) and the cells the parser meets.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import itertools
 import os
@@ -24,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 from xml.etree import ElementTree
 from xml.parsers import expat
+from xml.sax.saxutils import quoteattr
 
 from ..errors import XlformError
 
@@ -108,7 +115,8 @@ _MAIN = {f"{ns} {local}": local for ns in _MAIN_NS
          for local in ("worksheet", "workbook", "sheet", "sheetData", "row", "c", "v", "f", "is", "t", "r", "rPh",
                        "si", "sst", "sheetProtection", "col", "numFmt", "cellXfs", "xf", "mergeCell",
                        "hyperlink", "comment", "sheetCalcPr")}
-_TREE = {f"{{{ns}}}{local}": local for ns in _MAIN_NS for local in ("si", "t", "rPh")}   # as ElementTree names them
+_TREE = {f"{{{ns}}}{local}": local for ns in _MAIN_NS
+         for local in ("si", "t", "rPh", "sheetData", "row", "c", "v", "f", "is")}   # as ElementTree names them
 _REL_ID = {f"{ns} id" for ns in _REL_NS}
 _BUILTIN_FORMATS = {"1": "0", "2": "0.00", "3": "#,##0", "4": "#,##0.00", "9": "0%", "10": "0.00%",
                     "11": "0.00E+00", "12": "# ?/?", "13": "# ??/??", "49": "@"}
@@ -291,10 +299,29 @@ class Package:
         """A part's relationships: id -> (type, e.g. "worksheet", target part)."""
         folder, base = posixpath.split(part)
         rels = posixpath.join(folder, "_rels", base + ".rels")
+        if rels.lower() not in self.names:
+            return {}
         out: dict[str, tuple[str, str]] = {}
-        if rels.lower() in self.names:
-            self._parse(rels, _Rels(folder, out))
-        return out
+        return dict(self._once(rels, _Rels(folder, out), lambda: out, "rels " + folder))
+
+    def _once(self, part: str, handler, result, salt: str):
+        """result() of a small part read by handler, parsed once per digest of its bytes and salt (the package
+        and workbook parts of one issuer's returns are the same bytes): the very same bytes were parsed before,
+        whole, well-formed, with no DTD, by the same handler (salt names it and what it depends on)."""
+        digest = None
+
+        def known(data: bytes):
+            nonlocal digest
+            digest = hashlib.sha256(salt.encode() + b"\0" + data).digest()
+            return _KNOWN_PARTS.get(digest)
+        found = self._parse(part, handler, known)
+        if found is None:
+            found = result()
+            if digest is not None:
+                if len(_KNOWN_PARTS) >= 64:
+                    _KNOWN_PARTS.clear()
+                _KNOWN_PARTS[digest] = found
+        return found
 
     def _read_workbook(self):
         """The sheets: name, state and part (nothing else of the workbook part is needed)."""
@@ -303,11 +330,11 @@ class Package:
             raise BadWorkbook("not_xlsx", "缺少工作簿内容")
         self._book_rels = self._rels(main)
         book = _Workbook()
-        self._parse(main, book)
-        if not book.root:
+        root, sheets = self._once(main, book, lambda: (book.root, tuple(book.sheets)), "workbook")
+        if not root:
             raise BadWorkbook("unsupported", "工作簿结构异常")
         self.sheets: list[SheetInfo] = [SheetInfo(name, state, self._book_rels.get(rid, ("", ""))[1], i)
-                                        for i, (name, state, rid) in enumerate(book.sheets)]
+                                        for i, (name, state, rid) in enumerate(sheets)]
 
     @property
     def shared_strings(self) -> list[str]:
@@ -317,8 +344,9 @@ class Package:
                         "xl/sharedStrings.xml")
             if part.lower() in self.names:
                 # a form's (20 KB) as a tree built by C; a larger one through the handler, its memory bounded
-                strings = self._parse(part, _SharedStrings(strings, self.limits),
-                                      lambda data: _strings_tree(data, self.limits)) or strings
+                with _untracked():
+                    strings = self._parse(part, _SharedStrings(strings, self.limits),
+                                          lambda data: _strings_tree(data, self.limits)) or strings
             self._shared = strings
         return self._shared
 
@@ -372,7 +400,13 @@ class Package:
         if not info.part:
             return sheet
         reader = _SheetHandler(self, sheet, want, layout)
-        self._parse(info.part, reader)
+        # a form's sheet (80 KB) is read as a tree built by C; a larger one, or one a tree cannot stand for, and
+        # a layout, through the handler
+        whole = None if layout else (lambda data: _sheet_tree(self, Sheet(info.name, info.state), want, data))
+        with _untracked():
+            found = self._parse(info.part, reader, whole)
+        if found is not None:
+            return found
         self._cells = reader.counted
         if layout:
             for kind, part in self._rels(info.part).values():
@@ -493,20 +527,20 @@ def _strings_tree(data: bytes, limits: Limits) -> list[str]:
     too) once _no_dtd has looked at its prolog, and only its <si> are walked in Python."""
     _no_dtd(data)
     out = []
+    tags, max_strings, max_text = _TREE.get, limits.max_strings, limits.max_text
     for si in ElementTree.fromstring(data).iter():
-        if _TREE.get(si.tag) != "si":
+        if tags(si.tag) != "si":
             continue
-        if len(out) >= limits.max_strings:
-            raise BadWorkbook("too_large", f"文本超过 {limits.max_strings} 条")
-        if len(si) == 1 and _TREE.get(si[0].tag) == "t" and not len(si[0]):
+        if len(out) >= max_strings:
+            raise BadWorkbook("too_large", f"文本超过 {max_strings} 条")
+        if len(si) == 1 and tags(si[0].tag) == "t" and not len(si[0]):
             text = si[0].text or ""   # plain text, no runs
         else:   # runs of rich text; phonetic guides (rPh) show none of their text
-            phonetic = {id(t) for r in si.iter() if _TREE.get(r.tag) == "rPh" for t in r.iter()}
-            text = "".join("".join(t.itertext()) for t in si.iter()
-                           if _TREE.get(t.tag) == "t" and id(t) not in phonetic)
-        if len(text) > limits.max_text:
+            phonetic = {id(t) for r in si.iter() if tags(r.tag) == "rPh" for t in r.iter()}
+            text = "".join("".join(t.itertext()) for t in si.iter() if tags(t.tag) == "t" and id(t) not in phonetic)
+        if len(text) > max_text:
             raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
-        out.append(_unescape(text))
+        out.append(_unescape(text) if "_x" in text else text)
     return out
 
 
@@ -580,6 +614,7 @@ class _SheetHandler(_Handler):
         self.max_text = pkg.limits.max_text
         self.masters: dict[str, tuple[str, str]] = {}
         self.rows = self.cols = 0   # the extent so far
+        self.outline: dict | None = None   # set by _sheet_tree: sheetData is read as a tree
 
     def bind(self, p):
         self.parser = p
@@ -599,6 +634,11 @@ class _SheetHandler(_Handler):
     def before(self, name, attrs):
         tag = _MAIN.get(name)
         if tag == "sheetData":
+            if self.outline is not None:   # (see _sheet_tree) where it begins; its cells are the tree's
+                self.outline["at"] = self.parser.CurrentByteIndex
+                self.parser.StartElementHandler = self.after
+                self.parser.StartNamespaceDeclHandler = None
+                return
             self.parser.StartElementHandler, self.parser.EndElementHandler = self._in_sheet_data()
         elif tag == "col":
             if attrs.get("hidden") in ("1", "true") and attrs.get("min", "").isdigit():
@@ -753,6 +793,182 @@ class _SheetHandler(_Handler):
         return value
 
 
+_SHEET_DATA = re.compile(rb"""<(?:([A-Za-z_][\w.-]*):)?sheetData"""
+                         rb"""(?:\s+[^\s=<>/]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*\s*(/?)>""")
+_DECLARED = re.compile(rb"""\A(?:\xef\xbb\xbf)?<\?xml\s[^>]*?encoding\s*=\s*["']([^"']*)["']""")
+
+
+def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) -> Sheet | None:
+    """A sheet given whole, read as _SheetHandler reads it, with its sheetData built into a tree by C (expat
+    too) rather than met cell by cell in Python; None where the handler must read it instead (another
+    encoding than UTF-8, an element the tree walk does not expect, a sheetData this cannot delimit).
+
+    The part is parsed by expat with sheetData emptied (`<sheetData/>`): its prolog (no DTD), columns,
+    protection and well-formedness, as the handler checks them. sheetData, found in the bytes, is parsed
+    alone, declared as the root declares it: its end is the first end tag of its name after it, and, should
+    that one sit in a comment or CDATA section, the region is no element and the tree is refused, as is a
+    start the outline's expat does not meet at the very same byte."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff", b"\0", b"<\0")) or ((m := _DECLARED.match(data))
+                                                             and m[1].lower() not in (b"utf-8", b"utf8")):
+        return None
+    start = _SHEET_DATA.search(data)
+    if start is None:
+        return None
+    prefix = start[1] + b":" if start[1] else b""
+    if start[2]:   # <sheetData/>
+        end = start.end()
+    else:
+        close = re.compile(rb"</" + re.escape(prefix) + rb"sheetData\s*>").search(data, start.end())
+        if close is None:
+            return None
+        end = close.end()
+    stub = data[:start.start()] + b"<" + prefix + b"sheetData/>" + data[end:]
+    digest = hashlib.sha256(stub).digest()
+    known = _KNOWN_OUTLINES.get(digest)
+    if known is None:
+        known = _outline(pkg, stub, start.start())
+        if known is None:
+            return None
+        if len(_KNOWN_OUTLINES) >= 16:
+            _KNOWN_OUTLINES.clear()
+        _KNOWN_OUTLINES[digest] = known
+    wrapper, sheet.protected = known[0], known[2]
+    sheet.hidden_cols.update(known[1])
+    try:
+        tree = ElementTree.fromstring(b"<x" + wrapper + b">" + data[start.start():end] + b"</x>")
+    except ElementTree.ParseError:
+        return None
+    if len(tree) != 1 or _TREE.get(tree[0].tag) != "sheetData":
+        return None
+    reader = _SheetHandler(pkg, sheet, want)   # (for its conversions)
+    ns = tree[0].tag[:-len("sheetData")]
+    ROW, C, V, F, IS = (ns + local for local in ("row", "c", "v", "f", "is"))
+    cells, formats, hidden_rows = sheet.cells, sheet.cell_formats, sheet.hidden_rows
+    good_refs, counted, max_cells, max_text = _GOOD_REFS, pkg._cells, pkg.limits.max_cells, pkg.limits.max_text
+    codes = {"": "General", "0": "General"}   # style index -> number format, as met
+    long_texts = max_text < len(data)   # (a value has no more characters than its part has bytes)
+    shared = None
+    row = 0
+    for r in tree[0]:
+        if r.tag != ROW:
+            return None
+        n = r.get("r")
+        row = int(n) if n and n.isdigit() else row + 1
+        last = None
+        if r.get("hidden") in ("1", "true"):
+            hidden_rows.add(row)
+        counted += len(r)
+        if counted > max_cells:
+            raise BadWorkbook("too_large", f"单元格超过 {max_cells} 个")
+        for c in r:
+            if c.tag != C:
+                return None
+            ref = c.get("r") or _next_ref(last, row)
+            if ref not in good_refs:
+                ref = _checked_ref(ref)
+            last = ref
+            n = len(c)
+            if not n:
+                continue   # an empty (formatted) cell
+            part = c[0]
+            if n == 1 and part.tag == V and not len(part):   # most cells with content: a value alone
+                v, f, inline = part.text or "", None, None
+            else:
+                v = f = fattrs = inline = None
+                for part in c:
+                    tag = part.tag
+                    if tag == V and not len(part):
+                        v = part.text or ""
+                    elif tag == F and not len(part):
+                        f, fattrs = part.text or "", part.attrib
+                    elif tag == IS:
+                        inline = _inline(part, _TREE.get)
+                    else:
+                        return None
+            if long_texts and max(len(v or ""), len(f or ""), len(inline or "")) > max_text:
+                raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
+            if want is not None and ref not in want:
+                continue
+            style = c.get("s")
+            if style is not None:
+                code = codes.get(style)
+                if code is None:
+                    code = codes[style] = reader._format(style)
+                if code != "General":
+                    formats[ref] = code
+            kind = c.get("t", "n")
+            if kind == "n" and v is not None:
+                value = float(v) if v.strip() else None
+            elif kind == "s" and v is not None:
+                if shared is None:
+                    shared = pkg.shared_strings
+                try:
+                    value = shared[int(v)]
+                except (IndexError, ValueError):
+                    raise BadWorkbook("bad_xml", "引用了不存在的共享文本")
+            else:
+                value = reader._value(kind, None if v is None else [v], None if inline is None else [inline])
+            cells[ref] = _new_cell(Cell, (value, None if f is None else reader._formula(ref, f, fattrs)))
+    pkg._cells = counted
+    return sheet
+
+
+@contextlib.contextmanager
+def _untracked():
+    """The cyclic GC paused while a sheet or the shared strings are read: a sheet's tree, a thousand elements
+    and as many attribute dicts, holds no cycle and is freed by reference counting when the walk ends, but
+    allocating it would start two or three collections per sheet that only walk it (and, promoted, a full
+    collection every few dozen returns). Left paused if a caller paused it."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+_KNOWN_OUTLINES: dict[bytes, tuple] = {}   # sheets outlined (sheetData emptied): digest -> what _outline gave
+
+
+def _outline(pkg: Package, stub: bytes, at: int) -> tuple[bytes, frozenset, bool] | None:
+    """A sheet with its sheetData emptied, through expat as the handler reads it: (the root's namespace
+    declarations, as attributes for the tree's root; the hidden columns; whether protected), or None where the
+    handler must read it. Returns of one template share it byte for byte (validations, conditional formats and
+    merges are most of a form's bytes): _sheet_tree parses each one once, looked up by the digest of its bytes
+    (the very same bytes were parsed before, well-formed, with no DTD)."""
+    sheet = Sheet("")
+    outline = _SheetHandler(pkg, sheet, None)
+    outline.outline = marks = {"at": None, "root": None, "declared": []}
+    p = _parser()
+
+    def declared(prefix, uri):
+        marks["declared"].append((prefix, uri))
+
+    def root(name, attrs):   # the root's declarations, the only ones in scope at sheetData (where else: refused)
+        marks["root"], marks["declared"] = marks["declared"], []
+        p.StartElementHandler = outline.before
+        outline.before(name, attrs)
+    outline.bind(p)
+    p.StartElementHandler, p.StartNamespaceDeclHandler = root, declared
+    try:
+        p.Parse(stub, True)
+    except expat.ExpatError:
+        return None   # (the handler says where)
+    if marks["at"] != at or marks["declared"] or marks["root"] is None:
+        return None
+    wrapper = b"".join(b" xmlns" + (b":" + ns.encode() if ns else b"") + b"=" + quoteattr(uri or "").encode()
+                       for ns, uri in marks["root"])
+    return wrapper, frozenset(sheet.hidden_cols), sheet.protected
+
+
+def _inline(element, tags) -> str:
+    """The text of an inline string (<is>) as the handler collects it: its <t>, in runs too, not the phonetic."""
+    phonetic = {id(t) for r in element.iter() if tags(r.tag) == "rPh" for t in r.iter()}
+    return "".join("".join(t.itertext()) for t in element.iter() if tags(t.tag) == "t" and id(t) not in phonetic)
+
+
 def _next_ref(last: str | None, row: int) -> str:
     """A cell without r= follows the previous one in its row (the schema allows leaving it out)."""
     col = 0
@@ -767,6 +983,7 @@ def _next_ref(last: str | None, row: int) -> str:
 
 
 _KNOWN_STYLES: dict[bytes, tuple[str, ...]] = {}   # styles parts parsed: digest -> number formats
+_KNOWN_PARTS: dict[bytes, object] = {}   # package and workbook parts parsed: digest -> what Package._once gave
 
 _GOOD_REFS: set[str] = set()   # references met and found well-formed (a form uses a few thousand)
 
