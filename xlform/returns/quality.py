@@ -72,6 +72,36 @@ def _target_cell(lay, i: int) -> str:
     return lay.cell(f"indicators.{i}.actual")
 
 
+class _Plan:
+    """What the flags ask of a version's layout, worked out once per layout (the same for its every return)."""
+
+    def __init__(self, lay):
+        self.narratives = narrative_keys(lay)
+        self.reason_below = lay.kind.spec.get("funds", {}).get("reason_below")
+        self.rules, self.targets = lay.rules(), [i.target for i in lay.project.indicators]
+        self.total_cell = lay.cell("total_score") if "total_score" in lay.fields else None
+        self.watched, self.quantitative = [], []   # (i, a 成本指标 with ≥?, a 满意度 in %?); i of numeric targets
+        for i, (ind, target) in enumerate(zip(lay.project.indicators, self.targets)):
+            words = f"{ind.level1}{ind.level2}"
+            cost, satisfaction = "成本" in words and target.op in (">=", ">"), "满意" in words + ind.name and target.percent
+            if cost or satisfaction:
+                self.watched.append((i, cost, satisfaction))
+            if not target.qualitative:
+                self.quantitative.append(i)
+
+
+_PLANS: dict[int, tuple] = {}   # id(layout) -> (layout, plan): a reader keeps a version's layout
+
+
+def _plan(lay) -> _Plan:
+    found = _PLANS.get(id(lay))
+    if found is None or found[0] is not lay:
+        if len(_PLANS) > 64:
+            _PLANS.clear()
+        found = _PLANS[id(lay)] = (lay, _Plan(lay))
+    return found[1]
+
+
 def flag(record: Record, lay, sheet: str):
     """Add the quality flags of one 自评表 record, read against its layout `lay`, at cells of `sheet`."""
     if not record.indicators:
@@ -80,49 +110,53 @@ def flag(record: Record, lay, sheet: str):
     def at(cell: str) -> str:   # (the sheet's name is the workbook's: never a format string)
         return f"{sheet}!{cell}"
     add = record.problems.append
-    inds, rules, targets = record.indicators, lay.rules(), [i.target for i in lay.project.indicators]
-    extra = record.extra
+    plan, inds, extra = _plan(lay), record.indicators, record.extra
+    reasons = [ind.deviation_reason for ind in inds]
+    cores = [normalized(r) for r in reasons]   # each text normalised once
+    empty = [bool(r) and (c in EMPTY_WORDS or len(c) < SHORT_BELOW) for r, c in zip(reasons, cores)]   # says_nothing
     # a required narrative that says nothing
-    reason_below = lay.kind.spec.get("funds", {}).get("reason_below")
-    for key in narrative_keys(lay):
-        required = key != "funds.reason" or (reason_below is not None and
-                                              rate_below(record.funds.get("rate"), reason_below))
+    for key in plan.narratives:
+        required = key != "funds.reason" or (plan.reason_below is not None and
+                                              rate_below(record.funds.get("rate"), plan.reason_below))
         if required and says_nothing(extra.get(key)):
             add(problem("quality_empty_text", at(lay.cell(key)), label=lay.fields[key].label,
                         text=_quote(extra[key])))
-    for i, (ind, rule) in enumerate(zip(inds, rules)):
-        if rule.needs_reason(ind.actual, ind.score, ind.weight) and says_nothing(ind.deviation_reason):
+    for i, (ind, rule) in enumerate(zip(inds, plan.rules)):
+        if empty[i] and rule.needs_reason(ind.actual, ind.score, ind.weight):
             add(problem("quality_empty_text", at(lay.cell(f"indicators.{i}.reason")),
                         label=f"“{ind.name}”的偏差原因", text=_quote(ind.deviation_reason)))
     # the same 偏差原因 on several indicators
     same: dict[str, list[int]] = {}
-    for i, ind in enumerate(inds):
-        if ind.deviation_reason and not says_nothing(ind.deviation_reason):
-            same.setdefault(normalized(ind.deviation_reason), []).append(i)
+    for i, reason in enumerate(reasons):
+        if reason and not empty[i]:
+            same.setdefault(cores[i], []).append(i)
     for group in same.values():
         if len(group) >= REPEATED_AT:
             for i in group:
                 add(problem("quality_same_reason", at(lay.cell(f"indicators.{i}.reason")), name=inds[i].name,
                             others=len(group) - 1, text=_quote(inds[i].deviation_reason)))
     # every indicator at full marks, every narrative empty
-    texts = [ind.deviation_reason for ind in inds] + [extra.get(k) for k in narrative_keys(lay)]
-    if (all(ind.score is not None and not below(ind.score, ind.weight) for ind in inds)
-            and all(not t or says_nothing(t) for t in texts) and "total_score" in lay.fields):
-        add(problem("quality_all_full", at(lay.cell("total_score")), count=len(inds)))
+    if (plan.total_cell and all(not r or e for r, e in zip(reasons, empty))
+            and all(ind.score is not None and not below(ind.score, ind.weight) for ind in inds)
+            and all(not t or says_nothing(t) for t in (extra.get(k) for k in plan.narratives))):
+        add(problem("quality_all_full", at(plan.total_cell), count=len(inds)))
     # the targets and actuals
-    equal = []
-    for i, (ind, target) in enumerate(zip(inds, targets)):
-        words = f"{ind.level1}{ind.level2}"
-        if "成本" in words and target.op in (">=", ">"):
-            add(problem("quality_cost_at_least", at(_target_cell(lay, i)), name=ind.name, target=target.text))
-        number = isinstance(ind.actual, (int, float)) and not isinstance(ind.actual, bool)
-        if ("满意" in words + ind.name and target.percent and number and approx_equal(ind.actual, 1.0)):
-            add(problem("quality_satisfaction_full", at(lay.cell(f"indicators.{i}.actual")), name=ind.name))
-        if not target.qualitative:
-            equal.append(number and approx_equal(ind.actual, target.value))
-    if len(equal) >= EQUAL_FROM and all(equal):
-        first = next(i for i, t in enumerate(targets) if not t.qualitative)
-        add(problem("quality_actual_is_target", at(lay.cell(f"indicators.{first}.actual")), count=len(equal)))
+    for i, cost, satisfaction in plan.watched:
+        if cost:
+            add(problem("quality_cost_at_least", at(_target_cell(lay, i)), name=inds[i].name,
+                        target=plan.targets[i].text))
+        if satisfaction and _number(inds[i].actual) and approx_equal(inds[i].actual, 1.0):
+            add(problem("quality_satisfaction_full", at(lay.cell(f"indicators.{i}.actual")), name=inds[i].name))
+    quantitative = plan.quantitative
+    if len(quantitative) >= EQUAL_FROM and all(_number(inds[i].actual) and
+                                               approx_equal(inds[i].actual, plan.targets[i].value)
+                                               for i in quantitative):
+        first = quantitative[0]
+        add(problem("quality_actual_is_target", at(lay.cell(f"indicators.{first}.actual")), count=len(quantitative)))
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def flag_copies(store, registry) -> int:
