@@ -324,8 +324,7 @@ class MonitorIndicators(Monitored):
                 prompt = f"monitor_{part}" + ("_percent" if typed == "percent" else "")
                 pen.validate(cell[part], prompt, {"validate": "decimal", "criteria": ">=", "value": 0}, **values)
             pen.name(f"{key}.{part}")
-        tick = pen.format("monitor_tick", align="center", valign="vcenter", border=1, locked=False,
-                          bg_color="#FFF9E0")
+        tick = pen.format("monitor_tick", align="center", valign="vcenter", border=1, locked=False)
         for part in (*CAUSES, *LIKELIHOOD):
             pen.text(row, col[part], pen.inputs.get(f"{key}.{part}") or "", tick)
             hint = "存在此项偏差原因的，" if part in CAUSES else "预计能完成的程度，三项选一，"

@@ -250,8 +250,11 @@ class SheetWriter:
         row, col = xl_cell_to_rowcol(f.cell)
         last_col = col if f.last < 0 else f.last
         self.text(row, col, self.inputs.get(key) or "", self.fmt["in_text"], row, last_col)
-        if last_col != col:  # no client fits a merged cell: reserve room to write in (the filler may resize)
+        if last_col != col:  # room to write in by hand, kept until something is typed in the row
             self.fit(row, "", sum(self.widths[col:last_col + 1]), at_least=self.kind.spec.get("reserve_lines", 3))
+            # no customHeight: LibreOffice grows a row to a text typed in a cell merged across it (never down
+            # over rows); Excel does not fit merged cells, the filler resizes there
+            self.auto_rows.add(row)
         self.validate(f.cell, prompt, {"validate": "length", "criteria": "<=", "value": f.limit},
                       label=f.label, limit=f.limit)
         self.name(key)
@@ -332,8 +335,10 @@ class SheetWriter:
         literal = {key: v.replace("&", "&&") if isinstance(v, str) else v for key, v in self.values.items()}
         ws.set_header(_header(k.text("header", **literal)))
         ws.set_footer(_header(k.text("footer", **literal)))
-        ws.protect(self.password or "", {"select_locked_cells": True, "select_unlocked_cells": True,
-                                         "format_rows": True})  # merged text cells need the filler's resize
+        # the cursor goes from input to input (Tab, clicks): the on-screen cue of where to type, which no
+        # printer prints (LibreOffice prints every fill, whatever the sheet's black-and-white setting)
+        ws.protect(self.password or "", {"select_locked_cells": False, "select_unlocked_cells": True,
+                                         "format_rows": True})  # the filler may resize rows
 
 
 def _formats(wb: _Workbook, kind: FormKind) -> dict:
@@ -344,7 +349,7 @@ def _formats(wb: _Workbook, kind: FormKind) -> dict:
     fonts = kind.spec["fonts"]
     base = {"font_name": fonts["body"], "font_size": fonts["size"], "valign": "vcenter", "text_wrap": True,
             "border": 1}
-    unlocked = {"locked": False, "bg_color": "#FFF9E0"}
+    unlocked = {"locked": False}   # no fill: LibreOffice would print it
 
     def add(**props):
         return wb.add_format({**base, **props})
