@@ -65,6 +65,20 @@ def test_nothing_coloured_prints(plain):
             assert not found, (path.name, len(found), found[:3])
 
 
+def test_the_inputs_are_found_on_screen_by_the_cursor_not_by_a_fill(plain, rendered, examples):
+    """The cue that replaces the yellow: the sheet protection lets the cursor reach the inputs only (Tab goes
+    from one to the next), in the issued form and in the return LibreOffice saved; no input carries a fill."""
+    import openpyxl
+    for tid, (_, pdf, _) in plain.items():
+        issued, saved = (openpyxl.load_workbook(path).worksheets[0] for path in (rendered[tid],
+                                                                               pdf.with_suffix(".xlsx")))
+        for ws in (issued, saved):
+            assert ws.protection.sheet and ws.protection.selectLockedCells and not ws.protection.selectUnlockedCells
+        for f in lay_of(examples[tid]).inputs().values():
+            cell = issued[f.cell]
+            assert not cell.protection.locked and not cell.fill.fill_type, (tid, f.cell)
+
+
 def test_pages_but_the_last_are_full(plain):
     """No part-empty page: the workbook sets no page break of its own (a break planned for the blank's heights
     left a page 34% used once the reasons grew their rows); LibreOffice breaks where each page is full."""
@@ -131,3 +145,52 @@ def test_libreoffice_prints_fills_in_black_and_white(lo, tmp_path):
     wb.close()
     lo.pdf(path, tmp_path / "fill.pdf")
     assert tinted(tmp_path / "fill.pdf")
+
+
+# -- the 监控表 (landscape), as the 自评表 ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def monitoring(lo, examples, tmp_path_factory):
+    """The longest seed form's 监控表 (month 7) filled in LibreOffice with 200-character texts (原因说明, 备注,
+    实际完成情况), every indicator ticked 确定能, the funds on schedule; printed plain and by xlform print."""
+    from xlform.form.layout import layout
+    from xlform.issue.monitoring import monitored
+    from xlform.issue.registry import Registry
+    from xlform.issue.renderer import render
+    from xlform.printing.printer import print_pdfs
+    out = tmp_path_factory.mktemp("monitoring-paper")
+    mp, kind = monitored(max(examples.values(), key=lambda p: len(p.indicators)), 7)
+    [issued] = render([mp], out / "forms", registry=Registry(out / "r.db"), kinds={mp.id: kind})
+    cells = {}
+    for n, (key, f) in enumerate(layout(mp, kind).inputs().items()):
+        if f.type == "text":
+            cells[f.cell] = typed(f"{n:03d}", min(200, f.limit or 200))
+        elif key.endswith(".sure"):
+            cells[f.cell] = "√"
+        elif key.startswith("funds."):
+            annual = mp.funds.rows[key.split(".")[1]].annual
+            cells[f.cell] = round(annual * (7 / 12 if key.endswith(".executed") else 1), 2)
+    lo.fill(issued.file, out / "filled.xlsx", cells)
+    lo.pdf(out / "filled.xlsx", out / "filled.plain.pdf")
+    [printed] = print_pdfs([out / "filled.xlsx"], out / "pdf")
+    return cells, {"plain": out / "filled.plain.pdf", "print": printed.pdf}, mp
+
+
+@pytest.mark.parametrize("way", ["plain", "print"])
+def test_the_monitoring_form_prints_full_landscape_pages_with_its_two_row_header(monitoring, way):
+    """Every page across (landscape); each page holding indicator rows starts with both rows of the table's
+    header (偏差原因分析 over 原因说明), every page but the last at least 70% used, every typed character printed."""
+    cells, pdfs, mp = monitoring
+    names = ["".join(i.name.split())[:4] for i in mp.indicators]
+    with pdfplumber.open(pdfs[way]) as doc:
+        assert len(doc.pages) > 2
+        shares = [used(page) for page in doc.pages]
+        for n, page in enumerate(doc.pages):
+            assert page.width > page.height, n
+            flat = "".join(c["text"] for c in page.chars if c["text"].strip())
+            if any(name in flat for name in names):
+                assert "偏差原因分析" in flat and "原因说明" in flat and "完成目标可能性" in flat, (way, n)
+    assert all(share >= 0.7 for share in shares[:-1]), (way, [round(s, 2) for s in shares])
+    printed = stream(pdfs[way])
+    missing = [c for c, text in cells.items() if isinstance(text, str) and len(text) > 1 and text not in printed]
+    assert not missing, (way, missing)

@@ -287,7 +287,7 @@ class MonitorIndicators(Monitored):
         k, f, lay, p, col = self.kind, pen.fmt, pen.lay, pen.p, pen.lay.col
         month = month_of(p)
         header, sub = lay.rows["indicator_header"], lay.rows["indicator_subheader"]
-        pen.repeat_row = header
+        pen.repeat_row = (header, sub)   # both rows of the header atop every page (LibreOffice breaks itself)
         pen.text(header, 0, k.heading("indicators"), f["label"], lay.rows["end_indicators"], 0)
         for key in ("level1", "level2", "name", "target", "progress", "forecast", "remark", "warning"):
             pen.text(header, col[key], words(k, key, month), f["label"], sub, col[key])

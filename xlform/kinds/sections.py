@@ -343,7 +343,7 @@ def draw_actual(pen, key: str, values: dict) -> None:
 class Indicators(Section):
     """The indicator table: one row per indicator, its 实际完成值 (and a typed 得分 where the rule wants one),
     its 得分 by formula, 偏差原因 asked for by the rules; the kind's own input columns; the merged 一级/二级
-    labels and the page plan once the heights of every row are known."""
+    labels and the repeated header once the heights of every row are known."""
     name = "indicators"
     scored = True
 

@@ -2,7 +2,7 @@
 defined names and the hidden metadata sheet."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import xlsxwriter
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
@@ -173,7 +173,7 @@ class SheetWriter:
         self.heights: dict[int, float] = {}    # estimated height of every row with text (points)
         self.auto_rows: set[int] = set()        # rows the client fits to their text itself
         self.plan = measure.Plan([], {})        # page breaks: a section that plans pages sets them (finish)
-        self.repeat_row: int | None = None      # the row printed atop every page: a section sets it
+        self.repeat_row: int | tuple | None = None   # the row (first, last) printed atop every page: a section's
         self.landscape = False                  # printed across the page: a wide form's section sets it
         # what the inputs (blank for an issued form) give: the cached values of every formula
         self.inputs = spec.inputs or {}
@@ -295,14 +295,6 @@ class SheetWriter:
                                                          **props})
         return found
 
-    def blank_heights(self) -> dict[int, float]:
-        """The row heights of the version's blank form (this form without the inputs it carries)."""
-        if not self.inputs:
-            return self.heights
-        blank = SheetWriter(_Recorder(), replace(self.spec, inputs=None), None)
-        blank.write()
-        return blank.heights
-
     clip = staticmethod(lambda text, limit: _clip(text, limit))
     line_height = staticmethod(measure.height)
     plan_pages = staticmethod(measure.plan_pages)
@@ -324,8 +316,8 @@ class SheetWriter:
         ws.set_paper(9)  # A4
         ws.set_landscape() if self.landscape else ws.set_portrait()
         ws.fit_to_pages(1, 0)
-        if self.repeat_row is not None:  # a section's header row, on every page; the page header names the project
-            ws.repeat_rows(self.repeat_row)
+        if self.repeat_row is not None:  # a section's header row(s) atop every page; the page header names the project
+            ws.repeat_rows(*(self.repeat_row if isinstance(self.repeat_row, tuple) else (self.repeat_row,)))
         if self.plan.breaks:
             ws.set_h_pagebreaks(self.plan.breaks)
         ws.center_horizontally()
