@@ -458,7 +458,8 @@ def _plan_pages(ws, cells: dict, heights: dict[int, float]):
     if ws.page_setup.orientation == "landscape":
         capacity -= measure.A4_HEIGHT - measure.A4_WIDTH
     plan = measure.plan_pages([heights.get(r + 1, 0.0) for r in range(ws.max_row)], rows[0] - 1,
-                              [(a - 1, b - 1) for a, b in groups], repeated, capacity)
+                              [(a - 1, b - 1) for a, b in groups], repeated, capacity,
+                              head=max(1, min(rows[0] - first, 10)))
     cuts = sorted(b + 1 for b in plan.breaks)     # 1-based rows that start a page
     ws.row_breaks = RowBreak()
     for r in cuts:
