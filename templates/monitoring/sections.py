@@ -11,7 +11,7 @@ from __future__ import annotations
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
 from xlform.kinds.schema import Flag
-from xlform.kinds.sections import Goal, Section, own_inputs
+from xlform.kinds.sections import Goal, Section, group_label, own_inputs
 from xlform.scoring import monitoring as rules
 from xlform.scoring.scoring import funds_executed_formula
 from xlform.storage.record import IndicatorRecord
@@ -288,7 +288,7 @@ class MonitorIndicators(Monitored):
         month = month_of(p)
         header, sub = lay.rows["indicator_header"], lay.rows["indicator_subheader"]
         pen.repeat_row = (header, sub)   # both rows of the header atop every page (LibreOffice breaks itself)
-        pen.text(header, 0, k.heading("indicators"), f["label"], lay.rows["end_indicators"], 0)
+        pen.text(header, 0, k.heading("indicators"), group_label(pen), lay.rows["end_indicators"], 0)
         for key in ("level1", "level2", "name", "target", "progress", "forecast", "remark", "warning"):
             pen.text(header, col[key], words(k, key, month), f["label"], sub, col[key])
         pen.text(header, col[CAUSES[0]], k.heading("causes"), f["label"], header, col["explanation"])
@@ -298,7 +298,7 @@ class MonitorIndicators(Monitored):
         pen.heights[sub] = pen.line_height(3, k.spec["fonts"]["size"])
         for level in ("level1", "level2"):
             for first, last, text in lay.groups(level):
-                pen.text(first, col[level], text, f["label"], last, col[level])
+                pen.text(first, col[level], text, group_label(pen), last, col[level])
         for i, ind in enumerate(p.indicators):
             self.draw_row(pen, i, ind, month)
 
