@@ -288,7 +288,7 @@ class MonitorIndicators(Monitored):
         month = month_of(p)
         header, sub = lay.rows["indicator_header"], lay.rows["indicator_subheader"]
         pen.repeat_row = (header, sub)   # both rows of the header atop every page (LibreOffice breaks itself)
-        pen.text(header, 0, k.heading("indicators"), group_label(pen), lay.rows["end_indicators"], 0)
+        pen.text(header, 0, k.heading("indicators"), f["label"], lay.rows["end_indicators"], 0)
         for key in ("level1", "level2", "name", "target", "progress", "forecast", "remark", "warning"):
             pen.text(header, col[key], words(k, key, month), f["label"], sub, col[key])
         pen.text(header, col[CAUSES[0]], k.heading("causes"), f["label"], header, col["explanation"])

@@ -305,7 +305,8 @@ class Goal(Section):
 
 
 def group_label(pen):
-    """The look of 绩效指标 and of the merged 一级/二级 labels: set at the top of their rows. A spreadsheet
+    """The look of the merged 一级/二级 labels: set at the top of their rows (绩效指标 stays centred: at the
+    top, it would show in the header row repeated atop each page as well as where `xlform print` repeats it). A spreadsheet
     prints a merged label where its rows are, page by page: centred in rows that a page break runs through,
     it was cut in two (11 labels on the seed's forms filled and printed from LibreOffice, none at the top)."""
     return pen.format("group_label", align="center", valign="top", text_wrap=True, border=1)
@@ -450,7 +451,7 @@ class Indicators(Section):
         pen.repeat_row = header = lay.rows["indicator_header"]   # later pages start with the table's header
         last_row = lay.rows["first_indicator"] + len(pen.p.indicators) - 1
         look = group_label(pen)
-        pen.text(header, 0, self.kind.heading("indicators"), look, last_row, 0)   # 绩效指标
+        pen.text(header, 0, self.kind.heading("indicators"), pen.fmt["label"], last_row, 0)   # 绩效指标
         for level in ("level1", "level2"):
             for first, last, text in lay.groups(level):
                 pen.text(first, col[level], text, look, last, col[level])
