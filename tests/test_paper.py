@@ -112,7 +112,10 @@ def test_the_indicators_label_prints_once_on_every_page_the_table_reaches(paper,
 
 
 def visible(image, char) -> bool:
-    """Is the character drawn on the rendered page (LibreOffice also writes glyphs that a clip hides)?"""
+    """Is the character drawn on the rendered page (LibreOffice also writes glyphs that a clip hides, and those
+    of a merged cell begun on the page before, above the page: cropped off the image they would read as ink)?"""
+    if char["top"] < 0 or char["bottom"] > image.height or char["x0"] < 0 or char["x1"] > image.width:
+        return False
     box = image.crop((int(char["x0"]) + 1, int(char["top"]) + 1, int(char["x1"]) - 1, int(char["bottom"]) - 1))
     return box.getextrema()[0] < 128
 

@@ -158,7 +158,7 @@ class DeclaredIndicators(Declared):
                       satisfaction=split.get("满意度指标", ""), funds=split.get("funds", ""))
         # a text cell: =100% typed as a 指标值 stays text in Excel
         literal = pen.format("in_literal", valign="vcenter", text_wrap=True, border=1, locked=False,
-                             bg_color="#FFF9E0", num_format="@")
+                             num_format="@")
         for n, (level1, level2, ind) in enumerate(lay.declared):
             key, row = f"declared.{n}", first + n
             if ind is not None:

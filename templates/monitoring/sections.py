@@ -11,7 +11,7 @@ from __future__ import annotations
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
 from xlform.kinds.schema import Flag
-from xlform.kinds.sections import Goal, Section, own_inputs
+from xlform.kinds.sections import Goal, Section, group_label, own_inputs
 from xlform.scoring import monitoring as rules
 from xlform.scoring.scoring import funds_executed_formula
 from xlform.storage.record import IndicatorRecord
@@ -287,7 +287,7 @@ class MonitorIndicators(Monitored):
         k, f, lay, p, col = self.kind, pen.fmt, pen.lay, pen.p, pen.lay.col
         month = month_of(p)
         header, sub = lay.rows["indicator_header"], lay.rows["indicator_subheader"]
-        pen.repeat_row = header
+        pen.repeat_row = (header, sub)   # both rows of the header atop every page (LibreOffice breaks itself)
         pen.text(header, 0, k.heading("indicators"), f["label"], lay.rows["end_indicators"], 0)
         for key in ("level1", "level2", "name", "target", "progress", "forecast", "remark", "warning"):
             pen.text(header, col[key], words(k, key, month), f["label"], sub, col[key])
@@ -298,7 +298,7 @@ class MonitorIndicators(Monitored):
         pen.heights[sub] = pen.line_height(3, k.spec["fonts"]["size"])
         for level in ("level1", "level2"):
             for first, last, text in lay.groups(level):
-                pen.text(first, col[level], text, f["label"], last, col[level])
+                pen.text(first, col[level], text, group_label(pen), last, col[level])
         for i, ind in enumerate(p.indicators):
             self.draw_row(pen, i, ind, month)
 
@@ -324,8 +324,7 @@ class MonitorIndicators(Monitored):
                 prompt = f"monitor_{part}" + ("_percent" if typed == "percent" else "")
                 pen.validate(cell[part], prompt, {"validate": "decimal", "criteria": ">=", "value": 0}, **values)
             pen.name(f"{key}.{part}")
-        tick = pen.format("monitor_tick", align="center", valign="vcenter", border=1, locked=False,
-                          bg_color="#FFF9E0")
+        tick = pen.format("monitor_tick", align="center", valign="vcenter", border=1, locked=False)
         for part in (*CAUSES, *LIKELIHOOD):
             pen.text(row, col[part], pen.inputs.get(f"{key}.{part}") or "", tick)
             hint = "存在此项偏差原因的，" if part in CAUSES else "预计能完成的程度，三项选一，"

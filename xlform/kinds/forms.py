@@ -29,7 +29,8 @@ from .schema import FUNDS_COLUMNS, check
 # The version of the code that turns a form.yaml into cells (the shared sections and the modules of the
 # built-in kinds): bump it when a section's placement changes, so that every template rendered afterwards is
 # a new version. A module of a kind outside the package counts by its own text (see FormKind.fingerprint).
-LAYOUT_VERSION = 3   # 3: the paper of issue 21 (Sichuan percent targets split, blank fund rows, page plans)
+LAYOUT_VERSION = 4   # 3: the paper of issue 21 (Sichuan percent targets split, blank fund rows, page plans); 4: plain
+# LibreOffice's paper (no input fill, merged inputs' rows not custom height, no page breaks set)
 MODULE = "sections.py"   # a kind's own sections, beside its form.yaml
 
 def templates_dir() -> Path:

@@ -304,6 +304,14 @@ class Goal(Section):
         return {"goal.actual": record.goal.get("actual")}
 
 
+def group_label(pen):
+    """The look of the merged 一级/二级 labels: set at the top of their rows (绩效指标 stays centred: at the
+    top, it would show in the header row repeated atop each page as well as where `xlform print` repeats it). A spreadsheet
+    prints a merged label where its rows are, page by page: centred in rows that a page break runs through,
+    it was cut in two (11 labels on the seed's forms filled and printed from LibreOffice, none at the top)."""
+    return pen.format("group_label", align="center", valign="top", text_wrap=True, border=1)
+
+
 def actual_type(ind, profile) -> str:
     """The type of value an indicator's 实际完成值 takes: a number, a percent, a share of a qualitative target, a tier."""
     if ind.target.qualitative:
@@ -343,7 +351,7 @@ def draw_actual(pen, key: str, values: dict) -> None:
 class Indicators(Section):
     """The indicator table: one row per indicator, its 实际完成值 (and a typed 得分 where the rule wants one),
     its 得分 by formula, 偏差原因 asked for by the rules; the kind's own input columns; the merged 一级/二级
-    labels and the page plan once the heights of every row are known."""
+    labels and the repeated header once the heights of every row are known."""
     name = "indicators"
     scored = True
 
@@ -428,32 +436,25 @@ class Indicators(Section):
             pen.text(row, col["unit"], "%" if split else t.unit, f["label"])
 
     def finish(self, pen):
-        """The merged 一级/二级 labels, drawn once the rows are known: page breaks fall between 二级 groups,
-        and a group split over two pages has its labels again on the second."""
-        lay, col, f = pen.lay, pen.lay.col, pen.fmt
-        size = self.kind.spec["fonts"]["size"]
+        """The merged 一级/二级 labels, and the table's header repeated atop every page.
+
+        The workbook sets no page break: a department fills it and prints it from its spreadsheet, where the
+        rows grow with what is typed, so breaks planned for the blank's heights would leave part-empty pages
+        (34% measured); the spreadsheet breaks where each page is full. A label prints at the top of its group
+        (see group_label); `xlform print` plans breaks between groups for the filled heights and repeats the
+        labels of a group it splits."""
+        lay, col = pen.lay, pen.lay.col
         for level in ("level1", "level2"):  # a one-row group is a plain wrapped cell: its row must hold it
             for first, last, text in lay.groups(level):
                 if first == last:
                     pen.fit(first, text, pen.widths[col[level]])
-        # pages planned on the blank form's rows: the repeated labels are locked cells, the same in every
-        # workbook of the version (a migrated form carries long reasons, but reads against the blank's cells)
-        blank = pen.blank_heights()
-        heights = [blank.get(r, pen.line_height(1, size)) for r in range(lay.rows["end"])]
-        pen.plan = plan = pen.plan_pages(heights, lay.rows["first_indicator"],
-                                         [(a, b) for a, b, _ in lay.groups("level2")],
-                                         heights[lay.rows["indicator_header"]])
-        pen.repeat_row = lay.rows["indicator_header"]   # later pages start with the table's header
-        cuts = set(plan.breaks)
-        header, last_row = lay.rows["indicator_header"], lay.rows["first_indicator"] + len(pen.p.indicators) - 1
-        starts = [header] + [r for r in sorted(cuts) if header < r <= last_row]
-        for a, b in zip(starts, starts[1:] + [last_row + 1]):  # 绩效指标, on every page the table reaches
-            pen.text(a, 0, self.kind.heading("indicators"), f["label"], b - 1, 0)
+        pen.repeat_row = header = lay.rows["indicator_header"]   # later pages start with the table's header
+        last_row = lay.rows["first_indicator"] + len(pen.p.indicators) - 1
+        look = group_label(pen)
+        pen.text(header, 0, self.kind.heading("indicators"), pen.fmt["label"], last_row, 0)   # 绩效指标
         for level in ("level1", "level2"):
             for first, last, text in lay.groups(level):
-                starts = [first] + [r for r in sorted(cuts) if first < r <= last]
-                for a, b in zip(starts, starts[1:] + [last + 1]):
-                    pen.text(a, col[level], text, f["label"], b - 1, col[level])
+                pen.text(first, col[level], text, look, last, col[level])
 
     def check(self, reader, inputs, result):
         for i, (ind, rule) in enumerate(zip(reader.project.indicators, reader.lay.rules())):

@@ -450,9 +450,16 @@ def _plan_pages(ws, cells: dict, heights: dict[int, float]):
                 rows[0] <= rng.max_row and rng.min_row <= rows[-1]:
             ws.unmerge_cells(str(rng))
     groups = _runs(rows, list(zip(labels["level1"], labels["level2"])))
-    repeated = heights.get(rows[0] - 1, measure.lo_height(1, 10))   # the table's header, printed on every page
+    # the table's header, printed on every page: its row(s) as the sheet repeats them (the 监控表's are two)
+    titles = re.fullmatch(r"\$?([0-9]+):\$?([0-9]+)", (ws.print_title_rows or "").split("!")[-1])
+    first, last = (int(titles[1]), int(titles[2])) if titles else (rows[0] - 1, rows[0] - 1)
+    repeated = sum(heights.get(r, measure.lo_height(1, 10)) for r in range(first, min(last, first + 10) + 1))
+    capacity = measure.PRINTABLE_HEIGHT   # A4 portrait; landscape (the 监控表) is the width less the margins
+    if ws.page_setup.orientation == "landscape":
+        capacity -= measure.A4_HEIGHT - measure.A4_WIDTH
     plan = measure.plan_pages([heights.get(r + 1, 0.0) for r in range(ws.max_row)], rows[0] - 1,
-                              [(a - 1, b - 1) for a, b in groups], repeated)
+                              [(a - 1, b - 1) for a, b in groups], repeated, capacity,
+                              head=max(1, min(rows[0] - first, 10)))
     cuts = sorted(b + 1 for b in plan.breaks)     # 1-based rows that start a page
     ws.row_breaks = RowBreak()
     for r in cuts:

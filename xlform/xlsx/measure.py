@@ -77,7 +77,7 @@ class Plan:
 
 
 def plan_pages(heights: list[float], first_body: int, groups: list[tuple[int, int]], repeated: float,
-               capacity: float = PRINTABLE_HEIGHT, keep: float = 0.3) -> Plan:
+               capacity: float = PRINTABLE_HEIGHT, keep: float = 0.3, head: int = 1) -> Plan:
     """Page breaks for a form whose rows have the given heights (points, from row 0).
 
     The body (from `first_body` on: the indicator table and what follows it) is laid block by block: a group
@@ -85,7 +85,8 @@ def plan_pages(heights: list[float], first_body: int, groups: list[tuple[int, in
     the next one, unless that would leave more than `keep` of the page empty: then, as for a block taller
     than a page, it is split where the page ends, and the rows where its later parts start are returned so
     that its labels can be repeated there. `repeated` is the height printed again at the top of every later
-    page (the table's header); a break before the first block falls before that header.
+    page (the table's header, its last `head` rows before `first_body`); a break before the first block falls
+    before that header.
     """
     breaks: list[int] = []
     splits: dict[int, list[int]] = {}
@@ -97,11 +98,11 @@ def plan_pages(heights: list[float], first_body: int, groups: list[tuple[int, in
         block = sum(heights[row:last + 1])
         if used + block > capacity and block + repeated <= capacity and \
                 (last == row or capacity - used < keep * capacity):
-            breaks.append(row if placed else row - 1)   # a page never ends with the table's header
+            breaks.append(row if placed else row - head)   # a page never ends with the table's header
             used = repeated
         for r in range(row, last + 1):   # what does not fit goes on: split where each page ends
             if used + heights[r] > capacity and used > repeated:
-                breaks.append(r if placed or r > row else r - 1)
+                breaks.append(r if placed or r > row else r - head)
                 if r > row:
                     splits.setdefault(row, []).append(r)
                 used = repeated

@@ -2,7 +2,7 @@
 defined names and the hidden metadata sheet."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import xlsxwriter
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
@@ -173,7 +173,7 @@ class SheetWriter:
         self.heights: dict[int, float] = {}    # estimated height of every row with text (points)
         self.auto_rows: set[int] = set()        # rows the client fits to their text itself
         self.plan = measure.Plan([], {})        # page breaks: a section that plans pages sets them (finish)
-        self.repeat_row: int | None = None      # the row printed atop every page: a section sets it
+        self.repeat_row: int | tuple | None = None   # the row (first, last) printed atop every page: a section's
         self.landscape = False                  # printed across the page: a wide form's section sets it
         # what the inputs (blank for an issued form) give: the cached values of every formula
         self.inputs = spec.inputs or {}
@@ -250,8 +250,11 @@ class SheetWriter:
         row, col = xl_cell_to_rowcol(f.cell)
         last_col = col if f.last < 0 else f.last
         self.text(row, col, self.inputs.get(key) or "", self.fmt["in_text"], row, last_col)
-        if last_col != col:  # no client fits a merged cell: reserve room to write in (the filler may resize)
+        if last_col != col:  # room to write in by hand, kept until something is typed in the row
             self.fit(row, "", sum(self.widths[col:last_col + 1]), at_least=self.kind.spec.get("reserve_lines", 3))
+            # no customHeight: LibreOffice grows a row to a text typed in a cell merged across it (never down
+            # over rows); Excel does not fit merged cells, the filler resizes there
+            self.auto_rows.add(row)
         self.validate(f.cell, prompt, {"validate": "length", "criteria": "<=", "value": f.limit},
                       label=f.label, limit=f.limit)
         self.name(key)
@@ -292,14 +295,6 @@ class SheetWriter:
                                                          **props})
         return found
 
-    def blank_heights(self) -> dict[int, float]:
-        """The row heights of the version's blank form (this form without the inputs it carries)."""
-        if not self.inputs:
-            return self.heights
-        blank = SheetWriter(_Recorder(), replace(self.spec, inputs=None), None)
-        blank.write()
-        return blank.heights
-
     clip = staticmethod(lambda text, limit: _clip(text, limit))
     line_height = staticmethod(measure.height)
     plan_pages = staticmethod(measure.plan_pages)
@@ -321,8 +316,8 @@ class SheetWriter:
         ws.set_paper(9)  # A4
         ws.set_landscape() if self.landscape else ws.set_portrait()
         ws.fit_to_pages(1, 0)
-        if self.repeat_row is not None:  # a section's header row, on every page; the page header names the project
-            ws.repeat_rows(self.repeat_row)
+        if self.repeat_row is not None:  # a section's header row(s) atop every page; the page header names the project
+            ws.repeat_rows(*(self.repeat_row if isinstance(self.repeat_row, tuple) else (self.repeat_row,)))
         if self.plan.breaks:
             ws.set_h_pagebreaks(self.plan.breaks)
         ws.center_horizontally()
@@ -332,8 +327,10 @@ class SheetWriter:
         literal = {key: v.replace("&", "&&") if isinstance(v, str) else v for key, v in self.values.items()}
         ws.set_header(_header(k.text("header", **literal)))
         ws.set_footer(_header(k.text("footer", **literal)))
-        ws.protect(self.password or "", {"select_locked_cells": True, "select_unlocked_cells": True,
-                                         "format_rows": True})  # merged text cells need the filler's resize
+        # the cursor goes from input to input (Tab, clicks): the on-screen cue of where to type, which no
+        # printer prints (LibreOffice prints every fill, whatever the sheet's black-and-white setting)
+        ws.protect(self.password or "", {"select_locked_cells": False, "select_unlocked_cells": True,
+                                         "format_rows": True})  # the filler may resize rows
 
 
 def _formats(wb: _Workbook, kind: FormKind) -> dict:
@@ -344,7 +341,7 @@ def _formats(wb: _Workbook, kind: FormKind) -> dict:
     fonts = kind.spec["fonts"]
     base = {"font_name": fonts["body"], "font_size": fonts["size"], "valign": "vcenter", "text_wrap": True,
             "border": 1}
-    unlocked = {"locked": False, "bg_color": "#FFF9E0"}
+    unlocked = {"locked": False}   # no fill: LibreOffice would print it
 
     def add(**props):
         return wb.add_format({**base, **props})
