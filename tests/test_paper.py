@@ -13,6 +13,12 @@ from xlform.xlsx import measure
 TOP, BOTTOM = measure.MARGINS["top"] * 72, measure.MARGINS["bottom"] * 72
 
 
+def pixels(image):
+    """An image's pixels (Pillow 12.1 deprecated getdata for get_flattened_data: either is used)."""
+    flat = getattr(image, "get_flattened_data", None)
+    return flat() if flat else image.getdata()
+
+
 @pytest.fixture(scope="module")
 def paper(lo, rendered, examples, tmp_path_factory):
     """{id: (cells typed, xlform print's PDF, plain LibreOffice's PDF)} for the seed's forms, and the blanks
@@ -148,7 +154,7 @@ def test_no_highlight_prints(paper):
         with pdfplumber.open(pdf) as doc:
             for n, page in enumerate(doc.pages):
                 image = page.to_image(resolution=36).original.convert("RGB")
-                tinted = [px for px in image.getdata() if max(px) - min(px) > 24]
+                tinted = [px for px in pixels(image) if max(px) - min(px) > 24]
                 assert not tinted, (pdf.name, n, len(tinted), tinted[:3])
 
 

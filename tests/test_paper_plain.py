@@ -6,7 +6,7 @@ import pytest
 import xlsxwriter
 
 from helpers import lay_of
-from test_paper import BOTTOM, used, visible
+from test_paper import BOTTOM, pixels, used, visible
 from test_print import _edges, typed
 
 
@@ -65,7 +65,7 @@ def tinted(pdf) -> list:
         found = []
         for n, page in enumerate(doc.pages):
             image = page.to_image(resolution=36).original.convert("RGB")
-            found += [(n, px) for px in image.getdata() if max(px) - min(px) > 24]
+            found += [(n, px) for px in pixels(image) if max(px) - min(px) > 24]
     return found
 
 
