@@ -124,3 +124,37 @@ def validation_at(ws, cell):
     found = [dv for dv in ws.data_validations.dataValidation if cell in dv.sqref]
     assert len(found) == 1, f"{cell}: {len(found)} validations"
     return found[0]
+
+
+def bench_return(folder: Path, indicators: int, template_id: str):
+    """A return of the benchmark's definition (`indicators` indicators), filled as the benchmark fills it,
+    rendered into `folder` and read back: its record."""
+    from xlform.bench import definition_text, filled_inputs
+    from xlform.issue.registry import Registry
+    from xlform.returns.reader import read_return
+    from xlform.xlsx.writer import SheetSpec, write
+    (folder / "d.yaml").write_text(definition_text(indicators, template_id), encoding="utf-8")
+    project, kind = load(folder / "d.yaml"), form_kind("project")
+    reg = Registry(folder / "r.db")
+    try:
+        write(str(folder / "r.xlsx"), [SheetSpec(project, kind, reg.version_for(project, kind, "t"), "自评表",
+                                                 filled_inputs(project, 1))], None, "")
+        [record] = read_return(folder / "r.xlsx", reg)
+    finally:
+        reg.close()
+    return record
+
+
+def store_copies(db: Path, record, count: int, template_id, department):
+    """A collection database of `count` copies of a read record, the n-th under template_id(n) and
+    department(n): the store, open."""
+    from dataclasses import replace
+    from xlform.storage.store import Prepared, Store
+    store = Store(db)
+    with store.transaction():
+        for n in range(count):
+            r = replace(record, template={**record.template, "id": template_id(n)},
+                        project={**record.project, "department": department(n)})
+            store.add_file(f"r{n}.xlsx", f"{n:064x}", 1, "2024-01-01T00:00:00+00:00", "2024-01-01T00:00:00+00:00",
+                           [Prepared.of(r)])
+    return store

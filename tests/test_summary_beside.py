@@ -5,46 +5,25 @@ import multiprocessing
 import os
 import sqlite3
 import zipfile
-from dataclasses import replace
 
 import pytest
 
-from xlform.bench import definition_text, filled_inputs
 from xlform.collecting.summary import write_summary
 from xlform.collecting.tables import Book
-from xlform.definition.definition import load
 from xlform.errors import CannotRun, XlformError
-from xlform.issue.registry import Registry
-from xlform.kinds.forms import form_kind
-from xlform.returns.reader import read_return
-from xlform.storage.store import Prepared, Store
-from xlform.xlsx.writer import SheetSpec, write
+
+from helpers import bench_return, store_copies
 
 
 @pytest.fixture(scope="module")
 def record(tmp_path_factory):
     """A return of 12 indicators, filled and read back."""
-    folder = tmp_path_factory.mktemp("beside")
-    (folder / "d.yaml").write_text(definition_text(12, "beside-001"), encoding="utf-8")
-    project, kind = load(folder / "d.yaml"), form_kind("project")
-    reg = Registry(folder / "r.db")
-    write(str(folder / "r.xlsx"), [SheetSpec(project, kind, reg.version_for(project, kind, "t"), "自评表",
-                                             filled_inputs(project, 1))], None, "")
-    [read] = read_return(folder / "r.xlsx", reg)
-    reg.close()
-    return read
+    return bench_return(tmp_path_factory.mktemp("beside"), 12, "beside-001")
 
 
 def _store_of(tmp_path, record, count=3):
     db = tmp_path / "c.db"
-    store = Store(db)
-    with store.transaction():
-        for n in range(count):
-            r = replace(record, template={**record.template, "id": f"b-{n}"},
-                        project={**record.project, "department": f"厅{n}"})
-            store.add_file(f"b{n}.xlsx", f"{n:064x}", 1, "2024-01-01T00:00:00+00:00", "2024-01-01T00:00:00+00:00",
-                           [Prepared.of(r)])
-    return db, store
+    return db, store_copies(db, record, count, lambda n: f"b-{n}", lambda n: f"厅{n}")
 
 
 def test_tables_made_beside_are_the_tables_made_here(record, tmp_path):

@@ -9,13 +9,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from xlform.bench import definition_text, filled_inputs
-from xlform.definition.definition import load
-from xlform.issue.registry import Registry
-from xlform.kinds.forms import form_kind
-from xlform.returns.reader import read_return
 from xlform.storage.store import Prepared, Store
-from xlform.xlsx.writer import SheetSpec, write
+
+from helpers import bench_return, store_copies
 
 PEAK = """
 import resource, sys
@@ -33,22 +29,11 @@ def databases(tmp_path_factory):
     """Two collections of 120-indicator returns, 100 and 1,000 of them (one read return stored again under other
     template ids and departments): {count: database}."""
     folder = tmp_path_factory.mktemp("scale")
-    (folder / "d.yaml").write_text(definition_text(120, "scale-001"), encoding="utf-8")
-    project, kind = load(folder / "d.yaml"), form_kind("project")
-    reg = Registry(folder / "r.db")
-    write(str(folder / "r.xlsx"), [SheetSpec(project, kind, reg.version_for(project, kind, "t"), "自评表",
-                                             filled_inputs(project, 1))], None, "")
-    [record] = read_return(folder / "r.xlsx", reg)
-    reg.close()
+    record = bench_return(folder, 120, "scale-001")
     out = {}
     for count in (100, 1000):
-        store = Store(folder / f"c{count}.db")
-        with store.transaction():
-            for n in range(count):
-                r = replace(record, template={**record.template, "id": f"scale-{n:04d}"},
-                            project={**record.project, "department": f"第{n % 37:02d}厅"})
-                store.add_file(f"r{n}.xlsx", f"{n:064x}", 1, "2024-01-01T00:00:00+00:00", "2024-01-01T00:00:00+00:00",
-                               [Prepared.of(r)])
+        store = store_copies(folder / f"c{count}.db", record, count, lambda n: f"scale-{n:04d}",
+                             lambda n: f"第{n % 37:02d}厅")
         store.close()
         out[count] = folder / f"c{count}.db"
     return out, record

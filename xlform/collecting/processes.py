@@ -6,7 +6,6 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 import signal
-import time
 
 from ..errors import CannotRun
 
@@ -19,52 +18,12 @@ def picklable(e: Exception) -> Exception:
         return RuntimeError(f"{type(e).__name__}: {e}")
 
 
-class beside:
-    """step() in a process of its own, beside this one (which goes on); calling this waits for it and gives what
-    it returned, or raises what it raised; stop() ends it (this one failed meanwhile).
-
-    Not a daemon: it may start processes of its own (the summary's long tables, see tables.py); it ends with
-    its parent all the same (die_with_parent)."""
-
-    def __init__(self, step):
-        ctx = multiprocessing.get_context("fork")
-        self._results = results = ctx.SimpleQueue()
-
-        def run():
-            _as_child()
-            try:
-                results.put(("done", step()))
-            except BaseException as e:
-                results.put(("failed", picklable(e)))
-        self.process = ctx.Process(target=run)
-        self.process.start()
-
-    def __call__(self):
-        try:
-            while self._results.empty() and self.process.is_alive():
-                time.sleep(0.02)
-        except BaseException:
-            self.stop()
-            raise
-        self.process.join()
-        if self._results.empty():
-            raise CannotRun(f"a process writing the outputs stopped unexpectedly (exit {self.process.exitcode})")
-        how, what = self._results.get()
-        if how == "failed":
-            raise what
-        return what
-
-    def stop(self):
-        if self.process.is_alive():
-            self.process.terminate()
-        self.process.join()
-
-
 class Talk:
     """talk(say, hear) in a process of its own, which the parent talks with: say(x) sends x to the other side,
-    hear() waits for what it sends (in the parent: raises what the child raised, or CannotRun if it died)."""
+    hear() waits for what it sends (in the parent: raises what the child raised, or CannotRun if it died).
+    A daemon unless told otherwise: multiprocessing lets no daemon start processes of its own."""
 
-    def __init__(self, talk):
+    def __init__(self, talk, daemon: bool = True):
         ctx = multiprocessing.get_context("fork")
         self._mine, theirs = ctx.Pipe()
 
@@ -75,7 +34,7 @@ class Talk:
                 talk(lambda x: theirs.send(("said", x)), theirs.recv)
             except BaseException as e:
                 theirs.send(("failed", picklable(e)))
-        self.process = ctx.Process(target=run, daemon=True)   # the summary's process is not a daemon (beside)
+        self.process = ctx.Process(target=run, daemon=daemon)
         self.process.start()
         theirs.close()
 
@@ -99,6 +58,26 @@ class Talk:
             self.process.terminate()
         self.process.join()
         self._mine.close()
+
+
+class beside:
+    """step() in a process of its own, beside this one (which goes on); calling this waits for it and gives what
+    it returned, or raises what it raised; stop() ends it (this one failed meanwhile).
+
+    Not a daemon: it may start processes of its own (the summary's long tables, see tables.py); it ends with
+    its parent all the same (die_with_parent)."""
+
+    def __init__(self, step):
+        self._talk = Talk(lambda say, hear: say(step()), daemon=False)
+
+    def __call__(self):
+        try:
+            return self._talk.hear()
+        finally:
+            self._talk.end()
+
+    def stop(self):
+        self._talk.end()
 
 
 def _as_child():
