@@ -1,4 +1,4 @@
-"""The summary's long tables (指标, 问题) are made in processes of their own beside the other sheets (issue 22): the
+"""The summary's long tables (指标, 问题, 质量) are made in processes of their own beside the other sheets (issue 22): the
 same workbook as one process makes; a refused cell there still names the cell and writes no summary; a process
 that dies stops the summary with one line; none is left behind."""
 import multiprocessing
