@@ -4,6 +4,7 @@ says nothing, the same 偏差原因 on many indicators, all full marks with noth
 Every flag has a return that has it and one that does not, filled as real files (openpyxl, LibreOffice, or
 written with cached values as Excel saves them)."""
 import csv
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -312,6 +313,15 @@ def test_the_desk_answers_an_upload_with_its_flags_and_works_out_copies_across_d
     assert copied() == {"desk-a-01": []}
     send("乙局", "desk-b-01", COPIED)
     assert copied() == {"desk-a-01": [REASON_CELL], "desk-b-01": [REASON_CELL]}
+    copy = hashlib.sha256((tmp_path / "desk-b-01.xlsx").read_bytes()).hexdigest()
     send("乙局", "desk-b-01", "监管人员调整，两场培训推迟到次年")
     assert copied() == {"desk-a-01": [], "desk-b-01": []}
+    # the office makes 乙局's earlier (copied) return current again: the copies are flagged again
+    office_client = app.test_client()
+    login = office_client.get("/admin/login")
+    assert office_client.post("/admin/login", data={"csrf": csrf_of(login.text), "password": "口令-2026-质量"}
+                              ).status_code == 302
+    page = office_client.get("/admin")
+    assert office_client.post("/admin/current", data={"csrf": csrf_of(page.text), "sha256": copy}).status_code == 303
+    assert copied() == {"desk-a-01": [REASON_CELL], "desk-b-01": [REASON_CELL]}
 

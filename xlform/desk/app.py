@@ -503,6 +503,7 @@ def create_app(config: DeskConfig) -> Flask:
             with store().transaction({h["template_id"] for h in held}):
                 store().reinstate(sha, datetime.now(timezone.utc).isoformat(timespec="microseconds"))
         store().retrying(write)
+        intake.flag_copies(store(), registry())   # its texts are current again, the later upload's no longer
         return redirect(url_for("dashboard") + "#uploads", 303)
 
     @app.get("/admin/summary.xlsx")

@@ -169,12 +169,17 @@ class Intake:
                 os.replace(path, final)          # published once committed; same content if already there
             unpublished = False
             if up.result in ("stored", "duplicate"):   # 质量提示 across departments, this return among them
-                with self._sqlite_writer if store.location.engine == SQLITE else nullcontext():
-                    _flag_copies(store, registry)
+                self.flag_copies(store, registry)
             return up
         finally:
             if not unpublished:
                 shutil.rmtree(work, ignore_errors=True)
+
+    def flag_copies(self, store: Store, registry: Registry):
+        """The same text in different departments' current returns (质量提示), worked out again: a return
+        stored, or an earlier one made current again by the office."""
+        with self._sqlite_writer if store.location.engine == SQLITE else nullcontext():
+            _flag_copies(store, registry)
 
     def _receive(self, stream, target: Path) -> tuple[str, int, bool]:
         """Copy at most `limit` bytes: (sha256, size, whether the whole file fitted)."""
