@@ -1,6 +1,6 @@
-"""The summary's long tables (指标, 问题, 质量) are made in processes of their own beside the other sheets (issue 22): the
-same workbook as one process makes; a refused cell there still names the cell and writes no summary; a process
-that dies stops the summary with one line; none is left behind."""
+"""The summary's long tables (指标, 问题, 质量) are made in processes of their own beside the other sheets (issue 22):
+the same workbook as one process makes; a refused cell there still names its cell and writes no summary; a
+process that dies stops the summary with one line; none is left behind."""
 import multiprocessing
 import os
 import sqlite3
@@ -42,17 +42,20 @@ def test_tables_made_beside_are_the_tables_made_here(record, tmp_path):
     assert f'<autoFilter ref="A1:M{1 + 3 * len(record.indicators)}"/>' in sheet
 
 
-def test_a_refused_cell_in_a_table_made_beside_names_it_and_writes_nothing(record, tmp_path):
+@pytest.mark.parametrize("project", [0, 2])
+def test_a_refused_cell_in_a_table_made_beside_names_it_and_writes_nothing(record, tmp_path, project):
+    """In the first project's rows of 指标 and in the third's: the cell is named by the sheet's own row."""
     db, store = _store_of(tmp_path, record)
-    with sqlite3.connect(db) as c:   # a text no cell can hold, in the second indicator of the first project
+    with sqlite3.connect(db) as c:   # a text no cell can hold, in the second indicator of the project
         c.execute("UPDATE indicators SET deviation_reason=? WHERE position=1 AND submission_id="
-                  "(SELECT min(id) FROM submissions)", ("长" * 40_000,))
+                  "(SELECT id FROM submissions ORDER BY department LIMIT 1 OFFSET ?)", ("长" * 40_000, project))
     out = tmp_path / "s.xlsx"
     with pytest.raises(XlformError) as e:
         write_summary(out, store, [])
     store.close()
-    assert str(e.value) == (f"{out}: cannot write 指标!M3: a cell holds at most 32,767 characters, this text has "
-                            "40,000; the summary was not written")
+    row = 1 + project * len(record.indicators) + 2
+    assert str(e.value) == (f"{out}: cannot write 指标!M{row}: a cell holds at most 32,767 characters, this text "
+                            "has 40,000; the summary was not written")
     assert not out.exists() and not multiprocessing.active_children()
 
 

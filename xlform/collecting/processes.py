@@ -3,6 +3,7 @@ the reports, the summary's long tables beside each other). Each is forked, ends 
 interrupting to it, and opens its own database connections."""
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import pickle
 import signal
@@ -81,6 +82,9 @@ class beside:
 
 
 def _as_child():
+    # what the parent made stays shared: a collection in this process would walk (and so copy) every object
+    # inherited, page by page (each process writing the summary held 40-50 MB of its own)
+    gc.freeze()
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides; it stops us if it is interrupted
 

@@ -131,31 +131,36 @@ def _project_row(r: dict, extra: list[tuple[str, str]]) -> list:
 def indicators_sheet(s: Summary):
     """指标: one row per indicator of every current project, then the kinds' own indicator columns."""
     extra = _extra_columns(_current(s.store, False), lambda r: r[INDICATOR_KEYS])
+
+    def rows(store: Store):
+        for part in store.indicator_rows(_current_ids(store), [key for key, _ in extra]):
+            yield from part
     s.long_table("指标", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
                         ("一级指标", "text", 12), ("二级指标", "text", 14), ("三级指标", "text", 36), ("指标编号", "text", 20),
                         ("年度指标值", "text", 16), ("实际完成值", "text", 12), ("分值", "score", 7), ("得分", "score", 7),
                         ("偏差原因分析及改进措施", "text", 40)] + [(label, "text", 20) for _, label in extra],
-            lambda store: (row for part in store.indicator_rows(_current_ids(store), [k for k, _ in extra])
-                           for row in part))
+                 rows)
 
 
 def problems_sheet(s: Summary):
     """问题: every problem of a current or rejected return, by department and file."""
+    def rows(store: Store):
+        for part in store.problems_in_order():
+            for _, c, sev, code, m, d, p, f, sh, st in part:
+                yield [d or "（未识别）", p, f, sh, c, SEVERITY.get(sev, sev), code, m, {"rejected": "已拒收"}.get(st, "")]
     s.long_table("问题", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
                         ("单元格", "text", 14), ("级别", "text", 6), ("代码", "text", 18), ("问题及处理", "text", 80),
-                        ("状态", "text", 10)],
-            lambda store: ([d or "（未识别）", p, f, sh, c, SEVERITY.get(sev, sev), code, m,
-                            {"rejected": "已拒收"}.get(st, "")]
-                           for part in store.problems_in_order() for _, c, sev, code, m, d, p, f, sh, st in part))
+                        ("状态", "text", 10)], rows)
 
 
 def quality_sheet(s: Summary):
     """质量: the quality flags (质量提示, xlform/returns/quality.py) of the current returns, as 问题 orders them."""
+    def rows(store: Store):
+        for part in store.problems_in_order(codes=tuple(FLAGS)):
+            for _, c, sev, code, m, d, p, f, sh, st in part:
+                yield [d, p, f, sh, c, FLAGS[code], m]
     s.long_table("质量", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
-                        ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)],
-                 lambda store: ([d, p, f, sh, c, FLAGS[code], m]
-                                for part in store.problems_in_order(codes=tuple(FLAGS))
-                                for _, c, sev, code, m, d, p, f, sh, st in part))
+                        ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)], rows)
 
 
 def monitoring_sheets(s: Summary):

@@ -9,7 +9,8 @@ without one; a text is an inline string, as in xlsxwriter's constant_memory mode
 
 A long table can be made beside the others (Table.make_beside): a process of its own reads its rows and writes
 their XML while this one makes the rest; the row count it tells comes first (the filter's range), then the
-column formats (known once xlsxwriter has written the package) go to it, and its XML is copied in.
+column formats (known once xlsxwriter has written the package) go to every such process at once, and their
+XML is copied in.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from ..outputs import atomic_file
 from .processes import Talk
 
 MAX_ROWS, MAX_TEXT = 1_048_576, 32_767   # Excel's limits: rows of a sheet, characters of a cell
+SHORT = 64   # characters of a text whose XML is kept for the next row that repeats it
 COMPRESSION = 1   # zlib's fastest: its default (6) took 3x as long, for a file 1.6x smaller
 _SPECIAL = re.compile(r"[&<>\x00-\x08\x0b-\x1f]|_x[0-9a-fA-F]{4}_")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
@@ -54,21 +56,21 @@ class Table:
         self.spool = tempfile.TemporaryFile()
         self._pending: list[list] = []
         self._beside: Talk | None = None   # the process making this table, if one does
-        self._made = None                  # the XML it made
+        self._made = None                  # the file of the XML it made
+        self.styles: list[str] = []        # each column's format, once xlsxwriter has written its package
 
     def make_beside(self, rows):
         """The table's rows are rows() (an iterable; it opens its own database connection), read and written as
         sheet XML in a process of its own."""
-        self._made = tempfile.TemporaryFile()   # opened here: the process writes into this very file
+        self._made = made = tempfile.TemporaryFile()   # opened here: the process writes into this very file
 
         def talk(say, hear):
             for row in rows():
                 self.add(row)
             say(self.rows)
-            styles = hear()
-            for piece in self.xml(styles):
-                self._made.write(piece)
-            self._made.flush()
+            for piece in self.xml(hear()):
+                made.write(piece)
+            made.flush()
             say(None)
         self._beside = Talk(talk)
 
@@ -77,12 +79,18 @@ class Table:
         if self._beside:
             self.rows = self._beside.hear()
 
-    def pieces(self, styles: list[str]):
+    def begin(self, styles: list[str]):
+        """The column formats are known (xlsxwriter has written its package): a table made beside writes its XML
+        from now on, beside the other tables' (told one at a time, as each was copied, they took turns)."""
+        self.styles = styles
+        if self._beside:
+            self._beside.say(styles)
+
+    def pieces(self):
         """The rows' sheet XML, a piece at a time: made here, or by the process beside."""
         if self._beside is None:
-            yield from self.xml(styles)
+            yield from self.xml(self.styles)
             return
-        self._beside.say(styles)
         self._beside.hear()
         self._made.seek(0)
         while piece := self._made.read(1 << 20):
@@ -137,9 +145,11 @@ class Table:
                         if len(v) > MAX_TEXT:
                             raise self.book.refused(self.sheet.name, r - 1, c, f"a cell holds at most {MAX_TEXT:,} "
                                                     f"characters, this text has {len(v):,}")
-                        if len(texts) > 20_000:
-                            texts.clear()
-                        text = texts[v] = _inline(v)
+                        text = _inline(v)
+                        if len(v) <= SHORT:   # (a long text, a reason or a message, is seldom met twice)
+                            if len(texts) > 20_000:
+                                texts.clear()
+                            texts[v] = text
                     parts.append(f'{ref}{r}"{style} t="inlineStr">{text}</c>')
                 parts.append("</row>")
             yield "".join(parts).encode("utf-8")
@@ -203,16 +213,26 @@ class Book:
             self.workbook.close()
             with zipfile.ZipFile(self.buffer) as made, atomic_file(self.path) as out, \
                     zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESSION) as package:
+                heads = {}   # each table's sheet as xlsxwriter wrote it: its header row, its column formats
                 for info in made.infolist():
-                    number = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", info.filename)
-                    table = self.tables.get(int(number.group(1))) if number else None
+                    table = self._table_of(info)
+                    if table:
+                        heads[info.filename] = made.read(info).decode("utf-8")
+                        table.begin(_column_styles(heads[info.filename], table.columns))
+                for info in made.infolist():
+                    table = self._table_of(info)
                     if table is None:
                         data = made.read(info)
                         package.writestr(info, values_only(data) if info.filename.startswith("xl/charts/") else data)
                     else:
-                        _copy(made.read(info).decode("utf-8"), table, info, package)
+                        _copy(heads[info.filename], table, info, package)
         finally:
             self.discard()
+
+
+    def _table_of(self, info: zipfile.ZipInfo) -> Table | None:
+        number = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", info.filename)
+        return self.tables.get(int(number.group(1))) if number else None
 
 
 def values_only(chart: bytes) -> bytes:
@@ -223,12 +243,17 @@ def values_only(chart: bytes) -> bytes:
                          b'<c:showSerName val="0"/><c:showPercent val="0"/><c:showBubbleSize val="0"/>')
 
 
+def _column_styles(xml: str, columns: int) -> list[str]:
+    """Each column's ' s="N"' as the sheet's <col> elements give it (or "")."""
+    styles = [""] * columns
+    for low, high, style in re.findall(r'<col min="(\d+)" max="(\d+)"[^>]*? style="(\d+)"', xml):
+        for c in range(int(low) - 1, min(int(high), columns)):
+            styles[c] = f' s="{style}"'
+    return styles
+
+
 def _copy(xml: str, table: Table, info: zipfile.ZipInfo, package: zipfile.ZipFile):
     """The sheet's XML with the table's rows after its header row, each cell in its column's format."""
-    styles = [""] * table.columns
-    for low, high, style in re.findall(r'<col min="(\d+)" max="(\d+)"[^>]*? style="(\d+)"', xml):
-        for c in range(int(low) - 1, min(int(high), table.columns)):
-            styles[c] = f' s="{style}"'
     head, tail = xml.split("</sheetData>", 1)
     last = xl_rowcol_to_cell(table.rows, table.columns - 1)
     head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', head, count=1)
@@ -236,7 +261,7 @@ def _copy(xml: str, table: Table, info: zipfile.ZipInfo, package: zipfile.ZipFil
     entry.compress_type = zipfile.ZIP_DEFLATED
     with package.open(entry, "w", force_zip64=True) as w:
         w.write(head.encode("utf-8"))
-        _write_beside(w, table.pieces(styles))
+        _write_beside(w, table.pieces())
         w.write(("</sheetData>" + tail).encode("utf-8"))
 
 

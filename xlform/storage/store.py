@@ -60,6 +60,8 @@ CREATE TABLE IF NOT EXISTS problems (
     id {serial}, submission_id {int8} NOT NULL REFERENCES submissions(id),
     cell TEXT, severity TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL
 );
+-- a submission's problems found without reading them all (the summary, the reports, a record rebuilt)
+CREATE INDEX IF NOT EXISTS problems_submission ON problems(submission_id);
 CREATE TABLE IF NOT EXISTS uploads (        -- every file sent to the desk (xlform serve), whatever became of it
     id {serial}, received_at TEXT NOT NULL, department TEXT NOT NULL,
     original_name TEXT NOT NULL,            -- as the browser named it: text only, never a path
@@ -364,7 +366,7 @@ class Store:
             indicators, problems = self._parts(todo, {sid: heads[sid].get(INDICATOR_KEYS, []) for sid in todo})
             yield [_record(heads[sid], indicators.get(sid, []), problems.get(sid, [])) for sid in part]
 
-    def indicator_rows(self, ids: list[int], extra_keys: list[str], chunk: int = 200):
+    def indicator_rows(self, ids: list[int], extra_keys: list[str], chunk: int = 50):
         """One list per `chunk` submissions of `ids`, in that order, of a row per indicator: [主管部门, 项目名称,
         模板编号, 版本, 一级, 二级, 三级, 编号, 年度指标值, 实际完成值, 分值, 得分, 偏差原因] and its `extra_keys`
         values, as the records have them (the summary's 指标 sheet; straight from the tables, whole records of
@@ -446,7 +448,7 @@ class Store:
         problem of a current or rejected submission, by department, path and the order they were found."""
         return [p for part in self.problems_in_order() for p in part]
 
-    def problems_in_order(self, chunk: int = 500, codes: tuple[str, ...] = ()):
+    def problems_in_order(self, chunk: int = 100, codes: tuple[str, ...] = ()):
         """problems_to_send_back a list at a time, of up to `chunk` submissions (memory holds one list); of the
         `codes` only, if named."""
         subs = self.db.all("SELECT id, department, project, path, sheet, status FROM submissions "
