@@ -662,7 +662,8 @@ class Bench:
         from .storage.store import Store
         engine = "PostgreSQL" if db_url else "SQLite"
         folder = self.work / f"desk-{engine}-{uploads}"
-        folder.mkdir(exist_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)   # (--keep: a desk of an earlier run held its uploads)
+        folder.mkdir()
         db = db_url or str(folder / "collect.db")
         store = Store(db)
         if db_url:
