@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from .db import CURRENT_LOCK
-from .store import Store
+from .store import Store, claim_current
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS review_samples (     -- one row per `xlform review sample`, the newest in use
@@ -126,7 +126,7 @@ class Reviews:
                     self.db.lock(CURRENT_LOCK, f"review:{tid}")
                 if self.db.one("SELECT 1 FROM review_returns WHERE sha256=?", sha):
                     return None
-                status = self._claim(tid, modified) if usable else "rejected"
+                status = claim_current(self.db, "review_returns", tid, modified) if usable else "rejected"
                 rid = self.db.insert("review_returns", {
                     "sha256": sha, "path": path, "modified": modified, "received_at": now, "template_id": tid,
                     "version": record.template.get("version") if usable else None,
@@ -148,15 +148,6 @@ class Reviews:
                                                         for p in record.problems])
                 return status
         return self.store.retrying(write)
-
-    def _claim(self, tid: str, modified: str) -> str:
-        row = self.db.one("SELECT id, modified FROM review_returns WHERE template_id=? AND status='current'", tid)
-        if row is None:
-            return "current"
-        if modified >= row[1]:
-            self.db.execute("UPDATE review_returns SET status='superseded' WHERE id=?", (row[0],))
-            return "current"
-        return "superseded"
 
     def current(self) -> list[dict]:
         """The record of every current review worksheet, by department and template id."""

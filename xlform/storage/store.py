@@ -189,6 +189,20 @@ def exists(location: Location) -> bool:
     return engines.exists(location, "submissions", "--db")
 
 
+def claim_current(db, table: str, template_id: str, modified: str) -> str:
+    """The status of a row of `table` (submissions, review_returns) for a file of `template_id` modified at
+    `modified`: the newest file of a template is current, the one it replaces goes into history as superseded,
+    an older one is superseded at once. The transaction holds the template's lock (PostgreSQL), and the unique
+    index allows one current."""
+    row = db.one(f"SELECT id, modified FROM {table} WHERE template_id=? AND status='current'", template_id)
+    if row is None:
+        return "current"
+    if modified >= row[1]:
+        db.execute(f"UPDATE {table} SET status='superseded' WHERE id=?", (row[0],))
+        return "current"
+    return "superseded"
+
+
 def _first(value):
     """A sort key putting None first, as SQLite's ORDER BY does: orders are made here, identical on both
     engines, whatever collation the server was given."""
@@ -300,7 +314,7 @@ class Store:
                            "f.status='rejected'", *RETRYABLE)
 
     def _add_record(self, r: "Prepared", sha, path, modified, now):
-        status = self._claim_current(r.template_id, modified) if r.usable else "rejected"
+        status = claim_current(self.db, "submissions", r.template_id, modified) if r.usable else "rejected"
         sid = self.db.insert("submissions", {"sha256": sha, "path": path, "modified": modified, "received_at": now,
                                              "status": status, **r.submission}, returning="id")
         rows = {"extra_values": r.extras, "problems": r.problems}
@@ -324,18 +338,6 @@ class Store:
             self.db.execute("UPDATE submissions SET status='current', modified=? WHERE id=?", (modified, sid))
             changed += 1
         return changed
-
-    def _claim_current(self, template_id: str, modified: str) -> str:
-        """The newest file of a template is current; an older one goes into history as superseded. The
-        transaction holds the template's lock (PostgreSQL), and the unique index allows one current."""
-        row = self.db.one("SELECT id, modified FROM submissions WHERE template_id=? AND status='current'",
-                          template_id)
-        if row is None:
-            return "current"
-        if modified >= row[1]:
-            self.db.execute("UPDATE submissions SET status='superseded' WHERE id=?", (row[0],))
-            return "current"
-        return "superseded"
 
     # -- queries ------------------------------------------------------------------------------
     def current_records(self, form: str | None = None) -> list[dict]:
