@@ -14,7 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from helpers import validation_at
+from helpers import validation_at, write_def
 from xlform.cli import main
 from xlform.definition.definition import load
 from xlform.errors import XlformError
@@ -63,16 +63,10 @@ def kinds(tmp_path_factory):
         yield folder
 
 
-def write(folder: Path, data: dict, name: str) -> Path:
-    path = folder / name
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
-
-
 @pytest.fixture(scope="module")
 def issued(kinds, tmp_path_factory):
     out = tmp_path_factory.mktemp("hubei")
-    p = load(write(out, DEFINITION, "hb.yaml"))
+    p = load(write_def(out, DEFINITION, "hb.yaml"))
     reg = Registry(out / "registry.db")
     [workbook] = render([p], out / "forms", registry=reg)
     return p, workbook.file, reg, out
@@ -168,7 +162,7 @@ def test_migrate_carries_the_split_funds_the_evidence_and_the_footer(issued, fil
     _, _, reg, _ = issued
     data = yaml.safe_load(yaml.safe_dump(DEFINITION))
     data["indicators"]["产出指标"]["数量指标"][0]["target"] = "≥55处"   # a new version of the definition
-    m = migrate(filled[0], reg, tmp_path / "migrated", to=load(write(tmp_path, data, "hb-v2.yaml")))
+    m = migrate(filled[0], reg, tmp_path / "migrated", to=load(write_def(tmp_path, data, "hb-v2.yaml")))
     assert m.error is None and m.sheets == [("自评表", "hb-2020-01", 1, 2)]
     ws = openpyxl.load_workbook(m.output)["自评表"]
     assert (ws["F7"].value, ws["G7"].value, ws["J11"].value, ws["B17"].value, ws["E17"].value) == (
@@ -206,7 +200,7 @@ def test_a_mistyped_form_yaml_is_one_file_line_error(kinds, tmp_path, edit, bad_
         mp.setenv("XLFORM_TEMPLATES", str(folder))
         with pytest.raises(XlformError) as e:
             form_kind("hubei2")
-        code = CliRunner().invoke(main, ["check", str(write(tmp_path, {**DEFINITION, "form": "hubei2"}, "d.yaml"))])
+        code = CliRunner().invoke(main, ["check", str(write_def(tmp_path, {**DEFINITION, "form": "hubei2"}, "d.yaml"))])
     assert str(e.value).startswith(f"{path}:{line}:") and words in str(e.value), str(e.value)
     assert code.exit_code == 1 and f"{path}:{line}:" in code.stderr and "Traceback" not in code.stderr
 

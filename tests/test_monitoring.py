@@ -5,10 +5,9 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-import yaml
 from click.testing import CliRunner
 
-from helpers import validation_at
+from helpers import validation_at, write_def
 from xlform.cli import main
 from xlform.definition.definition import load
 from xlform.issue.monitoring import monitored
@@ -53,16 +52,10 @@ def clean_fill() -> dict:
     return cells
 
 
-def write(folder: Path, data: dict, name: str) -> Path:
-    path = folder / name
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
-
-
 @pytest.fixture(scope="module")
 def issued(tmp_path_factory):
     out = tmp_path_factory.mktemp("monitoring")
-    p = load(write(out, DEFINITION, "jk.yaml"))
+    p = load(write_def(out, DEFINITION, "jk.yaml"))
     reg = Registry(out / "registry.db")
     mp, kind = monitored(p)
     [workbook] = render([mp], out / "forms", registry=reg, kinds={mp.id: kind})
@@ -222,7 +215,7 @@ def test_every_example_and_sichuan_renders_fills_and_reads_back(lo, examples, tm
 
 
 def test_the_monitoring_form_and_the_self_evaluation_keep_their_own_versions(tmp_path):
-    definition = write(tmp_path, DEFINITION, "jk.yaml")
+    definition = write_def(tmp_path, DEFINITION, "jk.yaml")
     reg = tmp_path / "registry.db"
     runner = CliRunner()
 
@@ -241,11 +234,11 @@ def test_the_monitoring_form_and_the_self_evaluation_keep_their_own_versions(tmp
     assert render_("--form", "monitoring", "--month", "12")[0] == 2
     assert render_("--month", "7")[0] == 2
     no_month = {k: v for k, v in DEFINITION.items() if k != "monitoring"}
-    path = write(tmp_path, no_month, "no-month.yaml")
+    path = write_def(tmp_path, no_month, "no-month.yaml")
     result = runner.invoke(main, ["render", str(path), "--form", "monitoring", "-o", str(tmp_path / "out"),
                                   "--registry", str(reg)])
     assert result.exit_code == 1 and "give --month X" in result.output and "Traceback" not in result.output
-    bad = write(tmp_path, {**DEFINITION, "monitoring": {"month": 12}}, "bad.yaml")
+    bad = write_def(tmp_path, {**DEFINITION, "monitoring": {"month": 12}}, "bad.yaml")
     result = runner.invoke(main, ["check", str(bad)])
     assert result.exit_code == 1 and "monitoring.month" in result.output and "1 to 11" in result.output
 
@@ -355,7 +348,7 @@ def forms_by_month(tmp_path_factory):
     data = {**DEFINITION, "id": "jk-b", "allow_total": 10 + 5 * len(TARGETS),
             "indicators": {"产出指标": {"数量指标": [{"name": f"指标{n}", "target": t, "weight": 5}
                                                    for n, t in enumerate(TARGETS)]}}}
-    p = load(write(out, data, "b.yaml"))
+    p = load(write_def(out, data, "b.yaml"))
     reg = Registry(out / "registry.db")
     found = {}
     for month in range(1, 12):
@@ -421,7 +414,7 @@ def test_import_refuses_a_monitoring_form_in_one_line(issued, tmp_path):
 def test_a_declaration_has_no_monitoring_form(tmp_path):
     data = {"form": "declaration", "year": 2025, "id": "sb-01", "project": "申报项目", "department": "市水务局",
             "implementer": "市水务局", "funds": {"fiscal": {"initial": 100}}}
-    result = CliRunner().invoke(main, ["render", str(write(tmp_path, data, "d.yaml")), "--form", "monitoring",
+    result = CliRunner().invoke(main, ["render", str(write_def(tmp_path, data, "d.yaml")), "--form", "monitoring",
                                        "--month", "7", "-o", str(tmp_path / "out"), "--registry",
                                        str(tmp_path / "r.db")])
     assert result.exit_code == 1 and "a declaration definition has no 监控表" in result.output
@@ -435,7 +428,7 @@ def test_a_kind_outside_the_package_monitors_with_its_own_fund_rows(tmp_path, mo
     monkeypatch.setenv("XLFORM_TEMPLATES", str(tmp_path / "kinds"))
     data = {**DEFINITION, "form": "hubei", "id": "hb-jk", "funds": {"weight": 10, "fiscal": {"initial": 100, "annual": 120},
                                                                   "other": {"initial": 20, "annual": 30}}}
-    mp, kind = monitored(load(write(tmp_path, data, "hb.yaml")))
+    mp, kind = monitored(load(write_def(tmp_path, data, "hb.yaml")))
     assert kind.fund_rows == ("fiscal", "other")
     [workbook] = render([mp], tmp_path / "out", registry=Registry(tmp_path / "r.db"), kinds={mp.id: kind})
     ws = openpyxl.load_workbook(workbook.file)["监控表"]
