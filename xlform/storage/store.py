@@ -378,12 +378,7 @@ class Store:
             marks = ",".join("?" * len(part))
             heads = {sid: json.loads(text) for sid, text in
                      self.db.all(f"SELECT id, record FROM submissions WHERE id IN ({marks})", *part)}
-            extras: dict[tuple[int, int], dict] = {}
-            if extra_keys:
-                for sid, position, key, value, number in self.db.all(
-                        f"SELECT submission_id, position, key, value, number FROM extra_values WHERE position >= 0 "
-                        f"AND submission_id IN ({marks})", *part):
-                    extras.setdefault((sid, position), {})[key] = value if number is None else number
+            extras = self._indicator_extras(part) if extra_keys else {}
             found: dict[int, list] = {}
             for sid, position, *row in self.db.all(
                     "SELECT submission_id, position, level1, level2, name, indicator_id, target, actual, actual_text, "
@@ -407,6 +402,15 @@ class Store:
                     out += [first + row for row in found.get(sid, [])]
             yield out
 
+    def _indicator_extras(self, ids: list[int]) -> dict[tuple[int, int], dict]:
+        """{(submission id, indicator position): {key: value}}: what the kinds add to the indicators of `ids`."""
+        extras: dict[tuple[int, int], dict] = {}
+        for sid, position, key, value, number in self.db.all(
+                "SELECT submission_id, position, key, value, number FROM extra_values WHERE position >= 0 AND "
+                f"submission_id IN ({','.join('?' * len(ids))})", *ids):
+            extras.setdefault((sid, position), {})[key] = value if number is None else number
+        return extras
+
     def _parts(self, ids: list[int], keys: dict[int, list[str]]) -> tuple[dict, dict]:
         """{submission id: its indicators}, {submission id: its problems}, as the record's JSON has them."""
         indicators: dict[int, list[dict]] = {}
@@ -414,11 +418,7 @@ class Store:
         if not ids:
             return indicators, problems
         marks = ",".join("?" * len(ids))
-        extras: dict[tuple[int, int], dict] = {}
-        for sid, position, key, value, number in self.db.all(
-                f"SELECT submission_id, position, key, value, number FROM extra_values WHERE position >= 0 AND "
-                f"submission_id IN ({marks})", *ids):
-            extras.setdefault((sid, position), {})[key] = value if number is None else number
+        extras = self._indicator_extras(ids)
         for sid, position, *row in sorted(self.db.all(
                 "SELECT submission_id, position, indicator_id, level1, level2, name, target, actual, actual_text, "
                 f"weight, score, deviation_reason FROM indicators WHERE submission_id IN ({marks})", *ids)):
