@@ -98,12 +98,13 @@ def write_summary(path: Path, store: Store, missing: list[dict], beside: bool = 
 def _current(store: Store, whole: bool):
     """The current records of the year's forms (自评表, 申报表: not the 监控表), by department and template id, one
     at a time (whole=False: without indicators and problems, see Store.records)."""
-    for part in store.records(store.current_ids(), whole=whole):
-        yield from (r for r in part if not monitoring.is_monitoring(r))
+    for part in store.records(_current_ids(store), whole=whole):
+        yield from part
 
 
 def _current_ids(store: Store) -> list[int]:
-    """_current's submissions (the 监控表 left out) by their ids, in its order."""
+    """The current submissions of the year's forms (the 监控表 left out) by their ids, by department and
+    template id."""
     watched = set(store.current_ids(monitoring.FORM))
     return [sid for sid in store.current_ids() if sid not in watched]
 
