@@ -2,6 +2,7 @@
 layout and locked cells at render time, so a later change of placement code (or of a writer's text) gives no
 false problem on returns already out, and a read neither places the form nor runs the writer. Registries
 of xlform 0.2 and 0.1 kept no such map: their returns read exactly as before."""
+import hashlib
 import json
 import shutil
 import sqlite3
@@ -30,11 +31,20 @@ MOVED = {"cell_map_changed", "locked_changed", "formula_changed", "structure_cha
 @pytest.fixture(autouse=True)
 def fresh_process():
     """Every read here starts as in a new process: no layout or blank sheet cached from another test."""
-    for cache in (sheet_reader._ISSUED, sheet_reader._LAYOUTS, sheet_reader._EXPECTED):
+    caches = (sheet_reader._ISSUED, sheet_reader._KEPT, sheet_reader._LAYOUTS, sheet_reader._EXPECTED)
+    for cache in caches:
         cache.clear()
     yield
-    for cache in (sheet_reader._ISSUED, sheet_reader._LAYOUTS, sheet_reader._EXPECTED):
+    for cache in caches:
         cache.clear()
+
+
+def kept_maps(con) -> dict:
+    """{(id, version): {"layout": …, "expected": …}} as the registry's tables hold them (a sqlite3 or psycopg
+    connection): each version's locked cells, and its layout by the key it names."""
+    rows = con.execute("SELECT t.id, t.version, t.issued, l.layout FROM templates t "
+                       "JOIN layouts l ON l.key = t.layout ORDER BY t.id, t.version").fetchall()
+    return {(tid, v): {"layout": json.loads(lay), "expected": json.loads(cells)} for tid, v, cells, lay in rows}
 
 
 def answers(project) -> dict:
@@ -150,10 +160,10 @@ def test_a_read_neither_places_the_form_nor_runs_the_writer(issued, monkeypatch)
 def test_the_registry_keeps_every_field_and_locked_cell_of_the_version(issued):
     forms, reg_path = issued
     db = sqlite3.connect(reg_path)
-    rows = dict(db.execute("SELECT id, issued FROM templates").fetchall())
+    maps = kept_maps(db)
     db.close()
     for name, (p, blank, _) in forms.items():
-        kept = json.loads(rows[p.id])
+        kept = maps[(p.id, 1)]
         kind = form_kind(p.form)
         lay = layout(p, kind)
         assert kept["layout"]["rows"] == lay.rows and kept["layout"]["col"] == lay.col
@@ -222,8 +232,8 @@ def test_the_postgresql_registry_keeps_and_upgrades_the_map(pg_url, tmp_path):
     now = read(filled, pg_url)
     assert now[0]["grade"] == "优" and not codes(now) & MOVED
     with psycopg.connect(pg_url) as con:
-        [(kept,)] = con.execute("SELECT issued FROM templates").fetchall()
-        assert json.loads(kept)["layout"]["fields"]["indicators.0.actual"][0] == "F13"
+        [kept] = kept_maps(con).values()
+        assert kept["layout"]["fields"]["indicators.0.actual"][0] == "F13"
         con.execute("ALTER TABLE templates DROP COLUMN issued")      # a registry of 0.2
     assert read(filled, pg_url) == now
     Registry(pg_url).close()
@@ -262,9 +272,67 @@ def test_a_parallel_render_keeps_the_map_of_every_new_version_and_changes_no_kep
     render(projects, tmp_path / "again", registry=reg, jobs=2)   # unchanged: the same versions, no new map
     reg.close()
     db = sqlite3.connect(reg_path)
-    rows = db.execute("SELECT id, version, issued FROM templates ORDER BY id").fetchall()
+    maps = kept_maps(db)
     db.close()
-    assert [(tid, v) for tid, v, _ in rows] == [(f"im-par-{n:02d}", 1) for n in range(6)]
-    for (tid, _, issued), p in zip(rows, projects):
-        kept = json.loads(issued)
+    assert list(maps) == [(f"im-par-{n:02d}", 1) for n in range(6)]
+    for kept, p in zip(maps.values(), projects):
         assert {k: v[0] for k, v in kept["layout"]["fields"].items()} == layout(p, form_kind(p.form)).cell_map()
+
+
+def test_versions_laid_out_alike_keep_one_layout_and_read_as_their_own(tmp_path):
+    """A province issues thousands of forms of a few hundred shapes: each layout is kept once (the registry
+    took 70 KB a version), and every return is still read against its own version's locked cells."""
+    reg_path = tmp_path / "registry.db"
+    alike = [load_def(tmp_path, definition(SMALL, id=f"im-alike-{n}", project=f"同样式项目{n}"), f"a{n}.yaml")
+             for n in range(3)]
+    longer = load_def(tmp_path, definition(SMALL + [("产出指标", "时效指标", "及时率", "≥90%", 10)],
+                                           id="im-longer", project="多一项指标"), "longer.yaml")
+    reg = Registry(reg_path)
+    done = render(alike + [longer], tmp_path / "issued", registry=reg)
+    reg.close()
+    db = sqlite3.connect(reg_path)
+    keys = dict(db.execute("SELECT id, layout FROM templates").fetchall())
+    stored = dict(db.execute("SELECT key, layout FROM layouts").fetchall())
+    maps = kept_maps(db)
+    db.close()
+    assert len({keys[p.id] for p in alike}) == 1 and keys[longer.id] != keys[alike[0].id]
+    assert set(stored) == set(keys.values())
+    for key, text in stored.items():
+        assert hashlib.sha256(text.encode()).hexdigest() == key
+    assert maps[(alike[0].id, 1)]["expected"]["C3"][0] == "同样式项目0"   # each version its own locked cells
+    assert maps[(alike[1].id, 1)]["expected"]["C3"][0] == "同样式项目1"
+    # a return of one version carrying another's project name is tampered: the shared layout lends no cells
+    files = {d.sheets[0][1]: d.file for d in done}
+    good = fill_openpyxl(files[alike[1].id], tmp_path / "good.xlsx", GOOD)
+    assert not codes(read(good, reg_path)) & MOVED
+    wrong = fill_openpyxl(files[alike[1].id], tmp_path / "wrong.xlsx", GOOD, edit=lambda wb: wb["自评表"].cell(
+        3, 3, "同样式项目0"))
+    [changed] = [p for r in read(wrong, reg_path) for p in r["problems"] if p["code"] == "locked_changed"]
+    assert changed["cell"] == "自评表!C3"
+
+
+def test_returns_of_a_0_3_registry_read_as_before(tmp_path):
+    """A registry of 0.3 kept each version's layout inside its map (no layouts table, no layout column): read
+    as it is, and opened to render, it gains the table and keeps its old maps as they were."""
+    files, reg_path = returns_of_today(tmp_path)
+    now = [read(f, reg_path) for f in files]
+    old = tmp_path / "0.3.db"
+    shutil.copy(reg_path, old)
+    with sqlite3.connect(old) as db:
+        for (tid, v), kept in kept_maps(db).items():
+            db.execute("UPDATE templates SET issued=? WHERE id=? AND version=?",
+                       (json.dumps(kept, ensure_ascii=False, separators=(",", ":")), tid, v))
+        db.execute("ALTER TABLE templates DROP COLUMN layout")
+        db.execute("DROP TABLE layouts")
+    sheet_reader._ISSUED.clear()
+    sheet_reader._KEPT.clear()
+    assert [read(f, old) for f in files] == now       # read-only: read as it is, nothing written
+    assert "layout" not in {r[1] for r in sqlite3.connect(old).execute("PRAGMA table_info(templates)")}
+    reg = Registry(old)                               # opened to write: the column and the table are added
+    p = load_def(tmp_path, definition(SMALL, id="im-after-03"), "after.yaml")
+    render([p], tmp_path / "after", registry=reg)
+    reg.close()
+    with sqlite3.connect(old) as db:
+        assert db.execute("SELECT COUNT(*), COUNT(layout) FROM templates").fetchone() == (5, 1)
+        assert db.execute("SELECT COUNT(*) FROM layouts").fetchone() == (1,)
+    assert [read(f, old) for f in files] == now

@@ -6,6 +6,7 @@ A form kind lists its sections and its grid of columns (templates/<kind>/form.ya
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..definition.definition import Project
 from ..kinds.forms import FormKind, form_kind
@@ -13,7 +14,7 @@ from ..kinds.sections import Field, ref
 from ..scoring.scoring import Profile
 from .evaluate import rules
 
-__all__ = ["Field", "Layout", "from_kept", "kept", "layout", "ref"]
+__all__ = ["Field", "KeptLayout", "Layout", "from_kept", "kept", "kept_layout", "layout", "ref"]
 
 
 @dataclass
@@ -122,21 +123,49 @@ def _field(kept: tuple) -> Field:
     return found
 
 
-def from_kept(project: Project, kind: FormKind, data: dict) -> Layout:
-    """The Layout as issued, from what `kept` gave the registry (no placement code runs: its sections read
-    and check the fields as kept)."""
-    lay = Layout(project, kind, kind.profile.merged(project.scoring), sections=kind.new_sections())
+class KeptLayout(NamedTuple):
+    """A layout as kept (see `kept`), parsed once for every version laid out alike; from_kept lends its dicts
+    to each such version's Layout (a layout is never changed once laid out)."""
+    fields: dict
+    rows: dict
+    col: dict
+    funds_col: dict
+    inputs: dict
+    section_inputs: dict
+    cell_map: dict
+
+
+def kept_layout(data: dict) -> KeptLayout | None:
+    """What `kept` gave the registry, parsed; None for a layout kept before fields named their section (its
+    versions are placed again by from_kept, to tell the sections)."""
     kept_fields = data["fields"]
-    if all(len(v) == len(Field._fields) for v in kept_fields.values()):
-        lay.fields = {k: _field(tuple(v)) for k, v in kept_fields.items()}
-    else:  # kept before fields named their section: today's placement says which section a field is of
+    if not all(len(v) == len(Field._fields) for v in kept_fields.values()):
+        return None
+    fields = {k: _field(tuple(v)) for k, v in kept_fields.items()}
+    inputs = {k: f for k, f in fields.items() if f.role == "input"}
+    section_inputs: dict[str, list[str]] = {}
+    for k, f in inputs.items():
+        section_inputs.setdefault(f.section, []).append(k)
+    return KeptLayout(fields, *({k: int(v) for k, v in data[part].items()} for part in ("rows", "col", "funds_col")),
+                      inputs, section_inputs, {k: f.cell for k, f in fields.items()})
+
+
+def from_kept(project: Project, kind: FormKind, data: dict | KeptLayout) -> Layout:
+    """The Layout as issued, from what `kept` gave the registry, or that parsed once (kept_layout): no
+    placement code runs; its sections read and check the fields as kept."""
+    lay = Layout(project, kind, kind.profile.merged(project.scoring), sections=kind.new_sections())
+    core = data if isinstance(data, KeptLayout) else kept_layout(data)
+    if core is None:  # kept before fields named their section: today's placement says which section a field is of
         placed = layout(project, kind).fields
         lay.fields = {k: Field(c, role, type_of, name, limit, label, placed[k].section if k in placed else "")
-                      for k, (c, role, type_of, name, limit, label, *_) in kept_fields.items()}
-    lay.rows = {k: int(v) for k, v in data["rows"].items()}
-    lay.col = {k: int(v) for k, v in data["col"].items()}
-    lay.funds_col = {k: int(v) for k, v in data["funds_col"].items()}
-    return _derive(lay)
+                      for k, (c, role, type_of, name, limit, label, *_) in data["fields"].items()}
+        lay.rows, lay.col, lay.funds_col = ({k: int(v) for k, v in data[part].items()}
+                                            for part in ("rows", "col", "funds_col"))
+        return _derive(lay)
+    lay.fields, lay.rows, lay.col, lay.funds_col = core.fields, core.rows, core.col, core.funds_col
+    lay._inputs, lay._section_inputs, lay._cell_map = core.inputs, core.section_inputs, core.cell_map
+    lay._rules = rules(project, lay.profile)
+    return lay
 
 
 def _derive(lay: Layout) -> Layout:

@@ -6,18 +6,21 @@ client can look inside. Every query of the registry is a method here (the engine
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from ..definition.definition import Project, from_canonical, template_hash
-from ..errors import XlformError
+from ..errors import CannotRun, XlformError
 from ..kinds.forms import FormKind, issued_kind
 from ..storage import db as engines
 from ..storage.db import SQLITE, VERSION_LOCK, Database, Location
 
 DEFAULT = Path("output") / "registry.db"
 CACHED = 64   # template versions kept looked up: a province collects a template per return
+LAYOUTS = 256   # layouts kept looked up (their JSON): a province's versions share a few hundred
 OFFICE_FORMS = ("review",)   # kinds the office fills itself (the 复核): never a department's return to await
 
 _SCHEMA = """
@@ -26,8 +29,14 @@ CREATE TABLE IF NOT EXISTS templates (
     year INTEGER, project TEXT, department TEXT, implementer TEXT,
     definition TEXT NOT NULL, issued_at TEXT NOT NULL,
     kind TEXT,                              -- the form kind's spec as issued (JSON), to read old returns
-    issued TEXT,                            -- the layout and locked cells as issued (JSON): see issued_map
+    issued TEXT,                            -- the locked cells as issued (JSON): see issued_map
+    layout TEXT,                            -- the key of its layout in layouts: NULL in a registry of 0.3, whose
+                                            -- issued holds the layout too
     PRIMARY KEY (id, version));
+CREATE TABLE IF NOT EXISTS layouts (
+    key TEXT PRIMARY KEY,                   -- the SHA-256 of the layout's JSON
+    layout TEXT NOT NULL);                  -- every field's cell, role … (form.layout.kept): versions laid out
+                                            -- alike (the same kind and shape of indicators) share one
 CREATE TABLE IF NOT EXISTS issued_files (
     id TEXT NOT NULL, version INTEGER NOT NULL, file TEXT NOT NULL, sheet TEXT NOT NULL,
     department TEXT, issued_at TEXT NOT NULL,
@@ -35,7 +44,15 @@ CREATE TABLE IF NOT EXISTS issued_files (
 """
 
 
-def issued_map(project: Project, kind: FormKind, version: int) -> str | None:
+class IssuedMap(NamedTuple):
+    """What a reader needs of an issued version (issued_map): its layout as JSON and that JSON's key, shared
+    by every version laid out alike, and its locked cells as JSON."""
+    layout_key: str
+    layout: str
+    expected: str
+
+
+def issued_map(project: Project, kind: FormKind, version: int) -> IssuedMap | None:
     """What a reader needs of an issued version, as compact JSON: its layout (every field's cell, role, kind,
     defined name, limit and label; the named rows and columns) and its locked cells ({A1: [value, formula]}),
     so that returns already out are read against what was issued, never against later placement code.
@@ -47,8 +64,24 @@ def issued_map(project: Project, kind: FormKind, version: int) -> str | None:
         cells = expected_cells(SheetSpec(project, kind, version, kind.spec.get("sheet") or "sheet"))
     except XlformError:
         return None
-    return json.dumps({"layout": kept(lay), "expected": {ref: list(v) for ref, v in cells.items()}},
-                      ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(kept(lay), ensure_ascii=False, separators=(",", ":"))
+    return IssuedMap(hashlib.sha256(text.encode()).hexdigest(), text,
+                     json.dumps({ref: list(v) for ref, v in cells.items()}, ensure_ascii=False, separators=(",", ":")))
+
+
+def _split(old: str) -> IssuedMap:
+    """A map as a registry of 0.3 kept it whole, as IssuedMap gives it. Its text is '{"layout":L,"expected":E}'
+    as json.dumps wrote it (no "expected" key inside L, and a quote inside a text is escaped): cut, not parsed
+    and written again, at the first ',"expected":' (a map otherwise shaped is parsed)."""
+    head, sep = '{"layout":', ',"expected":'
+    at = old.find(sep)
+    if old.startswith(head) and old.endswith("}") and at > 0:
+        layout, expected = old[len(head):at], old[at + len(sep):-1]
+    else:
+        data = json.loads(old)
+        layout, expected = (json.dumps(data[k], ensure_ascii=False, separators=(",", ":"))
+                            for k in ("layout", "expected"))
+    return IssuedMap(hashlib.sha256(layout.encode()).hexdigest(), layout, expected)
 
 
 def locate(value=None) -> Location:
@@ -75,8 +108,8 @@ class Registry:
         if create:
             self.db = Database(self.location, option="--registry")
             try:
-                # kind: missing in xlform 0.1; issued: missing in 0.1 and 0.2
-                self.db.ensure(_SCHEMA, {"templates": {"kind": "TEXT", "issued": "TEXT"}})
+                # kind: missing in xlform 0.1; issued: missing in 0.1 and 0.2; layout: missing before 0.4
+                self.db.ensure(_SCHEMA, {"templates": {"kind": "TEXT", "issued": "TEXT", "layout": "TEXT"}})
             except BaseException:
                 self.db.close()
                 raise
@@ -90,7 +123,9 @@ class Registry:
         have = self.db.columns("templates")
         self._kind = "kind" if "kind" in have else "NULL"
         self._issued = "issued" if "issued" in have else "NULL"   # nor does one of 0.2 keep issued maps
+        self._layout = "layout" if "layout" in have else "NULL"   # one of 0.3 keeps each layout in its map
         self._cache: dict[tuple[str, int], dict | None] = {}
+        self._layouts: dict[str, str] = {}   # key -> the layout's JSON, one str for every version that shares it
 
     def close(self):
         self.db.close()
@@ -123,12 +158,17 @@ class Registry:
                  json.dumps(kind.spec, ensure_ascii=False)))
             return version, True
 
-    def keep(self, maps: list[tuple[str, int, str | None]]):
+    def keep(self, maps: list[tuple[str, int, IssuedMap | None]]):
         """The issued maps (template id, version, issued_map) of versions `issue` gave as new; a version
-        that already has one keeps it (a map never changes once kept)."""
+        that already has one keeps it (a map never changes once kept). A layout is kept once, whatever the
+        number of versions laid out alike."""
+        maps = [(tid, v, m) for tid, v, m in maps if m is not None]
+        layouts = {m.layout_key: m.layout for _, _, m in maps}
         with self.db.transaction():
-            self.db.executemany("UPDATE templates SET issued=? WHERE id=? AND version=? AND issued IS NULL",
-                                [(m, tid, v) for tid, v, m in maps if m is not None])
+            self.db.executemany("INSERT INTO layouts (key, layout) VALUES (?,?) ON CONFLICT (key) DO NOTHING",
+                                sorted(layouts.items()))
+            self.db.executemany("UPDATE templates SET issued=?, layout=? WHERE id=? AND version=? AND issued IS NULL",
+                                [(m.expected, m.layout_key, tid, v) for tid, v, m in maps])
         self._cache.clear()
 
     def record_files(self, issued: list[tuple[Project, int, str, str]], now: str):
@@ -157,8 +197,8 @@ class Registry:
         return self._lookup(template_id, None)
 
     def _lookup(self, template_id: str, version: int | None) -> dict | None:
-        sql = (f"SELECT id, version, hash, form, definition, issued_at, {self._kind}, {self._issued} "
-               "FROM templates WHERE id=?")
+        sql = (f"SELECT id, version, hash, form, definition, issued_at, {self._kind}, {self._issued}, "
+               f"{self._layout} FROM templates WHERE id=?")
         args: tuple = (template_id,)
         if version is not None:
             sql, args = sql + " AND version=?", args + (int(version),)
@@ -169,8 +209,30 @@ class Registry:
         return {"id": row[0], "version": row[1], "hash": row[2], "form": row[3], "definition": definition,
                 "project": from_canonical(definition), "issued_at": row[5],
                 "kind": issued_kind(row[3], row[6]) if row[6] else None,
-                # JSON text, parsed by the reader once per version; None in a registry of 0.1 or 0.2
-                "issued": row[7]}
+                # an IssuedMap, parsed by the reader once per version (its layout once per layout); None in a
+                # registry of 0.1 or 0.2
+                "issued": self._issued_map(row[7], row[8])}
+
+    def _issued_map(self, expected: str | None, key: str | None) -> IssuedMap | None:
+        if expected is None:
+            return None
+        if key is None:   # a registry of 0.3
+            found = _split(expected)
+            key, expected = found.layout_key, found.expected
+            layout = self._layouts.get(key) or found.layout
+        else:
+            layout = self._layouts.get(key)
+            if layout is None:
+                row = self.db.one("SELECT layout FROM layouts WHERE key=?", key)
+                if row is None:
+                    raise CannotRun(f"the registry {self.path} lost the layout {key} of an issued version: "
+                                      "restore it from a backup")
+                layout = row[0]
+        if key not in self._layouts:
+            if len(self._layouts) >= LAYOUTS:
+                self._layouts.clear()
+            self._layouts[key] = layout
+        return IssuedMap(key, layout, expected)
 
     def find_project(self, project: str, department: str) -> dict | None:
         """The latest template issued for a 项目名称 and 主管部门 (to recognise a form that lost its metadata)."""

@@ -65,7 +65,7 @@ def _carry_ok(kind: str, value) -> bool:
 
 
 def carry(record: Record, old: Project, old_kind: FormKind, new: Project, new_kind: FormKind,
-          sheet: str, issued: str | None = None) -> tuple[Inputs, list[Line]]:
+          sheet: str, issued=None) -> tuple[Inputs, list[Line]]:
     """The new form's inputs from an old record, and the report lines (the old cells as issued: `issued` is
     the registry's kept map of the old version, None in a registry of 0.1 or 0.2)."""
     old_lay, new_lay = issued_layout(old, old_kind, issued), layout(new, new_kind)

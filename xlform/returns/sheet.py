@@ -6,11 +6,11 @@ import functools
 import json
 import math
 import re
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..definition.definition import Project
 from ..form.evaluate import Inputs, evaluate_form
-from ..form.layout import from_kept, layout
+from ..form.layout import KeptLayout, from_kept, kept_layout, layout
 from ..form.layout import ref as cell_ref
 from ..kinds.forms import FormKind
 from ..messages import problem
@@ -19,6 +19,9 @@ from ..storage.record import Record
 from ..xlsx.metadata import META_SHEET
 from ..xlsx.reader import EMPTY, Cell, Sheet
 from .values import NotANumber, read_number, read_text
+
+if TYPE_CHECKING:
+    from ..issue.registry import IssuedMap
 
 
 _REF = re.compile(r"^([A-Z]+)(\d+)$")
@@ -59,28 +62,37 @@ def _expected(project: Project, kind: FormKind, version: int, sheet_name: str) -
 
 
 _ISSUED: dict[tuple, tuple] = {}
+_KEPT: dict[str, KeptLayout | None] = {}   # layout key -> the layout parsed (one parse for the versions sharing it)
 
 
-def _as_issued(project: Project, kind: FormKind, issued: str) -> tuple:
+def _as_issued(project: Project, kind: FormKind, issued: IssuedMap) -> tuple:
     """The layout and blank sheet of a version as the registry kept them at render time (registry.issued_map):
-    no placement code, no writer run, once per version. Keyed by the text itself (two registries may keep one
-    version's hash laid out by different xlform releases; a str hashes once) and by the very project and kind
-    objects the registry made of the version (kept in the entry, so that their ids stand for them): nothing is
-    serialised or hashed again for a version met before."""
-    key = (issued, id(project), id(kind))
+    no placement code, no writer run, once per version, and its layout parsed once for every version laid out
+    alike. Keyed by the locked cells' text itself (two registries may keep one version's hash laid out by
+    different xlform releases; a str hashes once) and by the very project and kind objects the registry made of
+    the version (kept in the entry, so that their ids stand for them): nothing is serialised or hashed again
+    for a version met before."""
+    key = (issued.expected, issued.layout_key, id(project), id(kind))
     found = _ISSUED.get(key)
     if found is None:
-        data = json.loads(issued)
+        if issued.layout_key in _KEPT:
+            core = _KEPT[issued.layout_key]
+        else:
+            core = kept_layout(json.loads(issued.layout))
+            if len(_KEPT) > 256:
+                _KEPT.clear()
+            _KEPT[issued.layout_key] = core
         if len(_ISSUED) > 64:
             _ISSUED.clear()
         # as tuples (a Cell's two items): the cyclic GC leaves a tuple of strings and numbers alone once seen,
         # never a list, and a collection of one template per return keeps a few hundred per version
-        cells = {ref: tuple(pair) for ref, pair in data["expected"].items()}
-        found = _ISSUED[key] = (from_kept(project, kind, data["layout"]), Sheet("", cells=cells), project, kind)
+        cells = {ref: tuple(pair) for ref, pair in json.loads(issued.expected).items()}
+        found = _ISSUED[key] = (from_kept(project, kind, core or json.loads(issued.layout)),
+                                Sheet("", cells=cells), project, kind)
     return found
 
 
-def issued_layout(project: Project, kind: FormKind, issued: str | None):
+def issued_layout(project: Project, kind: FormKind, issued: IssuedMap | None):
     """A version's layout as issued: the registry's kept map, else (registries of 0.1 and 0.2) today's."""
     return _as_issued(project, kind, issued)[0] if issued else _layout(project, kind)
 
@@ -169,7 +181,7 @@ class SheetReader:
     show = staticmethod(_show)
 
     def __init__(self, sheet: Sheet, actual_name: str, issued_name: str, project: Project, kind: FormKind,
-                 version: int, entry: dict, record: Record, issued: str | None = None):
+                 version: int, entry: dict, record: Record, issued: IssuedMap | None = None):
         """`issued`: the registry's map of the version (registry.issued_map); a registry of xlform 0.1 or
         0.2 kept none, and its returns are read against the layout and cells the current code computes."""
         self.sheet, self.name, self.project, self.kind = sheet, actual_name, project, kind
