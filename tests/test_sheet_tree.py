@@ -22,6 +22,7 @@ SHOWN = {"A1": ("项目名称", None), "C1": (2.0, "1+1"), "A3": ("部分 达成
          "D3": ("项目名称<", 'A1&"<"'), "D4": (None, 'A2&"<"'), "E4": (True, None), "F4": ("#N/A", None),
          "G4": (None, None)}
 PROTECTED = '<sheetProtection sheet="1"/>'
+FOOTER = '<headerFooter><oddHeader>&amp;C项目名称：甲</oddHeader><oddFooter>&amp;L模板 a 第 1 版</oddFooter></headerFooter>'
 
 CASES = {
     "plain": ws(ROWS, tail=PROTECTED),
@@ -37,6 +38,12 @@ CASES = {
     "unexpected element": ws(ROWS.replace("</row>", "<extLst/></row>", 1), tail=PROTECTED),
     "utf-16": ws(ROWS, tail=PROTECTED).replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16"),
     "protection elsewhere": ws(ROWS, tail='<sheetViews/>' + PROTECTED),
+    # the header and footer are cut out of the outline (forms laid out alike share the rest) and parsed alone
+    "header and footer": ws(ROWS, tail=PROTECTED + FOOTER),
+    "header and footer prefixed": ws(ROWS.replace("<", "<x:").replace("<x:/", "</x:"), prefix="x",
+                                     tail=(PROTECTED + FOOTER).replace("<", "<x:").replace("<x:/", "</x:")),
+    "header and footer in a comment": ws(ROWS, tail=PROTECTED + f"<!-- {FOOTER} -->"),
+    "header and footer empty": ws(ROWS, tail=PROTECTED + "<headerFooter/>"),
 }
 
 
@@ -85,6 +92,37 @@ def test_what_the_handler_refuses_the_tree_refuses(tmp_path, broken, code):
     with Package(path) as pkg, pytest.raises(BadWorkbook) as e:
         pkg.sheet(pkg.sheets[0])
     assert e.value.code == code
+
+
+@pytest.mark.parametrize("tail", [
+    PROTECTED + "<headerFooter><oddHeader>x</headerFooter>",                        # not closed inside
+    PROTECTED + "<!-- <headerFooter> --><pageMargins/><!-- x --></headerFooter> -->",  # an end tag left alone
+    '<pageSetup r:id="<headerFooter></headerFooter>"/>' + PROTECTED,                 # in an attribute's value
+    PROTECTED + "<headerFooter></headerFooter></headerFooter>",                      # one end tag too many
+])
+def test_a_header_and_footer_cut_out_of_the_outline_are_still_checked(tmp_path, tail):
+    """Cut out, the header and footer must have been well-formed content where they stood: a part that is no
+    XML as a whole is refused, as the handler refuses it."""
+    path = workbook(tmp_path / "footer.xlsx", ws(ROWS, tail=tail), shared=STRINGS)
+    with Package(path) as pkg, pytest.raises(BadWorkbook) as e:
+        pkg.sheet(pkg.sheets[0])
+    assert e.value.code == "bad_xml"
+
+
+def test_sheets_that_differ_only_in_their_header_and_footer_are_outlined_once(tmp_path, monkeypatch):
+    """(A province's forms print each its project's name in the header: the rest of the outline, its
+    validations and formats, is the same for forms of one shape.)"""
+    outlined = []
+    real = reader._outline
+    monkeypatch.setattr(reader, "_outline", lambda *a: outlined.append(1) or real(*a))
+    monkeypatch.setattr(reader, "_KNOWN_OUTLINES", {})
+
+    def read(name, footer, tail=PROTECTED):
+        with Package(workbook(tmp_path / f"{name}.xlsx", ws(ROWS, tail=tail + footer), shared=STRINGS)) as pkg:
+            return pkg.sheet(pkg.sheets[0])
+    assert read("a", FOOTER).protected and len(outlined) == 1
+    assert read("b", FOOTER.replace("甲", "乙")).protected and len(outlined) == 1
+    assert not read("c", FOOTER, tail="").protected and len(outlined) == 2   # the rest differs: parsed itself
 
 
 def test_a_dtd_before_sheetdata_is_refused(tmp_path):

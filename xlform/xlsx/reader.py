@@ -17,6 +17,7 @@ sizes the zip declares) and the cells the parser meets.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import itertools
@@ -793,8 +794,29 @@ class _SheetHandler(_Handler):
         return value
 
 
-_SHEET_DATA = re.compile(rb"""<(?:([A-Za-z_][\w.-]*):)?sheetData"""
-                         rb"""(?:\s+[^\s=<>/]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*\s*(/?)>""")
+_CUT = b"<?xlform-cut?>"   # where the header and footer were, in a sheet's outline (see _sheet_tree)
+
+
+@functools.lru_cache(maxsize=None)
+def _start_tag(local: bytes) -> re.Pattern:
+    """The start tag of an element of this local name, in any prefix; group 1 the prefix, group 2 "/" if empty."""
+    return re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?" + local +
+                      rb"""(?:\s+[^\s=<>/]+\s*=\s*(?:"[^"<]*"|'[^'<]*'))*\s*(/?)>""")
+
+
+def _element(data: bytes, local: bytes, pos: int = 0) -> tuple[int, int, bytes] | None:
+    """(start, end, prefix) of the first element of this local name in the bytes from pos: its end is the first
+    end tag of its name after it (whether these bytes are an element is for expat to say); None if none."""
+    found = _start_tag(local).search(data, pos)
+    if found is None:
+        return None
+    prefix = found[1] + b":" if found[1] else b""
+    if found[2]:   # <name/>
+        return found.start(), found.end(), prefix
+    close = re.compile(rb"</" + re.escape(prefix + local) + rb"\s*>").search(data, found.end())
+    return (found.start(), close.end(), prefix) if close else None
+
+
 _DECLARED = re.compile(rb"""\A(?:\xef\xbb\xbf)?<\?xml\s[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 
 
@@ -811,31 +833,33 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
     if data.startswith((b"\xff\xfe", b"\xfe\xff", b"\0", b"<\0")) or ((m := _DECLARED.match(data))
                                                              and m[1].lower() not in (b"utf-8", b"utf8")):
         return None
-    start = _SHEET_DATA.search(data)
-    if start is None:
+    found = _element(data, b"sheetData")
+    if found is None:
         return None
-    prefix = start[1] + b":" if start[1] else b""
-    if start[2]:   # <sheetData/>
-        end = start.end()
-    else:
-        close = re.compile(rb"</" + re.escape(prefix) + rb"sheetData\s*>").search(data, start.end())
-        if close is None:
-            return None
-        end = close.end()
-    stub = data[:start.start()] + b"<" + prefix + b"sheetData/>" + data[end:]
+    begin, end, prefix = found
+    stub = data[:begin] + b"<" + prefix + b"sheetData/>" + data[end:]
+    # the header and footer (xlform prints the project's name there) are all that differ between the outlines of
+    # forms laid out alike: cut out too, a processing instruction in their place that the outline's expat must
+    # meet at the very same byte (so they were content, where well-formed content may stand), and parsed alone
+    footer = _element(stub, b"headerFooter", begin)
+    if footer:
+        cut, footer = footer[0], stub[footer[0]:footer[1]]
+        stub = stub[:cut] + _CUT + stub[cut + len(footer):]
     digest = hashlib.sha256(stub).digest()
     known = _KNOWN_OUTLINES.get(digest)
     if known is None:
-        known = _outline(pkg, stub, start.start())
+        known = _outline(pkg, stub, begin, cut if footer else None)
         if known is None:
             return None
-        if len(_KNOWN_OUTLINES) >= 16:
+        if len(_KNOWN_OUTLINES) >= 1024:
             _KNOWN_OUTLINES.clear()
         _KNOWN_OUTLINES[digest] = known
     wrapper, sheet.protected = known[0], known[2]
     sheet.hidden_cols.update(known[1])
     try:
-        tree = ElementTree.fromstring(b"<x" + wrapper + b">" + data[start.start():end] + b"</x>")
+        if footer:
+            ElementTree.fromstring(b"<x" + wrapper + b">" + footer + b"</x>")
+        tree = ElementTree.fromstring(b"<x" + wrapper + b">" + data[begin:end] + b"</x>")
     except ElementTree.ParseError:
         return None
     if len(tree) != 1 or _TREE.get(tree[0].tag) != "sheetData":
@@ -932,31 +956,37 @@ def _untracked():
 _KNOWN_OUTLINES: dict[bytes, tuple] = {}   # sheets outlined (sheetData emptied): digest -> what _outline gave
 
 
-def _outline(pkg: Package, stub: bytes, at: int) -> tuple[bytes, frozenset, bool] | None:
+def _outline(pkg: Package, stub: bytes, at: int, cut: int | None) -> tuple[bytes, frozenset, bool] | None:
     """A sheet with its sheetData emptied, through expat as the handler reads it: (the root's namespace
     declarations, as attributes for the tree's root; the hidden columns; whether protected), or None where the
     handler must read it. Returns of one template share it byte for byte (validations, conditional formats and
     merges are most of a form's bytes): _sheet_tree parses each one once, looked up by the digest of its bytes
-    (the very same bytes were parsed before, well-formed, with no DTD)."""
+    (the very same bytes were parsed before, well-formed, with no DTD). `cut`: where _CUT stands for the cut
+    header and footer, met there or the outline is refused."""
     sheet = Sheet("")
     outline = _SheetHandler(pkg, sheet, None)
-    outline.outline = marks = {"at": None, "root": None, "declared": []}
+    outline.outline = marks = {"at": None, "root": None, "declared": [], "cut": []}
     p = _parser()
 
     def declared(prefix, uri):
         marks["declared"].append((prefix, uri))
+
+    def instruction(target, _):
+        if target == "xlform-cut":
+            marks["cut"].append(p.CurrentByteIndex)
 
     def root(name, attrs):   # the root's declarations, the only ones in scope at sheetData (where else: refused)
         marks["root"], marks["declared"] = marks["declared"], []
         p.StartElementHandler = outline.before
         outline.before(name, attrs)
     outline.bind(p)
-    p.StartElementHandler, p.StartNamespaceDeclHandler = root, declared
+    p.StartElementHandler, p.StartNamespaceDeclHandler, p.ProcessingInstructionHandler = root, declared, instruction
     try:
         p.Parse(stub, True)
     except expat.ExpatError:
         return None   # (the handler says where)
-    if marks["at"] != at or marks["declared"] or marks["root"] is None:
+    if marks["at"] != at or marks["declared"] or marks["root"] is None or marks["cut"] != ([] if cut is None
+                                                                                        else [cut]):
         return None
     wrapper = b"".join(b" xmlns" + (b":" + ns.encode() if ns else b"") + b"=" + quoteattr(uri or "").encode()
                        for ns, uri in marks["root"])
