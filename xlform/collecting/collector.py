@@ -24,7 +24,7 @@ from ..returns.reader import OLD_FORMATS, WORKBOOKS, read_return
 from ..storage.db import SQLITE
 from ..storage.store import Prepared, Store
 from ..xlsx.reader import Limits
-from .processes import die_with_parent, picklable
+from .processes import die_with_parent, few_collections, picklable
 
 BATCH_FILES, BATCH_SECONDS = 50, 0.5
 
@@ -158,16 +158,17 @@ def run_share(paths: list[str], store: Store, registry: Registry, known: frozens
     """Read and store a share of the files, committing whole files every BATCH_FILES files or BATCH_SECONDS."""
     counts = {k: [] if k == "unreadable" else 0 for k in _COUNTS}
     batch, last = [], time.monotonic()
-    for n, path in enumerate(paths):
-        started = time.monotonic()
-        batch.append(read_one(path, registry, known))
-        counts["reading"] += time.monotonic() - started
-        tick()
-        if len(batch) >= BATCH_FILES or time.monotonic() - last >= BATCH_SECONDS or n == len(paths) - 1:
+    with few_collections():
+        for n, path in enumerate(paths):
             started = time.monotonic()
-            store_batch(store, batch, now, counts, lock)
-            batch, last = [], time.monotonic()
-            counts["storing"] += last - started
+            batch.append(read_one(path, registry, known))
+            counts["reading"] += time.monotonic() - started
+            tick()
+            if len(batch) >= BATCH_FILES or time.monotonic() - last >= BATCH_SECONDS or n == len(paths) - 1:
+                started = time.monotonic()
+                store_batch(store, batch, now, counts, lock)
+                batch, last = [], time.monotonic()
+                counts["storing"] += last - started
     return counts
 
 

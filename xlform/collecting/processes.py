@@ -7,6 +7,7 @@ import gc
 import multiprocessing
 import pickle
 import signal
+from contextlib import contextmanager
 
 from ..errors import CannotRun
 
@@ -87,6 +88,20 @@ def _as_child():
     gc.freeze()
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides; it stops us if it is interrupted
+
+
+@contextmanager
+def few_collections():
+    """Reading files makes millions of short-lived objects, nearly none of them in a cycle (refcounting frees
+    them): the cyclic GC runs every 50,000 allocations rather than 700, and its full passes over what a
+    province's reading keeps cached (layouts, versions) seldom. A collection of 1,000 returns spent 9% of its
+    reading in the GC, 4% after."""
+    before = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 20)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def die_with_parent():
