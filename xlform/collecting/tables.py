@@ -15,6 +15,7 @@ XML is copied in.
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import re
 import tempfile
@@ -70,7 +71,8 @@ class Table:
             say(self.rows)
             for piece in self.xml(hear()):
                 made.write(piece)
-            made.flush()
+                made.flush()
+                say(len(piece))   # the parent copies each piece as it is made (see pieces)
             say(None)
         self._beside = Talk(talk)
 
@@ -91,9 +93,16 @@ class Table:
         if self._beside is None:
             yield from self.xml(self.styles)
             return
-        self._beside.hear()
-        self._made.seek(0)
-        while piece := self._made.read(1 << 20):
+        # read where the process said it wrote (pread: the file's offset is the writer's, shared since the fork)
+        fd, at = self._made.fileno(), 0
+        while (size := self._beside.hear()) is not None:
+            piece = b""
+            while len(piece) < size:
+                more = os.pread(fd, size - len(piece), at + len(piece))
+                if not more:
+                    raise OSError(f"the summary's table {self.sheet.name} was cut short")
+                piece += more
+            at += size
             yield piece
 
     def close(self):
@@ -219,7 +228,12 @@ class Book:
                     if table:
                         heads[info.filename] = made.read(info).decode("utf-8")
                         table.begin(_column_styles(heads[info.filename], table.columns))
-                for info in made.infolist():
+                # the tables last, the smallest first: each is copied as its process makes it, and the larger
+                # ones, made meanwhile, are then copied at the speed of zlib (a part's place in the package is
+                # not its sheet's place in the workbook)
+                parts = sorted(made.infolist(), key=lambda i: (t := self._table_of(i)) is not None and
+                               (1 + t.rows * t.columns))
+                for info in parts:
                     table = self._table_of(info)
                     if table is None:
                         data = made.read(info)
