@@ -17,7 +17,7 @@ from xlform.definition.definition import load
 from xlform.issue.registry import Registry
 from xlform.issue.renderer import render
 from xlform.returns.reader import read_return
-from xlform.storage.store import Prepared, Store
+from xlform.storage.store import ROW_COLUMNS, Prepared, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -163,11 +163,11 @@ def write_0_2(path: Path, records, sha: str):
         p = Prepared.of(r)
         sid = insert("submissions", {"sha256": sha, "path": r.file, "modified": now, "received_at": now,
                                      "status": "current", **p.submission, "record": r.to_json()})
-        insert("projects", {"submission_id": sid, **p.project})
+        insert("projects", {"submission_id": sid, **dict(zip(ROW_COLUMNS["projects"], p.project))})
         for rows, table in ((p.funds, "funds"), (p.indicators, "indicators"), (p.problems, "problems")):
             for row in rows:
-                insert(table, {"submission_id": sid, **row})
-        for row in p.extras:
+                insert(table, {"submission_id": sid, **dict(zip(ROW_COLUMNS[table], row))})
+        for row in (dict(zip(ROW_COLUMNS["extra_values"], row)) for row in p.extras):
             text = row["value"] if row["number"] is None else f"{row['number']:g}"
             insert("extra_values", {"submission_id": sid, "position": row["position"], "key": row["key"], "value": text})
     db.commit()

@@ -129,8 +129,10 @@ class Table:
         """The rows as sheet XML, a few hundred at a time; styles: each column's ' s="N"' (or "")."""
         self._flush()
         self.spool.seek(0)
-        refs = [f'<c r="{xl_col_to_name(c)}' for c in range(self.columns)]
-        texts: dict[str, str] = {}   # a text's XML: a table repeats its department, project, level … row after row
+        # per column: its reference's start, a number's and a text's start after the row number, and the cells
+        # of its texts met (after the row number): a table repeats its department, project, level … row after row
+        columns = [(f'<c r="{xl_col_to_name(c)}', f'"{style}><v>', f'"{style} t="inlineStr">', {})
+                   for c, style in enumerate(styles)]
         r = 1
         while True:
             try:
@@ -138,29 +140,31 @@ class Table:
             except EOFError:
                 return
             parts = []
+            add = parts.append
             for row in rows:
                 r += 1
-                parts.append(f'<row r="{r}">')
-                for c, (ref, style, v) in enumerate(zip(refs, styles, row)):
+                n = str(r)
+                add(f'<row r="{n}">')
+                for c, ((ref, number, text, known), v) in enumerate(zip(columns, row)):
                     if v is None:
                         continue
                     if v.__class__ is not str:
                         if isinstance(v, (int, float)) and not isinstance(v, bool):
-                            parts.append(f'{ref}{r}"{style}><v>{v:.16G}</v></c>')
+                            add(f'{ref}{n}{number}{v:.16G}</v></c>')
                             continue
                         v = str(v)
-                    text = texts.get(v)
-                    if text is None:
+                    cell = known.get(v)
+                    if cell is None:
                         if len(v) > MAX_TEXT:
                             raise self.book.refused(self.sheet.name, r - 1, c, f"a cell holds at most {MAX_TEXT:,} "
                                                     f"characters, this text has {len(v):,}")
-                        text = _inline(v)
+                        cell = f"{text}{_inline(v)}</c>"
                         if len(v) <= SHORT:   # (a long text, a reason or a message, is seldom met twice)
-                            if len(texts) > 20_000:
-                                texts.clear()
-                            texts[v] = text
-                    parts.append(f'{ref}{r}"{style} t="inlineStr">{text}</c>')
-                parts.append("</row>")
+                            if len(known) > 2_000:
+                                known.clear()
+                            known[v] = cell
+                    add(f"{ref}{n}{cell}")
+                add("</row>")
             yield "".join(parts).encode("utf-8")
 
 

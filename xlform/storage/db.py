@@ -151,7 +151,11 @@ class Database:
         """INSERT rows given as {column: value}, all with the columns of the first."""
         if rows:
             columns = tuple(rows[0])
-            self.executemany(_insert(table, columns), [tuple(r[c] for c in columns) for r in rows])
+            self.insert_rows(table, columns, [tuple(r[c] for c in columns) for r in rows])
+
+    def insert_rows(self, table: str, columns: tuple[str, ...], rows: list[tuple]):
+        """INSERT rows given as tuples of the `columns`."""
+        self.executemany(_insert(table, columns), rows)
 
     def one(self, sql: str, *args):
         rows = self.execute(sql, args).fetchall()   # read to the end: no statement left open in SQLite

@@ -89,16 +89,16 @@ _ADDED = {"submissions": {"form": "TEXT", "grade": "TEXT"},   # columns a databa
 
 @dataclass
 class Prepared:
-    """A record as database rows, each {column: value}: built where the file was read (a worker), stored by the
-    main process, whose INSERTs name the columns they are given (a new column is added here and in _SCHEMA)."""
+    """A record as database rows: built where the file was read (a worker), stored by the process that read it;
+    each row a tuple of the columns ROW_COLUMNS names (a new column is added there, here and in _SCHEMA)."""
     usable: bool
     template_id: str | None
     submission: dict            # a submissions row, less what the store decides (sha256, path, times, status)
-    project: dict | None        # the projects row
-    funds: list[dict]
-    indicators: list[dict]
-    problems: list[dict]
-    extras: list[dict] = ()     # the kind's own fields by name; position -1 for the project's
+    project: tuple | None       # the projects row
+    funds: list[tuple]
+    indicators: list[tuple]
+    problems: list[tuple]
+    extras: list[tuple] = ()    # the kind's own fields by name; position -1 for the project's
 
     @classmethod
     def of(cls, r: Record) -> "Prepared":
@@ -107,22 +107,18 @@ class Prepared:
         p = r.project
         project = None
         if p:
-            project = {"template_id": tid, "version": version, "name": p["name"], "department": p["department"],
-                       "implementer": p["implementer"], "year": p["year"], "goal_expected": r.goal.get("expected"),
-                       "goal_actual": r.goal.get("actual"), "funds_weight": r.funds.get("weight"),
-                       "funds_rate": r.funds.get("rate"), "funds_score": r.funds.get("score"),
-                       "total_score": r.total_score}
+            project = (tid, version, p["name"], p["department"], p["implementer"], p["year"], r.goal.get("expected"),
+                       r.goal.get("actual"), r.funds.get("weight"), r.funds.get("rate"), r.funds.get("score"),
+                       r.total_score)
         return cls(bool(tid and p), tid,
                    {"sheet": r.sheet, "template_id": tid, "version": version, "department": p.get("department"),
                     "project": p.get("name"), "errors": len(r.errors), "warnings": len(r.warnings),
                     "total_score": r.total_score, "record": _head(r), "form": r.template.get("form"),
                     "grade": r.grade},
                    project,
-                   [{"row": k, "initial": v["initial"], "annual": v["annual"], "executed": v["executed"]}
-                    for k, v in r.funds.get("rows", {}).items()],
+                   [(k, v["initial"], v["annual"], v["executed"]) for k, v in r.funds.get("rows", {}).items()],
                    [_indicator_row(n, i) for n, i in enumerate(r.indicators)],
-                   [{"cell": x.where, "severity": x.severity, "code": x.code, "message": x.message}
-                    for x in r.problems],
+                   [(x.where, x.severity, x.code, x.message) for x in r.problems],
                    [_extra_row(-1, k, v) for k, v in r.own.items()] +
                    [_extra_row(n, k, v) for n, i in enumerate(r.indicators) for k, v in i.extra.items()])
 
@@ -150,16 +146,28 @@ def _head(r: Record) -> str:
     return json.dumps(d, ensure_ascii=False)
 
 
-def _extra_row(position: int, key: str, v) -> dict:
+# the columns of Prepared's rows, in their order (submission_id, which the store gives, goes first)
+ROW_COLUMNS = {
+    "projects": ("template_id", "version", "name", "department", "implementer", "year", "goal_expected",
+                 "goal_actual", "funds_weight", "funds_rate", "funds_score", "total_score"),
+    "funds": ("row", "initial", "annual", "executed"),
+    "indicators": ("position", "indicator_id", "level1", "level2", "name", "target", "actual", "actual_text",
+                   "weight", "score", "deviation_reason"),
+    "problems": ("cell", "severity", "code", "message"),
+    "extra_values": ("position", "key", "value", "number"),
+}
+_WITH_ID = {table: ("submission_id",) + columns for table, columns in ROW_COLUMNS.items()}
+
+
+def _extra_row(position: int, key: str, v) -> tuple:
     number, text = _number_or_text(v)
-    return {"position": position, "key": key, "value": text, "number": number}
+    return position, key, text, number
 
 
-def _indicator_row(position: int, i) -> dict:
+def _indicator_row(position: int, i) -> tuple:
     actual, actual_text = _number_or_text(i.actual)
-    return {"position": position, "indicator_id": i.id, "level1": i.level1, "level2": i.level2, "name": i.name,
-            "target": i.target, "actual": actual, "actual_text": actual_text, "weight": i.weight, "score": i.score,
-            "deviation_reason": i.deviation_reason}
+    return (position, i.id, i.level1, i.level2, i.name, i.target, actual, actual_text, i.weight, i.score,
+            i.deviation_reason)
 
 
 def _small(v):
@@ -226,7 +234,7 @@ class Store:
         if not create and not exists(self.location):
             raise FileNotFoundError(f"no database at {self.path}")
         self.db = Database(self.location, readonly=not create, option="--db")
-        self._rows: dict[str, list[dict]] | None = None
+        self._rows: dict[str, list[tuple]] | None = None
         if create:
             try:
                 self.db.ensure(_SCHEMA, _ADDED, _VIEWS)
@@ -254,7 +262,7 @@ class Store:
             try:
                 yield
                 for table, rows in self._rows.items():
-                    self.db.insert_many(table, rows)
+                    self.db.insert_rows(table, _WITH_ID[table], rows)
             finally:
                 self._rows = None
 
@@ -288,7 +296,7 @@ class Store:
         """A file rejected only because the registry did not know its template, read again with a registry
         that does: the new reading replaces the rejection. The UPDATE claims the file (a writer of the same
         content at the same time waits for it, then finds the file read and stores nothing)."""
-        if any(p["code"] in RETRYABLE for r in records for p in r.problems):
+        if any(code in RETRYABLE for r in records for _, _, code, _ in r.problems):
             return False   # the registry still does not know it: the stored rejection stands, a duplicate
         stored = self.db.one("SELECT status FROM files WHERE sha256=?", sha)
         if stored is None or stored[0] != "rejected" or not self.db.one(
@@ -321,9 +329,9 @@ class Store:
         if r.project:
             rows = {"projects": [r.project], "funds": r.funds, "indicators": r.indicators, **rows}
         for table, part in rows.items():
-            part = [{"submission_id": sid, **row} for row in part]
+            part = [(sid, *row) for row in part]
             if self._rows is None:   # a transaction of the caller's own (the desk)
-                self.db.insert_many(table, part)
+                self.db.insert_rows(table, _WITH_ID[table], part)
             else:
                 self._rows.setdefault(table, []).extend(part)
 
