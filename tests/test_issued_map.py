@@ -311,12 +311,12 @@ def test_versions_laid_out_alike_keep_one_layout_and_read_as_their_own(tmp_path)
     assert changed["cell"] == "自评表!C3"
 
 
-def test_returns_of_a_0_3_registry_read_as_before(tmp_path):
-    """A registry of 0.3 kept each version's layout inside its map (no layouts table, no layout column): read
+def test_returns_of_a_registry_before_the_layouts_table_read_as_before(tmp_path):
+    """A registry before the layouts table kept each version's layout inside its map (no layouts table, no layout column): read
     as it is, and opened to render, it gains the table and keeps its old maps as they were."""
     files, reg_path = returns_of_today(tmp_path)
     now = [read(f, reg_path) for f in files]
-    old = tmp_path / "0.3.db"
+    old = tmp_path / "whole-maps.db"
     shutil.copy(reg_path, old)
     with sqlite3.connect(old) as db:
         for (tid, v), kept in kept_maps(db).items():

@@ -28,7 +28,7 @@ def issued_maps() -> dict:
         project = load(path)
         kind = form_kind(project.form)
         kept = issued_map(project, kind, 1)
-        text = f'{{"layout":{kept.layout},"expected":{kept.expected}}}'   # (the whole map, as pinned since 0.3)
+        text = f'{{"layout":{kept.layout},"expected":{kept.expected}}}'   # (the whole map, as pinned before the layouts table)
         found[f"{path.name}:{kind.name}"] = {"fingerprint": kind.fingerprint,
                                              "map": hashlib.sha256(text.encode()).hexdigest()}
     return {"layout_version": LAYOUT_VERSION, "forms": found}

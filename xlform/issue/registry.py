@@ -30,8 +30,8 @@ CREATE TABLE IF NOT EXISTS templates (
     definition TEXT NOT NULL, issued_at TEXT NOT NULL,
     kind TEXT,                              -- the form kind's spec as issued (JSON), to read old returns
     issued TEXT,                            -- the locked cells as issued (JSON): see issued_map
-    layout TEXT,                            -- the key of its layout in layouts: NULL in a registry of 0.3, whose
-                                            -- issued holds the layout too
+    layout TEXT,                            -- the key of its layout in layouts: NULL where issued holds the
+                                            -- layout too (kept so before the layouts table)
     PRIMARY KEY (id, version));
 CREATE TABLE IF NOT EXISTS layouts (
     key TEXT PRIMARY KEY,                   -- the SHA-256 of the layout's JSON
@@ -70,7 +70,7 @@ def issued_map(project: Project, kind: FormKind, version: int) -> IssuedMap | No
 
 
 def _split(old: str) -> IssuedMap:
-    """A map as a registry of 0.3 kept it whole, as IssuedMap gives it. Its text is '{"layout":L,"expected":E}'
+    """A map kept whole (before the layouts table), as IssuedMap gives it. Its text is '{"layout":L,"expected":E}'
     as json.dumps wrote it (no "expected" key inside L, and a quote inside a text is escaped): cut, not parsed
     and written again, at the first ',"expected":' (a map otherwise shaped is parsed)."""
     head, sep = '{"layout":', ',"expected":'
@@ -108,7 +108,7 @@ class Registry:
         if create:
             self.db = Database(self.location, option="--registry")
             try:
-                # kind: missing in xlform 0.1; issued: missing in 0.1 and 0.2; layout: missing before 0.4
+                # kind: missing in xlform 0.1; issued: missing in 0.1 and 0.2; layout: missing before the layouts table
                 self.db.ensure(_SCHEMA, {"templates": {"kind": "TEXT", "issued": "TEXT", "layout": "TEXT"}})
             except BaseException:
                 self.db.close()
@@ -123,7 +123,7 @@ class Registry:
         have = self.db.columns("templates")
         self._kind = "kind" if "kind" in have else "NULL"
         self._issued = "issued" if "issued" in have else "NULL"   # nor does one of 0.2 keep issued maps
-        self._layout = "layout" if "layout" in have else "NULL"   # one of 0.3 keeps each layout in its map
+        self._layout = "layout" if "layout" in have else "NULL"   # one before the layouts table kept each in its map
         self._cache: dict[tuple[str, int], dict | None] = {}
         self._layouts: dict[str, str] = {}   # key -> the layout's JSON, one str for every version that shares it
 
@@ -216,7 +216,7 @@ class Registry:
     def _issued_map(self, expected: str | None, key: str | None) -> IssuedMap | None:
         if expected is None:
             return None
-        if key is None:   # a registry of 0.3
+        if key is None:   # kept before the layouts table
             found = _split(expected)
             key, expected = found.layout_key, found.expected
             layout = self._layouts.get(key) or found.layout
