@@ -97,8 +97,9 @@ def filled_inputs(project, seed: int) -> dict:
 
 
 def _templates_probe(folder: str, registry: str, order: str):
-    """(In a fresh process) CPU seconds per file of reading distinct/*.xlsx (each of its own template) and
-    repeated/*.xlsx (all of one template, met once before), printed; a warm-up read first (imports, caches)."""
+    """(In a fresh process) CPU seconds per file of reading distinct/*.xlsx (each of its own template),
+    repeated/*.xlsx (all of one template, met once before) and shapes/*.xlsx (each of its own template and
+    layout), printed; a warm-up read first (imports, caches)."""
     from .issue.registry import Registry
     from .returns.reader import read_file
     base = Path(folder)
@@ -106,16 +107,18 @@ def _templates_probe(folder: str, registry: str, order: str):
     read_file(next(base.glob("*.xlsx")), reg)
     repeated = sorted((base / "repeated").glob("*.xlsx"))
     read_file(repeated[0], reg)   # the one template, met before
-    sets = {"distinct": sorted((base / "distinct").glob("*.xlsx")), "repeated": repeated[1:]}
+    sets = {"distinct": sorted((base / "distinct").glob("*.xlsx")), "repeated": repeated[1:],
+            "shapes": sorted((base / "shapes").glob("*.xlsx"))}
     out = {}
-    for name in (["distinct", "repeated"] if order == "distinct-first" else ["repeated", "distinct"]):
+    names = ["distinct", "shapes", "repeated"]
+    for name in (names if order == "distinct-first" else names[::-1]):
         files = sets[name]
         start = time.process_time()
         for f in files:
             read_file(f, reg)
         out[name] = (time.process_time() - start) / len(files)
     reg.close()
-    print(out["distinct"], out["repeated"])
+    print(out["distinct"], out["repeated"], out["shapes"])
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -310,8 +313,8 @@ PROVINCE_DEPARTMENTS = 100
 
 def province_definition(i: int) -> str:
     """The i-th project of a province: one of 100 主管部门, 10 to 120 indicators, every fifth on the Sichuan form
-    (its 项目编码 and four fund rows with 调整后预算数), each a template of its own. The counts take every value from
-    10 to 120 (65 on average): 41 is prime to the 111 values (a stride of 37 gave only 10, 47 and 84)."""
+    (its 项目编码 and four fund rows with 调整后预算数), each a template of its own. The counts take every value
+    from 10 to 120 (65 on average): 41 is prime to the 111 values (a stride of 37 gave only 10, 47 and 84)."""
     import yaml
     d = yaml.safe_load(definition_text(10 + (i * 41) % 111, f"prov-{i:05d}"))
     d.update(project=f"基准省项目{i:05d}", department=f"基准省第{i % PROVINCE_DEPARTMENTS:02d}厅")
@@ -461,13 +464,18 @@ class Bench:
     def read_templates(self, count: int):
         """A collection of one template per return: reading `count` returns of `count` templates (each met for
         the first time, in a fresh process, as in `xlform collect`) against `count` returns of one template.
-        Each template's layout and expected cells are the registry's, loaded once per version."""
+        Each template's layout and expected cells are the registry's, loaded once per version; a layout is
+        shared by the versions laid out alike (40 indicators each here), so the figure of `count` templates of
+        as many shapes (31 to 50 indicators) is given beside it."""
         from dataclasses import replace
+        from .definition.definition import load
         folder = self.work / "templates"
         if not folder.exists():
             for t in range(count):
                 p = replace(self.defs[40], id=f"bench-tpl-{t:03d}", project=f"基准模板项目{t:03d}")
-                for sub, form in (("distinct", p), ("repeated", self.defs[40])):
+                source = self.work / "defs" / f"shape-{t:03d}.yaml"
+                source.write_text(definition_text(31 + t % 20, f"bench-shape-{t:03d}"), encoding="utf-8")
+                for sub, form in (("distinct", p), ("repeated", self.defs[40]), ("shapes", load(source))):
                     (folder / sub).mkdir(parents=True, exist_ok=True)
                     self.filled_form(form, t, folder / sub)
             self.filled_form(self.defs[40], count, folder / "repeated")
@@ -480,15 +488,18 @@ class Bench:
                                  capture_output=True, text=True, timeout=600)
             if out.returncode:
                 raise RuntimeError(f"template probe failed: {out.stderr[-2000:]}")
-            distinct, repeated = map(float, out.stdout.split())
-            ratios.append(distinct / repeated)
-            times.append((distinct, repeated))
-        ratios.sort()
-        med = statistics.median(ratios)
-        distinct, repeated = (statistics.median(t[i] for t in times) * 1000 for i in (0, 1))
-        self.add(f"read {count} returns of {count} templates vs of 1", f"{med:.2f}x (min {ratios[0]:.2f}, "
-                 f"max {ratios[-1]:.2f}; {distinct:.2f} vs {repeated:.2f} ms/file)", "<= 1.2x", med <= 1.2,
-                 "40 indicators; each template read for the first time")
+            distinct, repeated, shapes = map(float, out.stdout.split())
+            ratios.append((distinct / repeated, shapes / repeated))
+            times.append((distinct, repeated, shapes))
+        for which, floor in ((0, True), (1, False)):
+            rs = sorted(r[which] for r in ratios)
+            med = statistics.median(rs)
+            mine, repeated = (statistics.median(t[i] for t in times) * 1000 for i in (2 * which, 1))
+            self.add(f"read {count} returns of {count} templates " + ("vs of 1" if floor else
+                     f"of {count} shapes vs of 1"), f"{med:.2f}x (min {rs[0]:.2f}, max {rs[-1]:.2f}; {mine:.2f} vs "
+                     f"{repeated:.2f} ms/file)", "<= 1.2x" if floor else "", med <= 1.2 or not floor,
+                     "40 indicators; each template read for the first time" if floor else
+                     "31 to 50 indicators, each template laid out otherwise")
 
     def corpus(self, count: int) -> Path:
         """count distinct returns of 40-indicator forms (25 templates), as files arrive in a folder."""
