@@ -72,3 +72,24 @@ def test_a_process_that_dies_stops_the_summary_in_one_line(tmp_path):
     with pytest.raises(CannotRun, match=r"^a process writing the outputs stopped unexpectedly \(exit 9\)$"):
         book.close()
     assert not (tmp_path / "s.xlsx").exists() and not multiprocessing.active_children()
+
+
+class _DiesWhenWritten:
+    """A value whose cell text ends its process: the table's XML is being made, pieces of it already copied."""
+
+    def __str__(self):
+        os._exit(9)
+
+
+def test_a_process_that_dies_while_its_xml_is_copied_stops_the_summary_in_one_line(tmp_path):
+    book = Book(tmp_path / "s.xlsx")
+    fmt = book.workbook.add_format({})
+
+    def rows():
+        for n in range(3000):   # a few pieces of XML made and copied before the last row
+            yield [f"第{n}行"]
+        yield [_DiesWhenWritten()]
+    book.table("指标", [("三级指标", fmt, 20)], fmt).make_beside(rows)
+    with pytest.raises(CannotRun, match=r"^a process writing the outputs stopped unexpectedly \(exit 9\)$"):
+        book.close()
+    assert not (tmp_path / "s.xlsx").exists() and not multiprocessing.active_children()
