@@ -1,12 +1,36 @@
 """Review of the round's cuts: a sheet's header and footer cut out of its outline (xlsx/reader.py _sheet_tree,
 _outline), and the registry's layouts table (issue/registry.py). Each case is read both ways and compared: the
 tree path and the handler alone (what a spreadsheet shows: see tests/test_sheet_tree.py)."""
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
 import pytest
 
+from helpers import fill_openpyxl, lay_of
 from make_corpus import workbook, ws
+from test_issued_map import kept_maps, read
 from test_sheet_tree import FOOTER, PROTECTED, ROWS, STRINGS
+from xlform.definition.definition import load
+from xlform.issue.registry import Registry
+from xlform.issue.renderer import render
+from xlform.returns import sheet as sheet_reader
 from xlform.xlsx import reader
 from xlform.xlsx.reader import BadWorkbook, Package, Sheet, _SheetHandler
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def fresh_process():
+    """Every read starts as in a new process: no layout or blank sheet cached from another test."""
+    caches = (sheet_reader._ISSUED, sheet_reader._KEPT, sheet_reader._LAYOUTS, sheet_reader._EXPECTED)
+    for cache in caches:
+        cache.clear()
+    yield
+    for cache in caches:
+        cache.clear()
 
 
 def both(tmp_path, name, part):
@@ -66,3 +90,42 @@ def test_a_cut_header_and_footer_read_as_the_handler_reads_them(tmp_path, name, 
     monkeypatch.setattr(reader, "_KNOWN_OUTLINES", {})
     fast, plain = both(tmp_path, name, CUT_CASES[name])
     assert seen(fast) == seen(plain)
+
+
+# -- the registry's layouts table --------------------------------------------------------------------------
+def a_kind_with_a_column(tmp_path, monkeypatch, key: str):
+    """The Sichuan kind, copied, with one more input column of the kind's own, keyed `key`."""
+    import shutil
+
+    import yaml
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    form = templates / "sichuan" / "form.yaml"
+    spec = yaml.safe_load(form.read_text(encoding="utf-8"))
+    spec["columns"].append({"key": key, "width": 10, "input": "text", "limit": 200})
+    spec["labels"][key] = "预期成效"
+    form.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv("XLFORM_TEMPLATES", str(templates))
+
+
+def test_a_map_kept_whole_whose_kind_has_a_column_named_expected_reads_as_before(tmp_path, monkeypatch):
+    """A registry before the layouts table kept '{"layout":L,"expected":E}': a provincial kind may add an input
+    column keyed "expected", and L then holds ',"expected":' itself (its columns), before E's."""
+    a_kind_with_a_column(tmp_path, monkeypatch, "expected")
+    p = load(ROOT / "examples" / "sc-2023-01.yaml")
+    reg_path = tmp_path / "registry.db"
+    reg = Registry(reg_path)
+    [done] = render([p], tmp_path / "issued", registry=reg)
+    reg.close()
+    filled = fill_openpyxl(done.file, tmp_path / "sc.xlsx", {lay_of(p).cell("indicators.0.expected"): "验收通过"})
+    now = read(filled, reg_path)
+    assert "验收通过" in json.dumps(now, ensure_ascii=False)   # the column read
+    old = tmp_path / "whole-maps.db"   # the same registry as it was kept before the layouts table
+    shutil.copy(reg_path, old)
+    with sqlite3.connect(old) as db:
+        for (tid, v), whole in kept_maps(db).items():
+            db.execute("UPDATE templates SET issued=? WHERE id=? AND version=?",
+                       (json.dumps(whole, ensure_ascii=False, separators=(",", ":")), tid, v))
+        db.execute("ALTER TABLE templates DROP COLUMN layout")
+        db.execute("DROP TABLE layouts")
+    assert read(filled, old) == now
