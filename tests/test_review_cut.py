@@ -10,7 +10,7 @@ import pytest
 
 from helpers import fill_openpyxl, lay_of
 from make_corpus import workbook, ws
-from test_issued_map import kept_maps, read
+from test_issued_map import MOVED, codes, kept_maps, read
 from test_sheet_tree import FOOTER, PROTECTED, ROWS, STRINGS
 from xlform.definition.definition import load
 from xlform.issue.registry import Registry
@@ -92,6 +92,20 @@ def test_a_cut_header_and_footer_read_as_the_handler_reads_them(tmp_path, name, 
     assert seen(fast) == seen(plain)
 
 
+
+def test_an_outline_known_by_its_digest_never_stands_for_a_sheet_cut_elsewhere(tmp_path, monkeypatch):
+    """Two parts whose outlines are the same bytes, cut at different places: the first has its header and
+    footer in content and the cut's own markup forged in a comment; the second the forged markup in content
+    and a header and footer in a comment, holding "--" (no XML: a comment may not). Read after the first, the
+    second is refused as the handler refuses it."""
+    monkeypatch.setattr(reader, "_KNOWN_OUTLINES", {})
+    forged = "<xlform-cut/><?xlform-cut?>"
+    first = ws(ROWS, tail=PROTECTED + FOOTER + f"<!-- {forged} -->")
+    second = ws(ROWS, tail=PROTECTED + forged + "<!-- " + FOOTER.replace("甲", "甲--乙") + " -->")
+    assert both(tmp_path, "first", first)[0].protected
+    fast, plain = both(tmp_path, "second", second)
+    assert plain == "bad_xml" and fast == plain
+
 # -- the registry's layouts table --------------------------------------------------------------------------
 def a_kind_with_a_column(tmp_path, monkeypatch, key: str):
     """The Sichuan kind, copied, with one more input column of the kind's own, keyed `key`."""
@@ -129,3 +143,73 @@ def test_a_map_kept_whole_whose_kind_has_a_column_named_expected_reads_as_before
         db.execute("ALTER TABLE templates DROP COLUMN layout")
         db.execute("DROP TABLE layouts")
     assert read(filled, old) == now
+
+
+def test_two_versions_of_equal_locked_cells_but_other_layouts_each_read_as_their_own(tmp_path, monkeypatch):
+    """A kind's text limit changed between two versions: their locked cells are the same text, their layouts
+    (the limit of 偏差原因分析) are not. Read in one process from one registry, in either order, each return is
+    checked against its own version's limit."""
+    import yaml
+
+    from helpers import GOOD, SMALL, definition, load_def
+    from xlform.returns.reader import read_file
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    monkeypatch.setenv("XLFORM_TEMPLATES", str(templates))
+    form = templates / "project" / "form.yaml"
+    p = load_def(tmp_path, definition(SMALL, id="rc-limit-01"))
+    reg_path = tmp_path / "registry.db"
+    reg = Registry(reg_path)
+    [v1] = render([p], tmp_path / "v1", registry=reg)
+    spec = yaml.safe_load(form.read_text(encoding="utf-8"))
+    spec["limits"]["reason"] = 20
+    form.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    [v2] = render([p], tmp_path / "v2", registry=reg)
+    reg.close()
+    assert [s[2] for s in v1.sheets + v2.sheets] == [1, 2]
+    with sqlite3.connect(reg_path) as db:
+        [(e1, k1), (e2, k2)] = db.execute("SELECT issued, layout FROM templates ORDER BY version").fetchall()
+    assert e1 == e2 and k1 != k2
+    reason = {**GOOD, "I16": "发放问卷一百二十份，回收一百一十八份，满意率百分之九十五。"}   # 29 characters
+    returns = [fill_openpyxl(v.file, tmp_path / f"r{n}.xlsx", reason) for n, v in ((1, v1), (2, v2))]
+    for order in (returns, returns[::-1]):
+        for cache in (sheet_reader._ISSUED, sheet_reader._KEPT):
+            cache.clear()
+        reg = Registry(reg_path, create=False)
+        try:
+            too_long = {f.name: {p.code for r in read_file(f, reg) for p in r.problems} >= {"text_too_long"}
+                        for f in order}
+        finally:
+            reg.close()
+        assert too_long == {"r1.xlsx": False, "r2.xlsx": True}
+
+
+def test_a_postgresql_registry_before_the_layouts_table_reads_as_before_and_gains_it(pg_url, tmp_path):
+    """As on SQLite (tests/test_issued_map.py): read as it is, then opened to render, the table is added and
+    the old maps are left whole and still read."""
+    import psycopg
+
+    from helpers import GOOD, SMALL, definition, load_def
+    p = load_def(tmp_path, definition(SMALL, id="rc-pg-01"))
+    reg = Registry(pg_url)
+    [done] = render([p], tmp_path / "issued", registry=reg)
+    reg.close()
+    filled = fill_openpyxl(done.file, tmp_path / "good.xlsx", GOOD)
+    now = read(filled, pg_url)
+    with psycopg.connect(pg_url) as con:
+        for (tid, v), whole in kept_maps(con).items():
+            con.execute("UPDATE templates SET issued=%s WHERE id=%s AND version=%s",
+                        (json.dumps(whole, ensure_ascii=False, separators=(",", ":")), tid, v))
+        con.execute("ALTER TABLE templates DROP COLUMN layout")
+        con.execute("DROP TABLE layouts")
+    sheet_reader._KEPT.clear()
+    assert read(filled, pg_url) == now
+    reg = Registry(pg_url)
+    [again] = render([load_def(tmp_path, definition(SMALL, id="rc-pg-02"), "b.yaml")], tmp_path / "b", registry=reg)
+    reg.close()
+    with psycopg.connect(pg_url) as con:
+        assert con.execute("SELECT COUNT(*), COUNT(layout) FROM templates").fetchone() == (2, 1)
+        assert con.execute("SELECT COUNT(*) FROM layouts").fetchone() == (1,)
+    sheet_reader._KEPT.clear()
+    assert read(filled, pg_url) == now
+    assert not codes(read(fill_openpyxl(again.file, tmp_path / "b.xlsx", GOOD), pg_url)) & MOVED

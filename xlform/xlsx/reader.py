@@ -848,7 +848,8 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
     if footer:
         cut, footer = footer[0], stub[footer[0]:footer[1]]
         stub = stub[:cut] + _CUT + stub[cut + len(footer):]
-    digest = hashlib.sha256(stub).digest()
+    # (with where sheetData and the cut stand: the same bytes, cut elsewhere, are another outline to check)
+    digest = (hashlib.sha256(stub).digest(), begin, cut if footer else None)
     known = _KNOWN_OUTLINES.get(digest)
     if known is None:
         known = _outline(pkg, stub, begin, cut if footer else None)
@@ -956,7 +957,7 @@ def _untracked():
         gc.enable()
 
 
-_KNOWN_OUTLINES: dict[bytes, tuple] = {}   # sheets outlined (sheetData emptied): digest -> what _outline gave
+_KNOWN_OUTLINES: dict[tuple, tuple] = {}   # sheets outlined: (digest, at, cut) -> what _outline gave
 
 
 def _outline(pkg: Package, stub: bytes, at: int, cut: int | None) -> tuple[bytes, frozenset, bool] | None:
