@@ -1,14 +1,16 @@
 """Review of the round's cuts: a sheet's header and footer cut out of its outline (xlsx/reader.py _sheet_tree,
-_outline), and the registry's layouts table (issue/registry.py). Each case is read both ways and compared: the
-tree path and the handler alone (what a spreadsheet shows: see tests/test_sheet_tree.py)."""
+_outline), and the registry's layouts table (issue/registry.py). A sheet is read both ways and compared: the
+tree path and the handler alone (what a spreadsheet shows: see tests/test_sheet_tree.py); a return is read
+against its own version as issued, from registries as they were kept."""
 import json
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
+import yaml
 
-from helpers import fill_openpyxl, lay_of
+from helpers import GOOD, SMALL, definition, fill_openpyxl, lay_of, load_def
 from make_corpus import workbook, ws
 from test_issued_map import MOVED, codes, kept_maps, read
 from test_sheet_tree import FOOTER, PROTECTED, ROWS, STRINGS
@@ -16,6 +18,7 @@ from xlform.definition.definition import load
 from xlform.issue.registry import Registry
 from xlform.issue.renderer import render
 from xlform.returns import sheet as sheet_reader
+from xlform.returns.reader import read_file
 from xlform.xlsx import reader
 from xlform.xlsx.reader import BadWorkbook, Package, Sheet, _SheetHandler
 
@@ -109,9 +112,6 @@ def test_an_outline_known_by_its_digest_never_stands_for_a_sheet_cut_elsewhere(t
 # -- the registry's layouts table --------------------------------------------------------------------------
 def a_kind_with_a_column(tmp_path, monkeypatch, key: str):
     """The Sichuan kind, copied, with one more input column of the kind's own, keyed `key`."""
-    import shutil
-
-    import yaml
     templates = tmp_path / "templates"
     shutil.copytree(ROOT / "templates", templates)
     form = templates / "sichuan" / "form.yaml"
@@ -149,10 +149,6 @@ def test_two_versions_of_equal_locked_cells_but_other_layouts_each_read_as_their
     """A kind's text limit changed between two versions: their locked cells are the same text, their layouts
     (the limit of 偏差原因分析) are not. Read in one process from one registry, in either order, each return is
     checked against its own version's limit."""
-    import yaml
-
-    from helpers import GOOD, SMALL, definition, load_def
-    from xlform.returns.reader import read_file
     templates = tmp_path / "templates"
     shutil.copytree(ROOT / "templates", templates)
     monkeypatch.setenv("XLFORM_TEMPLATES", str(templates))
@@ -188,8 +184,6 @@ def test_a_postgresql_registry_before_the_layouts_table_reads_as_before_and_gain
     """As on SQLite (tests/test_issued_map.py): read as it is, then opened to render, the table is added and
     the old maps are left whole and still read."""
     import psycopg
-
-    from helpers import GOOD, SMALL, definition, load_def
     p = load_def(tmp_path, definition(SMALL, id="rc-pg-01"))
     reg = Registry(pg_url)
     [done] = render([p], tmp_path / "issued", registry=reg)
