@@ -71,10 +71,11 @@ def issued_map(project: Project, kind: FormKind, version: int) -> IssuedMap | No
 
 def _split(old: str) -> IssuedMap:
     """A map kept whole (before the layouts table), as IssuedMap gives it. Its text is '{"layout":L,"expected":E}'
-    as json.dumps wrote it (no "expected" key inside L, and a quote inside a text is escaped): cut, not parsed
-    and written again, at the first ',"expected":' (a map otherwise shaped is parsed)."""
+    as json.dumps wrote it (E's keys are cell references, and a quote inside a text is escaped): cut, not parsed
+    and written again, at the last ',"expected":' (L may hold one: a kind's own column keyed "expected"; a map
+    otherwise shaped is parsed)."""
     head, sep = '{"layout":', ',"expected":'
-    at = old.find(sep)
+    at = old.rfind(sep)
     if old.startswith(head) and old.endswith("}") and at > 0:
         layout, expected = old[len(head):at], old[at + len(sep):-1]
     else:

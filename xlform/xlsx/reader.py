@@ -794,7 +794,10 @@ class _SheetHandler(_Handler):
         return value
 
 
-_CUT = b"<?xlform-cut?>"   # where the header and footer were, in a sheet's outline (see _sheet_tree)
+# where the header and footer were, in a sheet's outline (see _sheet_tree): an element, as they were one (the
+# protection is read no further than it, a second root is refused), then an instruction that the outline's expat
+# must meet right after it (so the element was markup, not in a comment or CDATA section)
+_CUT = b"<xlform-cut/><?xlform-cut?>"
 
 
 @functools.lru_cache(maxsize=None)
@@ -839,13 +842,14 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
     begin, end, prefix = found
     stub = data[:begin] + b"<" + prefix + b"sheetData/>" + data[end:]
     # the header and footer (xlform prints the project's name there) are all that differ between the outlines of
-    # forms laid out alike: cut out too, a processing instruction in their place that the outline's expat must
-    # meet at the very same byte (so they were content, where well-formed content may stand), and parsed alone
+    # forms laid out alike: cut out too, _CUT in their place that the outline's expat must meet as markup where
+    # they stood (so they were content, where well-formed content may stand), and parsed alone
     footer = _element(stub, b"headerFooter", begin)
     if footer:
         cut, footer = footer[0], stub[footer[0]:footer[1]]
         stub = stub[:cut] + _CUT + stub[cut + len(footer):]
-    digest = hashlib.sha256(stub).digest()
+    # (with where sheetData and the cut stand: the same bytes, cut elsewhere, are another outline to check)
+    digest = (hashlib.sha256(stub).digest(), begin, cut if footer else None)
     known = _KNOWN_OUTLINES.get(digest)
     if known is None:
         known = _outline(pkg, stub, begin, cut if footer else None)
@@ -953,7 +957,7 @@ def _untracked():
         gc.enable()
 
 
-_KNOWN_OUTLINES: dict[bytes, tuple] = {}   # sheets outlined (sheetData emptied): digest -> what _outline gave
+_KNOWN_OUTLINES: dict[tuple, tuple] = {}   # sheets outlined: (digest, at, cut) -> what _outline gave
 
 
 def _outline(pkg: Package, stub: bytes, at: int, cut: int | None) -> tuple[bytes, frozenset, bool] | None:
@@ -962,7 +966,7 @@ def _outline(pkg: Package, stub: bytes, at: int, cut: int | None) -> tuple[bytes
     handler must read it. Returns of one template share it byte for byte (validations, conditional formats and
     merges are most of a form's bytes): _sheet_tree parses each one once, looked up by the digest of its bytes
     (the very same bytes were parsed before, well-formed, with no DTD). `cut`: where _CUT stands for the cut
-    header and footer, met there or the outline is refused."""
+    header and footer, its instruction met right after its element or the outline is refused."""
     sheet = Sheet("")
     outline = _SheetHandler(pkg, sheet, None)
     outline.outline = marks = {"at": None, "root": None, "declared": [], "cut": []}
@@ -986,7 +990,7 @@ def _outline(pkg: Package, stub: bytes, at: int, cut: int | None) -> tuple[bytes
     except expat.ExpatError:
         return None   # (the handler says where)
     if marks["at"] != at or marks["declared"] or marks["root"] is None or marks["cut"] != ([] if cut is None
-                                                                                        else [cut]):
+                                                                                        else [cut + _CUT.index(b"<?")]):
         return None
     wrapper = b"".join(b" xmlns" + (b":" + ns.encode() if ns else b"") + b"=" + quoteattr(uri or "").encode()
                        for ns, uri in marks["root"])
