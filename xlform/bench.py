@@ -470,7 +470,8 @@ class Bench:
         from dataclasses import replace
         from .definition.definition import load
         folder = self.work / "templates"
-        if not folder.exists():
+        if not (folder / "shapes").exists():   # (a folder kept by an earlier bench has no shapes: made again)
+            shutil.rmtree(folder, ignore_errors=True)
             for t in range(count):
                 p = replace(self.defs[40], id=f"bench-tpl-{t:03d}", project=f"基准模板项目{t:03d}")
                 source = self.work / "defs" / f"shape-{t:03d}.yaml"
