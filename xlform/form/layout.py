@@ -142,12 +142,8 @@ def kept_layout(data: dict) -> KeptLayout | None:
     if not all(len(v) == len(Field._fields) for v in kept_fields.values()):
         return None
     fields = {k: _field(tuple(v)) for k, v in kept_fields.items()}
-    inputs = {k: f for k, f in fields.items() if f.role == "input"}
-    section_inputs: dict[str, list[str]] = {}
-    for k, f in inputs.items():
-        section_inputs.setdefault(f.section, []).append(k)
     return KeptLayout(fields, *({k: int(v) for k, v in data[part].items()} for part in ("rows", "col", "funds_col")),
-                      inputs, section_inputs, {k: f.cell for k, f in fields.items()})
+                      *_maps(fields))
 
 
 def from_kept(project: Project, kind: FormKind, data: dict | KeptLayout) -> Layout:
@@ -169,10 +165,15 @@ def from_kept(project: Project, kind: FormKind, data: dict | KeptLayout) -> Layo
 
 
 def _derive(lay: Layout) -> Layout:
-    lay._inputs = {k: f for k, f in lay.fields.items() if f.role == "input"}
-    lay._section_inputs = {}
-    for k, f in lay._inputs.items():
-        lay._section_inputs.setdefault(f.section, []).append(k)
-    lay._cell_map = {k: f.cell for k, f in lay.fields.items()}
+    lay._inputs, lay._section_inputs, lay._cell_map = _maps(lay.fields)
     lay._rules = rules(lay.project, lay.profile)
     return lay
+
+
+def _maps(fields: dict) -> tuple[dict, dict, dict]:
+    """What a layout's fields give at once: its inputs, each section's input keys in order, its cell map."""
+    inputs = {k: f for k, f in fields.items() if f.role == "input"}
+    section_inputs: dict[str, list[str]] = {}
+    for k, f in inputs.items():
+        section_inputs.setdefault(f.section, []).append(k)
+    return inputs, section_inputs, {k: f.cell for k, f in fields.items()}

@@ -227,7 +227,7 @@ class Registry:
                 row = self.db.one("SELECT layout FROM layouts WHERE key=?", key)
                 if row is None:
                     raise CannotRun(f"the registry {self.path} lost the layout {key} of an issued version: "
-                                      "restore it from a backup")
+                                    "restore it from a backup")
                 layout = row[0]
         if key not in self._layouts:
             if len(self._layouts) >= LAYOUTS:
