@@ -47,6 +47,16 @@ def kept_maps(con) -> dict:
     return {(tid, v): {"layout": json.loads(lay), "expected": json.loads(cells)} for tid, v, cells, lay in rows}
 
 
+def keep_whole(con, mark: str = "?"):
+    """Rewrite the registry (a sqlite3 or psycopg connection; `mark` its placeholder) as it was kept before the
+    layouts table: each version's map whole in templates.issued, no layout column, no layouts table."""
+    for (tid, v), whole in kept_maps(con).items():
+        con.execute(f"UPDATE templates SET issued={mark} WHERE id={mark} AND version={mark}",
+                    (json.dumps(whole, ensure_ascii=False, separators=(",", ":")), tid, v))
+    con.execute("ALTER TABLE templates DROP COLUMN layout")
+    con.execute("DROP TABLE layouts")
+
+
 def answers(project) -> dict:
     """A department's answers typed into every input cell of the form as issued (today's layout)."""
     lay = layout(project, form_kind(project.form))
@@ -222,14 +232,19 @@ def test_returns_of_a_0_2_registry_read_as_before(tmp_path):
     assert [read(f, old) for f in files] == now
 
 
-def test_the_postgresql_registry_keeps_and_upgrades_the_map(pg_url, tmp_path):
-    import psycopg
-    p = load_def(tmp_path, definition(SMALL, id="im-pg-01"))
+def pg_return(pg_url, tmp_path, template_id: str) -> tuple[Path, list[dict]]:
+    """The small form issued in the PostgreSQL registry, returned filled: (the return, its records)."""
+    p = load_def(tmp_path, definition(SMALL, id=template_id))
     reg = Registry(pg_url)
     [done] = render([p], tmp_path / "issued", registry=reg)
     reg.close()
     filled = fill_openpyxl(done.file, tmp_path / "good.xlsx", GOOD)
-    now = read(filled, pg_url)
+    return filled, read(filled, pg_url)
+
+
+def test_the_postgresql_registry_keeps_and_upgrades_the_map(pg_url, tmp_path):
+    import psycopg
+    filled, now = pg_return(pg_url, tmp_path, "im-pg-01")
     assert now[0]["grade"] == "优" and not codes(now) & MOVED
     with psycopg.connect(pg_url) as con:
         [kept] = kept_maps(con).values()
@@ -319,11 +334,7 @@ def test_returns_of_a_registry_before_the_layouts_table_read_as_before(tmp_path)
     old = tmp_path / "whole-maps.db"
     shutil.copy(reg_path, old)
     with sqlite3.connect(old) as db:
-        for (tid, v), kept in kept_maps(db).items():
-            db.execute("UPDATE templates SET issued=? WHERE id=? AND version=?",
-                       (json.dumps(kept, ensure_ascii=False, separators=(",", ":")), tid, v))
-        db.execute("ALTER TABLE templates DROP COLUMN layout")
-        db.execute("DROP TABLE layouts")
+        keep_whole(db)
     sheet_reader._ISSUED.clear()
     sheet_reader._KEPT.clear()
     assert [read(f, old) for f in files] == now       # read-only: read as it is, nothing written

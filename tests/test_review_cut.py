@@ -12,7 +12,7 @@ import yaml
 
 from helpers import GOOD, SMALL, definition, fill_openpyxl, lay_of, load_def
 from make_corpus import workbook, ws
-from test_issued_map import MOVED, codes, kept_maps, read
+from test_issued_map import MOVED, codes, fresh_process, keep_whole, pg_return, read  # noqa: F401 (autouse)
 from test_sheet_tree import FOOTER, PROTECTED, ROWS, STRINGS
 from xlform.definition.definition import load
 from xlform.issue.registry import Registry
@@ -23,17 +23,6 @@ from xlform.xlsx import reader
 from xlform.xlsx.reader import BadWorkbook, Package, Sheet, _SheetHandler
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def fresh_process():
-    """Every read starts as in a new process: no layout or blank sheet cached from another test."""
-    caches = (sheet_reader._ISSUED, sheet_reader._KEPT, sheet_reader._LAYOUTS, sheet_reader._EXPECTED)
-    for cache in caches:
-        cache.clear()
-    yield
-    for cache in caches:
-        cache.clear()
 
 
 def both(tmp_path, name, part):
@@ -137,11 +126,7 @@ def test_a_map_kept_whole_whose_kind_has_a_column_named_expected_reads_as_before
     old = tmp_path / "whole-maps.db"   # the same registry as it was kept before the layouts table
     shutil.copy(reg_path, old)
     with sqlite3.connect(old) as db:
-        for (tid, v), whole in kept_maps(db).items():
-            db.execute("UPDATE templates SET issued=? WHERE id=? AND version=?",
-                       (json.dumps(whole, ensure_ascii=False, separators=(",", ":")), tid, v))
-        db.execute("ALTER TABLE templates DROP COLUMN layout")
-        db.execute("DROP TABLE layouts")
+        keep_whole(db)
     assert read(filled, old) == now
 
 
@@ -184,18 +169,9 @@ def test_a_postgresql_registry_before_the_layouts_table_reads_as_before_and_gain
     """As on SQLite (tests/test_issued_map.py): read as it is, then opened to render, the table is added and
     the old maps are left whole and still read."""
     import psycopg
-    p = load_def(tmp_path, definition(SMALL, id="rc-pg-01"))
-    reg = Registry(pg_url)
-    [done] = render([p], tmp_path / "issued", registry=reg)
-    reg.close()
-    filled = fill_openpyxl(done.file, tmp_path / "good.xlsx", GOOD)
-    now = read(filled, pg_url)
+    filled, now = pg_return(pg_url, tmp_path, "rc-pg-01")
     with psycopg.connect(pg_url) as con:
-        for (tid, v), whole in kept_maps(con).items():
-            con.execute("UPDATE templates SET issued=%s WHERE id=%s AND version=%s",
-                        (json.dumps(whole, ensure_ascii=False, separators=(",", ":")), tid, v))
-        con.execute("ALTER TABLE templates DROP COLUMN layout")
-        con.execute("DROP TABLE layouts")
+        keep_whole(con, "%s")
     sheet_reader._KEPT.clear()
     assert read(filled, pg_url) == now
     reg = Registry(pg_url)
