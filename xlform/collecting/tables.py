@@ -247,7 +247,6 @@ class Book:
         finally:
             self.discard()
 
-
     def _table_of(self, info: zipfile.ZipInfo) -> Table | None:
         number = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", info.filename)
         return self.tables.get(int(number.group(1))) if number else None

@@ -48,9 +48,11 @@ def normalized(text) -> str:
     return core.lower()
 
 
-def says_nothing(text) -> bool:
-    """Filled in, yet saying nothing: an empty word (无, 暂无 …), dashes or slashes, or a few characters."""
-    core = normalized(text)
+def says_nothing(text, core: str | None = None) -> bool:
+    """Filled in, yet saying nothing: an empty word (无, 暂无 …), dashes or slashes, or a few characters.
+    `core`: normalized(text), where the caller has it already."""
+    if core is None:
+        core = normalized(text)
     return bool(text) and (core in EMPTY_WORDS or len(core) < SHORT_BELOW)
 
 
@@ -113,7 +115,7 @@ def flag(record: Record, lay, sheet: str):
     plan, inds, extra = _plan(lay), record.indicators, record.extra
     reasons = [ind.deviation_reason for ind in inds]
     cores = [normalized(r) for r in reasons]   # each text normalised once
-    empty = [bool(r) and (c in EMPTY_WORDS or len(c) < SHORT_BELOW) for r, c in zip(reasons, cores)]   # says_nothing
+    empty = [says_nothing(r, c) for r, c in zip(reasons, cores)]
     # a required narrative that says nothing
     for key in plan.narratives:
         required = key != "funds.reason" or (plan.reason_below is not None and

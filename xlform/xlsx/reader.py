@@ -537,8 +537,7 @@ def _strings_tree(data: bytes, limits: Limits) -> list[str]:
         if len(si) == 1 and tags(si[0].tag) == "t" and not len(si[0]):
             text = si[0].text or ""   # plain text, no runs
         else:   # runs of rich text; phonetic guides (rPh) show none of their text
-            phonetic = {id(t) for r in si.iter() if tags(r.tag) == "rPh" for t in r.iter()}
-            text = "".join("".join(t.itertext()) for t in si.iter() if tags(t.tag) == "t" and id(t) not in phonetic)
+            text = _inline(si, tags)
         if len(text) > max_text:
             raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
         out.append(_unescape(text) if "_x" in text else text)
@@ -844,15 +843,16 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
     # the header and footer (xlform prints the project's name there) are all that differ between the outlines of
     # forms laid out alike: cut out too, _CUT in their place that the outline's expat must meet as markup where
     # they stood (so they were content, where well-formed content may stand), and parsed alone
-    footer = _element(stub, b"headerFooter", begin)
-    if footer:
-        cut, footer = footer[0], stub[footer[0]:footer[1]]
-        stub = stub[:cut] + _CUT + stub[cut + len(footer):]
+    cut = footer = None
+    region = _element(stub, b"headerFooter", begin)
+    if region:
+        cut, footer = region[0], stub[region[0]:region[1]]
+        stub = stub[:cut] + _CUT + stub[region[1]:]
     # (with where sheetData and the cut stand: the same bytes, cut elsewhere, are another outline to check)
-    digest = (hashlib.sha256(stub).digest(), begin, cut if footer else None)
+    digest = (hashlib.sha256(stub).digest(), begin, cut)
     known = _KNOWN_OUTLINES.get(digest)
     if known is None:
-        known = _outline(pkg, stub, begin, cut if footer else None)
+        known = _outline(pkg, stub, begin, cut)
         if known is None:
             return None
         if len(_KNOWN_OUTLINES) >= 1024:
