@@ -809,7 +809,10 @@ def _start_tag(local: bytes) -> re.Pattern:
 def _element(data: bytes, local: bytes, pos: int = 0) -> tuple[int, int, bytes] | None:
     """(start, end, prefix) of the first element of this local name in the bytes from pos: its end is the first
     end tag of its name after it (whether these bytes are an element is for expat to say); None if none."""
-    found = _start_tag(local).search(data, pos)
+    first = data.find(local, pos)   # (memchr's speed: the regular expression starts at the "<" before it)
+    if first < 0:
+        return None
+    found = _start_tag(local).search(data, max(data.rfind(b"<", pos, first), pos))
     if found is None:
         return None
     prefix = found[1] + b":" if found[1] else b""
@@ -863,8 +866,12 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
     try:
         if footer:
             ElementTree.fromstring(b"<x" + wrapper + b">" + footer + b"</x>")
+        if not prefix and _MAIN_DEFAULT.search(wrapper):
+            _well_formed(b"<x" + wrapper + b">" + data[begin:end] + b"</x>")
+            if _sheet_lexed(pkg, sheet, want, data[begin:end], len(data)):
+                return sheet
         tree = ElementTree.fromstring(b"<x" + wrapper + b">" + data[begin:end] + b"</x>")
-    except ElementTree.ParseError:
+    except (ElementTree.ParseError, expat.ExpatError):
         return None
     if len(tree) != 1 or _TREE.get(tree[0].tag) != "sheetData":
         return None
@@ -939,6 +946,103 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
             cells[ref] = _new_cell(Cell, (value, None if f is None else reader._formula(ref, f, fattrs)))
     pkg._cells = counted
     return sheet
+
+
+# The lexemes of a sheetData as Excel, LibreOffice, WPS and xlform's writer write its rows and cells, for one
+# regular expression (C) to find rather than a tree built and walked: a cell (reference, style, type, formula,
+# "<v" and the value if it has one), a row's start tag (number, attributes, "/" if empty), a row's end tag. Each
+# alternative is an exact XML lexeme (an attribute's value holds no quote, a text no markup, a value no reference
+# either), and the last matches any other character, so the lexemes follow one another from the start: anything
+# else hands the sheet to the tree.
+_LEXEMES = re.compile(
+    r'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"(?: s="([0-9]{1,9})")?(?: t="([A-Za-z]{1,9})")?'
+    r'(?:/>|>(?:<f(?: aca="(?:false|true)")?>([^<]+)</f>)?(?:(<v)(?:>([^<&]*)</v>|/>))?</c>)'
+    r'|<row r="([1-9][0-9]{0,6})"((?: [A-Za-z_][A-Za-z0-9_.:-]*="[^"<&]*")*)(/?)>'
+    r'|</row>'
+    r'|([\s\S])')
+_ROW_ATTRIBUTE = re.compile(r' ([^=]+)="([^"]*)"')
+_MAIN_DEFAULT = re.compile(rb' xmlns="(?:' + rb"|".join(re.escape(ns.encode()) for ns in _MAIN_NS) + rb')"')
+_ENTITY = re.compile(r"&(?:#([0-9]+)|#x([0-9A-Fa-f]+)|(amp|lt|gt|quot|apos));")
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+
+
+def _entities(text: str) -> str:
+    """A text's character and entity references replaced, as expat replaces them (it has checked them)."""
+    if "&" not in text:
+        return text
+    return _ENTITY.sub(lambda m: chr(int(m[1])) if m[1] else chr(int(m[2], 16)) if m[2] else _ENTITIES[m[3]],
+                       text)
+
+
+def _well_formed(data: bytes):
+    """Expat's word (ExpatError) on bytes the caller will lex: well-formed, with no DTD (_parser refuses one)."""
+    _parser().Parse(data, True)
+
+
+def _sheet_lexed(pkg: Package, sheet: Sheet, want: set[str] | None, region: bytes, size: int) -> bool:
+    """A well-formed sheetData in the main namespace as its default, read by _LEXEMES as _sheet_tree reads its
+    tree; False (nothing read) where a lexeme is not one of them, or the tree must say what the cells are: a
+    carriage return (expat makes it a line feed), a namespace declared, a cell outside a row."""
+    text = region.decode()
+    if "\r" in text or "xmlns" in text or not text.startswith("<sheetData>") or not text.endswith("</sheetData>"):
+        return False
+    lexemes = _LEXEMES.findall(text, len("<sheetData>"), len(text) - len("</sheetData>"))
+    reader = _SheetHandler(pkg, sheet, want)   # (for its conversions)
+    cells, formats, hidden_rows = {}, {}, set()
+    good_refs, counted, max_cells, max_text = _GOOD_REFS, pkg._cells, pkg.limits.max_cells, pkg.limits.max_text
+    codes = {"": "General", "0": "General"}   # style index -> number format, as met
+    long_texts = max_text < size   # (a value has no more characters than its part has bytes)
+    shared = None
+    in_row = False
+    for ref, style, kind, f, has_value, v, row, attributes, empty, other in lexemes:
+        if not ref:
+            if other:
+                return False
+            if row:   # a row's start tag
+                if in_row:
+                    return False
+                in_row = not empty
+                if "hidden" in attributes and dict(_ROW_ATTRIBUTE.findall(attributes)).get("hidden") in ("1", "true"):
+                    hidden_rows.add(int(row))
+            else:     # its end tag
+                in_row = False
+            continue
+        if not in_row:
+            return False
+        counted += 1
+        if counted > max_cells:
+            raise BadWorkbook("too_large", f"单元格超过 {max_cells} 个")
+        if ref not in good_refs:
+            ref = _checked_ref(ref)
+        if not (has_value or f):
+            continue   # an empty (formatted) cell
+        if long_texts and max(len(v), len(f)) > max_text:
+            raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
+        if want is not None and ref not in want:
+            continue
+        if style:
+            code = codes.get(style)
+            if code is None:
+                code = codes[style] = reader._format(style)
+            if code != "General":
+                formats[ref] = code
+        if not kind or kind == "n":
+            value = float(v) if v.strip() else None
+        elif kind == "s" and has_value:
+            if shared is None:
+                shared = pkg.shared_strings
+            try:
+                value = shared[int(v)]
+            except (IndexError, ValueError):
+                raise BadWorkbook("bad_xml", "引用了不存在的共享文本")
+        else:
+            value = reader._value(kind, [v] if has_value else None, None)
+        cells[ref] = _new_cell(Cell, (value, reader._formula(ref, _entities(f), {}) if f else None))
+    sheet.cells.update(cells)
+    sheet.cell_formats.update(formats)
+    sheet.hidden_rows.update(hidden_rows)
+    pkg._cells = counted
+    return True
 
 
 @contextlib.contextmanager
