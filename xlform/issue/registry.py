@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+from .. import jsontext
 from ..definition.definition import Project, from_canonical, template_hash
 from ..errors import CannotRun, XlformError
 from ..kinds.forms import FormKind, issued_kind
@@ -206,7 +207,7 @@ class Registry:
         row = self.db.one(sql + " ORDER BY version DESC LIMIT 1", *args)
         if not row:
             return None
-        definition = json.loads(row[4])
+        definition = jsontext.loads(row[4])
         return {"id": row[0], "version": row[1], "hash": row[2], "form": row[3], "definition": definition,
                 "project": from_canonical(definition), "issued_at": row[5],
                 "kind": issued_kind(row[3], row[6]) if row[6] else None,

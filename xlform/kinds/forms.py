@@ -19,6 +19,7 @@ from pathlib import Path
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from .. import jsontext
 from ..errors import XlformError
 from ..scoring.scoring import Profile, profile
 from ..yamlsource import MAX_EXTENDS, Located, merge, quoted, read_file
@@ -337,7 +338,7 @@ def issued_kind(name: str, spec_text: str) -> FormKind:
     if found is None:
         if len(_issued_kinds) > 64:
             _issued_kinds.clear()
-        found = _issued_kinds[key] = kind_from_spec(name, json.loads(spec_text), modules)
+        found = _issued_kinds[key] = kind_from_spec(name, jsontext.loads(spec_text), modules)
     return found
 
 

@@ -3,11 +3,11 @@ issued, the display, the inputs read and every score recomputed by the rules."""
 from __future__ import annotations
 
 import functools
-import json
 import math
 import re
 from typing import TYPE_CHECKING, NamedTuple
 
+from .. import jsontext
 from ..definition.definition import Project
 from ..form.evaluate import Inputs, evaluate_form
 from ..form.layout import KeptLayout, from_kept, kept_layout, layout
@@ -78,7 +78,7 @@ def _as_issued(project: Project, kind: FormKind, issued: IssuedMap) -> tuple:
         if issued.layout_key in _KEPT:
             core = _KEPT[issued.layout_key]
         else:
-            core = kept_layout(json.loads(issued.layout))
+            core = kept_layout(jsontext.loads(issued.layout))
             if len(_KEPT) > 256:
                 _KEPT.clear()
             _KEPT[issued.layout_key] = core
@@ -86,8 +86,8 @@ def _as_issued(project: Project, kind: FormKind, issued: IssuedMap) -> tuple:
             _ISSUED.clear()
         # as tuples (a Cell's two items): the cyclic GC leaves a tuple of strings and numbers alone once seen,
         # never a list, and a collection of one template per return keeps a few hundred per version
-        cells = {ref: tuple(pair) for ref, pair in json.loads(issued.expected).items()}
-        found = _ISSUED[key] = (from_kept(project, kind, core or json.loads(issued.layout)),
+        cells = {ref: tuple(pair) for ref, pair in jsontext.loads(issued.expected).items()}
+        found = _ISSUED[key] = (from_kept(project, kind, core or jsontext.loads(issued.layout)),
                                 Sheet("", cells=cells), project, kind)
     return found
 

@@ -9,7 +9,7 @@ import functools
 import json
 import re
 
-from .. import __version__
+from .. import __version__, jsontext
 
 META_SHEET = "_xlform"
 META_VERSION = "2"
@@ -49,7 +49,7 @@ def parse_meta(rows, numbers=None) -> dict[str, dict]:
             entry[key] = value
     for (sheet, key), text in joined.items():
         try:
-            found = _json(text) if len(text) <= 100_000 else json.loads(text)   # (only a form's size kept)
+            found = _json(text) if len(text) <= 100_000 else jsontext.loads(text)   # (only a form's size kept)
             out[sheet][key] = dict(found) if isinstance(found, dict) else list(found) if isinstance(found, list) \
                 else found   # (a copy: the parsed text is kept for the next return)
         except (ValueError, RecursionError):   # RecursionError: JSON nested past Python's depth
@@ -60,7 +60,7 @@ def parse_meta(rows, numbers=None) -> dict[str, dict]:
 @functools.lru_cache(maxsize=16)
 def _json(text: str):
     """The cell map and indicator ids as parsed: every return of a version carries the same text."""
-    return json.loads(text)
+    return jsontext.loads(text)
 
 
 _REF = re.compile(r"^([A-Z]+)(\d+)$")
