@@ -99,24 +99,27 @@ def filled_inputs(project, seed: int) -> dict:
 def _templates_probe(folder: str, registry: str, order: str):
     """(In a fresh process) CPU seconds per file of reading distinct/*.xlsx (each of its own template),
     repeated/*.xlsx (all of one template, met once before) and shapes/*.xlsx (each of its own template and
-    layout), printed; a warm-up read first (imports, caches)."""
+    layout), printed; a warm-up read first (imports, caches). All are read as `xlform collect` reads them, with
+    its GC thresholds (processes.few_collections)."""
+    from .collecting.processes import few_collections
     from .issue.registry import Registry
     from .returns.reader import read_file
     base = Path(folder)
     reg = Registry(registry)
-    read_file(next(base.glob("*.xlsx")), reg)
-    repeated = sorted((base / "repeated").glob("*.xlsx"))
-    read_file(repeated[0], reg)   # the one template, met before
-    sets = {"distinct": sorted((base / "distinct").glob("*.xlsx")), "repeated": repeated[1:],
-            "shapes": sorted((base / "shapes").glob("*.xlsx"))}
     out = {}
-    names = ["distinct", "shapes", "repeated"]
-    for name in (names if order == "distinct-first" else names[::-1]):
-        files = sets[name]
-        start = time.process_time()
-        for f in files:
-            read_file(f, reg)
-        out[name] = (time.process_time() - start) / len(files)
+    with few_collections():
+        read_file(next(base.glob("*.xlsx")), reg)
+        repeated = sorted((base / "repeated").glob("*.xlsx"))
+        read_file(repeated[0], reg)   # the one template, met before
+        sets = {"distinct": sorted((base / "distinct").glob("*.xlsx")), "repeated": repeated[1:],
+                "shapes": sorted((base / "shapes").glob("*.xlsx"))}
+        names = ["distinct", "shapes", "repeated"]
+        for name in (names if order == "distinct-first" else names[::-1]):
+            files = sets[name]
+            start = time.process_time()
+            for f in files:
+                read_file(f, reg)
+            out[name] = (time.process_time() - start) / len(files)
     reg.close()
     print(out["distinct"], out["repeated"], out["shapes"])
 

@@ -109,15 +109,27 @@ def template_hash(project: Project, kind: FormKind) -> str:
 def from_canonical(c: dict, source: str = "") -> Project:
     """The Project a registry entry describes (the inverse of Project.canonical)."""
     def target(t):
-        if t.get("kind") == "qualitative":
-            return targets.Target(t["text"])
-        return targets.Target(t["text"], t["op"], t["value"], t.get("unit", ""), t.get("percent", False))
+        qualitative = t.get("kind") == "qualitative"
+        made = (t["text"],) if qualitative else (t["text"], t["op"], t["value"], t.get("unit", ""),
+                                                 t.get("percent", False))
+        key = (made, type(made[-1]), qualitative or type(made[2]))   # (1 == 1.0 == True: not one target)
+        found = _TARGETS.get(key)
+        if found is None:
+            if len(_TARGETS) >= 4096:
+                _TARGETS.clear()
+            found = _TARGETS[key] = targets.Target(*made)
+        return found
 
     funds = Funds(c["funds"]["weight"], {k: FundRow(**v) for k, v in c["funds"].items() if k != "weight"})
     indicators = tuple(Indicator(i["id"], i["level1"], i["level2"], i["name"], target(i["target"]), i["weight"],
                                  i.get("rule", "auto"), i.get("was")) for i in c["indicators"])
     return Project(c["form"], c["year"], c["id"], c["project"], c["department"], c["implementer"], funds,
                    c["goal"], indicators, c.get("allow_total"), source, c.get("extra", {}), c.get("scoring", {}))
+
+
+# Targets made from registry entries, by what they are made of: a province's collection meets "≥95%" and "100%"
+# in thousands of versions (a Target is frozen: one object serves them all)
+_TARGETS: dict[tuple, targets.Target] = {}
 
 
 def load(path: str | Path) -> Project:
