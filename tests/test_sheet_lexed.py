@@ -160,3 +160,83 @@ def test_returns_written_by_xlform_openpyxl_and_libreoffice_read_the_same_every_
             assert fast.cells and (fast.cell_formats or index)
             if path != by_openpyxl:
                 assert lexed == [True], (path.name, index)
+
+
+# -- shared strings: plain texts lexed (_strings_lexed), the rest through the tree --------------------------
+STRING_CASES = {
+    "plain": (['<t>项目名称</t>', '<t xml:space="preserve"> 达成 </t>', "<t/>", "<t></t>",
+               "<t>A&amp;B &lt;x&gt; &#38;&#x4E2D;</t>", "<t>第一行_x000D_第二行 _x005F_x000D_</t>"], True),
+    "rich text": (['<t>项目</t>', '<r><t>部分</t></r><r><t xml:space="preserve"> 达成</t></r>'], False),
+    "phonetic": (['<t>项目</t><rPh sb="0" eb="1"><t>こう</t></rPh>'], False),
+    "carriage return": (["<t>a\r\nb</t>"], False),
+    "comment": (["<t>a</t><!-- x -->"], False),
+}
+
+
+def strings_ways(path):
+    with Package(path) as pkg:
+        fast = pkg.shared_strings
+    with Package(path) as pkg:
+        plain = []
+        pkg._parse("xl/sharedStrings.xml", reader._SharedStrings(plain, pkg.limits))
+    return fast, plain
+
+
+@pytest.fixture
+def strings_lexed(monkeypatch):
+    seen, real = [], reader._strings_lexed
+    monkeypatch.setattr(reader, "_strings_lexed", lambda *a: seen.append(real(*a) is not None) or real(*a))
+    return seen
+
+
+@pytest.mark.parametrize("name", STRING_CASES)
+def test_shared_strings_read_the_same_lexed_or_through_the_tree(tmp_path, strings_lexed, name):
+    items, lexed = STRING_CASES[name]
+    path = workbook(tmp_path / "s.xlsx", sheet_xml('<row r="1"><c r="A1" t="s"><v>0</v></c></row>'),
+                    shared=sst(*items))
+    fast, plain = strings_ways(path)
+    assert fast == plain and strings_lexed == [lexed]
+    if name == "plain":
+        assert fast == ["项目名称", " 达成 ", "", "", "A&B <x> &中", "第一行\r第二行 _x000D_"]
+
+
+@pytest.mark.parametrize("part", [
+    sst("<t>a</t>").replace("<sst ", "<x:sst xmlns:x=\"%s\" " % reader._MAIN_NS[0]).replace("</sst>", "</x:sst>")
+    .replace("<si>", "<x:si>").replace("</si>", "</x:si>").replace("<t>", "<x:t>").replace("</t>", "</x:t>"),
+    sst("<t>a</t>") + "<!-- </sst> -->",
+    sst("<t>a</t>").replace("<si>", '<si xmlns="urn:other">', 1),
+    sst("<t>a</t>", ns=reader._MAIN_NS[1]),
+])
+def test_strings_the_lexemes_do_not_take_alone_read_as_the_handler_reads_them(tmp_path, part):
+    path = workbook(tmp_path / "s.xlsx", sheet_xml('<row r="1"><c r="A1" t="s"><v>0</v></c></row>'), shared=part)
+    fast, plain = strings_ways(path)
+    assert fast == plain
+
+
+@pytest.mark.parametrize("items, limits", [
+    (["<t>a</t>"] * 11, Limits(max_strings=10)),
+    (["<t>" + "长" * 101 + "</t>"], Limits(max_text=100)),
+])
+def test_lexed_strings_keep_the_limits(tmp_path, items, limits):
+    path = workbook(tmp_path / "s.xlsx", sheet_xml('<row r="1"><c r="A1" t="s"><v>0</v></c></row>'),
+                    shared=sst(*items))
+    with Package(path, limits) as pkg, pytest.raises(BadWorkbook) as e:
+        pkg.shared_strings
+    assert e.value.code == "too_large"
+
+
+@pytest.mark.parametrize("bad", ["<t>&bogus;</t>", "<t>a\x01</t>", "<t>a</si>"])
+def test_strings_that_are_no_xml_are_refused(tmp_path, bad):
+    path = workbook(tmp_path / "s.xlsx", sheet_xml('<row r="1"><c r="A1" t="s"><v>0</v></c></row>'),
+                    shared=sst(bad))
+    with Package(path) as pkg, pytest.raises(BadWorkbook) as e:
+        pkg.shared_strings
+    assert e.value.code == "bad_xml"
+
+
+def test_a_dtd_in_the_shared_strings_is_refused(tmp_path):
+    part = sst("<t>&e;</t>").replace("<sst ", '<!DOCTYPE sst [<!ENTITY e "项目">]><sst ', 1)
+    path = workbook(tmp_path / "s.xlsx", sheet_xml('<row r="1"><c r="A1" t="s"><v>0</v></c></row>'), shared=part)
+    with Package(path) as pkg, pytest.raises(BadWorkbook) as e:
+        pkg.shared_strings
+    assert e.value.code == "hostile"

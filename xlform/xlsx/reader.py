@@ -506,27 +506,14 @@ class _Workbook(_Handler):
             self.parser.StartElementHandler = None   # defines a hundred names)
 
 
-class _Root(Exception):
-    """The root element has begun: no DTD can follow."""
-
-
-def _no_dtd(data: bytes):
-    """Refuse a part whose prolog has a DTD (the only place one can be), read by expat as _parser reads it."""
-    p = _parser()
-
-    def root(name, attrs):
-        raise _Root
-    p.StartElementHandler = root
-    try:
-        p.Parse(data, True)
-    except _Root:
-        pass
-
-
 def _strings_tree(data: bytes, limits: Limits) -> list[str]:
-    """The shared strings of a part given whole, as _SharedStrings reads them: its tree is built by C (expat
-    too) once _no_dtd has looked at its prolog, and only its <si> are walked in Python."""
-    _no_dtd(data)
+    """The shared strings of a part given whole, as _SharedStrings reads them: lexed (_strings_lexed) once
+    expat has found the part well-formed, with no DTD; else its tree is built by C and only its <si> are walked
+    in Python."""
+    _well_formed(data)
+    lexed = _strings_lexed(data, limits)
+    if lexed is not None:
+        return lexed
     out = []
     tags, max_strings, max_text = _TREE.get, limits.max_strings, limits.max_text
     for si in ElementTree.fromstring(data).iter():
@@ -541,6 +528,33 @@ def _strings_tree(data: bytes, limits: Limits) -> list[str]:
         if len(text) > max_text:
             raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
         out.append(_unescape(text) if "_x" in text else text)
+    return out
+
+
+# A shared string of plain text, as every office suite writes one, or any other character (see _LEXEMES)
+_STRING = re.compile(r'<si><t(?: xml:space="preserve")?>([^<]*)</t></si>|<si><t/></si>|([\s\S])')
+
+
+def _strings_lexed(data: bytes, limits: Limits) -> list[str] | None:
+    """The shared strings of a well-formed part in the main namespace as its default, each plain text, lexed by
+    _STRING; None where one is rich text, or anything else stands in the root (or a carriage return, which expat
+    makes a line feed)."""
+    root = _start_tag(b"sst").search(data)
+    if root is None or root[1] or root[2] or not _MAIN_DEFAULT.search(data, root.start(), root.end()):
+        return None
+    text = data[root.end():data.rfind(b"</sst>")].decode()
+    if "\r" in text or "xmlns" in text:
+        return None
+    out = []
+    for value, other in _STRING.findall(text):
+        if other:
+            return None
+        if len(value) > limits.max_text:
+            raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
+        value = _entities(value)
+        out.append(_unescape(value) if "_x" in value else value)
+    if len(out) > limits.max_strings:
+        raise BadWorkbook("too_large", f"文本超过 {limits.max_strings} 条")
     return out
 
 
