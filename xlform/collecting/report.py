@@ -40,7 +40,7 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
     written = []
     generated = datetime.now().strftime("%Y-%m-%d %H:%M")
     line = _Line()
-    problem = _problems(template.module.problem_row, line)
+    problem = _problems(template.module.problem_row, line)   # the page's own macro for a problem's line
 
     def write(department: str, files: list[dict]):
         mine = [m for m in missing if m["department"] == department]
