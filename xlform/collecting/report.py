@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import csv
-import io
+from collections import Counter
 from datetime import datetime
-from itertools import groupby
+from functools import lru_cache
+from itertools import chain, groupby, starmap
+from operator import itemgetter
 from pathlib import Path
+from types import SimpleNamespace
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from ..kinds.forms import templates_dir
 from ..names import file_stems
@@ -18,6 +22,7 @@ from . import monitoring
 
 UNKNOWN = "未识别的文件"
 SEVERITY = {"error": "错误", "warning": "提示"}
+_WHAT = itemgetter(1, 2, 3, 4)   # a stored problem's cell, severity, code and message
 
 
 def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]:
@@ -30,29 +35,35 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
     template = env.get_template("department.html.j2")
     rows = store.to_send_back()   # by department, path and sheet, as the problems come
     stems = file_stems({d or UNKNOWN for _, d, *_ in rows} | {m["department"] for m in missing})
-    problems = _Ahead(p for part in store.problems_in_order() for p in part)
     # a 监控表's warnings in a line, by (file, sheet): the 监控表 returns only (few: one a project at mid-year)
     monitored = monitoring.report_lines(store.current_records(form=monitoring.FORM))
     written = []
     generated = datetime.now().strftime("%Y-%m-%d %H:%M")
+    line = _Line()
+    problem = _problems(template.module.problem_row, line)   # the page's own macro for a problem's line
 
     def write(department: str, files: list[dict]):
         mine = [m for m in missing if m["department"] == department]
-        all_problems = [p for f in files for p in f["problems"]]
+        severities = Counter(severity for f in files for severity, _, _ in f["problems"])
+        for f in files:   # each line is the template's own Markup: joined as they are, never escaped twice
+            f["rows"] = Markup("".join([html for _, html, _ in f["problems"]]))
         html = template.render(department=department, files=files, missing=mine, generated=generated,
-                               errors=sum(p["severity"] == "error" for p in all_problems),
-                               warnings=sum(p["severity"] == "warning" for p in all_problems))
+                               errors=severities["error"], warnings=severities["warning"])
         page, table = folder / f"{stems[department]}.html", folder / f"{stems[department]}.csv"
         atomic_write(page, html.encode("utf-8"))
-        atomic_write(table, _csv(files, mine).encode("utf-8-sig"))
+        atomic_write(table, _csv(files, mine, line).encode("utf-8-sig"))
         written.extend([page, table])
 
+    # the problems come by department (as stored: None and "" apart) and each file's together, in the order found
+    by_department = groupby(chain.from_iterable(store.problems_in_order()), key=itemgetter(5))
+    ahead = next(by_department, None)
     done, unknown = set(), []
     for department, group in groupby(rows, key=lambda r: r[1] or UNKNOWN):
-        found: dict[int, list[dict]] = {}
-        while problems.next is not None and (problems.next[5] or UNKNOWN) == department:
-            sid, cell, severity, code, message, *_ = problems.take()
-            found.setdefault(sid, []).append({"cell": cell, "severity": severity, "code": code, "message": message})
+        found: dict[int, list[tuple]] = {}
+        while ahead is not None and (ahead[0] or UNKNOWN) == department:
+            for sid, its in groupby(ahead[1], key=itemgetter(0)):
+                found.setdefault(sid, []).extend(starmap(problem, map(_WHAT, its)))
+            ahead = next(by_department, None)
         files = [{"name": Path(path).name, "path": path, "sheet": sheet, "project": project, "total_score": total,
                   "grade": grade, "problems": found.get(sid, []), "monitoring": monitored.get((path, sheet))}
                  for sid, _, project, path, sheet, total, grade in group]
@@ -66,26 +77,40 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
     return list(dict.fromkeys(written))
 
 
-class _Ahead:
-    """An iterator whose next item can be looked at before it is taken."""
+def _problems(row, line: _Line):
+    """A problem's (severity, line in the page's table, cells in the CSV after the file's own), made once for
+    each distinct (cell, severity, code, message): a province repeats the same few thousand, so this saves
+    escaping, rendering and quoting them again in every file. The cache is bounded: memory stays flat whatever
+    the number of distinct problems."""
 
-    def __init__(self, items):
-        self._items = iter(items)
-        self.next = next(self._items, None)
+    @lru_cache(maxsize=8192)
+    def problem(cell, severity, code, message) -> tuple[str, Markup, str]:
+        label = SEVERITY.get(severity, severity)
+        return (severity, row(cell, severity, message),
+                line([neutralise(cell), neutralise(label), neutralise(code), neutralise(message)]))
+    return problem
 
-    def take(self):
-        item, self.next = self.next, next(self._items, None)
-        return item
+
+class _Line:
+    """Cells as one CSV line without its end, quoted as csv.writer quotes them: a file's cells and each
+    problem's are made once, and a problem's line in the CSV is the two joined."""
+
+    def __init__(self):
+        self._made: list[str] = []   # the writer's "file": a line is appended, then taken
+        self._writer = csv.writer(SimpleNamespace(write=self._made.append),
+                                  lineterminator="\n")   # the CSV's own: it decides what is quoted
+
+    def __call__(self, cells: list) -> str:
+        self._writer.writerow(cells)
+        return self._made.pop()[:-1]
 
 
-def _csv(files: list[dict], missing: list[dict]) -> str:
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["文件", "工作表", "项目名称", "单元格", "级别", "代码", "问题及处理"])
+def _csv(files: list[dict], missing: list[dict], line: _Line) -> str:
+    lines = [line(["文件", "工作表", "项目名称", "单元格", "级别", "代码", "问题及处理"])]
     for f in files:
-        where = [neutralise(f[k]) for k in ("path", "sheet", "project")]   # once a file: it has many problems
-        w.writerows(where + [neutralise(p["cell"]), neutralise(SEVERITY.get(p["severity"], p["severity"])),
-                             neutralise(p["code"]), neutralise(p["message"])] for p in f["problems"])
+        where = line([neutralise(f[k]) for k in ("path", "sheet", "project")]) + ","
+        lines.extend([where + cells for _, _, cells in f["problems"]])
     for m in missing:
-        w.writerow(["", "", m["project"], "", "未报送", "missing", f"模板 {m['template_id']} 第 {m['version']} 版尚未报送"])
-    return out.getvalue()
+        lines.append(line(["", "", m["project"], "", "未报送", "missing",
+                           f"模板 {m['template_id']} 第 {m['version']} 版尚未报送"]))
+    return "\n".join(lines) + "\n"
