@@ -1,6 +1,7 @@
 """Where xlform writes: every output path, and how a file is written so that nobody sees half of it."""
 from __future__ import annotations
 
+import csv
 import errno
 import os
 import stat
@@ -10,6 +11,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import CannotRun
+
+
+class _LineFeeds:
+    """What csv.writer writes into: its lines end in CR LF (so it quotes a cell holding a carriage return: it
+    quotes only the characters of its line end, and a bare CR in an unquoted cell breaks the line in Excel and
+    LibreOffice), and go on ending in LF."""
+
+    def __init__(self, write):
+        self._write = write
+
+    def write(self, line: str):
+        return self._write(line[:-2] + "\n")
+
+
+def csv_writer(out):
+    """csv.writer on `out` (anything with write()): lines end in LF, and a cell holding a line feed or a carriage
+    return is quoted."""
+    return csv.writer(_LineFeeds(out.write), lineterminator="\r\n")
 
 
 def now() -> str:

@@ -1,7 +1,6 @@
 """Problem reports to send back: one HTML (Jinja2, readable straight from disk) and one CSV per 主管部门."""
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from datetime import datetime
 from functools import lru_cache
@@ -15,7 +14,7 @@ from markupsafe import Markup
 
 from ..kinds.forms import templates_dir
 from ..names import file_stems
-from ..outputs import atomic_write
+from ..outputs import atomic_write, csv_writer
 from ..storage.record import neutralise
 from ..storage.store import Store
 from . import monitoring
@@ -97,8 +96,7 @@ class _Line:
 
     def __init__(self):
         self._made: list[str] = []   # the writer's "file": a line is appended, then taken
-        self._writer = csv.writer(SimpleNamespace(write=self._made.append),
-                                  lineterminator="\n")   # the CSV's own: it decides what is quoted
+        self._writer = csv_writer(SimpleNamespace(write=self._made.append))   # it decides what is quoted
 
     def __call__(self, cells: list) -> str:
         self._writer.writerow(cells)
@@ -111,6 +109,6 @@ def _csv(files: list[dict], missing: list[dict], line: _Line) -> str:
         where = line([neutralise(f[k]) for k in ("path", "sheet", "project")]) + ","
         lines.extend([where + cells for _, _, cells in f["problems"]])
     for m in missing:
-        lines.append(line(["", "", m["project"], "", "未报送", "missing",
+        lines.append(line(["", "", neutralise(m["project"]), "", "未报送", "missing",
                            f"模板 {m['template_id']} 第 {m['version']} 版尚未报送"]))
     return "\n".join(lines) + "\n"

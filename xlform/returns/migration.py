@@ -2,7 +2,6 @@
 place carried over, and a report of what was carried, dropped (with its value), new and blank."""
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,7 @@ from ..form.layout import layout
 from ..issue.registry import Registry
 from ..issue.versions import match
 from ..kinds.forms import FormKind, form_kind
-from ..outputs import atomic_write, now
+from ..outputs import atomic_write, csv_writer, now
 from ..scoring.scoring import TIERS
 from ..storage.record import Record, neutralise
 from ..xlsx.writer import SheetSpec, write
@@ -47,7 +46,7 @@ class Migration:
 
     def csv(self) -> str:
         out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
+        w = csv_writer(out)
         w.writerow(["类别", "内容", "原单元格", "新单元格", "值", "说明"])
         for line in self.lines:
             w.writerow([neutralise(v) for v in (line.category, line.field, line.old_cell, line.new_cell,

@@ -1,12 +1,12 @@
 """A returned form as a structured record, and its JSON and CSV forms."""
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import dataclass, field, fields
 
 from ..errors import Problem
+from ..outputs import csv_writer
 
 
 @dataclass
@@ -125,7 +125,7 @@ def to_csv(records: list[Record]) -> str:
     project_extra = _union([list(r.own) for r in records])
     indicator_extra = _union([list(i.extra) for r in records for i in r.indicators])
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
+    w = csv_writer(out)
     w.writerow(CSV_COLUMNS + project_extra + [f"indicator.{k}" for k in indicator_extra])
     for r in records:
         own = r.own
