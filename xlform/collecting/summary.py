@@ -54,11 +54,11 @@ class Summary:
         self.write = _checked(path)
 
     def table(self, name: str, columns: list[tuple[str, str, float]], rows):
-        """A sheet `name`: a header row of columns (title, format: text|amount|rate|score|int, width), then rows."""
+        """A sheet `name`: a header row of columns (title, format: text|amount|rate|score|int, width), then rows
+        (an iterable, read when the workbook is written)."""
         sheet = self.book.table(name, [(title, self.formats[kind], width) for title, kind, width in columns],
                                 self.head)
-        for row in rows:
-            sheet.add(row)
+        sheet.fill(rows)
         return sheet
 
     def long_table(self, name: str, columns: list[tuple[str, str, float]], rows_of):
