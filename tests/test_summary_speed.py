@@ -9,6 +9,7 @@ import re
 import signal
 import threading
 import zipfile
+from dataclasses import replace
 from decimal import Decimal
 
 import openpyxl
@@ -18,7 +19,9 @@ from xlform.collecting import zipped
 from xlform.collecting.summary import write_summary
 from xlform.collecting.tables import SHORT, Book
 from xlform.collecting.zipped import ZipWriter
-from xlform.errors import CannotRun, XlformError
+from xlform.errors import CannotRun, Problem, XlformError
+from xlform.returns.quality import FLAGS
+from xlform.storage.store import Prepared, Store
 
 from helpers import bench_return, store_copies
 
@@ -149,14 +152,43 @@ def test_a_process_killed_while_it_makes_its_rows_stops_the_summary_in_one_line(
     assert not (tmp_path / "s.xlsx").exists() and not multiprocessing.active_children()
 
 
+def test_problems_by_department_and_file_then_as_found(record, tmp_path):
+    """问题 and 质量 list each return's problems in the order they were found, the returns by department and file,
+    whatever order they were stored in (the query orders them by submission, then puts the submissions in order)."""
+    flag = next(iter(FLAGS))
+    found = {("B厅", "a.xlsx"): ["第二", "第一", "第三"], ("A厅", "z.xlsx"): ["末", "首"], ("A厅", "b.xlsx"): ["中"]}
+    store = Store(tmp_path / "c.db")
+    with store.transaction():
+        for n, ((department, path), messages) in enumerate(found.items()):
+            r = replace(record, template={**record.template, "id": f"order-{n}"},
+                        project={**record.project, "department": department}, file=path,
+                        problems=[Problem(f"C{k}", "", m, flag if k % 2 else "note", "warning")
+                                  for k, m in enumerate(messages)])
+            store.add_file(path, f"{n:064x}", 1, "2024-01-01T00:00:00+00:00", "2024-01-01T00:00:00+00:00",
+                           [Prepared.of(r)])
+    write_summary(tmp_path / "s.xlsx", store, [])
+    store.close()
+    wb = openpyxl.load_workbook(tmp_path / "s.xlsx")
+    order = [("A厅", "b.xlsx"), ("A厅", "z.xlsx"), ("B厅", "a.xlsx")]
+    assert [(row[0], row[2], row[4], row[7]) for row in wb["问题"].iter_rows(min_row=2, values_only=True)] == \
+        [(d, f, f"C{k}", m) for d, f in order for k, m in enumerate(found[d, f])]
+    assert [(row[0], row[4], row[6]) for row in wb["质量"].iter_rows(min_row=2, values_only=True)] == \
+        [(d, f"C{k}", m) for d, f in order for k, m in enumerate(found[d, f]) if k % 2]
+
+
 # -- the package, deflated by ISA-L through a zip writer of our own (collecting/zipped.py) ---------------------
 
 @pytest.fixture(scope="module")
-def summary(tmp_path_factory):
+def record(tmp_path_factory):
+    """A return of 12 indicators, filled and read back."""
+    return bench_return(tmp_path_factory.mktemp("record"), 12, "speed-001")
+
+
+@pytest.fixture(scope="module")
+def summary(tmp_path_factory, record):
     """The summary of three returns of 12 indicators."""
     folder = tmp_path_factory.mktemp("speed")
-    store = store_copies(folder / "c.db", bench_return(folder, 12, "speed-001"), 3, lambda n: f"s-{n}",
-                         lambda n: f"厅{n}")
+    store = store_copies(folder / "c.db", record, 3, lambda n: f"s-{n}", lambda n: f"厅{n}")
     write_summary(folder / "s.xlsx", store, [])
     store.close()
     return folder / "s.xlsx"

@@ -1,6 +1,7 @@
 """The summary workbook (汇总表) for the director: projects, indicators, problems, 未报送."""
 from __future__ import annotations
 
+from itertools import chain
 from pathlib import Path
 
 from xlsxwriter.utility import xl_rowcol_to_cell
@@ -13,6 +14,7 @@ from . import monitoring
 from .tables import Book
 
 SEVERITY = {"error": "错误", "warning": "提示"}
+STATUS = {"rejected": "已拒收"}   # (of a problem's return: a current one says nothing)
 
 
 def status_text(errors: int, warnings: int) -> str:
@@ -134,8 +136,7 @@ def indicators_sheet(s: Summary):
     extra = _extra_columns(_current(s.store, False), lambda r: r[INDICATOR_KEYS])
 
     def rows(store: Store):
-        for part in store.indicator_rows(_current_ids(store), [key for key, _ in extra]):
-            yield from part
+        return chain.from_iterable(store.indicator_rows(_current_ids(store), [key for key, _ in extra]))
     s.long_table("指标", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
                         ("一级指标", "text", 12), ("二级指标", "text", 14), ("三级指标", "text", 36), ("指标编号", "text", 20),
                         ("年度指标值", "text", 16), ("实际完成值", "text", 12), ("分值", "score", 7), ("得分", "score", 7),
@@ -146,9 +147,9 @@ def indicators_sheet(s: Summary):
 def problems_sheet(s: Summary):
     """问题: every problem of a current or rejected return, by department and file."""
     def rows(store: Store):
-        for part in store.problems_in_order():
-            for _, c, sev, code, m, d, p, f, sh, st in part:
-                yield [d or "（未识别）", p, f, sh, c, SEVERITY.get(sev, sev), code, m, {"rejected": "已拒收"}.get(st, "")]
+        return chain.from_iterable(
+            [[d or "（未识别）", p, f, sh, c, SEVERITY.get(sev, sev), code, m, STATUS.get(st, "")]
+             for _, c, sev, code, m, d, p, f, sh, st in part] for part in store.problems_in_order())
     s.long_table("问题", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
                         ("单元格", "text", 14), ("级别", "text", 6), ("代码", "text", 18), ("问题及处理", "text", 80),
                         ("状态", "text", 10)], rows)
@@ -157,9 +158,8 @@ def problems_sheet(s: Summary):
 def quality_sheet(s: Summary):
     """质量: the quality flags (质量提示, xlform/returns/quality.py) of the current returns, as 问题 orders them."""
     def rows(store: Store):
-        for part in store.problems_in_order(codes=tuple(FLAGS)):
-            for _, c, sev, code, m, d, p, f, sh, st in part:
-                yield [d, p, f, sh, c, FLAGS[code], m]
+        return chain.from_iterable([[d, p, f, sh, c, FLAGS[code], m] for _, c, sev, code, m, d, p, f, sh, st in part]
+                                   for part in store.problems_in_order(codes=tuple(FLAGS)))
     s.long_table("质量", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
                         ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)], rows)
 
