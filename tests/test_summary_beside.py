@@ -63,7 +63,7 @@ def test_a_process_that_dies_stops_the_summary_in_one_line(tmp_path):
     book = Book(tmp_path / "s.xlsx")
     fmt = book.workbook.add_format({})
     here = book.table("汇总", [("项目名称", fmt, 20)], fmt)
-    here.add(["甲"])
+    here.fill([["甲"]])
 
     def rows():
         yield ["乙"]

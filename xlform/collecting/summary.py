@@ -1,6 +1,7 @@
 """The summary workbook (汇总表) for the director: projects, indicators, problems, 未报送."""
 from __future__ import annotations
 
+from itertools import chain
 from pathlib import Path
 
 from xlsxwriter.utility import xl_rowcol_to_cell
@@ -13,6 +14,7 @@ from . import monitoring
 from .tables import Book
 
 SEVERITY = {"error": "错误", "warning": "提示"}
+STATUS = {"rejected": "已拒收"}   # (of a problem's return: a current one says nothing)
 
 
 def status_text(errors: int, warnings: int) -> str:
@@ -52,13 +54,23 @@ class Summary:
                         "rate": wb.add_format({"num_format": "0.00%"}), "score": wb.add_format({"num_format": "0.00"}),
                         "int": wb.add_format({"num_format": "0"})}
         self.write = _checked(path)
+        self._extra: list | None = None
+
+    def extra_columns(self) -> list[list[tuple[str, str]]]:
+        """The columns the kinds add to 汇总 (their own fields) and to 指标 (their indicators' fields): (key,
+        label) each, found in one reading of the current records (10,000 JSON heads at a province's scale)."""
+        if self._extra is None:
+            self._extra = _extra_columns(_current(self.store, False),
+                                         lambda r: own_fields(r["project"], r.get("extra", {})),
+                                         lambda r: r[INDICATOR_KEYS])
+        return self._extra
 
     def table(self, name: str, columns: list[tuple[str, str, float]], rows):
-        """A sheet `name`: a header row of columns (title, format: text|amount|rate|score|int, width), then rows."""
+        """A sheet `name`: a header row of columns (title, format: text|amount|rate|score|int, width), then rows
+        (an iterable, read when the workbook is written)."""
         sheet = self.book.table(name, [(title, self.formats[kind], width) for title, kind, width in columns],
                                 self.head)
-        for row in rows:
-            sheet.add(row)
+        sheet.fill(rows)
         return sheet
 
     def long_table(self, name: str, columns: list[tuple[str, str, float]], rows_of):
@@ -111,7 +123,7 @@ def _current_ids(store: Store) -> list[int]:
 
 def projects_sheet(s: Summary):
     """汇总: one row per current project, then the columns a form kind adds (项目编码, 评价结论 …)."""
-    extra = _extra_columns(_current(s.store, False), lambda r: own_fields(r["project"], r.get("extra", {})))
+    extra = s.extra_columns()[0]
     s.table("汇总", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
                    ("全年预算数（万元）", "amount", 12), ("全年执行数（万元）", "amount", 12), ("执行率", "rate", 9),
                    ("资金得分", "score", 9), ("总分", "score", 8), ("评价等级", "text", 8), ("错误数", "int", 7),
@@ -131,11 +143,10 @@ def _project_row(r: dict, extra: list[tuple[str, str]]) -> list:
 
 def indicators_sheet(s: Summary):
     """指标: one row per indicator of every current project, then the kinds' own indicator columns."""
-    extra = _extra_columns(_current(s.store, False), lambda r: r[INDICATOR_KEYS])
+    extra = s.extra_columns()[1]
 
     def rows(store: Store):
-        for part in store.indicator_rows(_current_ids(store), [key for key, _ in extra]):
-            yield from part
+        return chain.from_iterable(store.indicator_rows(_current_ids(store), [key for key, _ in extra]))
     s.long_table("指标", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
                         ("一级指标", "text", 12), ("二级指标", "text", 14), ("三级指标", "text", 36), ("指标编号", "text", 20),
                         ("年度指标值", "text", 16), ("实际完成值", "text", 12), ("分值", "score", 7), ("得分", "score", 7),
@@ -146,9 +157,9 @@ def indicators_sheet(s: Summary):
 def problems_sheet(s: Summary):
     """问题: every problem of a current or rejected return, by department and file."""
     def rows(store: Store):
-        for part in store.problems_in_order():
-            for _, c, sev, code, m, d, p, f, sh, st in part:
-                yield [d or "（未识别）", p, f, sh, c, SEVERITY.get(sev, sev), code, m, {"rejected": "已拒收"}.get(st, "")]
+        return chain.from_iterable(
+            [[d or "（未识别）", p, f, sh, c, SEVERITY.get(sev, sev), code, m, STATUS.get(st, "")]
+             for _, c, sev, code, m, d, p, f, sh, st in part] for part in store.problems_in_order())
     s.long_table("问题", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
                         ("单元格", "text", 14), ("级别", "text", 6), ("代码", "text", 18), ("问题及处理", "text", 80),
                         ("状态", "text", 10)], rows)
@@ -157,9 +168,8 @@ def problems_sheet(s: Summary):
 def quality_sheet(s: Summary):
     """质量: the quality flags (质量提示, xlform/returns/quality.py) of the current returns, as 问题 orders them."""
     def rows(store: Store):
-        for part in store.problems_in_order(codes=tuple(FLAGS)):
-            for _, c, sev, code, m, d, p, f, sh, st in part:
-                yield [d, p, f, sh, c, FLAGS[code], m]
+        return chain.from_iterable([[d, p, f, sh, c, FLAGS[code], m] for _, c, sev, code, m, d, p, f, sh, st in part]
+                                   for part in store.problems_in_order(codes=tuple(FLAGS)))
     s.long_table("质量", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
                         ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)], rows)
 
@@ -248,18 +258,19 @@ def _charts(ws, wb, store: Store, head, write):
     ws.set_h_pagebreaks(breaks)
 
 
-def _extra_columns(records: list[dict], keys_of) -> list[tuple[str, str]]:
-    """(key, Chinese label) of every extra field in the records, in first-seen order."""
+def _extra_columns(records, *keys_of) -> list[list[tuple[str, str]]]:
+    """For each of keys_of: (key, Chinese label) of every extra field in the records, in first-seen order."""
     from ..errors import XlformError
     from ..kinds.forms import form_kind
-    out: dict[str, str] = {}
+    outs: list[dict[str, str]] = [{} for _ in keys_of]
     for r in records:
-        for key in keys_of(r):
-            if key not in out:
-                try:
-                    labels = form_kind(r["template"].get("form") or "project").spec["labels"]
-                    # a field's label: funds.reason is labelled funds_reason (原因)
-                    out[key] = labels.get(key) or labels.get(key.replace(".", "_"), key)
-                except XlformError:
-                    out[key] = key
-    return list(out.items())
+        for out, keys in zip(outs, keys_of):
+            for key in keys(r):
+                if key not in out:
+                    try:
+                        labels = form_kind(r["template"].get("form") or "project").spec["labels"]
+                        # a field's label: funds.reason is labelled funds_reason (原因)
+                        out[key] = labels.get(key) or labels.get(key.replace(".", "_"), key)
+                    except XlformError:
+                        out[key] = key
+    return [list(out.items()) for out in outs]
