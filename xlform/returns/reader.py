@@ -76,7 +76,7 @@ class _WorkbookReader:
 
     def records(self) -> list[Record]:
         meta_info = self.by_name.get(META_SHEET)
-        meta = parse_meta(*sheet_rows(self.pkg.sheet(meta_info).cells)) if meta_info else self.identify()
+        meta = parse_meta(*sheet_rows(self.pkg.sheet(meta_info).cells), parsed=()) if meta_info else self.identify()
         if not meta:
             return [_failed(self.file, "not_xlform")]
         unclaimed = [s for s in self.pkg.sheets if s.name != META_SHEET and s.name not in meta]

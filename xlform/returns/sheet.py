@@ -16,7 +16,7 @@ from ..kinds.forms import FormKind
 from ..messages import problem
 from ..scoring.scoring import TIERS
 from ..storage.record import Record
-from ..xlsx.metadata import META_SHEET
+from ..xlsx.metadata import META_SHEET, same_cells
 from ..xlsx.reader import EMPTY, Cell, Sheet
 from .values import NotANumber, read_number, read_text
 
@@ -211,7 +211,8 @@ class SheetReader:
 
     def read(self) -> Record:
         lay = self.lay
-        if self.entry.get("cells") is not None and self.entry["cells"] != lay.cell_map():
+        cells = self.entry.get("cells")   # the text of the hidden sheet's cell map (reader.py: parse_meta)
+        if cells is not None and not same_cells(cells, lay.cell_map()):
             self.problems.append(problem("cell_map_changed", META_SHEET))
         if not self.sheet.protected:
             self.problems.append(problem("protection_removed", self.name))

@@ -24,17 +24,41 @@ def meta_rows(sheets, layouts, generated: str) -> list[list[str]]:
         p, s = spec.project, spec.sheet
         rows += [[s, "template_id", p.id], [s, "version", str(spec.version)], [s, "form", p.form],
                  [s, "hash", spec.hash], [s, "indicators", str(len(p.indicators))]]
-        cells = json.dumps({k: f.cell for k, f in lay.fields.items()}, ensure_ascii=False,
-                           separators=(",", ":"))
+        cells = cells_text(lay.cell_map())
         ids = json.dumps([i.id for i in p.indicators], ensure_ascii=False, separators=(",", ":"))
         rows += [[s, "cells", cells[i:i + CHUNK]] for i in range(0, len(cells), CHUNK)]
         rows += [[s, "indicator_ids", ids[i:i + CHUNK]] for i in range(0, len(ids), CHUNK)]
     return rows
 
 
-def parse_meta(rows, numbers=None) -> dict[str, dict]:
+def cells_text(cell_map: dict) -> str:
+    """A cell map as the hidden sheet holds it (JSON, in the layout's order of fields)."""
+    return json.dumps(cell_map, ensure_ascii=False, separators=(",", ":"))
+
+
+def same_cells(text: str, cell_map: dict) -> bool:
+    """Does a hidden sheet's cell map (as parse_meta(parsed=()) leaves it: the text) say `cell_map`? The very text
+    the writer wrote is known without parsing it (what a return of a version holds, met once per layout)."""
+    known = _TEXTS.get(id(cell_map))
+    if known is None or known[0] is not cell_map:
+        if len(_TEXTS) >= 256:
+            _TEXTS.clear()
+        known = _TEXTS[id(cell_map)] = (cell_map, cells_text(cell_map))
+    if text == known[1]:
+        return True
+    try:
+        return (_json(text) if len(text) <= 100_000 else jsontext.loads(text)) == cell_map
+    except (ValueError, RecursionError):
+        return False
+
+
+_TEXTS: dict[int, tuple] = {}   # id(cell map) -> (the cell map, its text): a layout's, kept as long as the layout
+
+
+def parse_meta(rows, numbers=None, parsed=("cells", "indicator_ids")) -> dict[str, dict]:
     """{sheet name: {template_id, version, form, hash, cells: {field: cell}, indicator_ids: [...],
-    rows: {key: row number}}}; `numbers` are the sheet's row numbers of `rows`, for problem reports."""
+    rows: {key: row number}}}; `numbers` are the sheet's row numbers of `rows`, for problem reports. The JSON
+    values not named in `parsed` are left as their text (the reader compares the cell map: see same_cells)."""
     out: dict[str, dict] = {}
     joined: dict[tuple[str, str], str] = {}
     for n, row in enumerate(rows):
@@ -48,6 +72,9 @@ def parse_meta(rows, numbers=None) -> dict[str, dict]:
         else:
             entry[key] = value
     for (sheet, key), text in joined.items():
+        if key not in parsed:
+            out[sheet][key] = text
+            continue
         try:
             found = _json(text) if len(text) <= 100_000 else jsontext.loads(text)   # (only a form's size kept)
             out[sheet][key] = dict(found) if isinstance(found, dict) else list(found) if isinstance(found, list) \
