@@ -18,12 +18,13 @@ PLAIN = ('<row r="1" spans="1:3" x14ac:dyDescent="0.25"><c r="A1" s="1" t="s"><v
          '<row r="2" customFormat="false" ht="12.8" hidden="true" customHeight="false"><c r="A2" t="s"><v>1</v>'
          '</c><c r="B2" t="str"><f>A2&amp;"x"</f><v>实施单位x</v></c><c r="C2" t="b"><v>1</v></c>'
          '<c r="D2" t="e"><v>#N/A</v></c><c r="E2"><v> </v></c><c r="F2"><v>1E-3</v></c>'
-         '<c r="G2" s="1"><f>IF(A1="","",1)</f><v></v></c><c r="H2"><v/></c></row>'
+         '<c r="G2" s="1"><f>IF(A1="","",1)</f><v></v></c><c r="H2"><v/></c>'
+         '<c r="I2"><f>"&#65;&#x4E2D;"&gt;"a"</f><v>1</v></c></row>'
          '<row r="3" hidden="0"/><row r="4"></row>')
 DY = ' xmlns:x14ac="http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac"'
 SHOWN = {"A1": ("项目名称", None), "C1": (1.0, 'IF(B1>0,B1&"<",1)'), "A2": ("实施单位", None),
          "B2": ("实施单位x", 'A2&"x"'), "C2": (True, None), "D2": ("#N/A", None), "E2": (None, None),
-         "F2": (0.001, None), "G2": (None, 'IF(A1="","",1)'), "H2": (None, None)}
+         "F2": (0.001, None), "G2": (None, 'IF(A1="","",1)'), "H2": (None, None), "I2": (1.0, '"A中">"a"')}
 
 
 def sheet_xml(rows: str, tail: str = PROTECTED) -> str:
@@ -64,6 +65,8 @@ def test_cells_as_excel_and_libreoffice_write_them_are_lexed(tmp_path, lexed):
 
 
 HANDED = {
+    "predeclared prefix": '<row r="1" xml:space="preserve"><c r="A1"><v>1</v></c></row>',
+    "character reference": '<row r="1"><c r="A1" t="str"><f>"&#65;&#x4E2D;&amp;"</f><v>A中&amp;</v></c></row>',
     # an attribute in single quotes may hold a double quote and ">": expat, not the lexemes, says where it ends
     "quoted attribute": '<row r="1" x=\'" hidden="1">\'><c r="B1"><v>1</v></c></row>',
     "reference in a value": '<row r="1"><c r="A1"><v>&#49;2</v></c></row>',
@@ -101,6 +104,13 @@ def test_what_the_lexemes_cannot_stand_for_is_read_by_the_tree_or_the_handler(tm
     '<row r="1"><c r="A1" t="str"><v>a\x01b</v></c></row>',      # a control character
     '<row r="1" a="1" a="2"><c r="A1"><v>1</v></c></row>',       # an attribute twice
     '<row r="1" zz:a="1"><c r="A1"><v>1</v></c></row>',          # a prefix never declared
+    '<row r="1"><c r="A1" t="str"><v>a]]>b</v></c></row>',        # "]]>" in a text
+    '<row r="1"><c r="A1"><v>1</v></c></row></row>',              # an end tag of no row
+    '<row r="1"><c r="A1"><f>&#xD800;</f><v>1</v></c></row>',    # a surrogate by reference
+    '<row r="1"><c r="A1"><f>&#x110000;</f><v>1</v></c></row>',  # past Unicode
+    '<row r="1"><c r="A1" t="str"><v>a\ufffeb</v></c></row>',    # no character of XML, as it is
+    '<row r="1" a:b:c="1"><c r="A1"><v>1</v></c></row>',         # two colons
+    '<row r="1" x14ac:="1"><c r="A1"><v>1</v></c></row>',        # a prefix and no name
     '<row r="1"><c r="A1"><v>x</v></c></row>',                    # no number
     '<row r="1"><c r="A1" t="s"><v>7</v></c></row>',              # no such shared string
 ])

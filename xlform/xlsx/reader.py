@@ -552,6 +552,8 @@ def _strings_lexed(data: bytes, limits: Limits) -> list[str] | None:
         if len(value) > limits.max_text:
             raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
         value = _entities(value)
+        if value is None:   # (expat has checked them: not met)
+            return None
         out.append(_unescape(value) if "_x" in value else value)
     if len(out) > limits.max_strings:
         raise BadWorkbook("too_large", f"文本超过 {limits.max_strings} 条")
@@ -880,10 +882,9 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
     try:
         if footer:
             ElementTree.fromstring(b"<x" + wrapper + b">" + footer + b"</x>")
-        if not prefix and _MAIN_DEFAULT.search(wrapper):
-            _well_formed(b"<x" + wrapper + b">" + data[begin:end] + b"</x>")
-            if _sheet_lexed(pkg, sheet, want, data[begin:end], len(data)):
-                return sheet
+        if not prefix and _MAIN_DEFAULT.search(wrapper) and _sheet_lexed(pkg, sheet, want, data[begin:end],
+                                                                         len(data), wrapper):
+            return sheet
         tree = ElementTree.fromstring(b"<x" + wrapper + b">" + data[begin:end] + b"</x>")
     except (ElementTree.ParseError, expat.ExpatError):
         return None
@@ -975,17 +976,45 @@ _LEXEMES = re.compile(
     r'|</row>'
     r'|([\s\S])')
 _ROW_ATTRIBUTE = re.compile(r' ([^=]+)="([^"]*)"')
+_CONTROLS = bytes(range(0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20))   # no characters of XML, nor are
+_NOT_CHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")                      # U+FFFE and U+FFFF
 _MAIN_DEFAULT = re.compile(rb' xmlns="(?:' + rb"|".join(re.escape(ns.encode()) for ns in _MAIN_NS) + rb')"')
 _ENTITY = re.compile(r"&(?:#([0-9]+)|#x([0-9A-Fa-f]+)|(amp|lt|gt|quot|apos));")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 
 
-def _entities(text: str) -> str:
-    """A text's character and entity references replaced, as expat replaces them (it has checked them)."""
+def _entities(text: str) -> str | None:
+    """A text's character and entity references replaced, as expat replaces them; None where one is no
+    reference XML has (an "&" alone, an entity never declared, a character XML has not)."""
     if "&" not in text:
         return text
+    if text.count("&") != len(refs := _ENTITY.findall(text)) or not all(
+            _xml_char(int(d) if d else int(h, 16)) for d, h, _ in refs if d or h):
+        return None
     return _ENTITY.sub(lambda m: chr(int(m[1])) if m[1] else chr(int(m[2], 16)) if m[2] else _ENTITIES[m[3]],
                        text)
+
+
+def _xml_char(n: int) -> bool:
+    return n in (9, 10, 13) or 0x20 <= n <= 0xD7FF or 0xE000 <= n <= 0xFFFD or 0x10000 <= n <= 0x10FFFF
+
+
+def _attributes_well_formed(attributes: str, wrapper: bytes) -> bool:
+    """A row's attributes (as _LEXEMES found them) as XML with namespaces has them: each named once, a prefix
+    declared on the root (the only declarations in scope: sheetData declares none, nor does the row)."""
+    names = [name for name, _ in _ROW_ATTRIBUTE.findall(attributes)]
+    if len(set(names)) != len(names):
+        return False
+    for name in names:
+        if ":" in name:
+            prefix, _, local = name.partition(":")
+            if not prefix or not local or ":" in local or not _NAME_START.match(local) or \
+                    b" xmlns:" + prefix.encode() + b"=" not in wrapper:
+                return False
+    return True
+
+
+_NAME_START = re.compile(r"[A-Za-z_]")
 
 
 def _well_formed(data: bytes):
@@ -993,12 +1022,23 @@ def _well_formed(data: bytes):
     _parser().Parse(data, True)
 
 
-def _sheet_lexed(pkg: Package, sheet: Sheet, want: set[str] | None, region: bytes, size: int) -> bool:
-    """A well-formed sheetData in the main namespace as its default, read by _LEXEMES as _sheet_tree reads its
-    tree; False (nothing read) where a lexeme is not one of them, or the tree must say what the cells are: a
-    carriage return (expat makes it a line feed), a namespace declared, a cell outside a row."""
-    text = region.decode()
-    if "\r" in text or "xmlns" in text or not text.startswith("<sheetData>") or not text.endswith("</sheetData>"):
+def _sheet_lexed(pkg: Package, sheet: Sheet, want: set[str] | None, region: bytes, size: int,
+                 wrapper: bytes) -> bool:
+    """A sheetData in the main namespace as its default (the root's declarations: `wrapper`), read by _LEXEMES
+    as _sheet_tree reads its tree; False (nothing read) where a lexeme is not one of them, or the tree must say
+    what the cells are: a carriage return (expat makes it a line feed), a namespace declared, a cell outside a
+    row, anything that is no XML (expat says what). Lexemes are exact, so what they leave to check of XML's
+    rules is checked here: every character one of XML's, "]]>" in no text, every reference one of XML's, a row's
+    attributes each named once, their prefixes declared."""
+    if b"\r" in region or b"xmlns" in region or b"]]>" in region or \
+            len(region.translate(None, _CONTROLS)) != len(region) or \
+            (b"\xef\xbf" in region and any(c in region for c in _NOT_CHARACTERS)):
+        return False
+    try:
+        text = region.decode()
+    except UnicodeDecodeError:
+        return False
+    if not text.startswith("<sheetData>") or not text.endswith("</sheetData>"):
         return False
     lexemes = _LEXEMES.findall(text, len("<sheetData>"), len(text) - len("</sheetData>"))
     reader = _SheetHandler(pkg, sheet, want)   # (for its conversions)
@@ -1008,6 +1048,7 @@ def _sheet_lexed(pkg: Package, sheet: Sheet, want: set[str] | None, region: byte
     long_texts = max_text < size   # (a value has no more characters than its part has bytes)
     shared = None
     in_row = False
+    checked = {""}   # row attributes found well-formed (rows repeat theirs)
     for ref, style, kind, f, has_value, v, row, attributes, empty, other in lexemes:
         if not ref:
             if other:
@@ -1015,11 +1056,17 @@ def _sheet_lexed(pkg: Package, sheet: Sheet, want: set[str] | None, region: byte
             if row:   # a row's start tag
                 if in_row:
                     return False
+                if attributes not in checked:
+                    if not _attributes_well_formed(attributes, wrapper):
+                        return False
+                    checked.add(attributes)
                 in_row = not empty
                 if "hidden" in attributes and dict(_ROW_ATTRIBUTE.findall(attributes)).get("hidden") in ("1", "true"):
                     hidden_rows.add(int(row))
-            else:     # its end tag
+            elif in_row:   # its end tag
                 in_row = False
+            else:          # an end tag of no row
+                return False
             continue
         if not in_row:
             return False
@@ -1051,7 +1098,13 @@ def _sheet_lexed(pkg: Package, sheet: Sheet, want: set[str] | None, region: byte
                 raise BadWorkbook("bad_xml", "引用了不存在的共享文本")
         else:
             value = reader._value(kind, [v] if has_value else None, None)
-        cells[ref] = _new_cell(Cell, (value, reader._formula(ref, _entities(f), {}) if f else None))
+        if f:
+            f = _entities(f)
+            if f is None:
+                return False
+        cells[ref] = _new_cell(Cell, (value, reader._formula(ref, f, {}) if f else None))
+    if in_row:   # a row never ended
+        return False
     sheet.cells.update(cells)
     sheet.cell_formats.update(formats)
     sheet.hidden_rows.update(hidden_rows)
