@@ -897,7 +897,6 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
     good_refs, counted, max_cells, max_text = _GOOD_REFS, pkg._cells, pkg.limits.max_cells, pkg.limits.max_text
     codes = {"": "General", "0": "General"}   # style index -> number format, as met
     long_texts = max_text < len(data)   # (a value has no more characters than its part has bytes)
-    shared = None
     row = 0
     for r in tree[0]:
         if r.tag != ROW:
@@ -950,12 +949,7 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
             if kind == "n" and v is not None:
                 value = float(v) if v.strip() else None
             elif kind == "s" and v is not None:
-                if shared is None:
-                    shared = pkg.shared_strings
-                try:
-                    value = shared[int(v)]
-                except (IndexError, ValueError):
-                    raise BadWorkbook("bad_xml", "引用了不存在的共享文本")
+                value = reader._shared(v)
             else:
                 value = reader._value(kind, None if v is None else [v], None if inline is None else [inline])
             cells[ref] = _new_cell(Cell, (value, None if f is None else reader._formula(ref, f, fattrs)))
@@ -1046,7 +1040,6 @@ def _sheet_lexed(pkg: Package, sheet: Sheet, want: set[str] | None, region: byte
     good_refs, counted, max_cells, max_text = _GOOD_REFS, pkg._cells, pkg.limits.max_cells, pkg.limits.max_text
     codes = {"": "General", "0": "General"}   # style index -> number format, as met
     long_texts = max_text < size   # (a value has no more characters than its part has bytes)
-    shared = None
     in_row = False
     checked = {""}   # row attributes found well-formed (rows repeat theirs)
     for ref, style, kind, f, has_value, v, row, attributes, empty, other in lexemes:
@@ -1090,12 +1083,7 @@ def _sheet_lexed(pkg: Package, sheet: Sheet, want: set[str] | None, region: byte
         if not kind or kind == "n":
             value = float(v) if v.strip() else None
         elif kind == "s" and has_value:
-            if shared is None:
-                shared = pkg.shared_strings
-            try:
-                value = shared[int(v)]
-            except (IndexError, ValueError):
-                raise BadWorkbook("bad_xml", "引用了不存在的共享文本")
+            value = reader._shared(v)
         else:
             value = reader._value(kind, [v] if has_value else None, None)
         if f:
