@@ -140,6 +140,11 @@ STRING_PARTS = {
     "main namespace in a value": (sst("<t>a</t>").replace(MAIN_SST, f'<sst a=\' xmlns="{MAIN}"\' xmlns="urn:o"')
                                   .encode(), Limits(), []),
     "leading zeros": (sst(f"<t>{ZEROS}</t>").encode(), Limits(), ["A"]),
+    # an <sst> that is not the root: the handler reads every <si> of the part, before and after it
+    "strings before an inner sst": (f'<foo xmlns="urn:o" xmlns:m="{MAIN}"><m:si><m:t>b</m:t></m:si>{MAIN_SST}><si><t>a'
+                                    '</t></si></sst></foo>'.encode(), Limits(), ["b", "a"]),
+    "strings after an inner sst": (f'<foo xmlns="urn:o" xmlns:m="{MAIN}">{MAIN_SST}><si><t>a</t></si></sst><m:si><m:t>'
+                                   'b</m:t></m:si></foo>'.encode(), Limits(), ["a", "b"]),
     "long references, short text": (sst("<t>" + "&amp;" * 30 + "</t>").encode(), Limits(max_text=40), ["&" * 30]),
 }
 
@@ -239,9 +244,12 @@ STRING_TEXT = st.lists(st.sampled_from(["a", "中", " ", "项目"] * 3 + ODD_TEX
                       '<?xml version="1.0" encoding="US-ASCII"?>', '<?xml version="1.0" encoding="utf8"?>', ""),
        root=sometimes(f'<sst xmlns="{MAIN}">', f"<sst xmlns='{MAIN}'>", f'<sst xmlns="urn:o" a=\' xmlns="{MAIN}"\'>',
                       f'<sst xmlns="{MAIN}" xmlns:x="{MAIN}">', f'<sst  xmlns="{MAIN}" count="1">'),
+       around=sometimes("{}", "{}\n<!--x--><?p?>", "<!--x-->{}", f'<o xmlns:m="{MAIN}"><m:si><m:t>b</m:t></m:si>{{}}</o>',
+                        f'<o xmlns:m="{MAIN}">{{}}<m:si><m:t>b</m:t></m:si></o>', f'<o xmlns="{MAIN}">{{}}</o>'),
        encoding=st.sampled_from(["utf-8", "utf-8", "latin-1"]))
-def test_generated_shared_strings_read_as_the_handler_reads_them(tmp_path, items, head, root, encoding):
-    xml = head + root + "".join("<si>" + shape.format(text) + "</si>" for shape, text in items) + "</sst>"
+def test_generated_shared_strings_read_as_the_handler_reads_them(tmp_path, items, head, root, around, encoding):
+    xml = head + around.format(root + "".join("<si>" + shape.format(text) + "</si>" for shape, text in items) +
+                               "</sst>")
     try:
         part = xml.encode(encoding)
     except UnicodeEncodeError:

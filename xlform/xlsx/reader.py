@@ -531,6 +531,8 @@ def _strings_tree(data: bytes, limits: Limits) -> list[str]:
     return out
 
 
+_PROLOG = re.compile(rb"(?:\xef\xbb\xbf)?(?:<\?[^>]*\?>|\s)*")   # a declaration, instructions, whitespace
+
 # A shared string of plain text, as every office suite writes one, or any other character (see _LEXEMES)
 _STRING = re.compile(r'<si><t(?: xml:space="preserve")?>([^<]*)</t></si>|<si><t/></si>|([\s\S])')
 
@@ -539,12 +541,15 @@ def _strings_lexed(data: bytes, limits: Limits) -> list[str] | None:
     """The shared strings of a well-formed part in the main namespace as its default, each plain text, lexed by
     _STRING; None where one is rich text, or anything else stands in the root (or a carriage return, which expat
     makes a line feed; or an encoding declared other than UTF-8; or an attribute of the root in single quotes,
-    whose value might hold what _MAIN_DEFAULT finds)."""
+    whose value might hold what _MAIN_DEFAULT finds; or an <sst> that is not the root, the handler reading every
+    <si> of the part)."""
     root = _start_tag(b"sst").search(data)
+    end = data.rfind(b"</sst>")
     if root is None or root[1] or root[2] or not _MAIN_DEFAULT.search(data, root.start(), root.end()) or \
-            b"'" in data[root.start():root.end()] or ((m := _DECLARED.match(data)) and m[1].lower() != b"utf-8"):
+            b"'" in data[root.start():root.end()] or ((m := _DECLARED.match(data)) and m[1].lower() != b"utf-8") or \
+            not _PROLOG.fullmatch(data, 0, root.start()) or data[end + len(b"</sst>"):].strip():
         return None
-    text = data[root.end():data.rfind(b"</sst>")].decode()
+    text = data[root.end():end].decode()
     if "\r" in text or "xmlns" in text:
         return None
     out = []
