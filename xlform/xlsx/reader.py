@@ -531,6 +531,8 @@ def _strings_tree(data: bytes, limits: Limits) -> list[str]:
     return out
 
 
+_PROLOG = re.compile(rb"(?:\xef\xbb\xbf)?(?:<\?[^>]*\?>|\s)*")   # a declaration, instructions, whitespace
+
 # A shared string of plain text, as every office suite writes one, or any other character (see _LEXEMES)
 _STRING = re.compile(r'<si><t(?: xml:space="preserve")?>([^<]*)</t></si>|<si><t/></si>|([\s\S])')
 
@@ -538,22 +540,27 @@ _STRING = re.compile(r'<si><t(?: xml:space="preserve")?>([^<]*)</t></si>|<si><t/
 def _strings_lexed(data: bytes, limits: Limits) -> list[str] | None:
     """The shared strings of a well-formed part in the main namespace as its default, each plain text, lexed by
     _STRING; None where one is rich text, or anything else stands in the root (or a carriage return, which expat
-    makes a line feed)."""
+    makes a line feed; or an encoding declared other than UTF-8; or an attribute of the root in single quotes,
+    whose value might hold what _MAIN_DEFAULT finds; or an <sst> that is not the root, the handler reading every
+    <si> of the part)."""
     root = _start_tag(b"sst").search(data)
-    if root is None or root[1] or root[2] or not _MAIN_DEFAULT.search(data, root.start(), root.end()):
+    end = data.rfind(b"</sst>")
+    if root is None or root[1] or root[2] or not _MAIN_DEFAULT.search(data, root.start(), root.end()) or \
+            b"'" in data[root.start():root.end()] or ((m := _DECLARED.match(data)) and m[1].lower() != b"utf-8") or \
+            not _PROLOG.fullmatch(data, 0, root.start()) or data[end + len(b"</sst>"):].strip():
         return None
-    text = data[root.end():data.rfind(b"</sst>")].decode()
+    text = data[root.end():end].decode()
     if "\r" in text or "xmlns" in text:
         return None
     out = []
     for value, other in _STRING.findall(text):
         if other:
             return None
-        if len(value) > limits.max_text:
-            raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
         value = _entities(value)
         if value is None:   # (expat has checked them: not met)
             return None
+        if len(value) > limits.max_text:   # (its characters, as the tree counts them)
+            raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
         out.append(_unescape(value) if "_x" in value else value)
     if len(out) > limits.max_strings:
         raise BadWorkbook("too_large", f"文本超过 {limits.max_strings} 条")
@@ -852,7 +859,7 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
     that one sit in a comment or CDATA section, the region is no element and the tree is refused, as is a
     start the outline's expat does not meet at the very same byte."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff", b"\0", b"<\0")) or ((m := _DECLARED.match(data))
-                                                             and m[1].lower() not in (b"utf-8", b"utf8")):
+                                                             and m[1].lower() != b"utf-8"):
         return None
     found = _element(data, b"sheetData")
     if found is None:
@@ -885,6 +892,8 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
         if not prefix and _MAIN_DEFAULT.search(wrapper) and _sheet_lexed(pkg, sheet, want, data[begin:end],
                                                                          len(data), wrapper):
             return sheet
+        if b"xmlns" in data[begin:end]:   # a namespace declared in it: expat here and the handler's expat (its
+            return None                    # separator " ") do not refuse the same names (a space in one)
         tree = ElementTree.fromstring(b"<x" + wrapper + b">" + data[begin:end] + b"</x>")
     except (ElementTree.ParseError, expat.ExpatError):
         return None
@@ -907,8 +916,8 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
         if r.get("hidden") in ("1", "true"):
             hidden_rows.add(row)
         counted += len(r)
-        if counted > max_cells:
-            raise BadWorkbook("too_large", f"单元格超过 {max_cells} 个")
+        if counted > max_cells:   # past the limit in this row: the handler says what comes first, the limit or a
+            return None           # bad cell before it
         for c in r:
             if c.tag != C:
                 return None
@@ -973,7 +982,7 @@ _ROW_ATTRIBUTE = re.compile(r' ([^=]+)="([^"]*)"')
 _CONTROLS = bytes(range(0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20))   # no characters of XML, nor are
 _NOT_CHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")                      # U+FFFE and U+FFFF
 _MAIN_DEFAULT = re.compile(rb' xmlns="(?:' + rb"|".join(re.escape(ns.encode()) for ns in _MAIN_NS) + rb')"')
-_ENTITY = re.compile(r"&(?:#([0-9]+)|#x([0-9A-Fa-f]+)|(amp|lt|gt|quot|apos));")
+_ENTITY = re.compile(r"&(?:#0*([0-9]{1,7})|#x([0-9A-Fa-f]+)|(amp|lt|gt|quot|apos));")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 
 
@@ -994,10 +1003,14 @@ def _xml_char(n: int) -> bool:
 
 
 def _attributes_well_formed(attributes: str, wrapper: bytes) -> bool:
-    """A row's attributes (as _LEXEMES found them) as XML with namespaces has them: each named once, a prefix
-    declared on the root (the only declarations in scope: sheetData declares none, nor does the row)."""
-    names = [name for name, _ in _ROW_ATTRIBUTE.findall(attributes)]
+    """A row's attributes (as _LEXEMES found them) as XML with namespaces has them: each named once (r= too), a
+    prefix declared on the root (the only declarations in scope: sheetData declares none, nor does the row). Two
+    prefixes may name one namespace: two prefixed attributes of one local name are left to expat."""
+    names = ["r"] + [name for name, _ in _ROW_ATTRIBUTE.findall(attributes)]
     if len(set(names)) != len(names):
+        return False
+    prefixed = [name.partition(":")[2] for name in names if ":" in name]
+    if len(set(prefixed)) != len(prefixed):
         return False
     for name in names:
         if ":" in name:
@@ -1070,6 +1083,10 @@ def _sheet_lexed(pkg: Package, sheet: Sheet, want: set[str] | None, region: byte
             ref = _checked_ref(ref)
         if not (has_value or f):
             continue   # an empty (formatted) cell
+        if f:   # (checked in every cell, wanted or not, as expat would; its length is its characters')
+            f = _entities(f)
+            if f is None:
+                return False
         if long_texts and max(len(v), len(f)) > max_text:
             raise BadWorkbook("too_large", "单元格内容超过表格软件允许的长度")
         if want is not None and ref not in want:
@@ -1086,10 +1103,6 @@ def _sheet_lexed(pkg: Package, sheet: Sheet, want: set[str] | None, region: byte
             value = reader._shared(v)
         else:
             value = reader._value(kind, [v] if has_value else None, None)
-        if f:
-            f = _entities(f)
-            if f is None:
-                return False
         cells[ref] = _new_cell(Cell, (value, reader._formula(ref, f, {}) if f else None))
     if in_row:   # a row never ended
         return False
