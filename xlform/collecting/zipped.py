@@ -67,10 +67,11 @@ class _Entry:
     def __init__(self, name: bytes, dos: tuple[int, int], crc: int, packed: int, size: int, offset: int):
         self.name, self.dos, self.crc, self.packed, self.size, self.offset = name, dos, crc, packed, size, offset
         self.flags = 0 if name.isascii() else 0x800   # a name in UTF-8
+        self.big = max(size, packed) > ZIP64_OVER     # its sizes are zip64's
 
     def local(self) -> bytes:
         """The local header: zip64 gives both sizes where one needs it."""
-        big = max(self.size, self.packed) > ZIP64_OVER
+        big = self.big
         extra = struct.pack("<HHQQ", 1, 16, self.size, self.packed) if big else b""
         return struct.pack("<IHHHHHIIIHH", 0x04034B50, 45 if big else 20, self.flags, 8, *self.dos, self.crc,
                            _MARK if big else self.packed, _MARK if big else self.size, len(self.name),
@@ -78,7 +79,7 @@ class _Entry:
 
     def central(self) -> bytes:
         """Its central directory record: zip64 gives the sizes and the offset that need it, in that order."""
-        sizes_big = max(self.size, self.packed) > ZIP64_OVER
+        sizes_big = self.big
         offset_big = self.offset > ZIP64_OVER
         values = ([self.size, self.packed] if sizes_big else []) + ([self.offset] if offset_big else [])
         extra = struct.pack(f"<HH{len(values)}Q", 1, 8 * len(values), *values) if values else b""

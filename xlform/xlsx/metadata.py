@@ -47,7 +47,7 @@ def same_cells(text: str, cell_map: dict) -> bool:
     if text == known[1]:
         return True
     try:
-        return (_json(text) if len(text) <= 100_000 else jsontext.loads(text)) == cell_map
+        return _parsed(text) == cell_map
     except (ValueError, RecursionError):
         return False
 
@@ -76,12 +76,17 @@ def parse_meta(rows, numbers=None, parsed=("cells", "indicator_ids")) -> dict[st
             out[sheet][key] = text
             continue
         try:
-            found = _json(text) if len(text) <= 100_000 else jsontext.loads(text)   # (only a form's size kept)
+            found = _parsed(text)
             out[sheet][key] = dict(found) if isinstance(found, dict) else list(found) if isinstance(found, list) \
                 else found   # (a copy: the parsed text is kept for the next return)
         except (ValueError, RecursionError):   # RecursionError: JSON nested past Python's depth
             out[sheet][key] = {}  # damaged: the cell map check reports it
     return out
+
+
+def _parsed(text: str):
+    """A cell map's or the indicator ids' JSON, parsed (as a form's size: kept for the next return)."""
+    return _json(text) if len(text) <= 100_000 else jsontext.loads(text)
 
 
 @functools.lru_cache(maxsize=16)

@@ -546,7 +546,7 @@ def _strings_lexed(data: bytes, limits: Limits) -> list[str] | None:
     root = _start_tag(b"sst").search(data)
     end = data.rfind(b"</sst>")
     if root is None or root[1] or root[2] or not _MAIN_DEFAULT.search(data, root.start(), root.end()) or \
-            b"'" in data[root.start():root.end()] or ((m := _DECLARED.match(data)) and m[1].lower() != b"utf-8") or \
+            b"'" in data[root.start():root.end()] or not _utf8(data) or \
             not _PROLOG.fullmatch(data, 0, root.start()) or data[end + len(b"</sst>"):].strip():
         return None
     text = data[root.end():end].decode()
@@ -848,6 +848,13 @@ def _element(data: bytes, local: bytes, pos: int = 0) -> tuple[int, int, bytes] 
 _DECLARED = re.compile(rb"""\A(?:\xef\xbb\xbf)?<\?xml\s[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 
 
+def _utf8(data: bytes) -> bool:
+    """Does expat read this part as UTF-8 (what the tree and the lexemes take it for)? No UTF-16 mark, and no
+    other encoding declared ("utf8" neither: expat knows only the name UTF-8)."""
+    return not data.startswith((b"\xff\xfe", b"\xfe\xff", b"\0", b"<\0")) and \
+        not ((m := _DECLARED.match(data)) and m[1].lower() != b"utf-8")
+
+
 def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) -> Sheet | None:
     """A sheet given whole, read as _SheetHandler reads it, with its sheetData built into a tree by C (expat
     too) rather than met cell by cell in Python; None where the handler must read it instead (another
@@ -858,8 +865,7 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
     alone, declared as the root declares it: its end is the first end tag of its name after it, and, should
     that one sit in a comment or CDATA section, the region is no element and the tree is refused, as is a
     start the outline's expat does not meet at the very same byte."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff", b"\0", b"<\0")) or ((m := _DECLARED.match(data))
-                                                             and m[1].lower() != b"utf-8"):
+    if not _utf8(data):
         return None
     found = _element(data, b"sheetData")
     if found is None:
@@ -870,10 +876,10 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
     # forms laid out alike: cut out too, _CUT in their place that the outline's expat must meet as markup where
     # they stood (so they were content, where well-formed content may stand), and parsed alone
     cut = footer = None
-    region = _element(stub, b"headerFooter", begin)
-    if region:
-        cut, footer = region[0], stub[region[0]:region[1]]
-        stub = stub[:cut] + _CUT + stub[region[1]:]
+    header = _element(stub, b"headerFooter", begin)
+    if header:
+        cut, footer = header[0], stub[header[0]:header[1]]
+        stub = stub[:cut] + _CUT + stub[header[1]:]
     # (with where sheetData and the cut stand: the same bytes, cut elsewhere, are another outline to check)
     digest = (hashlib.sha256(stub).digest(), begin, cut)
     known = _KNOWN_OUTLINES.get(digest)
@@ -889,12 +895,13 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
     try:
         if footer:
             ElementTree.fromstring(b"<x" + wrapper + b">" + footer + b"</x>")
-        if not prefix and _MAIN_DEFAULT.search(wrapper) and _sheet_lexed(pkg, sheet, want, data[begin:end],
-                                                                         len(data), wrapper):
+        region = data[begin:end]
+        if not prefix and _MAIN_DEFAULT.search(wrapper) and _sheet_lexed(pkg, sheet, want, region, len(data),
+                                                                         wrapper):
             return sheet
-        if b"xmlns" in data[begin:end]:   # a namespace declared in it: expat here and the handler's expat (its
-            return None                    # separator " ") do not refuse the same names (a space in one)
-        tree = ElementTree.fromstring(b"<x" + wrapper + b">" + data[begin:end] + b"</x>")
+        if b"xmlns" in region:   # a namespace declared in it: expat here and the handler's expat (its separator
+            return None           # " ") do not refuse the same names (a space in one)
+        tree = ElementTree.fromstring(b"<x" + wrapper + b">" + region + b"</x>")
     except (ElementTree.ParseError, expat.ExpatError):
         return None
     if len(tree) != 1 or _TREE.get(tree[0].tag) != "sheetData":
@@ -1002,23 +1009,25 @@ def _xml_char(n: int) -> bool:
     return n in (9, 10, 13) or 0x20 <= n <= 0xD7FF or 0xE000 <= n <= 0xFFFD or 0x10000 <= n <= 0x10FFFF
 
 
-def _attributes_well_formed(attributes: str, wrapper: bytes) -> bool:
-    """A row's attributes (as _LEXEMES found them) as XML with namespaces has them: each named once (r= too), a
-    prefix declared on the root (the only declarations in scope: sheetData declares none, nor does the row). Two
-    prefixes may name one namespace: two prefixed attributes of one local name are left to expat."""
-    names = ["r"] + [name for name, _ in _ROW_ATTRIBUTE.findall(attributes)]
+def _row_attributes(attributes: str, wrapper: bytes) -> dict[str, str] | None:
+    """A row's attributes after its r= (as _LEXEMES found them), by name; None where XML with namespaces has them
+    otherwise: each named once (r= too), a prefix declared on the root (the only declarations in scope: sheetData
+    declares none, nor does the row). Two prefixes may name one namespace: two prefixed attributes of one local
+    name are left to expat."""
+    found = _ROW_ATTRIBUTE.findall(attributes)
+    names = ["r"] + [name for name, _ in found]
     if len(set(names)) != len(names):
-        return False
+        return None
     prefixed = [name.partition(":")[2] for name in names if ":" in name]
     if len(set(prefixed)) != len(prefixed):
-        return False
+        return None
     for name in names:
         if ":" in name:
             prefix, _, local = name.partition(":")
             if not prefix or not local or ":" in local or not _NAME_START.match(local) or \
                     b" xmlns:" + prefix.encode() + b"=" not in wrapper:
-                return False
-    return True
+                return None
+    return dict(found)
 
 
 _NAME_START = re.compile(r"[A-Za-z_]")
@@ -1054,7 +1063,7 @@ def _sheet_lexed(pkg: Package, sheet: Sheet, want: set[str] | None, region: byte
     codes = {"": "General", "0": "General"}   # style index -> number format, as met
     long_texts = max_text < size   # (a value has no more characters than its part has bytes)
     in_row = False
-    checked = {""}   # row attributes found well-formed (rows repeat theirs)
+    rows_hidden = {"": False}   # row attributes found well-formed: whether they hide the row (rows repeat theirs)
     for ref, style, kind, f, has_value, v, row, attributes, empty, other in lexemes:
         if not ref:
             if other:
@@ -1062,12 +1071,14 @@ def _sheet_lexed(pkg: Package, sheet: Sheet, want: set[str] | None, region: byte
             if row:   # a row's start tag
                 if in_row:
                     return False
-                if attributes not in checked:
-                    if not _attributes_well_formed(attributes, wrapper):
+                hidden = rows_hidden.get(attributes)
+                if hidden is None:
+                    named = _row_attributes(attributes, wrapper)
+                    if named is None:
                         return False
-                    checked.add(attributes)
+                    hidden = rows_hidden[attributes] = named.get("hidden") in ("1", "true")
                 in_row = not empty
-                if "hidden" in attributes and dict(_ROW_ATTRIBUTE.findall(attributes)).get("hidden") in ("1", "true"):
+                if hidden:
                     hidden_rows.add(int(row))
             elif in_row:   # its end tag
                 in_row = False
