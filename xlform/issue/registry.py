@@ -50,7 +50,7 @@ class IssuedMap(NamedTuple):
     by every version laid out alike, and its locked cells as JSON."""
     layout_key: str
     layout: str
-    expected: str
+    expected: str | bytes   # (bytes as the registry gives it: UTF-8, parsed as it is)
 
 
 def issued_map(project: Project, kind: FormKind, version: int) -> IssuedMap | None:
@@ -197,8 +197,8 @@ class Registry:
         return self._lookup(template_id, None)
 
     def _lookup(self, template_id: str, version: int | None) -> dict | None:
-        sql = (f"SELECT id, version, hash, form, definition, issued_at, {self._kind}, {self._issued}, "
-               f"{self._layout} FROM templates WHERE id=?")
+        sql = (f"SELECT id, version, hash, form, {self.db.utf8('definition')}, issued_at, {self._kind}, "
+               f"{self.db.utf8(self._issued)}, {self._layout} FROM templates WHERE id=?")
         args: tuple = (template_id,)
         if version is not None:
             sql, args = sql + " AND version=?", args + (int(version),)
@@ -212,11 +212,11 @@ class Registry:
                 # registry of 0.1 or 0.2
                 "issued": self._issued_map(row[7], row[8])}
 
-    def _issued_map(self, expected: str | None, key: str | None) -> IssuedMap | None:
+    def _issued_map(self, expected: bytes | None, key: str | None) -> IssuedMap | None:
         if expected is None:
             return None
         if key is None:   # kept before the layouts table
-            found = _split(expected)
+            found = _split(bytes(expected).decode())
             key, expected = found.layout_key, found.expected
             layout = self._layouts.get(key) or found.layout
         else:
