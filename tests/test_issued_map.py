@@ -31,12 +31,9 @@ MOVED = {"cell_map_changed", "locked_changed", "formula_changed", "structure_cha
 @pytest.fixture(autouse=True)
 def fresh_process():
     """Every read here starts as in a new process: no layout or blank sheet cached from another test."""
-    caches = (sheet_reader._ISSUED, sheet_reader._KEPT, sheet_reader._LAYOUTS, sheet_reader._EXPECTED)
-    for cache in caches:
-        cache.clear()
+    sheet_reader.forget_versions()
     yield
-    for cache in caches:
-        cache.clear()
+    sheet_reader.forget_versions()
 
 
 def kept_maps(con) -> dict:
@@ -79,8 +76,7 @@ def answers(project) -> dict:
 
 def read(path, registry_path) -> list[dict]:
     """The records of a return, read with the registry opened afresh (no version cached)."""
-    for cache in (sheet_reader._ISSUED, sheet_reader._LAYOUTS, sheet_reader._EXPECTED):
-        cache.clear()
+    sheet_reader.forget_versions()
     reg = Registry(registry_path, create=False)
     try:
         return [r.to_dict() for r in read_file(Path(path), reg)]
@@ -335,8 +331,7 @@ def test_returns_of_a_registry_before_the_layouts_table_read_as_before(tmp_path)
     shutil.copy(reg_path, old)
     with sqlite3.connect(old) as db:
         keep_whole(db)
-    sheet_reader._ISSUED.clear()
-    sheet_reader._KEPT.clear()
+    sheet_reader.forget_versions()
     assert [read(f, old) for f in files] == now       # read-only: read as it is, nothing written
     assert "layout" not in {r[1] for r in sqlite3.connect(old).execute("PRAGMA table_info(templates)")}
     reg = Registry(old)                               # opened to write: the column and the table are added

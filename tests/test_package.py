@@ -14,7 +14,7 @@ ROOT = Path(xlform.__file__).parent
 # Rooms from the bottom up: a module may import its own room and the rooms below it, never one above.
 # The top-level modules are split in two: the shared base everyone may use, and the commands on top.
 ORDER = [
-    ("base", ["errors", "messages", "outputs", "names", "yamlsource", "jsontext"]),
+    ("base", ["errors", "messages", "outputs", "names", "yamlsource", "jsontext", "caching"]),
     ("storage", ["storage"]),
     ("scoring", ["scoring"]),
     ("kinds", ["kinds"]),

@@ -145,7 +145,7 @@ def test_registry_issues_versions_and_reads_back(db_url, tmp_path):
     ro = Registry(db_url, create=False)
     try:
         assert ro.latest_version("pg-r-01") == 2 and ro.lookup("pg-r-01", 1)["hash"] != ro.lookup("pg-r-01")["hash"]
-        assert ro.lookup("pg-r-01", 1)["definition"] == p.canonical()
+        assert ro.lookup("pg-r-01", 1)["project"].canonical() == p.canonical()
         assert ro.latest_issued() == [("pg-r-01", 2, "测试项目", "测试局")]
         assert ro.find_project("测试项目", "测试局")["version"] == 2
         assert ro.lookup("pg-r-01")["kind"].name == "project"

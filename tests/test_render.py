@@ -207,8 +207,7 @@ def test_registry_versions(tmp_path):
     d["indicators"]["产出指标"]["数量指标"][0]["target"] = "≥2次"
     [v2] = render([load_def(tmp_path, d)], tmp_path / "o", registry=reg)
     assert [i.sheets[0][2] for i in (v1, again, v2)] == [1, 1, 2]
-    assert reg.lookup("t-001")["version"] == 2 and reg.lookup("t-001", 1)["definition"]["indicators"][0][
-        "target"]["text"] == "≥1次"
+    assert reg.lookup("t-001")["version"] == 2 and reg.lookup("t-001", 1)["project"].indicators[0].target.text == "≥1次"
     files = reg.db.execute("SELECT id, version, sheet FROM issued_files").fetchall()
     assert files == [("t-001", 1, "自评表"), ("t-001", 1, "自评表"), ("t-001", 2, "自评表")]
 

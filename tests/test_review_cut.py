@@ -154,8 +154,7 @@ def test_two_versions_of_equal_locked_cells_but_other_layouts_each_read_as_their
     reason = {**GOOD, "I16": "发放问卷一百二十份，回收一百一十八份，满意率百分之九十五。"}   # 29 characters
     returns = [fill_openpyxl(v.file, tmp_path / f"r{n}.xlsx", reason) for n, v in ((1, v1), (2, v2))]
     for order in (returns, returns[::-1]):
-        for cache in (sheet_reader._ISSUED, sheet_reader._KEPT):
-            cache.clear()
+        sheet_reader.forget_versions()
         reg = Registry(reg_path, create=False)
         try:
             too_long = {f.name: {p.code for r in read_file(f, reg) for p in r.problems} >= {"text_too_long"}
@@ -172,7 +171,7 @@ def test_a_postgresql_registry_before_the_layouts_table_reads_as_before_and_gain
     filled, now = pg_return(pg_url, tmp_path, "rc-pg-01")
     with psycopg.connect(pg_url) as con:
         keep_whole(con, "%s")
-    sheet_reader._KEPT.clear()
+    sheet_reader.forget_versions()
     assert read(filled, pg_url) == now
     reg = Registry(pg_url)
     [again] = render([load_def(tmp_path, definition(SMALL, id="rc-pg-02"), "b.yaml")], tmp_path / "b", registry=reg)
@@ -180,6 +179,6 @@ def test_a_postgresql_registry_before_the_layouts_table_reads_as_before_and_gain
     with psycopg.connect(pg_url) as con:
         assert con.execute("SELECT COUNT(*), COUNT(layout) FROM templates").fetchone() == (2, 1)
         assert con.execute("SELECT COUNT(*) FROM layouts").fetchone() == (1,)
-    sheet_reader._KEPT.clear()
+    sheet_reader.forget_versions()
     assert read(filled, pg_url) == now
     assert not codes(read(fill_openpyxl(again.file, tmp_path / "b.xlsx", GOOD), pg_url)) & MOVED

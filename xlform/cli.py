@@ -447,7 +447,7 @@ def diff(args, registry):
     Lists indicators added, removed, renamed (only by `was:`) and changed (target, weight, rule, level),
     and funds and project changes. Exit 0 when they are the same, 1 when they differ.
     """
-    from .definition.definition import from_canonical, load
+    from .definition.definition import load
     from .errors import DefinitionError
     from .issue.versions import diff as do_diff, table
     if len(args) == 2:
@@ -475,7 +475,7 @@ def diff(args, registry):
             reg.close()
         if None in found:
             raise click.UsageError(f"the registry has no versions {args[1]} and {args[2]} of template {args[0]}")
-        old, new = (from_canonical(f["definition"]) for f in found)
+        old, new = (f["project"] for f in found)
     else:
         raise click.UsageError("give OLD.yaml NEW.yaml, or ID V1 V2")
     changes = do_diff(old, new)

@@ -14,13 +14,13 @@ from typing import NamedTuple
 
 from .. import jsontext
 from ..definition.definition import Project, from_canonical, template_hash
+from ..caching import VersionCache
 from ..errors import CannotRun, XlformError
 from ..kinds.forms import FormKind, issued_kind
 from ..storage import db as engines
 from ..storage.db import SQLITE, VERSION_LOCK, Database, Location
 
 DEFAULT = Path("output") / "registry.db"
-CACHED = 64   # template versions kept looked up: a province collects a template per return
 LAYOUTS = 256   # layouts kept looked up (their JSON): a province's versions share a few hundred
 OFFICE_FORMS = ("review",)   # kinds the office fills itself (the 复核): never a department's return to await
 
@@ -50,7 +50,7 @@ class IssuedMap(NamedTuple):
     by every version laid out alike, and its locked cells as JSON."""
     layout_key: str
     layout: str
-    expected: str
+    expected: str | bytes   # (bytes as the registry gives it: UTF-8, parsed as it is)
 
 
 def issued_map(project: Project, kind: FormKind, version: int) -> IssuedMap | None:
@@ -126,7 +126,7 @@ class Registry:
         self._kind = "kind" if "kind" in have else "NULL"
         self._issued = "issued" if "issued" in have else "NULL"   # nor does one of 0.2 keep issued maps
         self._layout = "layout" if "layout" in have else "NULL"   # one before the layouts table kept each in its map
-        self._cache: dict[tuple[str, int], dict | None] = {}
+        self._cache = VersionCache()   # (id, version) -> entry: a province collects a template per return
         self._layouts: dict[str, str] = {}   # key -> the layout's JSON, one str for every version that shares it
 
     def close(self):
@@ -184,42 +184,39 @@ class Registry:
         return self.db.one("SELECT MAX(version) FROM templates WHERE id=?", template_id)[0] or 0
 
     def lookup(self, template_id: str, version: int | None = None) -> dict | None:
-        """The registered template (latest version unless one is named): its definition as data and as a
-        Project. A named version never changes once issued, so it is cached."""
+        """The registered template (latest version unless one is named): its definition as a Project, its kind
+        and issued map. A named version never changes once issued, so it is cached."""
         if version is not None:
             key = (template_id, int(version))
-            if key not in self._cache:
+            found = self._cache.get(key)
+            if found is None:
                 found = self._lookup(template_id, version)
-                if found is None:
-                    return None  # not issued (yet): ask again next time
-                if len(self._cache) >= CACHED:   # a province's collection has a template per return
-                    self._cache.clear()
-                self._cache[key] = found
-            return self._cache[key]
+                if found is not None:   # (one not issued yet is asked for again next time)
+                    self._cache.put(key, found)
+            return found
         return self._lookup(template_id, None)
 
     def _lookup(self, template_id: str, version: int | None) -> dict | None:
-        sql = (f"SELECT id, version, hash, form, definition, issued_at, {self._kind}, {self._issued}, "
-               f"{self._layout} FROM templates WHERE id=?")
+        sql = (f"SELECT id, version, hash, form, {self.db.utf8('definition')}, issued_at, {self._kind}, "
+               f"{self.db.utf8(self._issued)}, {self._layout} FROM templates WHERE id=?")
         args: tuple = (template_id,)
         if version is not None:
             sql, args = sql + " AND version=?", args + (int(version),)
         row = self.db.one(sql + " ORDER BY version DESC LIMIT 1", *args)
         if not row:
             return None
-        definition = jsontext.loads(row[4])
-        return {"id": row[0], "version": row[1], "hash": row[2], "form": row[3], "definition": definition,
-                "project": from_canonical(definition), "issued_at": row[5],
+        return {"id": row[0], "version": row[1], "hash": row[2], "form": row[3],
+                "project": from_canonical(jsontext.loads(row[4])), "issued_at": row[5],
                 "kind": issued_kind(row[3], row[6]) if row[6] else None,
                 # an IssuedMap, parsed by the reader once per version (its layout once per layout); None in a
                 # registry of 0.1 or 0.2
                 "issued": self._issued_map(row[7], row[8])}
 
-    def _issued_map(self, expected: str | None, key: str | None) -> IssuedMap | None:
+    def _issued_map(self, expected: bytes | None, key: str | None) -> IssuedMap | None:
         if expected is None:
             return None
         if key is None:   # kept before the layouts table
-            found = _split(expected)
+            found = _split(bytes(expected).decode())
             key, expected = found.layout_key, found.expected
             layout = self._layouts.get(key) or found.layout
         else:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from ..caching import VersionCache
 from ..messages import problem
 from ..scoring.scoring import approx_equal, below, rate_below
 from ..storage.record import Record
@@ -92,15 +93,13 @@ class _Plan:
                 self.quantitative.append(i)
 
 
-_PLANS: dict[int, tuple] = {}   # id(layout) -> (layout, plan): a reader keeps a version's layout
+_PLANS = VersionCache()   # id(layout) -> (layout, plan): a reader keeps a version's layout
 
 
 def _plan(lay) -> _Plan:
     found = _PLANS.get(id(lay))
     if found is None or found[0] is not lay:
-        if len(_PLANS) > 64:
-            _PLANS.clear()
-        found = _PLANS[id(lay)] = (lay, _Plan(lay))
+        found = _PLANS.put(id(lay), (lay, _Plan(lay)))
     return found[1]
 
 

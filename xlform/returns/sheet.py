@@ -13,6 +13,7 @@ from ..form.evaluate import Inputs, evaluate_form
 from ..form.layout import KeptLayout, from_kept, kept_layout, layout
 from ..form.layout import ref as cell_ref
 from ..kinds.forms import FormKind
+from ..caching import VersionCache
 from ..messages import problem
 from ..scoring.scoring import TIERS
 from ..storage.record import Record
@@ -33,12 +34,11 @@ def _row_col(ref: str) -> tuple[int, str]:
     return int(m.group(2)), m.group(1).rjust(3)
 
 
-_EXPECTED: dict[tuple, Sheet] = {}
 _LAYOUTS: dict[tuple, object] = {}
 
 
 def _layout(project: Project, kind: FormKind):
-    """Layouts by definition and kind: a collection reads many returns of few templates."""
+    """Layouts by definition and kind (registries of 0.1 and 0.2: placed by today's code)."""
     key = (project.hash, kind.fingerprint)
     found = _LAYOUTS.get(key)   # kept in a local: another thread of the desk may clear the cache meanwhile
     if found is None:
@@ -46,55 +46,6 @@ def _layout(project: Project, kind: FormKind):
             _LAYOUTS.clear()
         found = _LAYOUTS[key] = layout(project, kind)
     return found
-
-
-def _expected(project: Project, kind: FormKind, version: int, sheet_name: str) -> Sheet:
-    """The issued blank sheet: what every locked cell must hold (cached per template version and sheet)."""
-    key = (project.hash, kind.fingerprint, version, sheet_name)
-    found = _EXPECTED.get(key)
-    if found is None:
-        from ..xlsx.writer import SheetSpec, expected_cells
-        cells = expected_cells(SheetSpec(project, kind, version, sheet_name))
-        if len(_EXPECTED) > 64:
-            _EXPECTED.clear()
-        found = _EXPECTED[key] = Sheet(sheet_name, cells={ref: Cell(v, f) for ref, (v, f) in cells.items()})
-    return found
-
-
-_ISSUED: dict[tuple, tuple] = {}
-_KEPT: dict[str, KeptLayout | None] = {}   # layout key -> the layout parsed (one parse for the versions sharing it)
-
-
-def _as_issued(project: Project, kind: FormKind, issued: IssuedMap) -> tuple:
-    """The layout and blank sheet of a version as the registry kept them at render time (registry.issued_map):
-    no placement code, no writer run, once per version, and its layout parsed once for every version laid out
-    alike. Keyed by the locked cells' text itself (two registries may keep one version's hash laid out by
-    different xlform releases; a str hashes once) and by the very project and kind objects the registry made of
-    the version (kept in the entry, so that their ids stand for them): nothing is serialised or hashed again
-    for a version met before."""
-    key = (issued.expected, issued.layout_key, id(project), id(kind))
-    found = _ISSUED.get(key)
-    if found is None:
-        if issued.layout_key in _KEPT:
-            core = _KEPT[issued.layout_key]
-        else:
-            core = kept_layout(jsontext.loads(issued.layout))
-            if len(_KEPT) > 256:
-                _KEPT.clear()
-            _KEPT[issued.layout_key] = core
-        if len(_ISSUED) > 64:
-            _ISSUED.clear()
-        # as tuples (a Cell's two items): the cyclic GC leaves a tuple of strings and numbers alone once seen,
-        # never a list, and a collection of one template per return keeps a few hundred per version
-        cells = {ref: tuple(pair) for ref, pair in jsontext.loads(issued.expected).items()}
-        found = _ISSUED[key] = (from_kept(project, kind, core or jsontext.loads(issued.layout)),
-                                Sheet("", cells=cells), project, kind)
-    return found
-
-
-def issued_layout(project: Project, kind: FormKind, issued: IssuedMap | None):
-    """A version's layout as issued: the registry's kept map, else (registries of 0.1 and 0.2) today's."""
-    return _as_issued(project, kind, issued)[0] if issued else _layout(project, kind)
 
 
 class _Derived(NamedTuple):
@@ -106,23 +57,96 @@ class _Derived(NamedTuple):
     formulas: list    # (key, field) of the formula fields
 
 
-_DERIVED: dict[int, tuple] = {}
+class _Placed(NamedTuple):
+    """What the checks ask of a layout alone: the same for every version laid out alike."""
+    inputs: frozenset     # input cells
+    grade: frozenset      # 评价等级's cell: text, labelled by its format (a formula's value need not show)
+    dates: frozenset      # date inputs
+    formulas: list        # (key, field) of the formula fields
 
 
-def _derived(lay, expected: Sheet) -> _Derived:
-    found = _DERIVED.get(id(expected))   # (the expected sheet is kept in the entry: its id stands for it)
-    if found is None or found[0] is not expected or found[1] is not lay:
-        inputs = {f.cell for f in lay.inputs().values()}
-        locked = [(ref, value, formula) for ref, (value, formula) in expected.cells.items() if ref not in inputs]
-        watched = {ref for ref, (_, formula) in expected.cells.items() if formula is not None} | inputs
-        watched -= {lay.fields["grade"].cell} if "grade" in lay.fields else set()  # text, labelled by format
-        dates = {f.cell for f in lay.inputs().values() if f.type == "date"}
-        if len(_DERIVED) > 64:
-            _DERIVED.clear()
-        formulas = [(key, f) for key, f in lay.fields.items() if f.role == "formula"]
-        found = _DERIVED[id(expected)] = (expected, lay, _Derived(locked, set(expected.cells) | inputs, watched,
-                                                                   dates, formulas))
-    return found[2]
+_PLACED = VersionCache(recent=4, kept=256)   # id(layout's fields) -> (fields, _Placed): versions share them
+
+
+def _placed(lay) -> _Placed:
+    found = _PLACED.get(id(lay.fields))
+    if found is None or found[0] is not lay.fields:
+        inputs = frozenset(f.cell for f in lay.inputs().values())
+        grade = frozenset({lay.fields["grade"].cell} if "grade" in lay.fields else ())
+        found = _PLACED.put(id(lay.fields), (lay.fields, _Placed(
+            inputs, grade, frozenset(f.cell for f in lay.inputs().values() if f.type == "date"),
+            [(key, f) for key, f in lay.fields.items() if f.role == "formula"])))
+    return found[1]
+
+
+def _derived(lay, cells: dict) -> _Derived:
+    """From the layout and the blank sheet's cells as issued ({ref: (value, formula)}); the locked cells are
+    made tuples: the cyclic GC leaves a tuple of strings and numbers alone once seen, never a list, and a
+    collection of few templates keeps a few hundred per version for as long as it reads."""
+    placed = _placed(lay)
+    inputs = placed.inputs
+    locked = [(ref, value, formula) for ref, (value, formula) in cells.items() if ref not in inputs]
+    watched = ({ref for ref, (_, formula) in cells.items() if formula is not None} | inputs) - placed.grade
+    return _Derived(locked, cells.keys() | inputs, watched, placed.dates, placed.formulas)
+
+
+class _Version(NamedTuple):
+    """A version as the reader checks its returns: its layout and what the checks ask of it; with the very
+    project and kind objects it was made of (kept, so that their ids in its key stand for them)."""
+    lay: object
+    derived: _Derived
+    project: Project
+    kind: FormKind
+
+
+_VERSIONS = VersionCache()   # of the registry's kept maps
+_COMPUTED = VersionCache()   # of versions a registry of 0.1 or 0.2 keeps no map of
+_KEPT: dict[str, KeptLayout | None] = {}   # layout key -> the layout parsed (one parse for the versions sharing it)
+
+
+def _as_issued(project: Project, kind: FormKind, issued: IssuedMap) -> _Version:
+    """The layout and locked cells of a version as the registry kept them at render time (registry.issued_map):
+    no placement code, no writer run, once per version, and its layout parsed once for every version laid out
+    alike. Keyed by the locked cells' text itself (two registries may keep one version's hash laid out by
+    different xlform releases; a str hashes once) and by the very project and kind objects the registry made of
+    the version: nothing is serialised or hashed again for a version met before."""
+    key = (issued.expected, issued.layout_key, id(project), id(kind))
+    found = _VERSIONS.get(key)
+    if found is None:
+        if issued.layout_key in _KEPT:
+            core = _KEPT[issued.layout_key]
+        else:
+            core = kept_layout(jsontext.loads(issued.layout))
+            if len(_KEPT) > 256:
+                _KEPT.clear()
+            _KEPT[issued.layout_key] = core
+        lay = from_kept(project, kind, core or jsontext.loads(issued.layout))
+        found = _VERSIONS.put(key, _Version(lay, _derived(lay, jsontext.loads(issued.expected)), project, kind))
+    return found
+
+
+def _computed(project: Project, kind: FormKind, version: int, sheet_name: str) -> _Version:
+    """A version a registry of 0.1 or 0.2 keeps no map of: laid out by today's code, its locked cells what the
+    writer writes (run against a recorder)."""
+    key = (project.hash, kind.fingerprint, version, sheet_name)
+    found = _COMPUTED.get(key)
+    if found is None:
+        from ..xlsx.writer import SheetSpec, expected_cells
+        lay = _layout(project, kind)
+        cells = expected_cells(SheetSpec(project, kind, version, sheet_name))
+        found = _COMPUTED.put(key, _Version(lay, _derived(lay, cells), project, kind))
+    return found
+
+
+def forget_versions():
+    """Forget every version worked out, as a new process would (the tests read as collect's workers do)."""
+    for cache in (_VERSIONS, _COMPUTED, _KEPT, _LAYOUTS):
+        cache.clear()
+
+
+def issued_layout(project: Project, kind: FormKind, issued: IssuedMap | None):
+    """A version's layout as issued: the registry's kept map, else (registries of 0.1 and 0.2) today's."""
+    return _as_issued(project, kind, issued).lay if issued else _layout(project, kind)
 
 
 def _same(a, b) -> bool:
@@ -187,12 +211,8 @@ class SheetReader:
         self.sheet, self.name, self.project, self.kind = sheet, actual_name, project, kind
         self.record, self.problems = record, record.problems
         self.entry = entry
-        if issued:
-            self.lay, self.expected = _as_issued(project, kind, issued)[:2]
-        else:
-            self.lay = _layout(project, kind)
-            self.expected = _expected(project, kind, version, issued_name)
-        self.derived = _derived(self.lay, self.expected)
+        found = _as_issued(project, kind, issued) if issued else _computed(project, kind, version, issued_name)
+        self.lay, self.derived = found.lay, found.derived
         self.invalid: set[str] = set()
         self.catalogue = {code: entry for s in self.lay.sections for code, entry in s.messages.items()} or None
 

@@ -164,6 +164,11 @@ class Database:
     def all(self, sql: str, *args) -> list[tuple]:
         return self.execute(sql, args).fetchall()
 
+    def utf8(self, column: str) -> str:
+        """The SQL of a TEXT column's value as its UTF-8 bytes: JSON parsed from bytes is not decoded into a str
+        first (and encoded back by the parser)."""
+        return f"CAST({column} AS BLOB)" if self.engine == SQLITE else f"convert_to({column}, 'UTF8')"
+
     @contextmanager
     def _translated(self):
         import psycopg

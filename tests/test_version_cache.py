@@ -1,0 +1,88 @@
+"""What the reader works out per template version is kept while it is likely to be met again (issue 22): a
+collection of few templates looks each version up once, a province's collection of one template per return
+keeps only a handful of versions alive (a single cache of 64 kept each for 64 returns, and freeing them, cold,
+cost a tenth of a read)."""
+import gc
+import weakref
+
+import pytest
+from helpers import GOOD, SMALL, definition, fill_openpyxl, load_def
+
+from xlform.caching import VersionCache
+from xlform.definition import definition as definitions
+from xlform.issue.registry import Registry
+from xlform.issue.renderer import render
+from xlform.returns import sheet as sheet_reader
+from xlform.returns.reader import read_file
+
+
+def test_an_entry_met_once_waits_among_the_recent_few_and_one_met_again_is_kept():
+    cache = VersionCache(recent=3, kept=4)
+    cache.put("once", 1)
+    cache.put("again", 2)
+    assert cache.get("again") == 2          # met again: kept
+    for n in range(10):                     # a province's versions, each met once
+        cache.put(("new", n), n)
+    assert cache.get("once") is None        # gone with the recent few
+    assert cache.get("again") == 2          # still kept
+    assert len(cache.recent) <= 3 and len(cache.kept) <= 4
+    for n in range(6):                      # more met again than the kept part holds: bounded
+        cache.put(("twice", n), n)
+        assert cache.get(("twice", n)) == n
+    assert len(cache.kept) <= 4
+    cache.clear()
+    assert len(cache) == 0 and cache.get(("twice", 5)) is None
+
+
+@pytest.fixture
+def returns(tmp_path):
+    """12 templates (12 projects), one return of each, and the registry they were issued with."""
+    reg_path = tmp_path / "registry.db"
+    reg = Registry(reg_path)
+    files = []
+    for n in range(12):
+        project = load_def(tmp_path, definition(SMALL, id=f"vc-{n:02d}", project=f"缓存项目{n:02d}"), f"d{n}.yaml")
+        [issued] = render([project], tmp_path / "issued", registry=reg)
+        files.append(fill_openpyxl(issued.file, tmp_path / f"r{n:02d}.xlsx", GOOD))
+    reg.close()
+    sheet_reader.forget_versions()
+    yield files, reg_path
+    sheet_reader.forget_versions()
+
+
+def test_a_collection_of_few_templates_looks_each_version_up_once(returns, monkeypatch):
+    files, reg_path = returns
+    looked_up = []
+    real = Registry._lookup
+    monkeypatch.setattr(Registry, "_lookup", lambda self, tid, v: looked_up.append(tid) or real(self, tid, v))
+    reg = Registry(reg_path, create=False)
+    try:
+        for _ in range(10):                  # three templates' returns, again and again
+            for f in files[:3]:
+                [record] = read_file(f, reg)
+                assert record.errors == [], record.errors
+    finally:
+        reg.close()
+    assert sorted(looked_up) == ["vc-00", "vc-01", "vc-02"]
+
+
+def test_a_province_collection_keeps_only_a_handful_of_versions_alive(returns, monkeypatch):
+    files, reg_path = returns
+    made = []   # every Project the registry made of a version, weakly: alive while some cache keeps it
+    real = definitions.from_canonical
+    monkeypatch.setattr("xlform.issue.registry.from_canonical",
+                        lambda c, source="": (made.append(weakref.ref(p := real(c, source))), p)[1])
+    reg = Registry(reg_path, create=False)
+    try:
+        for f in files:                      # each template met once
+            [record] = read_file(f, reg)
+            assert record.errors == [], record.errors
+        gc.collect()
+        alive = [r() for r in made if r() is not None]
+        assert len(made) == 12
+        assert len(alive) <= 8, [p.id for p in alive]    # the recent few of each cache, no more
+        assert made[0]() is None             # the first version, long gone
+        [again] = read_file(files[0], reg)   # and read again as it was read first
+        assert again.errors == [] and again.total_score == read_file(files[0], reg)[0].total_score
+    finally:
+        reg.close()
