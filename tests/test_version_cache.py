@@ -117,3 +117,22 @@ def test_a_province_collection_keeps_only_a_handful_of_versions_alive(returns, m
         assert again.errors == [] and again.total_score == read_file(files[0], reg)[0].total_score
     finally:
         reg.close()
+
+
+def test_versions_share_the_scoring_rules_of_the_targets_they_share(tmp_path):
+    from xlform.form.evaluate import rules
+    from xlform.scoring.scoring import PROFILES
+    project = load_def(tmp_path, definition(SMALL + [("效益指标", "社会效益指标", "人工评分", "良好", 10,
+                                                      {"rule": "manual", "was": "旧名称"})]))
+    a = definitions.from_canonical(project.canonical())
+    b = definitions.from_canonical({**project.canonical(), "id": "another", "project": "另一个项目"})
+    assert a == project and a.hash == project.hash and hash(a.indicators) == hash(project.indicators)
+    manual = next(i for i in a.indicators if i.name == "人工评分")
+    assert manual.manual and manual.was == "旧名称"
+    national = rules(a, PROFILES["national"])
+    assert all(x is y for x, y in zip(national, rules(b, PROFILES["national"])))   # one object per target
+    share = rules(a, PROFILES["share"])
+    kinds = {i.name: (n.kind, s.kind) for i, n, s in zip(a.indicators, national, share)}
+    assert kinds == {"培训次数": ("at_least", "at_least"), "覆盖率": ("at_least", "at_least"),
+                     "群众意识": ("tiers", "share"), "人工评分": ("manual", "manual"), "满意度": ("at_least", "at_least")}
+    assert national[0].score(3, 30) == pytest.approx(22.5)
