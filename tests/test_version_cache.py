@@ -34,6 +34,17 @@ def test_an_entry_met_once_waits_among_the_recent_few_and_one_met_again_is_kept(
     assert len(cache) == 0 and cache.get(("twice", 5)) is None
 
 
+def test_an_entry_made_again_after_leaving_the_recent_few_is_kept():
+    """A collection of 25 templates meets each again after 24 others: the second time it is made, it stays."""
+    cache = VersionCache(recent=3, kept=30)
+    for _ in range(2):
+        for n in range(25):
+            if cache.get(n) is None:
+                cache.put(n, str(n))
+    assert sorted(cache.kept) == list(range(25))
+    assert all(cache.get(n) == str(n) for n in range(25))
+
+
 @pytest.fixture
 def returns(tmp_path):
     """12 templates (12 projects), one return of each, and the registry they were issued with."""
@@ -66,6 +77,26 @@ def test_a_collection_of_few_templates_looks_each_version_up_once(returns, monke
     assert sorted(looked_up) == ["vc-00", "vc-01", "vc-02"]
 
 
+def test_a_collection_of_more_templates_than_the_recent_few_makes_each_version_twice_at_most(returns, monkeypatch):
+    files, reg_path = returns   # 12 templates, more than the 8 recent: each is met again after 11 others
+    looked_up = []
+    real = Registry._lookup
+    monkeypatch.setattr(Registry, "_lookup", lambda self, tid, v: looked_up.append(tid) or real(self, tid, v))
+    reg = Registry(reg_path, create=False)
+    try:
+        for round_ in range(4):
+            for f in files:
+                [record] = read_file(f, reg)
+                assert record.errors == [], record.errors
+            if round_ == 1:
+                after_two = list(looked_up)
+    finally:
+        reg.close()
+    assert set(after_two) == {f"vc-{n:02d}" for n in range(12)}
+    assert all(after_two.count(t) <= 2 for t in after_two) and len(after_two) > 12   # some left the recent few
+    assert looked_up == after_two   # none in the last two rounds: all kept
+
+
 def test_a_province_collection_keeps_only_a_handful_of_versions_alive(returns, monkeypatch):
     files, reg_path = returns
     made = []   # every Project the registry made of a version, weakly: alive while some cache keeps it
@@ -86,3 +117,22 @@ def test_a_province_collection_keeps_only_a_handful_of_versions_alive(returns, m
         assert again.errors == [] and again.total_score == read_file(files[0], reg)[0].total_score
     finally:
         reg.close()
+
+
+def test_versions_share_the_scoring_rules_of_the_targets_they_share(tmp_path):
+    from xlform.form.evaluate import rules
+    from xlform.scoring.scoring import PROFILES
+    project = load_def(tmp_path, definition(SMALL + [("效益指标", "社会效益指标", "人工评分", "良好", 10,
+                                                      {"rule": "manual", "was": "旧名称"})]))
+    a = definitions.from_canonical(project.canonical())
+    b = definitions.from_canonical({**project.canonical(), "id": "another", "project": "另一个项目"})
+    assert a == project and a.hash == project.hash and hash(a.indicators) == hash(project.indicators)
+    manual = next(i for i in a.indicators if i.name == "人工评分")
+    assert manual.manual and manual.was == "旧名称"
+    national = rules(a, PROFILES["national"])
+    assert all(x is y for x, y in zip(national, rules(b, PROFILES["national"])))   # one object per target
+    share = rules(a, PROFILES["share"])
+    kinds = {i.name: (n.kind, s.kind) for i, n, s in zip(a.indicators, national, share)}
+    assert kinds == {"培训次数": ("at_least", "at_least"), "覆盖率": ("at_least", "at_least"),
+                     "群众意识": ("tiers", "share"), "人工评分": ("manual", "manual"), "满意度": ("at_least", "at_least")}
+    assert national[0].score(3, 30) == pytest.approx(22.5)

@@ -88,7 +88,8 @@ def content_key(path: Path, size: int) -> str:
         if size > Limits().max_bytes:
             h.update(f"{size}:".encode() + f.read(1 << 20))
             return "large-" + h.hexdigest()
-        for chunk in iter(lambda: f.read(1 << 20), b""):
+        # (64 KB at a time: a read of 1 MB allocates, maps and unmaps 1 MB, for a return of 12 KB too: 4% of a read)
+        for chunk in iter(lambda: f.read(1 << 16), b""):
             h.update(chunk)
     return h.hexdigest()
 

@@ -108,23 +108,33 @@ def template_hash(project: Project, kind: FormKind) -> str:
 
 def from_canonical(c: dict, source: str = "") -> Project:
     """The Project a registry entry describes (the inverse of Project.canonical)."""
-    def target(t):
-        qualitative = t.get("kind") == "qualitative"
-        made = (t["text"],) if qualitative else (t["text"], t["op"], t["value"], t.get("unit", ""),
-                                                 t.get("percent", False))
-        key = (made, type(made[-1]), qualitative or type(made[2]))   # (1 == 1.0 == True: not one target)
-        found = _TARGETS.get(key)
-        if found is None:
-            if len(_TARGETS) >= 4096:
-                _TARGETS.clear()
-            found = _TARGETS[key] = targets.Target(*made)
-        return found
-
     funds = Funds(c["funds"]["weight"], {k: FundRow(**v) for k, v in c["funds"].items() if k != "weight"})
-    indicators = tuple(Indicator(i["id"], i["level1"], i["level2"], i["name"], target(i["target"]), i["weight"],
-                                 i.get("rule", "auto"), i.get("was")) for i in c["indicators"])
+    indicators = []
+    for i in c["indicators"]:
+        # the registry's own, checked when issued: the Indicator's fields set at once, where its frozen __init__
+        # sets each through object.__setattr__ (half of a new version's Project; equal all the same, and an
+        # Indicator has no __post_init__ to miss)
+        ind = object.__new__(Indicator)
+        ind.__dict__.update(id=i["id"], level1=i["level1"], level2=i["level2"], name=i["name"],
+                            target=_target(i["target"]), weight=i["weight"], rule=i.get("rule", "auto"),
+                            was=i.get("was"))
+        indicators.append(ind)
     return Project(c["form"], c["year"], c["id"], c["project"], c["department"], c["implementer"], funds,
-                   c["goal"], indicators, c.get("allow_total"), source, c.get("extra", {}), c.get("scoring", {}))
+                   c["goal"], tuple(indicators), c.get("allow_total"), source, c.get("extra", {}),
+                   c.get("scoring", {}))
+
+
+def _target(t: dict) -> targets.Target:
+    """A registry entry's target, one object for all that are made of the same (see _TARGETS)."""
+    qualitative = t.get("kind") == "qualitative"
+    made = (t["text"],) if qualitative else (t["text"], t["op"], t["value"], t.get("unit", ""), t.get("percent", False))
+    key = (made, type(made[-1]), qualitative or type(made[2]))   # (1 == 1.0 == True: not one target)
+    found = _TARGETS.get(key)
+    if found is None:
+        if len(_TARGETS) >= 4096:
+            _TARGETS.clear()
+        found = _TARGETS[key] = targets.Target(*made)
+    return found
 
 
 # Targets made from registry entries, by what they are made of: a province's collection meets "≥95%" and "100%"

@@ -25,7 +25,22 @@ class Result:
 
 
 def rules(project: Project, profile: Profile) -> list[scoring.Rule]:
-    return [scoring.rule_for(i.target, i.manual, profile) for i in project.indicators]
+    """Each indicator's scoring rule. A rule is frozen and made of its target, whether it is typed and the
+    profile alone, so versions share the rules of the targets they share (a province's ≥95% and 100%: targets
+    made from a registry are shared objects, and so is a kind's profile)."""
+    out = []
+    for i in project.indicators:
+        key = (id(i.target), i.rule, id(profile))   # (the rule kept holds both: their ids stand for them)
+        rule = _RULES.get(key)
+        if rule is None or rule.target is not i.target or rule.profile is not profile:
+            if len(_RULES) >= 4096:
+                _RULES.clear()
+            rule = _RULES[key] = scoring.rule_for(i.target, i.manual, profile)
+        out.append(rule)
+    return out
+
+
+_RULES: dict[tuple, scoring.Rule] = {}
 
 
 def evaluate(project: Project, fund_rows, inputs: Inputs, profile: Profile,

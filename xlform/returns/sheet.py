@@ -65,25 +65,17 @@ class _Placed(NamedTuple):
     formulas: list        # (key, field) of the formula fields
 
 
-_PLACED = VersionCache(recent=4, kept=256)   # id(layout's fields) -> (fields, _Placed): versions share them
-
-
 def _placed(lay) -> _Placed:
-    found = _PLACED.get(id(lay.fields))
-    if found is None or found[0] is not lay.fields:
-        inputs = frozenset(f.cell for f in lay.inputs().values())
-        grade = frozenset({lay.fields["grade"].cell} if "grade" in lay.fields else ())
-        found = _PLACED.put(id(lay.fields), (lay.fields, _Placed(
-            inputs, grade, frozenset(f.cell for f in lay.inputs().values() if f.type == "date"),
-            [(key, f) for key, f in lay.fields.items() if f.role == "formula"])))
-    return found[1]
+    inputs = frozenset(f.cell for f in lay.inputs().values())
+    return _Placed(inputs, frozenset({lay.fields["grade"].cell} if "grade" in lay.fields else ()),
+                   frozenset(f.cell for f in lay.inputs().values() if f.type == "date"),
+                   [(key, f) for key, f in lay.fields.items() if f.role == "formula"])
 
 
-def _derived(lay, cells: dict) -> _Derived:
-    """From the layout and the blank sheet's cells as issued ({ref: (value, formula)}); the locked cells are
-    made tuples: the cyclic GC leaves a tuple of strings and numbers alone once seen, never a list, and a
-    collection of few templates keeps a few hundred per version for as long as it reads."""
-    placed = _placed(lay)
+def _derived(placed: _Placed, cells: dict) -> _Derived:
+    """From what the layout gives and the blank sheet's cells as issued ({ref: (value, formula)}); the locked
+    cells are made tuples: the cyclic GC leaves a tuple of strings and numbers alone once seen, never a list,
+    and a collection of few templates keeps a few hundred per version for as long as it reads."""
     inputs = placed.inputs
     locked = [(ref, value, formula) for ref, (value, formula) in cells.items() if ref not in inputs]
     watched = ({ref for ref, (_, formula) in cells.items() if formula is not None} | inputs) - placed.grade
@@ -101,7 +93,8 @@ class _Version(NamedTuple):
 
 _VERSIONS = VersionCache()   # of the registry's kept maps
 _COMPUTED = VersionCache()   # of versions a registry of 0.1 or 0.2 keeps no map of
-_KEPT: dict[str, KeptLayout | None] = {}   # layout key -> the layout parsed (one parse for the versions sharing it)
+# layout key -> the layout parsed, and what the checks ask of it once placed (for the versions sharing it)
+_KEPT: dict[str, tuple[KeptLayout | None, _Placed | None]] = {}
 
 
 def _as_issued(project: Project, kind: FormKind, issued: IssuedMap) -> _Version:
@@ -113,15 +106,15 @@ def _as_issued(project: Project, kind: FormKind, issued: IssuedMap) -> _Version:
     key = (issued.expected, issued.layout_key, id(project), id(kind))
     found = _VERSIONS.get(key)
     if found is None:
-        if issued.layout_key in _KEPT:
-            core = _KEPT[issued.layout_key]
-        else:
-            core = kept_layout(jsontext.loads(issued.layout))
+        core, placed = _KEPT.get(issued.layout_key) or (kept_layout(jsontext.loads(issued.layout)), None)
+        lay = from_kept(project, kind, core or jsontext.loads(issued.layout))
+        if placed is None:
+            placed = _placed(lay)
             if len(_KEPT) > 256:
                 _KEPT.clear()
-            _KEPT[issued.layout_key] = core
-        lay = from_kept(project, kind, core or jsontext.loads(issued.layout))
-        found = _VERSIONS.put(key, _Version(lay, _derived(lay, jsontext.loads(issued.expected)), project, kind))
+            # (a layout kept before fields named their section is placed per version: its parse alone is kept)
+            _KEPT[issued.layout_key] = (core, placed if core is not None else None)
+        found = _VERSIONS.put(key, _Version(lay, _derived(placed, jsontext.loads(issued.expected)), project, kind))
     return found
 
 
@@ -134,7 +127,7 @@ def _computed(project: Project, kind: FormKind, version: int, sheet_name: str) -
         from ..xlsx.writer import SheetSpec, expected_cells
         lay = _layout(project, kind)
         cells = expected_cells(SheetSpec(project, kind, version, sheet_name))
-        found = _COMPUTED.put(key, _Version(lay, _derived(lay, cells), project, kind))
+        found = _COMPUTED.put(key, _Version(lay, _derived(_placed(lay), cells), project, kind))
     return found
 
 
