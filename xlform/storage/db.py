@@ -30,6 +30,10 @@ from .sqlite import connect as sqlite_connect, transaction as sqlite_transaction
 SQLITE, POSTGRES = "sqlite", "postgresql"
 SCHEMA_LOCK, CURRENT_LOCK, VERSION_LOCK = 1, 2, 3   # advisory lock name spaces (PostgreSQL)
 CONNECT_TIMEOUT = 10   # seconds
+# Rows of one INSERT (their values within both engines' limits on parameters: SQLite's 32,766, PostgreSQL's
+# 65,535): a statement per row, SQLite's executemany, stored a return's 115 indicators and problems with a
+# fifth more CPU (its per-row step, reset and parameter check).
+ROWS_PER_INSERT = 64
 
 
 @dataclass(frozen=True)
@@ -154,8 +158,22 @@ class Database:
             self.insert_rows(table, columns, [tuple(r[c] for c in columns) for r in rows])
 
     def insert_rows(self, table: str, columns: tuple[str, ...], rows: list[tuple]):
-        """INSERT rows given as tuples of the `columns`."""
-        self.executemany(_insert(table, columns), rows)
+        """INSERT rows given as tuples of the `columns`, in their order."""
+        self.insert_values(table, columns, [v for row in rows for v in row])
+
+    def insert_values(self, table: str, columns: tuple[str, ...], values: list):
+        """INSERT rows given one after the other in `values` (the `columns` of one row, then the next …), in
+        their order (a serial id follows it): ROWS_PER_INSERT rows a statement, the rest one at a time."""
+        width = len(columns)
+        if len(values) % width:
+            raise ValueError(f"{len(values)} values are no rows of {width} columns")
+        step = width * ROWS_PER_INSERT
+        whole = len(values) - len(values) % step
+        if whole:
+            sql = _insert(table, columns, rows=ROWS_PER_INSERT)
+            for start in range(0, whole, step):
+                self.execute(sql, values[start:start + step])
+        self.executemany(_insert(table, columns), [values[i:i + width] for i in range(whole, len(values), width)])
 
     def one(self, sql: str, *args):
         rows = self.execute(sql, args).fetchall()   # read to the end: no statement left open in SQLite
@@ -262,11 +280,13 @@ def _pg(sql: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _insert(table: str, columns: tuple[str, ...], returning: str | None = None) -> str:
-    """The INSERT naming its columns; the names are the code's own (store.py), never a file's text."""
+def _insert(table: str, columns: tuple[str, ...], returning: str | None = None, rows: int = 1) -> str:
+    """The INSERT naming its columns, of `rows` rows; the names are the code's own (store.py), never a file's
+    text."""
     if not all(re.fullmatch(r"[a-z_][a-z0-9_]*", n) for n in (table, *columns, *([returning] if returning else []))):
         raise ValueError(f"not a column name: {table}{columns}")
-    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})"
+    row = f"({','.join('?' * len(columns))})"
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES {','.join([row] * rows)}"
             + (f" RETURNING {returning}" if returning else ""))
 
 

@@ -234,7 +234,7 @@ class Store:
         if not create and not exists(self.location):
             raise FileNotFoundError(f"no database at {self.path}")
         self.db = Database(self.location, readonly=not create, option="--db")
-        self._rows: dict[str, list[tuple]] | None = None
+        self._rows: dict[str, list] | None = None
         if create:
             try:
                 self.db.ensure(_SCHEMA, _ADDED, _VIEWS)
@@ -258,11 +258,11 @@ class Store:
         with self.db.transaction():
             for t in sorted({t for t in templates if t}):
                 self.db.lock(CURRENT_LOCK, t)
-            self._rows = {}   # a record's rows wait here: one INSERT of many rows per table at the end
+            self._rows = {}   # the records' rows wait here, as values one after the other: inserted at the end
             try:
                 yield
-                for table, rows in self._rows.items():
-                    self.db.insert_rows(table, _WITH_ID[table], rows)
+                for table, values in self._rows.items():
+                    self.db.insert_values(table, _WITH_ID[table], values)
             finally:
                 self._rows = None
 
@@ -329,11 +329,12 @@ class Store:
         if r.project:
             rows = {"projects": [r.project], "funds": r.funds, "indicators": r.indicators, **rows}
         for table, part in rows.items():
-            part = [(sid, *row) for row in part]
+            values = [] if self._rows is None else self._rows.setdefault(table, [])
+            for row in part:   # (flat: no tuple made per row of a province's millions)
+                values.append(sid)
+                values += row
             if self._rows is None:   # a transaction of the caller's own (the desk)
-                self.db.insert_rows(table, _WITH_ID[table], part)
-            else:
-                self._rows.setdefault(table, []).extend(part)
+                self.db.insert_values(table, _WITH_ID[table], values)
 
     def reinstate(self, sha: str, modified: str) -> int:
         """A file sent again (the desk): its usable submissions become current again, as of `modified`,
