@@ -201,3 +201,20 @@ def test_insert_values_keeps_the_rows_order_and_types(db_url, monkeypatch, count
             store.db.insert_values("funds", ("submission_id", "row"), [sid])
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("funds", [{}, {"weight": 10.0}, {"weight": 10.0, "rows": {"total": {"initial": 1.0}}, "rate": 1}])
+def test_a_records_head_is_its_dict_less_its_indicators_and_problems(funds):
+    """The record JSON the store writes (to_dict(parts=False), without building the parts to drop them):
+    the same keys in the same order and the same values as the whole dict less its indicators and problems,
+    a funds without rows included (it gets an empty one either way)."""
+    from xlform.errors import Problem
+    from xlform.storage.record import IndicatorRecord, Record
+    r = Record("f.xlsx", "表", {"id": "t"}, {"name": "项目", "department": "部门", "implementer": None, "year": 2024,
+                                            "code": "X1"}, funds, {"expected": "目标"},
+               [IndicatorRecord("a", "产出", "数量", "n", "≥1", 1.0, 10.0, 10.0, None, {"evidence": "报告"})], 90.5,
+               [Problem("表!A1", "", "错", "c", "error")], "优", {"conclusion": "好"})
+    whole = r.to_dict()
+    del whole["indicators"], whole["problems"]
+    assert json.dumps(r.to_dict(parts=False), ensure_ascii=False) == json.dumps(whole, ensure_ascii=False)
+    assert r.to_dict(parts=False)["funds"] is not r.funds   # a copy, as to_dict gives

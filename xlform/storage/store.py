@@ -140,8 +140,7 @@ PROBLEM_COUNTS = "problem_counts"   # (Store.records with whole=False)
 
 
 def _head(r: Record) -> str:
-    d = r.to_dict()
-    del d["indicators"], d["problems"]
+    d = r.to_dict(parts=False)
     d[INDICATOR_KEYS] = list(dict.fromkeys(k for i in r.indicators for k in i.extra))
     return json.dumps(d, ensure_ascii=False)
 
