@@ -110,7 +110,7 @@ def sort_like(t: dict) -> dict:
     return {name: sorted(rows, key=keys[name]) if name in keys else rows for name, rows in t.items()}
 
 
-@pytest.mark.parametrize("per_insert", [64, 3, 1])
+@pytest.mark.parametrize("per_insert", [64, 16, 3, 1])
 def test_every_table_holds_the_records_rows_in_the_order_found(read, db_url, monkeypatch, per_insert):
     # 3 rows an INSERT: the fixture's 20-odd indicators and problems go in whole statements and a rest
     monkeypatch.setattr(engines, "ROWS_PER_INSERT", per_insert)

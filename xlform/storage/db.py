@@ -163,17 +163,19 @@ class Database:
 
     def insert_values(self, table: str, columns: tuple[str, ...], values: list):
         """INSERT rows given one after the other in `values` (the `columns` of one row, then the next …), in
-        their order (a serial id follows it): ROWS_PER_INSERT rows a statement, the rest one at a time."""
+        their order (a serial id follows it): ROWS_PER_INSERT rows a statement, the rest 8 then 1 at a time
+        (a few statements of fixed sizes, each prepared once)."""
         width = len(columns)
         if len(values) % width:
             raise ValueError(f"{len(values)} values are no rows of {width} columns")
-        step = width * ROWS_PER_INSERT
-        whole = len(values) - len(values) % step
-        if whole:
-            sql = _insert(table, columns, rows=ROWS_PER_INSERT)
-            for start in range(0, whole, step):
-                self.execute(sql, values[start:start + step])
-        self.executemany(_insert(table, columns), [values[i:i + width] for i in range(whole, len(values), width)])
+        start = 0
+        for rows in sorted({ROWS_PER_INSERT, max(ROWS_PER_INSERT // 8, 1), 1}, reverse=True):
+            step = width * rows
+            if len(values) - start >= step:
+                sql = _insert(table, columns, rows=rows)
+                while len(values) - start >= step:
+                    self.execute(sql, values[start:start + step])
+                    start += step
 
     def one(self, sql: str, *args):
         rows = self.execute(sql, args).fetchall()   # read to the end: no statement left open in SQLite
