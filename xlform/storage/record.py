@@ -61,15 +61,18 @@ class Record:
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "warning"]
 
-    def to_dict(self) -> dict:
+    def to_dict(self, parts: bool = True) -> dict:
         """Every field under its name (a field added to Record needs nothing here); by hand rather than
-        dataclasses.asdict, whose deep copies cost more than reading the file."""
-        d = {name: dict(v) if isinstance(v, dict) else v for name in _FIELDS for v in [getattr(self, name)]}
+        dataclasses.asdict, whose deep copies cost more than reading the file. parts=False leaves out the
+        indicators and the problems, which the collection database keeps in tables of their own."""
+        d = {name: dict(v) if isinstance(v, dict) else v for name in (_FIELDS if parts else _HEAD)
+             for v in [getattr(self, name)]}
         d["funds"] = {**self.funds, "rows": {k: dict(v) for k, v in self.funds.get("rows", {}).items()}} \
             if self.funds else {}
-        d["indicators"] = [{**vars(i), "extra": dict(i.extra)} for i in self.indicators]
-        d["problems"] = [{"severity": p.severity, "cell": p.where, "code": p.code, "message": p.message}
-                         for p in self.problems]
+        if parts:
+            d["indicators"] = [{**vars(i), "extra": dict(i.extra)} for i in self.indicators]
+            d["problems"] = [{"severity": p.severity, "cell": p.where, "code": p.code, "message": p.message}
+                             for p in self.problems]
         return d
 
     def to_json(self) -> str:
@@ -77,6 +80,8 @@ class Record:
 
 
 FIELDS = _FIELDS = tuple(f.name for f in fields(Record))   # a record's fields, in order
+_PARTS = ("indicators", "problems")   # the fields that are lists of rows (tables of their own in the store)
+_HEAD = tuple(name for name in _FIELDS if name not in _PARTS)
 
 
 def record_from_dict(d: dict) -> Record:

@@ -89,38 +89,76 @@ _ADDED = {"submissions": {"form": "TEXT", "grade": "TEXT"},   # columns a databa
 
 @dataclass
 class Prepared:
-    """A record as database rows: built where the file was read (a worker), stored by the process that read it;
-    each row a tuple of the columns ROW_COLUMNS names (a new column is added there, here and in _SCHEMA)."""
+    """A record as database rows: built where the file was read (a worker), stored by the process that read it.
+    A table's rows are its values one after the other, each row the columns _WITH_ID names (a new column is
+    added in ROW_COLUMNS, here and in _SCHEMA), its first, the submission id, left None for the store to fill
+    in: a province's million rows go in without a tuple made per row."""
     usable: bool
     template_id: str | None
     submission: dict            # a submissions row, less what the store decides (sha256, path, times, status)
-    project: tuple | None       # the projects row
-    funds: list[tuple]
-    indicators: list[tuple]
-    problems: list[tuple]
-    extras: list[tuple] = ()    # the kind's own fields by name; position -1 for the project's
+    values: dict[str, list]     # table -> its rows' values; "projects" only for a record with a project
 
     @classmethod
     def of(cls, r: Record) -> "Prepared":
         tid = r.template.get("id") or None
         version = _small(r.template.get("version"))
         p = r.project
-        project = None
+        values = {}
         if p:
-            project = (tid, version, p["name"], p["department"], p["implementer"], p["year"], r.goal.get("expected"),
-                       r.goal.get("actual"), r.funds.get("weight"), r.funds.get("rate"), r.funds.get("score"),
-                       r.total_score)
+            values["projects"] = [None, tid, version, p["name"], p["department"], p["implementer"], p["year"],
+                                  r.goal.get("expected"), r.goal.get("actual"), r.funds.get("weight"),
+                                  r.funds.get("rate"), r.funds.get("score"), r.total_score]
+        values["funds"] = funds = []
+        for k, v in r.funds.get("rows", {}).items():
+            funds += (None, k, v["initial"], v["annual"], v["executed"])
+        values["indicators"] = indicators = []
+        for n, i in enumerate(r.indicators):
+            actual, actual_text = _number_or_text(i.actual)
+            indicators += (None, n, i.id, i.level1, i.level2, i.name, i.target, actual, actual_text, i.weight,
+                           i.score, i.deviation_reason)
+        values["problems"] = problems = []
+        errors = warnings = 0
+        for x in r.problems:
+            problems += (None, x.where, x.severity, x.code, x.message)
+            errors += x.severity == "error"
+            warnings += x.severity == "warning"
+        values["extra_values"] = extras = []
+        for n, k, v in [(-1, k, v) for k, v in r.own.items()] + \
+                [(n, k, v) for n, i in enumerate(r.indicators) for k, v in i.extra.items()]:
+            number, text = _number_or_text(v)
+            extras += (None, n, k, text, number)
         return cls(bool(tid and p), tid,
                    {"sheet": r.sheet, "template_id": tid, "version": version, "department": p.get("department"),
-                    "project": p.get("name"), "errors": len(r.errors), "warnings": len(r.warnings),
+                    "project": p.get("name"), "errors": errors, "warnings": warnings,
                     "total_score": r.total_score, "record": _head(r), "form": r.template.get("form"),
                     "grade": r.grade},
-                   project,
-                   [(k, v["initial"], v["annual"], v["executed"]) for k, v in r.funds.get("rows", {}).items()],
-                   [_indicator_row(n, i) for n, i in enumerate(r.indicators)],
-                   [(x.where, x.severity, x.code, x.message) for x in r.problems],
-                   [_extra_row(-1, k, v) for k, v in r.own.items()] +
-                   [_extra_row(n, k, v) for n, i in enumerate(r.indicators) for k, v in i.extra.items()])
+                   values)
+
+    def rows(self, table: str) -> list[tuple]:
+        """The rows of `table` as tuples of ROW_COLUMNS (less the submission id)."""
+        width, values = len(_WITH_ID[table]), self.values.get(table, [])
+        return [tuple(values[n + 1:n + width]) for n in range(0, len(values), width)]
+
+    @property
+    def project(self) -> tuple | None:
+        return (self.rows("projects") or [None])[0]
+
+    @property
+    def funds(self) -> list[tuple]:
+        return self.rows("funds")
+
+    @property
+    def indicators(self) -> list[tuple]:
+        return self.rows("indicators")
+
+    @property
+    def problems(self) -> list[tuple]:
+        return self.rows("problems")
+
+    @property
+    def extras(self) -> list[tuple]:
+        """The kind's own fields by name; position -1 for the project's."""
+        return self.rows("extra_values")
 
     @property
     def errors(self) -> int:
@@ -140,8 +178,7 @@ PROBLEM_COUNTS = "problem_counts"   # (Store.records with whole=False)
 
 
 def _head(r: Record) -> str:
-    d = r.to_dict()
-    del d["indicators"], d["problems"]
+    d = r.to_dict(parts=False)
     d[INDICATOR_KEYS] = list(dict.fromkeys(k for i in r.indicators for k in i.extra))
     return json.dumps(d, ensure_ascii=False)
 
@@ -157,17 +194,6 @@ ROW_COLUMNS = {
     "extra_values": ("position", "key", "value", "number"),
 }
 _WITH_ID = {table: ("submission_id",) + columns for table, columns in ROW_COLUMNS.items()}
-
-
-def _extra_row(position: int, key: str, v) -> tuple:
-    number, text = _number_or_text(v)
-    return position, key, text, number
-
-
-def _indicator_row(position: int, i) -> tuple:
-    actual, actual_text = _number_or_text(i.actual)
-    return (position, i.id, i.level1, i.level2, i.name, i.target, actual, actual_text, i.weight, i.score,
-            i.deviation_reason)
 
 
 def _small(v):
@@ -234,7 +260,7 @@ class Store:
         if not create and not exists(self.location):
             raise FileNotFoundError(f"no database at {self.path}")
         self.db = Database(self.location, readonly=not create, option="--db")
-        self._rows: dict[str, list[tuple]] | None = None
+        self._rows: dict[str, list] | None = None
         if create:
             try:
                 self.db.ensure(_SCHEMA, _ADDED, _VIEWS)
@@ -254,15 +280,17 @@ class Store:
     @contextmanager
     def transaction(self, templates=()):
         """A write transaction; on PostgreSQL the templates whose current submission it may change are locked
-        for it first, in one order for every writer (two writers never wait for each other in a circle)."""
-        with self.db.transaction():
+        for it first, in one order for every writer (two writers never wait for each other in a circle).
+        Its rows' foreign keys are not looked up one by one (SQLite): a record's rows refer to the submission
+        just inserted, which refers to the file inserted or found before it (tests/test_store_keys.py)."""
+        with self.db.transaction(checked=False):
             for t in sorted({t for t in templates if t}):
                 self.db.lock(CURRENT_LOCK, t)
-            self._rows = {}   # a record's rows wait here: one INSERT of many rows per table at the end
+            self._rows = {}   # the records' rows wait here, as values one after the other: inserted at the end
             try:
                 yield
-                for table, rows in self._rows.items():
-                    self.db.insert_rows(table, _WITH_ID[table], rows)
+                for table, values in self._rows.items():
+                    self.db.insert_values(table, _WITH_ID[table], values)
             finally:
                 self._rows = None
 
@@ -325,15 +353,16 @@ class Store:
         status = claim_current(self.db, "submissions", r.template_id, modified) if r.usable else "rejected"
         sid = self.db.insert("submissions", {"sha256": sha, "path": path, "modified": modified, "received_at": now,
                                              "status": status, **r.submission}, returning="id")
-        rows = {"extra_values": r.extras, "problems": r.problems}
-        if r.project:
-            rows = {"projects": [r.project], "funds": r.funds, "indicators": r.indicators, **rows}
-        for table, part in rows.items():
-            part = [(sid, *row) for row in part]
+        project = "projects" in r.values   # (a record without one has its problems and own fields only)
+        for table, part in r.values.items():
+            if not part or not (project or table in ("problems", "extra_values")):
+                continue
+            values = [] if self._rows is None else self._rows.setdefault(table, [])
+            start, width = len(values), len(_WITH_ID[table])
+            values += part
+            values[start::width] = [sid] * (len(part) // width)   # the rows' first column, at once
             if self._rows is None:   # a transaction of the caller's own (the desk)
-                self.db.insert_rows(table, _WITH_ID[table], part)
-            else:
-                self._rows.setdefault(table, []).extend(part)
+                self.db.insert_values(table, _WITH_ID[table], values)
 
     def reinstate(self, sha: str, modified: str) -> int:
         """A file sent again (the desk): its usable submissions become current again, as of `modified`,
