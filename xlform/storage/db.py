@@ -206,20 +206,11 @@ class Database:
 
     # -- transactions and locks -------------------------------------------------------------------------
     @contextmanager
-    def transaction(self, checked: bool = True):
-        """SQLite: BEGIN IMMEDIATE (the one writer from now on). PostgreSQL: BEGIN … COMMIT, ROLLBACK on any exit.
-        checked=False: SQLite does not look each row's foreign keys up, for a writer whose rows refer only to
-        rows it has just written or found in the same transaction (the collection's records: 5% of storing);
-        the connection checks them again afterwards. PostgreSQL always checks."""
+    def transaction(self):
+        """SQLite: BEGIN IMMEDIATE (the one writer from now on). PostgreSQL: BEGIN … COMMIT, ROLLBACK on any exit."""
         if self.engine == SQLITE:
-            if not checked:
-                self.con.execute("PRAGMA foreign_keys=OFF")   # (a no-op inside a transaction: set before it)
-            try:
-                with sqlite_transaction(self.con):
-                    yield
-            finally:
-                if not checked:
-                    self.con.execute("PRAGMA foreign_keys=ON")
+            with sqlite_transaction(self.con):
+                yield
             return
         self.execute("BEGIN")
         try:
