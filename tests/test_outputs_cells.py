@@ -1,0 +1,105 @@
+"""The summary's long tables (collecting/tables.py) write each cell's XML as xlsxwriter writes it: the sheet data
+of a table is byte for byte what xlsxwriter's own constant_memory writer makes of the same rows, however its
+cached cells (a column's XML by value, long texts included, cleared when they grow past their bounds) are used."""
+from __future__ import annotations
+
+import re
+import zipfile
+
+import pytest
+import xlsxwriter
+
+from xlform.collecting import tables
+from xlform.collecting.tables import SHORT, Book
+
+TITLES = ["主管部门", "金额", "单元格", "问题及处理", "得分"]
+
+
+def _rows(count: int) -> list[list]:
+    """Rows a province's tables have: a department repeated, amounts, cells, messages met again and again
+    (some longer than SHORT, some with what XML escapes or keeps), scores, empty cells."""
+    said = [f"偏差原因未填写：指标{n % 37}完成值低于年度指标值，请说明原因并提出改进措施。" + "说明" * (n % 7)
+            for n in range(60)]
+    odd = ["a & b < c > d", "  首尾空格  ", "_x0041_ 像转义", "响铃\x07", "长" * (SHORT + 1), "长" * SHORT,
+           "x" * (SHORT + 3) + "&"]
+    return [[f"第{n % 5}厅", n * 1.25 if n % 4 else 1e20, f"C{n % 40 + 1}",
+             odd[n % len(odd)] if n % 9 == 0 else said[(n * 7) % len(said)],
+             None if n % 6 == 0 else (n % 100) / 10 + 0.1] for n in range(count)]
+
+
+def _formats(workbook):
+    head = workbook.add_format({"bold": True})
+    text = workbook.add_format({"font_name": "宋体", "text_wrap": True})
+    amount = workbook.add_format({"num_format": "#,##0.00"})
+    return head, [text, amount, text, text, amount]
+
+
+def _data(path) -> str:
+    """The sheet's rows below its header row (which xlsxwriter writes as a shared string in a table's sheet),
+    each cell's style named by its column's format (xlsxwriter numbers the formats in the order it meets them,
+    which differs between its two writers)."""
+    with zipfile.ZipFile(path) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode("utf-8")
+    styles = dict(re.findall(r'<c r="([A-Z]+)2" s="(\d+)"', sheet))
+    names = {styles["A"]: "text", styles["B"]: "amount"}
+    rows = re.search(r'<row r="2".*</sheetData>', sheet, re.S).group()
+    return re.sub(r' s="(\d+)"', lambda m: f' s="{names[m.group(1)]}"', rows)
+
+
+def _reference(path, rows):
+    """xlsxwriter's own writer, cell by cell, each cell in its column's format."""
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+                                         "strings_to_numbers": False, "strings_to_urls": False})
+    head, formats = _formats(wb)
+    ws = wb.add_worksheet("表")
+    for c, (title, fmt) in enumerate(zip(TITLES, formats)):
+        ws.write_string(0, c, title, head)
+        ws.set_column(c, c, 12, fmt)
+    for r, row in enumerate(rows, start=1):
+        for c, (v, fmt) in enumerate(zip(row, formats)):
+            if isinstance(v, str):
+                ws.write_string(r, c, v, fmt)
+            elif v is not None:
+                ws.write_number(r, c, v, fmt)
+    wb.close()
+    return _data(path)
+
+
+def _ours(path, rows, beside: bool):
+    book = Book(path)
+    head, formats = _formats(book.workbook)
+    table = book.table("表", [(t, f, 12) for t, f in zip(TITLES, formats)], head)
+    if beside:
+        table.make_beside(lambda: iter(rows))
+    else:
+        table.fill(rows)
+    book.close()
+    return _data(path)
+
+
+@pytest.mark.parametrize("beside", [False, True])
+def test_a_tables_cells_are_xlsxwriters_own_bytes_whatever_is_kept(tmp_path, monkeypatch, beside):
+    rows = _rows(3_000)
+    want = _reference(tmp_path / "reference.xlsx", rows)
+    assert want.count("<row ") == len(rows)
+    # as made: every message kept (60 of them); then with bounds the rows go past many times over, in entries
+    # and in bytes: each column starts again, and writes the same
+    assert _ours(tmp_path / "s.xlsx", rows, beside) == want
+    monkeypatch.setattr(tables._Cells, "KEPT", 25)
+    assert _ours(tmp_path / "kept.xlsx", rows, beside) == want
+    monkeypatch.setattr(tables._Cells, "KEPT", 16_384)
+    monkeypatch.setattr(tables._Cells, "HELD", 6_000)
+    assert _ours(tmp_path / "held.xlsx", rows, beside) == want
+
+
+def test_a_column_keeps_at_most_its_bounds(monkeypatch):
+    """Memory stays flat: a column of ever new texts holds at most KEPT cells and HELD bytes of them."""
+    monkeypatch.setattr(tables._Cells, "HELD", 200_000)
+    cells = tables._Cells(3, ' s="1"')
+    most = 0
+    for n in range(20_000):
+        text = f"第{n}条不同的说明：" + "长" * (n % SHORT)
+        assert cells[text] == f'<c r="D\0" s="1" t="inlineStr"><is><t>{text}</t></is></c>'.encode("utf-8")
+        most = max(most, len(cells))
+        assert cells.held <= tables._Cells.HELD
+    assert most < 20_000 and most <= tables._Cells.KEPT + 1
