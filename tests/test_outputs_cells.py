@@ -103,3 +103,53 @@ def test_a_column_keeps_at_most_its_bounds(monkeypatch):
         most = max(most, len(cells))
         assert cells.held <= tables._Cells.HELD
     assert most < 20_000 and most <= tables._Cells.KEPT + 1
+
+
+def _groups(count: int):
+    """Files of problems as the summary's 问题 sheet has them: a file's cells (some of them None, one of them a
+    number), its problems as a database gives them (their submission id last, past the columns), its status."""
+    for n in range(count):
+        lead = [f"第{n % 3}厅" if n % 5 else None, f"项目{n}", n * 2.5, "自评表"]
+        tails = [(f"C{k}", ("error", "warning", "odd")[k % 3], f"说明{k % 4} & <{k}>", n) for k in range(n % 6)]
+        yield lead, tails, ["已拒收" if n % 4 == 0 else ""]
+
+
+SHOWN = {1: {"error": "错误", "warning": "提示"}}
+
+
+@pytest.mark.parametrize("beside", [False, True])
+def test_a_tables_groups_are_its_rows_given_one_by_one(tmp_path, beside):
+    """Rows in groups (lead, tails, trail) make the bytes their rows make given whole, a stored code shown as its
+    column's label; a group of no rows writes none."""
+    groups = list(_groups(40))
+    rows = [[*lead, tail[0], SHOWN[1].get(tail[1], tail[1]), tail[2], *trail]
+            for lead, tails, trail in groups for tail in tails]
+    titles = ["主管部门", "项目名称", "金额", "工作表", "单元格", "级别", "问题及处理", "状态"]
+
+    def made(path, rows, grouped, shown):
+        book = Book(path)
+        head, fmt = book.workbook.add_format({"bold": True}), book.workbook.add_format({"font_name": "宋体"})
+        table = book.table("问题", [(t, fmt, 12) for t in titles], head,
+                           shown and {4 + c: labels for c, labels in shown.items()})
+        if beside:
+            table.make_beside(lambda: iter(rows), grouped)
+        else:
+            table.fill(rows, grouped)
+        book.close()
+        return _data(path)
+
+    whole = made(tmp_path / "whole.xlsx", rows, False, None)
+    assert whole.count("<row ") == len(rows) == sum(n % 6 for n in range(40))
+    assert made(tmp_path / "grouped.xlsx", groups, True, SHOWN) == whole
+    assert "<t>错误</t>" in whole and "<t>odd</t>" in whole and "<t>error</t>" not in whole
+
+
+def test_a_text_too_long_in_a_groups_cells_names_the_cell_of_its_first_row(tmp_path):
+    book = Book(tmp_path / "s.xlsx")
+    fmt = book.workbook.add_format({})
+    table = book.table("问题", [("甲", fmt, 9), ("乙", fmt, 9), ("丙", fmt, 9)], fmt)
+    table.fill([(["a"], [("x", 1)] * 3, []), (["b"], [], []), (["长" * 40_000], [("y", 2)] * 2, [])], grouped=True)
+    with pytest.raises(tables.XlformError) as e:   # (a group of no rows, b, writes none: its first row is row 5)
+        book.close()
+    assert str(e.value) == (f"{tmp_path / 's.xlsx'}: cannot write 问题!A5: a cell holds at most 32,767 characters, "
+                            "this text has 40,000; the summary was not written")

@@ -1,7 +1,6 @@
 """The summary workbook (汇总表) for the director: projects, indicators, problems, 未报送."""
 from __future__ import annotations
 
-from itertools import chain
 from pathlib import Path
 
 from xlsxwriter.utility import xl_rowcol_to_cell
@@ -65,21 +64,23 @@ class Summary:
                                          lambda r: r[INDICATOR_KEYS])
         return self._extra
 
-    def table(self, name: str, columns: list[tuple[str, str, float]], rows):
+    def table(self, name: str, columns: list[tuple[str, str, float]], rows, grouped: bool = False,
+              shown: dict[int, dict] | None = None):
         """A sheet `name`: a header row of columns (title, format: text|amount|rate|score|int, width), then rows
-        (an iterable, read when the workbook is written)."""
+        (an iterable, read when the workbook is written; grouped and shown: see tables.py's Table.fill and
+        Book.table)."""
         sheet = self.book.table(name, [(title, self.formats[kind], width) for title, kind, width in columns],
-                                self.head)
-        sheet.fill(rows)
+                                self.head, shown)
+        sheet.fill(rows, grouped)
         return sheet
 
-    def long_table(self, name: str, columns: list[tuple[str, str, float]], rows_of):
-        """table(), its rows rows_of(store) read and written in a process of its own, beside the other sheets
-        (at 10,000 returns the 指标, 问题 and 质量 sheets are most of the summary's work)."""
+    def long_table(self, name: str, columns: list[tuple[str, str, float]], rows_of, shown=None):
+        """table(), its rows in groups rows_of(store) read and written in a process of its own, beside the other
+        sheets (at 10,000 returns the 指标, 问题 and 质量 sheets are most of the summary's work)."""
         if not self.beside:
-            return self.table(name, columns, rows_of(self.store))
+            return self.table(name, columns, rows_of(self.store), True, shown)
         sheet = self.book.table(name, [(title, self.formats[kind], width) for title, kind, width in columns],
-                                self.head)
+                                self.head, shown)
         location = self.store.location
 
         def rows():
@@ -88,7 +89,7 @@ class Summary:
                 yield from rows_of(store)
             finally:
                 store.close()
-        sheet.make_beside(rows)
+        sheet.make_beside(rows, grouped=True)
         return sheet
 
 
@@ -146,7 +147,7 @@ def indicators_sheet(s: Summary):
     extra = s.extra_columns()[1]
 
     def rows(store: Store):
-        return chain.from_iterable(store.indicator_rows(_current_ids(store), [key for key, _ in extra]))
+        return store.indicator_groups(_current_ids(store), [key for key, _ in extra])
     s.long_table("指标", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
                         ("一级指标", "text", 12), ("二级指标", "text", 14), ("三级指标", "text", 36), ("指标编号", "text", 20),
                         ("年度指标值", "text", 16), ("实际完成值", "text", 12), ("分值", "score", 7), ("得分", "score", 7),
@@ -156,22 +157,22 @@ def indicators_sheet(s: Summary):
 
 def problems_sheet(s: Summary):
     """问题: every problem of a current or rejected return, by department and file."""
-    def rows(store: Store):
-        return chain.from_iterable(
-            [[d or "（未识别）", p, f, sh, c, SEVERITY.get(sev, sev), code, m, STATUS.get(st, "")]
-             for _, c, sev, code, m, d, p, f, sh, st in part] for part in store.problems_in_order())
+    def rows(store: Store):   # (each file's cells made once, its problems' as read, 级别 shown by the column)
+        return (((d or "（未识别）", p, f, sh), problems, (STATUS.get(st, ""),))
+                for (d, p, f, sh, st), problems in store.problems_by_file(("cell", "severity", "code", "message")))
     s.long_table("问题", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
                         ("单元格", "text", 14), ("级别", "text", 6), ("代码", "text", 18), ("问题及处理", "text", 80),
-                        ("状态", "text", 10)], rows)
+                        ("状态", "text", 10)], rows, shown={5: SEVERITY})
 
 
 def quality_sheet(s: Summary):
     """质量: the quality flags (质量提示, xlform/returns/quality.py) of the current returns, as 问题 orders them."""
-    def rows(store: Store):
-        return chain.from_iterable([[d, p, f, sh, c, FLAGS[code], m] for _, c, sev, code, m, d, p, f, sh, st in part]
-                                   for part in store.problems_in_order(codes=tuple(FLAGS)))
+    def rows(store: Store):   # (类别 shown by the column)
+        return (((d, p, f, sh), flags, ()) for (d, p, f, sh, _), flags in
+                store.problems_by_file(("cell", "code", "message"), codes=tuple(FLAGS)))
     s.long_table("质量", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
-                        ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)], rows)
+                        ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)], rows,
+                 shown={5: FLAGS})
 
 
 def monitoring_sheets(s: Summary):

@@ -10,6 +10,10 @@ text is an inline string, as in xlsxwriter's constant_memory mode.
 
 A long table can be made beside the others (Table.make_beside): a process of its own reads its rows and writes
 their XML, beside the other such processes and this one, and tells how many rows it wrote.
+
+A table's rows may come in groups (grouped=True): rows sharing their first cells and their last (a project's
+indicators, a file's problems), their cells between as the database gives them; the shared cells are made once
+a group, the others without a list made per row.
 """
 from __future__ import annotations
 
@@ -48,23 +52,29 @@ class Table:
     """One sheet's rows, made as sheet XML into a temporary file once the column formats are known (fill: here;
     make_beside: in a process of its own), then copied into the package after the header row."""
 
-    def __init__(self, book: "Book", sheet, columns: int):
-        self.book, self.sheet, self.columns = book, sheet, columns
+    def __init__(self, book: "Book", sheet, columns: int, shown: dict[int, dict] | None = None):
+        self.book, self.sheet, self.columns, self.shown = book, sheet, columns, shown or {}
         self.rows: int | None = None   # data rows, below the header row (once made)
         self.made = tempfile.TemporaryFile()   # their XML (opened here: a process beside writes into this file)
         self._rows = ()                        # fill: the rows, made here
         self.beside = None                     # make_beside: the function giving them, in a process of its own
+        self.grouped = False
         self._process: Talk | None = None
 
-    def fill(self, rows):
+    def fill(self, rows, grouped: bool = False):
         """The table's rows: an iterable, read when the workbook is written. A row is a list of values: numbers
-        as numbers, None as an empty cell, anything else as its text (checked as written)."""
-        self._rows = rows
+        as numbers, None as an empty cell, anything else as its text (checked as written).
 
-    def make_beside(self, rows):
-        """The table's rows are rows() (an iterable; it opens its own database connection), read and written as
-        sheet XML in a process of its own once the column formats are known."""
-        self.beside = rows
+        grouped: the iterable gives groups of rows instead, each (lead, tails, trail): a row of the group for each
+        of tails, its cells lead + tail + trail. lead and trail are checked as a row is; a tail is a sequence of
+        str, int, float or None as a database gives them (never a bool: True is 1 to a column's cells), and what
+        it has past the columns between lead and trail is left out (a submission id it was grouped by)."""
+        self._rows, self.grouped = rows, grouped
+
+    def make_beside(self, rows, grouped: bool = False):
+        """The table's rows are rows() (an iterable, grouped as fill says; it opens its own database connection),
+        read and written as sheet XML in a process of its own once the column formats are known."""
+        self.beside, self.grouped = rows, grouped
 
     def begin(self, styles: list[str]):
         """The column formats are known (xlsxwriter has written its package), each column's ' s="N"' (or ""): a
@@ -94,27 +104,44 @@ class Table:
         """Each row's XML into self.made; returns the number of rows. A cell's XML is its column's, by value, with
         the row number left as \\0 (no text holds one: a control character is written _x0000_), put in per row:
         a table repeats its department, project, level, score … row after row."""
-        cells = [_Cells(c, style) for c, style in enumerate(self.styles)]
+        cells = [_Cells(c, style, self.shown.get(c)) for c, style in enumerate(self.styles)]
+        groups = rows if self.grouped else ((row, _ONE, ()) for row in rows)
         out, parts, r = self.made, [], 1
-        add = parts.append
-        for row in rows:
-            if r >= MAX_ROWS:
-                raise self.book.refused(self.sheet.name, r, 0, f"a sheet holds at most {MAX_ROWS:,} rows")
-            r += 1
-            if not _PLAIN.issuperset(map(type, row)):
-                row = list(map(_plain, row))
-            n = b"%d" % r
-            try:
-                add(b'<row r="%b">%b</row>' % (n, b"".join(map(getitem, cells, row)).replace(b"\0", n)))
-            except _TooLong as e:
-                raise self.book.refused(self.sheet.name, r - 1, e.column, f"a cell holds at most {MAX_TEXT:,} "
-                                        f"characters, this text has {e.length:,}") from None
-            if len(parts) >= 500:
-                out.write(b"".join(parts))
-                parts.clear()
-        out.write(b"".join(parts))
+        add, join = parts.append, b"".join
+        try:
+            for lead, tails, trail in groups:
+                head = None
+                for tail in tails:
+                    if r >= MAX_ROWS:
+                        raise self.book.refused(self.sheet.name, r, 0, f"a sheet holds at most {MAX_ROWS:,} rows")
+                    r += 1
+                    if head is None:   # (made with the group's first row: a group of no rows writes nothing)
+                        head, between, end = _ends(cells, lead, trail)
+                    add((b'<row r="\0">%b%b%b</row>' % (head, join(map(getitem, between, tail)), end))
+                        .replace(b"\0", b"%d" % r))
+                    if len(parts) >= 500:
+                        out.write(join(parts))
+                        parts.clear()
+        except _TooLong as e:
+            raise self.book.refused(self.sheet.name, r - 1, e.column, f"a cell holds at most {MAX_TEXT:,} "
+                                    f"characters, this text has {e.length:,}") from None
+        out.write(join(parts))
         out.flush()
         return r - 1
+
+
+_ONE = ((),)   # a row alone: a group of one row, all its cells the lead
+
+
+def _ends(cells: list["_Cells"], lead, trail) -> tuple[bytes, list["_Cells"], bytes]:
+    """A group's lead cells' XML, the columns of its tails, its trail cells' XML."""
+    if not _PLAIN.issuperset(map(type, lead)):
+        lead = list(map(_plain, lead))
+    if not _PLAIN.issuperset(map(type, trail)):
+        trail = list(map(_plain, trail))
+    last = len(cells) - len(trail)
+    return (b"".join(map(getitem, cells, lead)), cells[len(lead):last],
+            b"".join(map(getitem, cells[last:], trail)))
 
 
 _PLAIN = frozenset((str, int, float, type(None)))
@@ -141,19 +168,27 @@ class _Cells(dict):
     问题 0.6 s faster); at most KEPT of them and HELD bytes (then it starts again)."""
     KEPT, HELD = 16_384, 4 << 20
 
-    def __init__(self, column: int, style: str):
+    def __init__(self, column: int, style: str, shown: dict | None = None):
         super().__init__({None: b""})
         ref = xl_col_to_name(column)
-        self.column, self.held = column, 0
+        self.column, self.held, self.shown = column, 0, shown
         self.number, self.text = f'<c r="{ref}\0"{style}><v>', f'<c r="{ref}\0"{style} t="inlineStr">'
 
     def __missing__(self, v) -> bytes:
-        if v.__class__ is not str:   # an int or a float (see _plain)
-            return self._keep(v, f"{self.number}{v:.16G}</v></c>".encode("utf-8"))
-        if len(v) > MAX_TEXT:
-            raise _TooLong(self.column, len(v))
-        cell = f"{self.text}{_inline(v)}</c>".encode("utf-8")
-        return self._keep(v, cell) if len(v) <= SHORT else cell
+        if self.shown is not None and v in self.shown:   # a stored code shown as its label (错误 for error)
+            return self._keep(v, self._cell(self.shown[v]))
+        if v.__class__ is not str and v.__class__ is not int and v.__class__ is not float:
+            return self._cell(_plain(v))   # (another type a database gives, in a group's tail: as a row's is taken)
+        cell = self._cell(v)
+        return cell if v.__class__ is str and len(v) > SHORT else self._keep(v, cell)
+
+    def _cell(self, v) -> bytes:
+        """The XML of a cell of v (str, int, float or None)."""
+        if v.__class__ is str:
+            if len(v) > MAX_TEXT:
+                raise _TooLong(self.column, len(v))
+            return f"{self.text}{_inline(v)}</c>".encode("utf-8")
+        return b"" if v is None else f"{self.number}{v:.16G}</v></c>".encode("utf-8")
 
     def _keep(self, v, cell: bytes) -> bytes:
         cost = len(cell) + (4 * len(v) if v.__class__ is str else 0) + 150   # (its key, and a dict entry's own)
@@ -187,10 +222,11 @@ class Book:
         self.sheets += 1
         return self.workbook.add_worksheet(name)
 
-    def table(self, name: str, columns: list[tuple[str, object, float]], head_format) -> Table:
+    def table(self, name: str, columns: list[tuple[str, object, float]], head_format,
+              shown: dict[int, dict] | None = None) -> Table:
         """A sheet of a table: the header row (title, column format, width), frozen, filtered, printed A4
         landscape one page wide with the header on every page; its rows are given to what this returns (fill or
-        make_beside)."""
+        make_beside). shown: {column: {value: what its cell shows}}, a stored code shown as its label."""
         ws = self.add_worksheet(name)
         for c, (title, fmt, width) in enumerate(columns):
             ws.write_string(0, c, title, head_format)
@@ -204,7 +240,7 @@ class Book:
         ws.repeat_rows(0)
         if [c[0] for c in columns[:2]] == ["主管部门", "项目名称"]:
             ws.repeat_columns(0, 1)
-        table = Table(self, ws, len(columns))
+        table = Table(self, ws, len(columns), shown)
         self.tables[self.sheets] = table
         return table
 
