@@ -144,12 +144,17 @@ def test_a_tables_groups_are_its_rows_given_one_by_one(tmp_path, beside):
     assert "<t>错误</t>" in whole and "<t>odd</t>" in whole and "<t>error</t>" not in whole
 
 
-def test_a_text_too_long_in_a_groups_cells_names_the_cell_of_its_first_row(tmp_path):
+@pytest.mark.parametrize("where, cell", [("lead", "A5"), ("tail", "B6"), ("trail", "D5")])
+def test_a_text_too_long_in_a_group_names_its_cell(tmp_path, where, cell):
+    """In the group's own cells: its first row's cell; in a tail: that row's."""
+    long = "长" * 40_000
     book = Book(tmp_path / "s.xlsx")
     fmt = book.workbook.add_format({})
-    table = book.table("问题", [("甲", fmt, 9), ("乙", fmt, 9), ("丙", fmt, 9)], fmt)
-    table.fill([(["a"], [("x", 1)] * 3, []), (["b"], [], []), (["长" * 40_000], [("y", 2)] * 2, [])], grouped=True)
-    with pytest.raises(tables.XlformError) as e:   # (a group of no rows, b, writes none: its first row is row 5)
+    table = book.table("问题", [(t, fmt, 9) for t in "甲乙丙丁"], fmt)
+    table.fill([(["a"], [("x", 1)] * 3, ["z"]), (["b"], [], [long]),   # (a group of no rows writes none)
+                ([long if where == "lead" else "c"], [("y", 2), (long if where == "tail" else "y", 3), ("y", 4)],
+                 [long if where == "trail" else "z"])], grouped=True)
+    with pytest.raises(tables.XlformError) as e:
         book.close()
-    assert str(e.value) == (f"{tmp_path / 's.xlsx'}: cannot write 问题!A5: a cell holds at most 32,767 characters, "
-                            "this text has 40,000; the summary was not written")
+    assert str(e.value) == (f"{tmp_path / 's.xlsx'}: cannot write 问题!{cell}: a cell holds at most 32,767 "
+                            "characters, this text has 40,000; the summary was not written")

@@ -66,9 +66,10 @@ class Table:
         as numbers, None as an empty cell, anything else as its text (checked as written).
 
         grouped: the iterable gives groups of rows instead, each (lead, tails, trail): a row of the group for each
-        of tails, its cells lead + tail + trail. lead and trail are checked as a row is; a tail is a sequence of
-        str, int, float or None as a database gives them (never a bool: True is 1 to a column's cells), and what
-        it has past the columns between lead and trail is left out (a submission id it was grouped by)."""
+        of tails (a list), its cells lead + tail + trail, the group's rows made in one go. lead and trail are
+        checked as a row is; a tail is a sequence of str, int, float or None as a database gives them (never a
+        bool: True is 1 to a column's cells), and what it has past the columns between lead and trail is left out
+        (a submission id it was grouped by)."""
         self._rows, self.grouped = rows, grouped
 
     def make_beside(self, rows, grouped: bool = False):
@@ -106,31 +107,47 @@ class Table:
         a table repeats its department, project, level, score … row after row."""
         cells = [_Cells(c, style, self.shown.get(c)) for c, style in enumerate(self.styles)]
         groups = rows if self.grouped else ((row, _ONE, ()) for row in rows)
-        out, parts, r = self.made, [], 1
-        add, join = parts.append, b"".join
-        try:
-            for lead, tails, trail in groups:
-                head = None
-                for tail in tails:
-                    if r >= MAX_ROWS:
-                        raise self.book.refused(self.sheet.name, r, 0, f"a sheet holds at most {MAX_ROWS:,} rows")
-                    r += 1
-                    if head is None:   # (made with the group's first row: a group of no rows writes nothing)
-                        head, between, end = _ends(cells, lead, trail)
-                    add((b'<row r="\0">%b%b%b</row>' % (head, join(map(getitem, between, tail)), end))
-                        .replace(b"\0", b"%d" % r))
-                    if len(parts) >= 500:
-                        out.write(join(parts))
-                        parts.clear()
-        except _TooLong as e:
-            raise self.book.refused(self.sheet.name, r - 1, e.column, f"a cell holds at most {MAX_TEXT:,} "
-                                    f"characters, this text has {e.length:,}") from None
+        out, parts, r, written = self.made, [], 1, 1
+        join = b"".join
+        for lead, tails, trail in groups:
+            if not tails:   # (a group of no rows writes nothing, its cells neither)
+                continue
+            if r + len(tails) > MAX_ROWS:
+                raise self.book.refused(self.sheet.name, MAX_ROWS, 0, f"a sheet holds at most {MAX_ROWS:,} rows")
+            try:   # (the group's first row is the sheet's row r, 0-based: the header row is 0)
+                head, between, end = _ends(cells, lead, trail)
+            except _TooLong as e:
+                raise self._too_long(r, e) from None
+            try:
+                parts.append(join([(b'<row r="\0">%b%b%b</row>' % (head, join(map(getitem, between, tail)), end))
+                                   .replace(b"\0", b"%d" % n) for n, tail in enumerate(tails, r + 1)]))
+            except _TooLong as e:
+                raise self._too_long(r + _first_refused(between, tails), e) from None
+            r += len(tails)
+            if r - written >= 500:
+                out.write(join(parts))
+                parts.clear()
+                written = r
         out.write(join(parts))
         out.flush()
         return r - 1
 
+    def _too_long(self, row: int, e: "_TooLong") -> XlformError:
+        return self.book.refused(self.sheet.name, row, e.column, f"a cell holds at most {MAX_TEXT:,} characters, "
+                                 f"this text has {e.length:,}")
+
 
 _ONE = ((),)   # a row alone: a group of one row, all its cells the lead
+
+
+def _first_refused(between: list["_Cells"], tails) -> int:
+    """Which row of a group (0: its first) has a text too long in its tail."""
+    for n, tail in enumerate(tails):
+        try:
+            b"".join(map(getitem, between, tail))
+        except _TooLong:
+            return n
+    return 0
 
 
 def _ends(cells: list["_Cells"], lead, trail) -> tuple[bytes, list["_Cells"], bytes]:
