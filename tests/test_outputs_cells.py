@@ -158,3 +158,18 @@ def test_a_text_too_long_in_a_group_names_its_cell(tmp_path, where, cell):
         book.close()
     assert str(e.value) == (f"{tmp_path / 's.xlsx'}: cannot write 问题!{cell}: a cell holds at most 32,767 "
                             "characters, this text has 40,000; the summary was not written")
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_rows_past_a_sheets_last_are_refused_naming_the_first_row_past_it(tmp_path, monkeypatch, grouped):
+    monkeypatch.setattr(tables, "MAX_ROWS", 10)   # (Excel's 1,048,576 rows, made small)
+    book = Book(tmp_path / "s.xlsx")
+    fmt = book.workbook.add_format({})
+    table = book.table("指标", [("甲", fmt, 9), ("乙", fmt, 9)], fmt)
+    rows = [[f"行{n}", n] for n in range(12)]
+    table.fill([(["组"], [(n,) for n in range(4)], ()) for _ in range(3)] if grouped else rows, grouped)
+    with pytest.raises(tables.XlformError) as e:
+        book.close()
+    assert str(e.value) == (f"{tmp_path / 's.xlsx'}: cannot write 指标!A11: a sheet holds at most 10 rows; the "
+                            "summary was not written")
+    assert not (tmp_path / "s.xlsx").exists()
