@@ -142,6 +142,29 @@ def test_a_tables_groups_are_its_rows_given_one_by_one(tmp_path, beside):
     assert whole.count("<row ") == len(rows) == sum(n % 6 for n in range(40))
     assert made(tmp_path / "grouped.xlsx", groups, True, SHOWN) == whole
     assert "<t>错误</t>" in whole and "<t>odd</t>" in whole and "<t>error</t>" not in whole
+    # the tails' texts as their UTF-8 bytes (as SQLite gives them to the summary): the same cells
+    encoded = [(lead, [tuple(v.encode("utf-8") if isinstance(v, str) else v for v in t) for t in tails], trail)
+               for lead, tails, trail in groups]
+    assert made(tmp_path / "utf8.xlsx", encoded, True, SHOWN) == whole
+
+
+def test_texts_given_as_utf8_make_the_cells_their_texts_make(tmp_path):
+    """What XML escapes or keeps (& < >, a control character, a text like an escape, edge spaces), long texts,
+    a code shown as its label: the same bytes from str and from UTF-8."""
+    texts = ["a & b < c > d", "响铃\x07", "_x0041_ 像转义", "  首尾空格  ", "长" * (SHORT + 1), "error", "", "说明"]
+    rows = [[t, n] for n, t in enumerate(texts * 3)]
+
+    def made(path, rows):
+        book = Book(path)
+        fmt = book.workbook.add_format({"font_name": "宋体"})
+        book.table("表", [("甲", fmt, 9), ("乙", fmt, 9)], fmt, {0: {"error": "错误"}}).fill(
+            [([], rows, [])], grouped=True)
+        book.close()
+        return _data(path)
+
+    want = made(tmp_path / "str.xlsx", rows)
+    assert made(tmp_path / "utf8.xlsx", [[t.encode("utf-8"), n] for t, n in rows]) == want
+    assert "<t>错误</t>" in want and "_x0007_" in want and "_x005F_x0041_" in want
 
 
 @pytest.mark.parametrize("where, cell", [("lead", "A5"), ("tail", "B6"), ("trail", "D5")])

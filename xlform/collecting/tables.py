@@ -67,9 +67,9 @@ class Table:
 
         grouped: the iterable gives groups of rows instead, each (lead, tails, trail): a row of the group for each
         of tails (a list), its cells lead + tail + trail, the group's rows made in one go. lead and trail are
-        checked as a row is; a tail is a sequence of str, int, float or None as a database gives them (never a
-        bool: True is 1 to a column's cells), and what it has past the columns between lead and trail is left out
-        (a submission id it was grouped by)."""
+        checked as a row is; a tail is a sequence of str, int, float or None as a database gives them, or a text
+        as its UTF-8 bytes (never a bool: True is 1 to a column's cells), and what it has past the columns between
+        lead and trail is left out (a submission id it was grouped by)."""
         self._rows, self.grouped = rows, grouped
 
     def make_beside(self, rows, grouped: bool = False):
@@ -192,12 +192,13 @@ class _Cells(dict):
         self.number, self.text = f'<c r="{ref}\0"{style}><v>', f'<c r="{ref}\0"{style} t="inlineStr">'
 
     def __missing__(self, v) -> bytes:
-        if self.shown is not None and v in self.shown:   # a stored code shown as its label (错误 for error)
-            return self._keep(v, self._cell(self.shown[v]))
-        if v.__class__ is not str and v.__class__ is not int and v.__class__ is not float:
+        text = v.decode("utf-8", "replace") if v.__class__ is bytes else v   # (a text as UTF-8, see Table.fill)
+        if self.shown is not None and text in self.shown:   # a stored code shown as its label (错误 for error)
+            return self._keep(v, self._cell(self.shown[text]))
+        if text.__class__ is not str and text.__class__ is not int and text.__class__ is not float:
             return self._cell(_plain(v))   # (another type a database gives, in a group's tail: as a row's is taken)
-        cell = self._cell(v)
-        return cell if v.__class__ is str and len(v) > SHORT else self._keep(v, cell)
+        cell = self._cell(text)
+        return cell if text.__class__ is str and len(text) > SHORT else self._keep(v, cell)
 
     def _cell(self, v) -> bytes:
         """The XML of a cell of v (str, int, float or None)."""
@@ -208,7 +209,8 @@ class _Cells(dict):
         return b"" if v is None else f"{self.number}{v:.16G}</v></c>".encode("utf-8")
 
     def _keep(self, v, cell: bytes) -> bytes:
-        cost = len(cell) + (4 * len(v) if v.__class__ is str else 0) + 150   # (its key, and a dict entry's own)
+        key = 4 * len(v) if v.__class__ is str else len(v) if v.__class__ is bytes else 0
+        cost = len(cell) + key + 150   # (and a dict entry's own)
         if len(self) > self.KEPT or self.held + cost > self.HELD:
             self.clear()
             self[None] = b""

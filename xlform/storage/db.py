@@ -164,6 +164,11 @@ class Database:
     def all(self, sql: str, *args) -> list[tuple]:
         return self.execute(sql, args).fetchall()
 
+    def utf8(self, column: str) -> str:
+        """A TEXT column's expression read as its UTF-8 bytes where the engine gives them without decoding
+        (SQLite: bytes, NULL as None); PostgreSQL's as its text."""
+        return f"CAST({column} AS BLOB)" if self.engine == SQLITE else column
+
     @contextmanager
     def _translated(self):
         import psycopg
