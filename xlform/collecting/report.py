@@ -20,7 +20,7 @@ from . import monitoring
 
 UNKNOWN = "未识别的文件"
 SEVERITY = {"error": "错误", "warning": "提示"}
-_SEVERITY = itemgetter(1)   # of a problem as Store.problems_of gives it
+_SEVERITY, _HTML, _CELLS = itemgetter(0), itemgetter(1), itemgetter(2)   # of a problem as _Problems makes it
 
 
 def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]:
@@ -43,7 +43,7 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
     def write(department: str, files: list[dict], severities: Counter):
         mine = [m for m in missing if m["department"] == department]
         for f in files:   # each line is the template's own Markup: joined as they are, never escaped twice
-            f["rows"] = Markup("".join([html for _, html, _ in f["problems"]]))
+            f["rows"] = Markup("".join(map(_HTML, f["problems"])))
         html = template.render(department=department, files=files, missing=mine, generated=generated,
                                errors=severities["error"], warnings=severities["warning"])
         page, table = folder / f"{stems[department]}.html", folder / f"{stems[department]}.csv"
@@ -56,12 +56,12 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
     done, unknown, unknown_severities = set(), [], Counter()
     for department, group in groupby(rows, key=lambda r: r[1] or UNKNOWN):
         group = list(group)
-        found = store.problems_of([r[0] for r in group])
-        severities = Counter(map(_SEVERITY, chain.from_iterable(found.values())))
+        found = store.problems_of([r[0] for r in group], utf8=True)
         files = [{"name": Path(path).name, "path": path, "sheet": sheet, "project": project, "total_score": total,
                   "grade": grade, "problems": [problem[p] for p in found.get(sid, ())],
                   "monitoring": monitored.get((path, sheet))}
                  for sid, _, project, path, sheet, total, grade in group]
+        severities = Counter(map(_SEVERITY, chain.from_iterable([f["problems"] for f in files])))
         if department == UNKNOWN:   # None, "" and a department named so come apart: written again, whole
             unknown += files
             files = unknown
@@ -86,7 +86,8 @@ class _Problems(dict):
         self.row, self.line = row, line
 
     def __missing__(self, problem: tuple) -> tuple[str, Markup, str]:
-        cell, severity, code, message = problem
+        # (its texts as their UTF-8 bytes where the database gives them so: decoded once here)
+        cell, severity, code, message = [v.decode("utf-8", "replace") if v.__class__ is bytes else v for v in problem]
         label = SEVERITY.get(severity, severity)
         made = (severity, self.row(cell, severity, message),
                 self.line([neutralise(cell), neutralise(label), neutralise(code), neutralise(message)]))
@@ -114,7 +115,7 @@ def _csv(files: list[dict], missing: list[dict], line: _Line) -> str:
     for f in files:
         if f["problems"]:   # each problem's line is the file's cells and its own
             where = line([neutralise(f[k]) for k in ("path", "sheet", "project")]) + ","
-            lines.append(where + ("\n" + where).join([cells for _, _, cells in f["problems"]]))
+            lines.append(where + ("\n" + where).join(map(_CELLS, f["problems"])))
     for m in missing:
         lines.append(line(["", "", neutralise(m["project"]), "", "未报送", "missing",
                            f"模板 {m['template_id']} 第 {m['version']} 版尚未报送"]))

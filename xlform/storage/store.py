@@ -514,13 +514,15 @@ class Store:
                            "received_at, form FROM submissions WHERE status='current'")
         return sorted(rows, key=lambda r: (_first(r[2]), _first(r[1])))
 
-    def problems_of(self, submission_ids) -> dict[int, list[tuple]]:
-        """{submission id: [(cell, severity, code, message)]} in the order they were found."""
+    def problems_of(self, submission_ids, utf8: bool = False) -> dict[int, list[tuple]]:
+        """{submission id: [(cell, severity, code, message)]} in the order they were found (utf8: the texts as
+        their UTF-8 bytes where the engine gives them so, see _texts)."""
         wanted = sorted(set(submission_ids))
         found: dict[int, list[tuple]] = {}
+        columns = self._texts("cell", "severity", "code", "message") if utf8 else "cell, severity, code, message"
         for start in range(0, len(wanted), 500):
             part = wanted[start:start + 500]
-            rows = self.db.all("SELECT submission_id, cell, severity, code, message FROM problems WHERE "
+            rows = self.db.all(f"SELECT submission_id, {columns} FROM problems WHERE "
                                f"submission_id IN ({','.join('?' * len(part))}) ORDER BY submission_id, id", *part)
             for sid, its in groupby(rows, key=itemgetter(0)):   # (the reports: 494,000 at a province's scale)
                 found[sid] = [r[1:] for r in its]
