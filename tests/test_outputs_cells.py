@@ -196,3 +196,63 @@ def test_rows_past_a_sheets_last_are_refused_naming_the_first_row_past_it(tmp_pa
     assert str(e.value) == (f"{tmp_path / 's.xlsx'}: cannot write 指标!A11: a sheet holds at most 10 rows; the "
                             "summary was not written")
     assert not (tmp_path / "s.xlsx").exists()
+
+
+def _sheets(path, names) -> list[str]:
+    with zipfile.ZipFile(path) as z:
+        return [re.search(r"<sheetData>.*</sheetData>", z.read(f"xl/worksheets/sheet{n}.xml").decode("utf-8"),
+                          re.S).group() for n in range(1, len(names) + 1)]
+
+
+def _two(path, made):
+    """A book of 问题 and 质量, their rows given by made(book, problems, quality)."""
+    book = Book(path)
+    head, fmt = book.workbook.add_format({"bold": True}), book.workbook.add_format({"font_name": "宋体"})
+    tables = [book.table(name, [(t, fmt, 12) for t in titles], head, shown) for name, titles, shown in (
+        ("问题", ["主管部门", "项目名称", "金额", "工作表", "单元格", "级别", "问题及处理", "状态"], {5: SHOWN[1]}),
+        ("质量", ["主管部门", "项目名称", "金额", "工作表", "单元格", "问题及处理"], None))]
+    made(book, *tables)
+    book.close()
+    return _sheets(path, ["问题", "质量"])
+
+
+@pytest.mark.parametrize("beside", [False, True])
+def test_tables_made_together_are_the_tables_made_apart(tmp_path, beside):
+    """问题 and 质量 from one reading (Book.together): each the bytes it has made alone; a table with no group of
+    rows gets none."""
+    groups = list(_groups(40))
+
+    def flags(tails):
+        return [(c, m) for c, sev, m, _ in tails if sev == "odd"]
+
+    def apart(book, problems, quality):
+        problems.fill(groups, grouped=True)
+        quality.fill([(lead, flags(tails), ()) for lead, tails, _ in groups], grouped=True)
+
+    def together(book, problems, quality):
+        def rows():
+            for lead, tails, trail in groups:
+                yield 0, (lead, tails, trail)
+                if flags(tails):
+                    yield 1, (lead, flags(tails), ())
+        book.together([problems, quality], rows, beside)
+
+    want = _two(tmp_path / "apart.xlsx", apart)
+    assert want[1].count("<row ") == 1 + sum(len(flags(t)) for _, t, _ in groups) > 1
+    assert _two(tmp_path / "together.xlsx", together) == want
+    none = _two(tmp_path / "none.xlsx", lambda book, p, q: book.together([p, q], lambda: iter([(0, groups[1])]),
+                                                                          beside))
+    assert none[1].count("<row ") == 1 and none[0].count("<row ") == 2
+
+
+def test_a_text_too_long_in_a_table_made_together_names_its_sheet_and_cell(tmp_path):
+    long = "长" * 40_000
+
+    def rows():
+        yield 0, (["甲", "项目", 1, "表"], [("C1", "error", "说明", 1)], [""])
+        yield 1, (["甲", "项目", 1, "表"], [("C1", "说明"), ("C2", long)], ())
+    with pytest.raises(tables.XlformError) as e:
+        _two(tmp_path / "s.xlsx", lambda book, p, q: book.together([p, q], rows))
+    assert str(e.value) == (f"{tmp_path / 's.xlsx'}: cannot write 质量!F3: a cell holds at most 32,767 characters, "
+                            "this text has 40,000; the summary was not written")
+    assert not (tmp_path / "s.xlsx").exists()

@@ -77,10 +77,16 @@ class Summary:
     def long_table(self, name: str, columns: list[tuple[str, str, float]], rows_of, shown=None):
         """table(), its rows in groups rows_of(store) read and written in a process of its own, beside the other
         sheets (at 10,000 returns the 指标, 问题 and 质量 sheets are most of the summary's work)."""
+        return self.long_tables([(name, columns, shown)], lambda store: ((0, g) for g in rows_of(store)))[0]
+
+    def long_tables(self, specs: list[tuple[str, list, dict | None]], rows_of) -> list:
+        """Sheets (name, columns, shown) made from one reading: rows_of(store) gives (n, group) for each group of
+        rows of the n-th (see tables.py's Book.together), in a process of its own as long_table's."""
+        tables = [self.book.table(name, [(title, self.formats[kind], width) for title, kind, width in columns],
+                                  self.head, shown) for name, columns, shown in specs]
         if not self.beside:
-            return self.table(name, columns, rows_of(self.store), True, shown)
-        sheet = self.book.table(name, [(title, self.formats[kind], width) for title, kind, width in columns],
-                                self.head, shown)
+            self.book.together(tables, lambda: rows_of(self.store), beside=False)
+            return tables
         location = self.store.location
 
         def rows():
@@ -89,8 +95,8 @@ class Summary:
                 yield from rows_of(store)
             finally:
                 store.close()
-        sheet.make_beside(rows, grouped=True)
-        return sheet
+        self.book.together(tables, rows)
+        return tables
 
 
 # The sheets, in order: each is a function of the summary being written (add one here to add a sheet).
@@ -99,8 +105,8 @@ def write_summary(path: Path, store: Store, missing: list[dict], beside: bool = 
     a lock another thread held)."""
     s = Summary(path, store, missing, beside)
     try:
-        for sheet in (projects_sheet, charts_sheet, indicators_sheet, problems_sheet, quality_sheet,
-                      monitoring_sheets, missing_sheet):
+        for sheet in (projects_sheet, charts_sheet, indicators_sheet, problems_sheets, monitoring_sheets,
+                      missing_sheet):
             sheet(s)
     except BaseException:
         s.book.discard()
@@ -155,24 +161,23 @@ def indicators_sheet(s: Summary):
                  rows)
 
 
-def problems_sheet(s: Summary):
-    """问题: every problem of a current or rejected return, by department and file."""
-    def rows(store: Store):   # (each file's cells made once, its problems' as read, 级别 shown by the column)
-        return (((d or "（未识别）", p, f, sh), problems, (STATUS.get(st, ""),))
-                for (d, p, f, sh, st), problems in store.problems_by_file(("cell", "severity", "code", "message")))
-    s.long_table("问题", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
-                        ("单元格", "text", 14), ("级别", "text", 6), ("代码", "text", 18), ("问题及处理", "text", 80),
-                        ("状态", "text", 10)], rows, shown={5: SEVERITY})
+def problems_sheets(s: Summary):
+    """问题: every problem of a current or rejected return, by department and file; 质量: the quality flags
+    (质量提示, xlform/returns/quality.py) among them, as 问题 orders them. One reading of the problems makes both."""
+    flags = {*FLAGS, *(code.encode("utf-8") for code in FLAGS)}   # (a code as SQLite's UTF-8 or PostgreSQL's text)
 
-
-def quality_sheet(s: Summary):
-    """质量: the quality flags (质量提示, xlform/returns/quality.py) of the current returns, as 问题 orders them."""
-    def rows(store: Store):   # (类别 shown by the column)
-        return (((d, p, f, sh), flags, ()) for (d, p, f, sh, _), flags in
-                store.problems_by_file(("cell", "code", "message"), codes=tuple(FLAGS)))
-    s.long_table("质量", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
-                        ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)], rows,
-                 shown={5: FLAGS})
+    def rows(store: Store):   # (each file's cells made once, its problems' as read, 级别 and 类别 shown by the column)
+        for (d, p, f, sh, st), problems in store.problems_by_file(("cell", "severity", "code", "message")):
+            yield 0, ((d or "（未识别）", p, f, sh), problems, (STATUS.get(st, ""),))
+            mine = [(c, code, m) for c, _, code, m, _ in problems if code in flags]
+            if mine:
+                yield 1, ((d, p, f, sh), mine, ())
+    s.long_tables([("问题", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40),
+                            ("工作表", "text", 14), ("单元格", "text", 14), ("级别", "text", 6), ("代码", "text", 18),
+                            ("问题及处理", "text", 80), ("状态", "text", 10)], {5: SEVERITY}),
+                   ("质量", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40),
+                            ("工作表", "text", 14), ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)],
+                    {5: FLAGS})], rows)
 
 
 def monitoring_sheets(s: Summary):

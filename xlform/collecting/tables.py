@@ -13,7 +13,8 @@ their XML, beside the other such processes and this one, and tells how many rows
 
 A table's rows may come in groups (grouped=True): rows sharing their first cells and their last (a project's
 indicators, a file's problems), their cells between as the database gives them; the shared cells are made once
-a group, the others without a list made per row.
+a group, the others without a list made per row. Tables may be made together from one reading (Book.together:
+问题 and 质量 read the same problems).
 """
 from __future__ import annotations
 
@@ -59,6 +60,9 @@ class Table:
         self._rows = ()                        # fill: the rows, made here
         self.beside = None                     # make_beside: the function giving them, in a process of its own
         self.grouped = False
+        self.fellows = [self]                  # the tables made with this one, this one first (Book.together)
+        self.paired = False                    # (its rows are (n, group) of its fellows: Book.together)
+        self._leader: Table | None = None      # the table this one is made with
         self._process: Talk | None = None
 
     def fill(self, rows, grouped: bool = False):
@@ -78,17 +82,29 @@ class Table:
         self.beside, self.grouped = rows, grouped
 
     def begin(self, styles: list[str]):
-        """The column formats are known (xlsxwriter has written its package), each column's ' s="N"' (or ""): a
-        table made beside starts its process (the tables made beside each other and beside this one)."""
+        """The column formats are known (xlsxwriter has written its package), each column's ' s="N"' (or "")."""
         self.styles = styles
+
+    def start(self):
+        """Every table's formats known: a table made beside starts its process (the tables made beside each other
+        and beside this one)."""
         if self.beside is not None:
             self._process = Talk(lambda say, hear: say(self._write(self.beside())))
 
+    @property
+    def here(self) -> bool:
+        """Whether this table is made in this process."""
+        return (self._leader or self).beside is None
+
     def make(self):
         """The rows' XML made here, or waited for (a failure beside is raised here), once; self.rows then counts
-        them."""
-        if self.rows is None:
-            self.rows = self._process.hear() if self._process else self._write(self._rows)
+        them (and those of the tables made with it)."""
+        if self.rows is None and self._leader is not None:
+            self._leader.make()
+        elif self.rows is None:
+            counts = self._process.hear() if self._process else self._write(self._rows)
+            for table, rows in zip(self.fellows, counts):
+                table.rows = rows
 
     def xml(self):
         """The rows' sheet XML, a piece at a time, once made."""
@@ -101,40 +117,61 @@ class Table:
         if self._process:
             self._process.end()
 
-    def _write(self, rows) -> int:
-        """Each row's XML into self.made; returns the number of rows. A cell's XML is its column's, by value, with
-        the row number left as \\0 (no text holds one: a control character is written _x0000_), put in per row:
-        a table repeats its department, project, level, score … row after row."""
-        cells = [_Cells(c, style, self.shown.get(c)) for c, style in enumerate(self.styles)]
-        groups = rows if self.grouped else ((row, _ONE, ()) for row in rows)
-        out, parts, r, written = self.made, [], 1, 1
-        join = b"".join
-        for lead, tails, trail in groups:
-            if not tails:   # (a group of no rows writes nothing, its cells neither)
-                continue
-            if r + len(tails) > MAX_ROWS:
-                raise self.book.refused(self.sheet.name, MAX_ROWS, 0, f"a sheet holds at most {MAX_ROWS:,} rows")
-            try:   # (the group's first row is the sheet's row r, 0-based: the header row is 0)
-                head, between, end = _ends(cells, lead, trail)
-            except _TooLong as e:
-                raise self._too_long(r, e) from None
-            try:
-                parts.append(join([(b'<row r="\0">%b%b%b</row>' % (head, join(map(getitem, between, tail)), end))
-                                   .replace(b"\0", b"%d" % n) for n, tail in enumerate(tails, r + 1)]))
-            except _TooLong as e:
-                raise self._too_long(r + _first_refused(between, tails), e) from None
-            r += len(tails)
-            if r - written >= 500:
-                out.write(join(parts))
-                parts.clear()
-                written = r
-        out.write(join(parts))
-        out.flush()
-        return r - 1
+    def _write(self, rows) -> list[int]:
+        """Each row's XML into self.made (and those of its fellows into theirs); returns the number of rows of each."""
+        writers = [_Writer(t) for t in self.fellows]
+        if self.paired:   # (n, group) of the n-th table
+            adds = [w.add for w in writers]
+            for n, group in rows:
+                adds[n](*group)
+        else:
+            add = writers[0].add
+            for lead, tails, trail in rows if self.grouped else ((row, _ONE, ()) for row in rows):
+                add(lead, tails, trail)
+        return [w.close() for w in writers]
+
+
+class _Writer:
+    """A table's rows as XML into its file. A cell's XML is its column's, by value, with the row number left as
+    \\0 (no text holds one: a control character is written _x0000_), put in per row: a table repeats its
+    department, project, level, score … row after row."""
+
+    def __init__(self, table: Table):
+        self.table, self.out, self.parts, self.r, self.written = table, table.made, [], 1, 1
+        self.cells = [_Cells(c, style, table.shown.get(c)) for c, style in enumerate(table.styles)]
+
+    def add(self, lead, tails, trail):
+        """A group's rows (see Table.fill)."""
+        if not tails:   # (a group of no rows writes nothing, its cells neither)
+            return
+        r, join = self.r, b"".join
+        if r + len(tails) > MAX_ROWS:
+            raise self.table.book.refused(self.table.sheet.name, MAX_ROWS, 0,
+                                          f"a sheet holds at most {MAX_ROWS:,} rows")
+        try:   # (the group's first row is the sheet's row r, 0-based: the header row is 0)
+            head, between, end = _ends(self.cells, lead, trail)
+        except _TooLong as e:
+            raise self._too_long(r, e) from None
+        try:
+            self.parts.append(join([(b'<row r="\0">%b%b%b</row>' % (head, join(map(getitem, between, tail)), end))
+                                    .replace(b"\0", b"%d" % n) for n, tail in enumerate(tails, r + 1)]))
+        except _TooLong as e:
+            raise self._too_long(r + _first_refused(between, tails), e) from None
+        self.r = r = r + len(tails)
+        if r - self.written >= 500:
+            self.out.write(join(self.parts))
+            self.parts.clear()
+            self.written = r
+
+    def close(self) -> int:
+        """The rows written: their number."""
+        self.out.write(b"".join(self.parts))
+        self.out.flush()
+        return self.r - 1
 
     def _too_long(self, row: int, e: "_TooLong") -> XlformError:
-        return self.book.refused(self.sheet.name, row, e.column, f"a cell holds at most {MAX_TEXT:,} characters, "
-                                 f"this text has {e.length:,}")
+        return self.table.book.refused(self.table.sheet.name, row, e.column, f"a cell holds at most {MAX_TEXT:,} "
+                                       f"characters, this text has {e.length:,}")
 
 
 _ONE = ((),)   # a row alone: a group of one row, all its cells the lead
@@ -263,6 +300,18 @@ class Book:
         self.tables[self.sheets] = table
         return table
 
+    def together(self, tables: list[Table], rows, beside: bool = True):
+        """tables made from one reading: rows() (beside: in a process of its own, which opens its own database
+        connection; else here) gives (n, group) for each group of rows of tables[n] (see Table.fill)."""
+        first = tables[0]
+        first.fellows, first.paired = list(tables), True
+        for t in tables[1:]:
+            t._leader = first
+        if beside:
+            first.beside = rows
+        else:
+            first._rows = rows()
+
     def refused(self, sheet: str, row: int, col: int, why: str) -> XlformError:
         return XlformError(f"{self.path}: cannot write {sheet}!{xl_rowcol_to_cell(row, col)}: {why}; the summary "
                            "was not written")
@@ -288,8 +337,10 @@ class Book:
                     if table:
                         heads[info.filename] = made.read(info).decode("utf-8")
                         table.begin(_column_styles(heads[info.filename], table.columns))
+                for t in self.tables.values():
+                    t.start()
                 for t in self.tables.values():   # the tables made here while those beside are made
-                    if t.beside is None:
+                    if t.here:
                         t.make()
                 package = ZipWriter(out)
                 for info in made.infolist():   # each table's sheet copied in as soon as it is made
