@@ -64,24 +64,23 @@ class Summary:
                                          lambda r: r[INDICATOR_KEYS])
         return self._extra
 
-    def table(self, name: str, columns: list[tuple[str, str, float]], rows, grouped: bool = False,
-              shown: dict[int, dict] | None = None):
+    def table(self, name: str, columns: list[tuple[str, str, float]], rows):
         """A sheet `name`: a header row of columns (title, format: text|amount|rate|score|int, width), then rows
-        (an iterable, read when the workbook is written; grouped and shown: see tables.py's Table.fill and
-        Book.table)."""
+        (an iterable, read when the workbook is written)."""
         sheet = self.book.table(name, [(title, self.formats[kind], width) for title, kind, width in columns],
-                                self.head, shown)
-        sheet.fill(rows, grouped)
+                                self.head)
+        sheet.fill(rows)
         return sheet
 
-    def long_table(self, name: str, columns: list[tuple[str, str, float]], rows_of, shown=None):
-        """table(), its rows in groups rows_of(store) read and written in a process of its own, beside the other
-        sheets (at 10,000 returns the 指标, 问题 and 质量 sheets are most of the summary's work)."""
-        return self.long_tables([(name, columns, shown)], lambda store: ((0, g) for g in rows_of(store)))[0]
+    def long_table(self, name: str, columns: list[tuple[str, str, float]], rows_of):
+        """table(), its rows in groups (see tables.py's Table.fill) rows_of(store) read and written in a process of
+        its own, beside the other sheets (at 10,000 returns the 指标, 问题 and 质量 sheets are most of the summary's
+        work)."""
+        return self.long_tables([(name, columns, None)], lambda store: ((0, g) for g in rows_of(store)))[0]
 
     def long_tables(self, specs: list[tuple[str, list, dict | None]], rows_of) -> list:
-        """Sheets (name, columns, shown) made from one reading: rows_of(store) gives (n, group) for each group of
-        rows of the n-th (see tables.py's Book.together), in a process of its own as long_table's."""
+        """Sheets (name, columns, shown: see tables.py's Book.table) made from one reading, as long_table's:
+        rows_of(store) gives (n, group) for each group of rows of the n-th (see Book.together)."""
         tables = [self.book.table(name, [(title, self.formats[kind], width) for title, kind, width in columns],
                                   self.head, shown) for name, columns, shown in specs]
         if not self.beside:
@@ -167,7 +166,7 @@ def problems_sheets(s: Summary):
     flags = {*FLAGS, *(code.encode("utf-8") for code in FLAGS)}   # (a code as SQLite's UTF-8 or PostgreSQL's text)
 
     def rows(store: Store):   # (each file's cells made once, its problems' as read, 级别 and 类别 shown by the column)
-        for (d, p, f, sh, st), problems in store.problems_by_file(("cell", "severity", "code", "message")):
+        for (d, p, f, sh, st), problems in store.problems_by_file():
             yield 0, ((d or "（未识别）", p, f, sh), problems, (STATUS.get(st, ""),))
             mine = [(c, code, m) for c, _, code, m, _ in problems if code in flags]
             if mine:

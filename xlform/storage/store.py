@@ -467,27 +467,22 @@ class Store:
                            "WHERE status IN ('current', 'rejected')")
         return sorted(rows, key=lambda r: (_first(r[1]), _first(r[3]), _first(r[4])))
 
-    def problems_by_file(self, columns: tuple[str, ...], codes: tuple[str, ...] = (), chunk: int = 100):
+    def problems_by_file(self, chunk: int = 100):
         """The problems of every current or rejected submission, by department, path and the order found: a
         (submission, problems) per submission with problems, `chunk` submissions at a time (memory holds them):
-        submission (department, project, path, sheet, status), problems a row per problem of its `columns`
-        (of cell, severity, code, message: their UTF-8 bytes where the engine gives them so, see _texts) and
-        its submission id last; of the `codes` only, if named."""
-        picked = [c for c in columns if c in ("cell", "severity", "code", "message")]
-        if len(picked) != len(columns):
-            raise ValueError(f"not a problem's column: {columns}")
+        submission (department, project, path, sheet, status), problems a row per problem (cell, severity, code,
+        message, submission id), its texts as their UTF-8 bytes where the engine gives them so (see _texts)."""
         subs = self.db.all("SELECT id, department, project, path, sheet, status FROM submissions "
                            "WHERE status IN ('current', 'rejected')")
         subs.sort(key=lambda r: (_first(r[1]), _first(r[3]), r[0]))   # a file's problems in the order found
-        only = f" AND code IN ({','.join('?' * len(codes))})" if codes else ""
         for start in range(0, len(subs), chunk):
             part = subs[start:start + chunk]
             # (by submission in the index's order, then each submission's in the order found, without a sort key
             # per problem: 500,000 of them at a province's scale)
-            rows = self.db.all(f"SELECT {self._texts(*picked)}, submission_id FROM problems WHERE submission_id IN "
-                               f"({','.join('?' * len(part))}){only} ORDER BY submission_id, id",
-                               *[r[0] for r in part], *codes)
-            found = {sid: list(its) for sid, its in groupby(rows, key=itemgetter(len(columns)))}
+            rows = self.db.all(f"SELECT {self._texts('cell', 'severity', 'code', 'message')}, submission_id FROM "
+                               f"problems WHERE submission_id IN ({','.join('?' * len(part))}) "
+                               "ORDER BY submission_id, id", *[r[0] for r in part])
+            found = {sid: list(its) for sid, its in groupby(rows, key=itemgetter(4))}
             for sid, *submission in part:
                 if sid in found:
                     yield tuple(submission), found[sid]
