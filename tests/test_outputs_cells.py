@@ -10,7 +10,7 @@ import pytest
 import xlsxwriter
 
 from xlform.collecting import tables
-from xlform.collecting.tables import SHORT, Book
+from xlform.collecting.tables import LONG, SHORT, Book
 
 TITLES = ["主管部门", "金额", "单元格", "问题及处理", "得分"]
 
@@ -21,7 +21,7 @@ def _rows(count: int) -> list[list]:
     said = [f"偏差原因未填写：指标{n % 37}完成值低于年度指标值，请说明原因并提出改进措施。" + "说明" * (n % 7)
             for n in range(60)]
     odd = ["a & b < c > d", "  首尾空格  ", "_x0041_ 像转义", "响铃\x07", "长" * (SHORT + 1), "长" * SHORT,
-           "x" * (SHORT + 3) + "&"]
+           "x" * (SHORT + 3) + "&", "长" * (LONG + 1), "长" * LONG]
     return [[f"第{n % 5}厅", n * 1.25 if n % 4 else 1e20, f"C{n % 40 + 1}",
              odd[n % len(odd)] if n % 9 == 0 else said[(n * 7) % len(said)],
              None if n % 6 == 0 else (n % 100) / 10 + 0.1] for n in range(count)]
@@ -68,7 +68,7 @@ def _reference(path, rows):
 def _ours(path, rows, beside: bool):
     book = Book(path)
     head, formats = _formats(book.workbook)
-    table = book.table("表", [(t, f, 12) for t, f in zip(TITLES, formats)], head)
+    table = book.table("表", [(t, f, 12) for t, f in zip(TITLES, formats)], head, repeated=(3,))
     if beside:
         table.make_beside(lambda: iter(rows))
     else:
@@ -86,23 +86,29 @@ def test_a_tables_cells_are_xlsxwriters_own_bytes_whatever_is_kept(tmp_path, mon
     # and in bytes: each column starts again, and writes the same
     assert _ours(tmp_path / "s.xlsx", rows, beside) == want
     monkeypatch.setattr(tables._Cells, "KEPT", 25)
+    monkeypatch.setattr(tables._Cells, "REPEATED_KEPT", 25)
     assert _ours(tmp_path / "kept.xlsx", rows, beside) == want
     monkeypatch.setattr(tables._Cells, "KEPT", 16_384)
+    monkeypatch.setattr(tables._Cells, "REPEATED_KEPT", 16_384)
     monkeypatch.setattr(tables._Cells, "HELD", 6_000)
     assert _ours(tmp_path / "held.xlsx", rows, beside) == want
 
 
-def test_a_column_keeps_at_most_its_bounds(monkeypatch):
-    """Memory stays flat: a column of ever new texts holds at most KEPT cells and HELD bytes of them."""
-    monkeypatch.setattr(tables._Cells, "HELD", 200_000)
-    cells = tables._Cells(3, ' s="1"')
+@pytest.mark.parametrize("repeated", [False, True])
+def test_a_column_keeps_at_most_its_bounds(monkeypatch, repeated):
+    """Memory stays flat: a column of ever new texts holds at most KEPT cells (REPEATED_KEPT in a column of
+    repeated texts) and HELD bytes of them, texts of up to SHORT characters (LONG)."""
+    monkeypatch.setattr(tables._Cells, "HELD", 400_000)
+    cells = tables._Cells(3, ' s="1"', repeated=repeated)
+    longest, kept = (LONG, tables._Cells.REPEATED_KEPT) if repeated else (SHORT, tables._Cells.KEPT)
     most = 0
-    for n in range(20_000):
-        text = f"第{n}条不同的说明：" + "长" * (n % SHORT)
+    for n in range(40_000):
+        text = f"第{n}条：" + "长" * (n % (LONG + 10))
         assert cells[text] == f'<c r="D\0" s="1" t="inlineStr"><is><t>{text}</t></is></c>'.encode("utf-8")
+        assert (text in cells) == (len(text) <= longest)
         most = max(most, len(cells))
         assert cells.held <= tables._Cells.HELD
-    assert most < 20_000 and most <= tables._Cells.KEPT + 1
+    assert 2 < most <= kept + 1
 
 
 def _groups(count: int):

@@ -76,13 +76,13 @@ class Summary:
         """table(), its rows in groups (see tables.py's Table.fill) rows_of(store) read and written in a process of
         its own, beside the other sheets (at 10,000 returns the 指标, 问题 and 质量 sheets are most of the summary's
         work)."""
-        return self.long_tables([(name, columns, None)], lambda store: ((0, g) for g in rows_of(store)))[0]
+        return self.long_tables([(name, columns, None, ())], lambda store: ((0, g) for g in rows_of(store)))[0]
 
-    def long_tables(self, specs: list[tuple[str, list, dict | None]], rows_of) -> list:
-        """Sheets (name, columns, shown: see tables.py's Book.table) made from one reading, as long_table's:
-        rows_of(store) gives (n, group) for each group of rows of the n-th (see Book.together)."""
+    def long_tables(self, specs: list[tuple[str, list, dict | None, tuple]], rows_of) -> list:
+        """Sheets (name, columns, shown, repeated: see tables.py's Book.table) made from one reading, as
+        long_table's: rows_of(store) gives (n, group) for each group of rows of the n-th (see Book.together)."""
         tables = [self.book.table(name, [(title, self.formats[kind], width) for title, kind, width in columns],
-                                  self.head, shown) for name, columns, shown in specs]
+                                  self.head, shown, repeated) for name, columns, shown, repeated in specs]
         if not self.beside:
             self.book.together(tables, lambda: rows_of(self.store), beside=False)
             return tables
@@ -173,10 +173,10 @@ def problems_sheets(s: Summary):
                 yield 1, ((d, p, f, sh), mine, ())
     s.long_tables([("问题", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40),
                             ("工作表", "text", 14), ("单元格", "text", 14), ("级别", "text", 6), ("代码", "text", 18),
-                            ("问题及处理", "text", 80), ("状态", "text", 10)], {5: SEVERITY}),
+                            ("问题及处理", "text", 80), ("状态", "text", 10)], {5: SEVERITY}, (7,)),
                    ("质量", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40),
                             ("工作表", "text", 14), ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)],
-                    {5: FLAGS})], rows)
+                    {5: FLAGS}, (6,))], rows)
 
 
 def monitoring_sheets(s: Summary):

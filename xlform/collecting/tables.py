@@ -35,7 +35,8 @@ from .processes import Talk
 from .zipped import ZipWriter
 
 MAX_ROWS, MAX_TEXT = 1_048_576, 32_767   # Excel's limits: rows of a sheet, characters of a cell
-SHORT = 256  # characters of a text whose XML is kept for the next row that repeats it
+SHORT = 64   # characters of a text whose XML is kept for the next row that repeats it
+LONG = 256   # in a column of texts that repeat (Book.table's repeated: a problem's message)
 _SPECIAL = re.compile(r"[&<>\x00-\x08\x0b-\x1f]")   # or "_x" (a text that may look like an escape)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 _ESCAPED = re.compile(r"(_x[0-9a-fA-F]{4}_)")
@@ -53,8 +54,9 @@ class Table:
     """One sheet's rows, made as sheet XML into a temporary file once the column formats are known (fill: here;
     make_beside: in a process of its own), then copied into the package after the header row."""
 
-    def __init__(self, book: "Book", sheet, columns: int, shown: dict[int, dict] | None = None):
-        self.book, self.sheet, self.columns, self.shown = book, sheet, columns, shown or {}
+    def __init__(self, book: "Book", sheet, columns: int, shown: dict[int, dict] | None = None, repeated=()):
+        self.book, self.sheet, self.columns = book, sheet, columns
+        self.shown, self.repeated = shown or {}, set(repeated)
         self.rows: int | None = None   # data rows, below the header row (once made)
         self.made = tempfile.TemporaryFile()   # their XML (opened here: a process beside writes into this file)
         self._rows = ()                        # fill: the rows, made here
@@ -138,7 +140,8 @@ class _Writer:
 
     def __init__(self, table: Table):
         self.table, self.out, self.parts, self.r, self.written = table, table.made, [], 1, 1
-        self.cells = [_Cells(c, style, table.shown.get(c)) for c, style in enumerate(table.styles)]
+        self.cells = [_Cells(c, style, table.shown.get(c), c in table.repeated)
+                      for c, style in enumerate(table.styles)]
 
     def add(self, lead, tails, trail):
         """A group's rows (see Table.fill)."""
@@ -218,14 +221,16 @@ class _TooLong(Exception):
 
 class _Cells(dict):
     """One column's cells' XML by value (None: no cell), as made: numbers, and texts of up to SHORT characters
-    (a message is met again and again: 494,000 problems of a province say 5,762 things; a cell of them kept made
-    问题 0.6 s faster); at most KEPT of them and HELD bytes (then it starts again)."""
-    KEPT, HELD = 16_384, 4 << 20
+    (a long text, a reason, is seldom met twice); at most KEPT of them and HELD bytes (then it starts again). A
+    column of repeated texts keeps texts up to LONG characters, REPEATED_KEPT of them: a message is met again and
+    again (494,000 problems of a province say 5,762 things; kept, 问题 took 0.6 s less)."""
+    KEPT, REPEATED_KEPT, HELD = 2_000, 16_384, 4 << 20
 
-    def __init__(self, column: int, style: str, shown: dict | None = None):
+    def __init__(self, column: int, style: str, shown: dict | None = None, repeated: bool = False):
         super().__init__({None: b""})
         ref = xl_col_to_name(column)
         self.column, self.held, self.shown = column, 0, shown
+        self.kept, self.longest = (self.REPEATED_KEPT, LONG) if repeated else (self.KEPT, SHORT)
         self.number, self.text = f'<c r="{ref}\0"{style}><v>', f'<c r="{ref}\0"{style} t="inlineStr">'
 
     def __missing__(self, v) -> bytes:
@@ -235,7 +240,7 @@ class _Cells(dict):
         if text.__class__ is not str and text.__class__ is not int and text.__class__ is not float:
             return self._cell(_plain(v))   # (another type a database gives, in a group's tail: as a row's is taken)
         cell = self._cell(text)
-        return cell if text.__class__ is str and len(text) > SHORT else self._keep(v, cell)
+        return cell if text.__class__ is str and len(text) > self.longest else self._keep(v, cell)
 
     def _cell(self, v) -> bytes:
         """The XML of a cell of v (str, int, float or None)."""
@@ -248,7 +253,7 @@ class _Cells(dict):
     def _keep(self, v, cell: bytes) -> bytes:
         key = 4 * len(v) if v.__class__ is str else len(v) if v.__class__ is bytes else 0
         cost = len(cell) + key + 150   # (and a dict entry's own)
-        if len(self) > self.KEPT or self.held + cost > self.HELD:
+        if len(self) > self.kept or self.held + cost > self.HELD:
             self.clear()
             self[None] = b""
             self.held = 0
@@ -279,10 +284,11 @@ class Book:
         return self.workbook.add_worksheet(name)
 
     def table(self, name: str, columns: list[tuple[str, object, float]], head_format,
-              shown: dict[int, dict] | None = None) -> Table:
+              shown: dict[int, dict] | None = None, repeated=()) -> Table:
         """A sheet of a table: the header row (title, column format, width), frozen, filtered, printed A4
         landscape one page wide with the header on every page; its rows are given to what this returns (fill or
-        make_beside). shown: {column: {value: what its cell shows}}, a stored code shown as its label."""
+        make_beside). shown: {column: {value: what its cell shows}}, a stored code shown as its label; repeated:
+        the columns of texts met again and again (see _Cells)."""
         ws = self.add_worksheet(name)
         for c, (title, fmt, width) in enumerate(columns):
             ws.write_string(0, c, title, head_format)
@@ -296,7 +302,7 @@ class Book:
         ws.repeat_rows(0)
         if [c[0] for c in columns[:2]] == ["主管部门", "项目名称"]:
             ws.repeat_columns(0, 1)
-        table = Table(self, ws, len(columns), shown)
+        table = Table(self, ws, len(columns), shown, repeated)
         self.tables[self.sheets] = table
         return table
 
