@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from functools import lru_cache
-from itertools import chain, groupby, starmap
+from itertools import chain, groupby
 from operator import itemgetter
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,7 +20,7 @@ from . import monitoring
 
 UNKNOWN = "未识别的文件"
 SEVERITY = {"error": "错误", "warning": "提示"}
-_WHAT = itemgetter(1, 2, 3, 4)   # a stored problem's cell, severity, code and message
+_SEVERITY, _HTML, _CELLS = itemgetter(0), itemgetter(1), itemgetter(2)   # of a problem as _Problems makes it
 
 
 def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]:
@@ -39,13 +38,12 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
     written = []
     generated = datetime.now().strftime("%Y-%m-%d %H:%M")
     line = _Line()
-    problem = _problems(template.module.problem_row, line)   # the page's own macro for a problem's line
+    problem = _Problems(template.module.problem_row, line)   # the page's own macro for a problem's line
 
-    def write(department: str, files: list[dict]):
+    def write(department: str, files: list[dict], severities: Counter):
         mine = [m for m in missing if m["department"] == department]
-        severities = Counter(severity for f in files for severity, _, _ in f["problems"])
         for f in files:   # each line is the template's own Markup: joined as they are, never escaped twice
-            f["rows"] = Markup("".join([html for _, html, _ in f["problems"]]))
+            f["rows"] = Markup("".join(map(_HTML, f["problems"])))
         html = template.render(department=department, files=files, missing=mine, generated=generated,
                                errors=severities["error"], warnings=severities["warning"])
         page, table = folder / f"{stems[department]}.html", folder / f"{stems[department]}.csv"
@@ -53,41 +51,50 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
         atomic_write(table, _csv(files, mine, line).encode("utf-8-sig"))
         written.extend([page, table])
 
-    # the problems come by department (as stored: None and "" apart) and each file's together, in the order found
-    by_department = groupby(chain.from_iterable(store.problems_in_order()), key=itemgetter(5))
-    ahead = next(by_department, None)
-    done, unknown = set(), []
+    # a department's files (None and "" and a department named UNKNOWN come together), then their problems,
+    # each file's in the order found
+    done, unknown, unknown_severities = set(), [], Counter()
     for department, group in groupby(rows, key=lambda r: r[1] or UNKNOWN):
-        found: dict[int, list[tuple]] = {}
-        while ahead is not None and (ahead[0] or UNKNOWN) == department:
-            for sid, its in groupby(ahead[1], key=itemgetter(0)):
-                found.setdefault(sid, []).extend(starmap(problem, map(_WHAT, its)))
-            ahead = next(by_department, None)
+        group = list(group)
+        found = store.problems_of([r[0] for r in group], utf8=True)
         files = [{"name": Path(path).name, "path": path, "sheet": sheet, "project": project, "total_score": total,
-                  "grade": grade, "problems": found.get(sid, []), "monitoring": monitored.get((path, sheet))}
+                  "grade": grade, "problems": [problem[p] for p in found.get(sid, ())],
+                  "monitoring": monitored.get((path, sheet))}
                  for sid, _, project, path, sheet, total, grade in group]
+        severities = Counter(map(_SEVERITY, chain.from_iterable([f["problems"] for f in files])))
         if department == UNKNOWN:   # None, "" and a department named so come apart: written again, whole
             unknown += files
             files = unknown
+            unknown_severities += severities
+            severities = unknown_severities
         done.add(department)
-        write(department, files)
+        write(department, files, severities)
     for department in sorted({m["department"] for m in missing} - done):
-        write(department, [])
+        write(department, [], Counter())
     return list(dict.fromkeys(written))
 
 
-def _problems(row, line: _Line):
-    """A problem's (severity, line in the page's table, cells in the CSV after the file's own), made once for
-    each distinct (cell, severity, code, message): a province repeats the same few thousand, so this saves
-    escaping, rendering and quoting them again in every file. The cache is bounded: memory stays flat whatever
-    the number of distinct problems."""
+class _Problems(dict):
+    """A problem's (severity, line in the page's table, cells in the CSV after the file's own) by its (cell,
+    severity, code, message), made once for each distinct one: a province repeats the same few thousand, so
+    this saves escaping, rendering and quoting them again in every file. Bounded: memory stays flat whatever
+    the number of distinct problems (it starts again past KEPT)."""
+    KEPT = 16_384
 
-    @lru_cache(maxsize=8192)
-    def problem(cell, severity, code, message) -> tuple[str, Markup, str]:
+    def __init__(self, row, line: _Line):
+        super().__init__()
+        self.row, self.line = row, line
+
+    def __missing__(self, problem: tuple) -> tuple[str, Markup, str]:
+        # (its texts as their UTF-8 bytes where the database gives them so: decoded once here)
+        cell, severity, code, message = [v.decode("utf-8", "replace") if v.__class__ is bytes else v for v in problem]
         label = SEVERITY.get(severity, severity)
-        return (severity, row(cell, severity, message),
-                line([neutralise(cell), neutralise(label), neutralise(code), neutralise(message)]))
-    return problem
+        made = (severity, self.row(cell, severity, message),
+                self.line([neutralise(cell), neutralise(label), neutralise(code), neutralise(message)]))
+        if len(self) >= self.KEPT:
+            self.clear()
+        self[problem] = made
+        return made
 
 
 class _Line:
@@ -106,8 +113,9 @@ class _Line:
 def _csv(files: list[dict], missing: list[dict], line: _Line) -> str:
     lines = [line(["文件", "工作表", "项目名称", "单元格", "级别", "代码", "问题及处理"])]
     for f in files:
-        where = line([neutralise(f[k]) for k in ("path", "sheet", "project")]) + ","
-        lines.extend([where + cells for _, _, cells in f["problems"]])
+        if f["problems"]:   # each problem's line is the file's cells and its own
+            where = line([neutralise(f[k]) for k in ("path", "sheet", "project")]) + ","
+            lines.append(where + ("\n" + where).join(map(_CELLS, f["problems"])))
     for m in missing:
         lines.append(line(["", "", neutralise(m["project"]), "", "未报送", "missing",
                            f"模板 {m['template_id']} 第 {m['version']} 版尚未报送"]))

@@ -1,7 +1,6 @@
 """The summary workbook (汇总表) for the director: projects, indicators, problems, 未报送."""
 from __future__ import annotations
 
-from itertools import chain
 from pathlib import Path
 
 from xlsxwriter.utility import xl_rowcol_to_cell
@@ -74,12 +73,19 @@ class Summary:
         return sheet
 
     def long_table(self, name: str, columns: list[tuple[str, str, float]], rows_of):
-        """table(), its rows rows_of(store) read and written in a process of its own, beside the other sheets
-        (at 10,000 returns the 指标, 问题 and 质量 sheets are most of the summary's work)."""
+        """table(), its rows in groups (see tables.py's Table.fill) rows_of(store) read and written in a process of
+        its own, beside the other sheets (at 10,000 returns the 指标, 问题 and 质量 sheets are most of the summary's
+        work)."""
+        return self.long_tables([(name, columns, None, ())], lambda store: ((0, g) for g in rows_of(store)))[0]
+
+    def long_tables(self, specs: list[tuple[str, list, dict | None, tuple]], rows_of) -> list:
+        """Sheets (name, columns, shown, repeated: see tables.py's Book.table) made from one reading, as
+        long_table's: rows_of(store) gives (n, group) for each group of rows of the n-th (see Book.together)."""
+        tables = [self.book.table(name, [(title, self.formats[kind], width) for title, kind, width in columns],
+                                  self.head, shown, repeated) for name, columns, shown, repeated in specs]
         if not self.beside:
-            return self.table(name, columns, rows_of(self.store))
-        sheet = self.book.table(name, [(title, self.formats[kind], width) for title, kind, width in columns],
-                                self.head)
+            self.book.together(tables, lambda: rows_of(self.store), beside=False)
+            return tables
         location = self.store.location
 
         def rows():
@@ -88,8 +94,8 @@ class Summary:
                 yield from rows_of(store)
             finally:
                 store.close()
-        sheet.make_beside(rows)
-        return sheet
+        self.book.together(tables, rows)
+        return tables
 
 
 # The sheets, in order: each is a function of the summary being written (add one here to add a sheet).
@@ -98,8 +104,8 @@ def write_summary(path: Path, store: Store, missing: list[dict], beside: bool = 
     a lock another thread held)."""
     s = Summary(path, store, missing, beside)
     try:
-        for sheet in (projects_sheet, charts_sheet, indicators_sheet, problems_sheet, quality_sheet,
-                      monitoring_sheets, missing_sheet):
+        for sheet in (projects_sheet, charts_sheet, indicators_sheet, problems_sheets, monitoring_sheets,
+                      missing_sheet):
             sheet(s)
     except BaseException:
         s.book.discard()
@@ -146,7 +152,7 @@ def indicators_sheet(s: Summary):
     extra = s.extra_columns()[1]
 
     def rows(store: Store):
-        return chain.from_iterable(store.indicator_rows(_current_ids(store), [key for key, _ in extra]))
+        return store.indicator_groups(_current_ids(store), [key for key, _ in extra])
     s.long_table("指标", [("主管部门", "text", 24), ("项目名称", "text", 30), ("模板编号", "text", 16), ("版本", "int", 6),
                         ("一级指标", "text", 12), ("二级指标", "text", 14), ("三级指标", "text", 36), ("指标编号", "text", 20),
                         ("年度指标值", "text", 16), ("实际完成值", "text", 12), ("分值", "score", 7), ("得分", "score", 7),
@@ -154,24 +160,23 @@ def indicators_sheet(s: Summary):
                  rows)
 
 
-def problems_sheet(s: Summary):
-    """问题: every problem of a current or rejected return, by department and file."""
-    def rows(store: Store):
-        return chain.from_iterable(
-            [[d or "（未识别）", p, f, sh, c, SEVERITY.get(sev, sev), code, m, STATUS.get(st, "")]
-             for _, c, sev, code, m, d, p, f, sh, st in part] for part in store.problems_in_order())
-    s.long_table("问题", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
-                        ("单元格", "text", 14), ("级别", "text", 6), ("代码", "text", 18), ("问题及处理", "text", 80),
-                        ("状态", "text", 10)], rows)
+def problems_sheets(s: Summary):
+    """问题: every problem of a current or rejected return, by department and file; 质量: the quality flags
+    (质量提示, xlform/returns/quality.py) among them, as 问题 orders them. One reading of the problems makes both."""
+    flags = {*FLAGS, *(code.encode("utf-8") for code in FLAGS)}   # (a code as SQLite's UTF-8 or PostgreSQL's text)
 
-
-def quality_sheet(s: Summary):
-    """质量: the quality flags (质量提示, xlform/returns/quality.py) of the current returns, as 问题 orders them."""
-    def rows(store: Store):
-        return chain.from_iterable([[d, p, f, sh, c, FLAGS[code], m] for _, c, sev, code, m, d, p, f, sh, st in part]
-                                   for part in store.problems_in_order(codes=tuple(FLAGS)))
-    s.long_table("质量", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40), ("工作表", "text", 14),
-                        ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)], rows)
+    def rows(store: Store):   # (each file's cells made once, its problems' as read, 级别 and 类别 shown by the column)
+        for (d, p, f, sh, st), problems in store.problems_by_file():
+            yield 0, ((d or "（未识别）", p, f, sh), problems, (STATUS.get(st, ""),))
+            mine = [(c, code, m) for c, _, code, m, _ in problems if code in flags]
+            if mine:
+                yield 1, ((d, p, f, sh), mine, ())
+    s.long_tables([("问题", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40),
+                            ("工作表", "text", 14), ("单元格", "text", 14), ("级别", "text", 6), ("代码", "text", 18),
+                            ("问题及处理", "text", 80), ("状态", "text", 10)], {5: SEVERITY}, (7,)),
+                   ("质量", [("主管部门", "text", 24), ("项目名称", "text", 30), ("文件", "text", 40),
+                            ("工作表", "text", 14), ("单元格", "text", 14), ("类别", "text", 16), ("提示", "text", 80)],
+                    {5: FLAGS}, (6,))], rows)
 
 
 def monitoring_sheets(s: Summary):

@@ -10,6 +10,11 @@ text is an inline string, as in xlsxwriter's constant_memory mode.
 
 A long table can be made beside the others (Table.make_beside): a process of its own reads its rows and writes
 their XML, beside the other such processes and this one, and tells how many rows it wrote.
+
+A table's rows may come in groups (grouped=True): rows sharing their first cells and their last (a project's
+indicators, a file's problems), their cells between as the database gives them; the shared cells are made once
+a group, the others without a list made per row. Tables may be made together from one reading (Book.together:
+问题 and 质量 read the same problems).
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ from .zipped import ZipWriter
 
 MAX_ROWS, MAX_TEXT = 1_048_576, 32_767   # Excel's limits: rows of a sheet, characters of a cell
 SHORT = 64   # characters of a text whose XML is kept for the next row that repeats it
+LONG = 256   # in a column of texts that repeat (Book.table's repeated: a problem's message)
 _SPECIAL = re.compile(r"[&<>\x00-\x08\x0b-\x1f]")   # or "_x" (a text that may look like an escape)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 _ESCAPED = re.compile(r"(_x[0-9a-fA-F]{4}_)")
@@ -48,36 +54,59 @@ class Table:
     """One sheet's rows, made as sheet XML into a temporary file once the column formats are known (fill: here;
     make_beside: in a process of its own), then copied into the package after the header row."""
 
-    def __init__(self, book: "Book", sheet, columns: int):
+    def __init__(self, book: "Book", sheet, columns: int, shown: dict[int, dict] | None = None, repeated=()):
         self.book, self.sheet, self.columns = book, sheet, columns
+        self.shown, self.repeated = shown or {}, set(repeated)
         self.rows: int | None = None   # data rows, below the header row (once made)
         self.made = tempfile.TemporaryFile()   # their XML (opened here: a process beside writes into this file)
         self._rows = ()                        # fill: the rows, made here
         self.beside = None                     # make_beside: the function giving them, in a process of its own
+        self.grouped = False
+        self.fellows = [self]                  # the tables made with this one, this one first (Book.together)
+        self.paired = False                    # (its rows are (n, group) of its fellows: Book.together)
+        self._leader: Table | None = None      # the table this one is made with
         self._process: Talk | None = None
 
-    def fill(self, rows):
+    def fill(self, rows, grouped: bool = False):
         """The table's rows: an iterable, read when the workbook is written. A row is a list of values: numbers
-        as numbers, None as an empty cell, anything else as its text (checked as written)."""
-        self._rows = rows
+        as numbers, None as an empty cell, anything else as its text (checked as written).
 
-    def make_beside(self, rows):
-        """The table's rows are rows() (an iterable; it opens its own database connection), read and written as
-        sheet XML in a process of its own once the column formats are known."""
-        self.beside = rows
+        grouped: the iterable gives groups of rows instead, each (lead, tails, trail): a row of the group for each
+        of tails (a list), its cells lead + tail + trail, the group's rows made in one go. lead and trail are
+        checked as a row is; a tail is a sequence of str, int, float or None as a database gives them, or a text
+        as its UTF-8 bytes (never a bool: True is 1 to a column's cells), and what it has past the columns between
+        lead and trail is left out (a submission id it was grouped by)."""
+        self._rows, self.grouped = rows, grouped
+
+    def make_beside(self, rows, grouped: bool = False):
+        """The table's rows are rows() (an iterable, grouped as fill says; it opens its own database connection),
+        read and written as sheet XML in a process of its own once the column formats are known."""
+        self.beside, self.grouped = rows, grouped
 
     def begin(self, styles: list[str]):
-        """The column formats are known (xlsxwriter has written its package), each column's ' s="N"' (or ""): a
-        table made beside starts its process (the tables made beside each other and beside this one)."""
+        """The column formats are known (xlsxwriter has written its package), each column's ' s="N"' (or "")."""
         self.styles = styles
+
+    def start(self):
+        """Every table's formats known: a table made beside starts its process (the tables made beside each other
+        and beside this one)."""
         if self.beside is not None:
             self._process = Talk(lambda say, hear: say(self._write(self.beside())))
 
+    @property
+    def here(self) -> bool:
+        """Whether this table is made in this process."""
+        return (self._leader or self).beside is None
+
     def make(self):
         """The rows' XML made here, or waited for (a failure beside is raised here), once; self.rows then counts
-        them."""
-        if self.rows is None:
-            self.rows = self._process.hear() if self._process else self._write(self._rows)
+        them (and those of the tables made with it)."""
+        if self.rows is None and self._leader is not None:
+            self._leader.make()
+        elif self.rows is None:
+            counts = self._process.hear() if self._process else self._write(self._rows)
+            for table, rows in zip(self.fellows, counts):
+                table.rows = rows
 
     def xml(self):
         """The rows' sheet XML, a piece at a time, once made."""
@@ -90,31 +119,86 @@ class Table:
         if self._process:
             self._process.end()
 
-    def _write(self, rows) -> int:
-        """Each row's XML into self.made; returns the number of rows. A cell's XML is its column's, by value, with
-        the row number left as \\0 (no text holds one: a control character is written _x0000_), put in per row:
-        a table repeats its department, project, level, score … row after row."""
-        cells = [_Cells(c, style) for c, style in enumerate(self.styles)]
-        out, parts, r = self.made, [], 1
-        add = parts.append
-        for row in rows:
-            if r >= MAX_ROWS:
-                raise self.book.refused(self.sheet.name, r, 0, f"a sheet holds at most {MAX_ROWS:,} rows")
-            r += 1
-            if not _PLAIN.issuperset(map(type, row)):
-                row = list(map(_plain, row))
-            n = b"%d" % r
-            try:
-                add(b'<row r="%b">%b</row>' % (n, b"".join(map(getitem, cells, row)).replace(b"\0", n)))
-            except _TooLong as e:
-                raise self.book.refused(self.sheet.name, r - 1, e.column, f"a cell holds at most {MAX_TEXT:,} "
-                                        f"characters, this text has {e.length:,}") from None
-            if len(parts) >= 500:
-                out.write(b"".join(parts))
-                parts.clear()
-        out.write(b"".join(parts))
-        out.flush()
-        return r - 1
+    def _write(self, rows) -> list[int]:
+        """Each row's XML into self.made (and those of its fellows into theirs); returns the number of rows of each."""
+        writers = [_Writer(t) for t in self.fellows]
+        if self.paired:   # (n, group) of the n-th table
+            adds = [w.add for w in writers]
+            for n, group in rows:
+                adds[n](*group)
+        else:
+            add = writers[0].add
+            for lead, tails, trail in rows if self.grouped else ((row, _ONE, ()) for row in rows):
+                add(lead, tails, trail)
+        return [w.close() for w in writers]
+
+
+class _Writer:
+    """A table's rows as XML into its file. A cell's XML is its column's, by value, with the row number left as
+    \\0 (no text holds one: a control character is written _x0000_), put in per row: a table repeats its
+    department, project, level, score … row after row."""
+
+    def __init__(self, table: Table):
+        self.table, self.out, self.parts, self.r, self.written = table, table.made, [], 1, 1
+        self.cells = [_Cells(c, style, table.shown.get(c), c in table.repeated)
+                      for c, style in enumerate(table.styles)]
+
+    def add(self, lead, tails, trail):
+        """A group's rows (see Table.fill)."""
+        if not tails:   # (a group of no rows writes nothing, its cells neither)
+            return
+        r, join = self.r, b"".join
+        if r + len(tails) > MAX_ROWS:
+            raise self.table.book.refused(self.table.sheet.name, MAX_ROWS, 0,
+                                          f"a sheet holds at most {MAX_ROWS:,} rows")
+        try:   # (the group's first row is the sheet's row r, 0-based: the header row is 0)
+            head, between, end = _ends(self.cells, lead, trail)
+        except _TooLong as e:
+            raise self._too_long(r, e) from None
+        try:
+            self.parts.append(join([(b'<row r="\0">%b%b%b</row>' % (head, join(map(getitem, between, tail)), end))
+                                    .replace(b"\0", b"%d" % n) for n, tail in enumerate(tails, r + 1)]))
+        except _TooLong as e:
+            raise self._too_long(r + _first_refused(between, tails), e) from None
+        self.r = r = r + len(tails)
+        if r - self.written >= 500:
+            self.out.write(join(self.parts))
+            self.parts.clear()
+            self.written = r
+
+    def close(self) -> int:
+        """The rows written: their number."""
+        self.out.write(b"".join(self.parts))
+        self.out.flush()
+        return self.r - 1
+
+    def _too_long(self, row: int, e: "_TooLong") -> XlformError:
+        return self.table.book.refused(self.table.sheet.name, row, e.column, f"a cell holds at most {MAX_TEXT:,} "
+                                       f"characters, this text has {e.length:,}")
+
+
+_ONE = ((),)   # a row alone: a group of one row, all its cells the lead
+
+
+def _first_refused(between: list["_Cells"], tails) -> int:
+    """Which row of a group (0: its first) has a text too long in its tail."""
+    for n, tail in enumerate(tails):
+        try:
+            b"".join(map(getitem, between, tail))
+        except _TooLong:
+            return n
+    return 0
+
+
+def _ends(cells: list["_Cells"], lead, trail) -> tuple[bytes, list["_Cells"], bytes]:
+    """A group's lead cells' XML, the columns of its tails, its trail cells' XML."""
+    if not _PLAIN.issuperset(map(type, lead)):
+        lead = list(map(_plain, lead))
+    if not _PLAIN.issuperset(map(type, trail)):
+        trail = list(map(_plain, trail))
+    last = len(cells) - len(trail)
+    return (b"".join(map(getitem, cells, lead)), cells[len(lead):last],
+            b"".join(map(getitem, cells[last:], trail)))
 
 
 _PLAIN = frozenset((str, int, float, type(None)))
@@ -137,27 +221,43 @@ class _TooLong(Exception):
 
 class _Cells(dict):
     """One column's cells' XML by value (None: no cell), as made: numbers, and texts of up to SHORT characters
-    (a long text, a reason or a message, is seldom met twice); at most KEPT of them."""
-    KEPT = 2_000
+    (a long text, a reason, is seldom met twice); at most KEPT of them and HELD bytes (then it starts again). A
+    column of repeated texts keeps texts up to LONG characters, REPEATED_KEPT of them: a message is met again and
+    again (494,000 problems of a province say 5,762 things; kept, 问题 took 0.6 s less)."""
+    KEPT, REPEATED_KEPT, HELD = 2_000, 16_384, 4 << 20
 
-    def __init__(self, column: int, style: str):
+    def __init__(self, column: int, style: str, shown: dict | None = None, repeated: bool = False):
         super().__init__({None: b""})
         ref = xl_col_to_name(column)
-        self.column = column
+        self.column, self.held, self.shown = column, 0, shown
+        self.kept, self.longest = (self.REPEATED_KEPT, LONG) if repeated else (self.KEPT, SHORT)
         self.number, self.text = f'<c r="{ref}\0"{style}><v>', f'<c r="{ref}\0"{style} t="inlineStr">'
 
     def __missing__(self, v) -> bytes:
-        if v.__class__ is not str:   # an int or a float (see _plain)
-            return self._keep(v, f"{self.number}{v:.16G}</v></c>".encode("utf-8"))
-        if len(v) > MAX_TEXT:
-            raise _TooLong(self.column, len(v))
-        cell = f"{self.text}{_inline(v)}</c>".encode("utf-8")
-        return self._keep(v, cell) if len(v) <= SHORT else cell
+        text = v.decode("utf-8", "replace") if v.__class__ is bytes else v   # (a text as UTF-8, see Table.fill)
+        if self.shown is not None and text in self.shown:   # a stored code shown as its label (错误 for error)
+            return self._keep(v, self._cell(self.shown[text]))
+        if text.__class__ is not str and text.__class__ is not int and text.__class__ is not float:
+            return self._cell(_plain(v))   # (another type a database gives, in a group's tail: as a row's is taken)
+        cell = self._cell(text)
+        return cell if text.__class__ is str and len(text) > self.longest else self._keep(v, cell)
+
+    def _cell(self, v) -> bytes:
+        """The XML of a cell of v (str, int, float or None)."""
+        if v.__class__ is str:
+            if len(v) > MAX_TEXT:
+                raise _TooLong(self.column, len(v))
+            return f"{self.text}{_inline(v)}</c>".encode("utf-8")
+        return b"" if v is None else f"{self.number}{v:.16G}</v></c>".encode("utf-8")
 
     def _keep(self, v, cell: bytes) -> bytes:
-        if len(self) > self.KEPT:
+        key = 4 * len(v) if v.__class__ is str else len(v) if v.__class__ is bytes else 0
+        cost = len(cell) + key + 150   # (and a dict entry's own)
+        if len(self) > self.kept or self.held + cost > self.HELD:
             self.clear()
             self[None] = b""
+            self.held = 0
+        self.held += cost
         self[v] = cell
         return cell
 
@@ -183,10 +283,12 @@ class Book:
         self.sheets += 1
         return self.workbook.add_worksheet(name)
 
-    def table(self, name: str, columns: list[tuple[str, object, float]], head_format) -> Table:
+    def table(self, name: str, columns: list[tuple[str, object, float]], head_format,
+              shown: dict[int, dict] | None = None, repeated=()) -> Table:
         """A sheet of a table: the header row (title, column format, width), frozen, filtered, printed A4
         landscape one page wide with the header on every page; its rows are given to what this returns (fill or
-        make_beside)."""
+        make_beside). shown: {column: {value: what its cell shows}}, a stored code shown as its label; repeated:
+        the columns of texts met again and again (see _Cells)."""
         ws = self.add_worksheet(name)
         for c, (title, fmt, width) in enumerate(columns):
             ws.write_string(0, c, title, head_format)
@@ -200,9 +302,21 @@ class Book:
         ws.repeat_rows(0)
         if [c[0] for c in columns[:2]] == ["主管部门", "项目名称"]:
             ws.repeat_columns(0, 1)
-        table = Table(self, ws, len(columns))
+        table = Table(self, ws, len(columns), shown, repeated)
         self.tables[self.sheets] = table
         return table
+
+    def together(self, tables: list[Table], rows, beside: bool = True):
+        """tables made from one reading: rows() (beside: in a process of its own, which opens its own database
+        connection; else here) gives (n, group) for each group of rows of tables[n] (see Table.fill)."""
+        first = tables[0]
+        first.fellows, first.paired = list(tables), True
+        for t in tables[1:]:
+            t._leader = first
+        if beside:
+            first.beside = rows
+        else:
+            first._rows = rows()
 
     def refused(self, sheet: str, row: int, col: int, why: str) -> XlformError:
         return XlformError(f"{self.path}: cannot write {sheet}!{xl_rowcol_to_cell(row, col)}: {why}; the summary "
@@ -229,8 +343,10 @@ class Book:
                     if table:
                         heads[info.filename] = made.read(info).decode("utf-8")
                         table.begin(_column_styles(heads[info.filename], table.columns))
+                for t in self.tables.values():
+                    t.start()
                 for t in self.tables.values():   # the tables made here while those beside are made
-                    if t.beside is None:
+                    if t.here:
                         t.make()
                 package = ZipWriter(out)
                 for info in made.infolist():   # each table's sheet copied in as soon as it is made

@@ -50,7 +50,7 @@ class IssuedMap(NamedTuple):
     by every version laid out alike, and its locked cells as JSON."""
     layout_key: str
     layout: str
-    expected: str | bytes   # (bytes as the registry gives it: UTF-8, parsed as it is)
+    expected: str | bytes   # (bytes as SQLite gives it: UTF-8, parsed as it is)
 
 
 def issued_map(project: Project, kind: FormKind, version: int) -> IssuedMap | None:
@@ -212,11 +212,11 @@ class Registry:
                 # registry of 0.1 or 0.2
                 "issued": self._issued_map(row[7], row[8])}
 
-    def _issued_map(self, expected: bytes | None, key: str | None) -> IssuedMap | None:
+    def _issued_map(self, expected: bytes | str | None, key: str | None) -> IssuedMap | None:
         if expected is None:
             return None
         if key is None:   # kept before the layouts table
-            found = _split(bytes(expected).decode())
+            found = _split(expected.decode() if isinstance(expected, bytes) else expected)
             key, expected = found.layout_key, found.expected
             layout = self._layouts.get(key) or found.layout
         else:

@@ -189,9 +189,10 @@ class Database:
         return self.execute(sql, args).fetchall()
 
     def utf8(self, column: str) -> str:
-        """The SQL of a TEXT column's value as its UTF-8 bytes: JSON parsed from bytes is not decoded into a str
-        first (and encoded back by the parser)."""
-        return f"CAST({column} AS BLOB)" if self.engine == SQLITE else f"convert_to({column}, 'UTF8')"
+        """A TEXT column's expression read as its UTF-8 bytes where the engine gives them without decoding
+        (SQLite: bytes, NULL as None): what is parsed (JSON) or written (the summary) as UTF-8 is not decoded
+        into a str to be encoded again. PostgreSQL's as its text (a bytea would come hex-encoded)."""
+        return f"CAST({column} AS BLOB)" if self.engine == SQLITE else column
 
     @contextmanager
     def _translated(self):
