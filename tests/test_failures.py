@@ -178,6 +178,20 @@ def test_collect_with_an_unwritable_summary_keeps_the_database_and_the_reports(i
     assert (tmp_path / "summary.xlsx").is_file()
 
 
+def test_collect_with_unwritable_reports_keeps_the_database_and_the_summary(issued, tmp_path):
+    """The reports are written in a process of their own, beside the summary's: a folder they cannot write is
+    one line of the parent's, and neither the summary nor the database is lost."""
+    with read_only(tmp_path / "ro") as ro:
+        r = run(*collect_args(issued, tmp_path, report=ro / "reports"))
+    assert r.exit_code == 2
+    one_error_line(r, f"cannot write the reports to {ro / 'reports'}: ", "choose another folder with --report")
+    assert "1 files: 1 read, 1 records" in r.stderr
+    assert (tmp_path / "summary.xlsx").is_file()
+    again = run(*collect_args(issued, tmp_path))
+    assert again.exit_code == 0 and "0 read" in again.stderr and "1 skipped duplicates" in again.stderr
+    assert (tmp_path / "reports" / "测试局.html").is_file() and "1 department reports" in again.stderr
+
+
 def test_outputs_go_into_folders_that_do_not_exist_yet(issued, tmp_path):
     r = run(*collect_args(issued, tmp_path, summary=tmp_path / "new" / "deep" / "summary.xlsx"))
     assert r.exit_code == 0, r.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import pickle
 import signal
 from contextlib import contextmanager
@@ -80,6 +81,13 @@ class beside:
 
     def stop(self):
         self._talk.end()
+
+
+def yield_cores(niceness: int = 10):
+    """This process runs only where the others leave a core free (Unix: a nicer process), for work off the
+    longest path: the reports beside the summary."""
+    if hasattr(os, "nice"):
+        os.nice(niceness)
 
 
 def _as_child():
