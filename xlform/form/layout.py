@@ -33,6 +33,8 @@ class Layout:
     _section_inputs: dict = field(default_factory=dict, repr=False)
     _cell_map: dict = field(default_factory=dict, repr=False)
     _rules: list = field(default_factory=list, repr=False)
+    # what a reader works out of the layout for every return of its version, kept with it (returns/quality.py)
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def ncols(self) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from ..caching import VersionCache
 from ..messages import problem
 from ..scoring.scoring import approx_equal, below, rate_below
 from ..storage.record import Record
@@ -93,14 +92,12 @@ class _Plan:
                 self.quantitative.append(i)
 
 
-_PLANS = VersionCache()   # id(layout) -> (layout, plan): a reader keeps a version's layout
-
-
 def _plan(lay) -> _Plan:
-    found = _PLANS.get(id(lay))
-    if found is None or found[0] is not lay:
-        found = _PLANS.put(id(lay), (lay, _Plan(lay)))
-    return found[1]
+    """The layout's plan, made once and kept with it (as long as the reader keeps the version)."""
+    found = lay.memo.get("quality")
+    if found is None:
+        found = lay.memo["quality"] = _Plan(lay)
+    return found
 
 
 def flag(record: Record, lay, sheet: str):
