@@ -90,7 +90,7 @@ def collected(corpus):
 
 def test_exit_code_and_closing_line(collected):
     first, second, _ = collected
-    assert first.exit_code == 1  # errors in current returns and rejected files
+    assert first.exit_code == 1, first.output  # errors in current returns and rejected files
     assert "17 files: 15 read" in first.output and "2 skipped duplicates" in first.output
     assert "8 rejected" in first.output and "2 not yet returned" in first.output
     assert "17 files: 0 read, 0 records" in second.output and "17 skipped duplicates" in second.output

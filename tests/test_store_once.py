@@ -163,11 +163,12 @@ def write_0_2(path: Path, records, sha: str):
         p = Prepared.of(r)
         sid = insert("submissions", {"sha256": sha, "path": r.file, "modified": now, "received_at": now,
                                      "status": "current", **p.submission, "record": r.to_json()})
-        insert("projects", {"submission_id": sid, **dict(zip(ROW_COLUMNS["projects"], p.project))})
-        for rows, table in ((p.funds, "funds"), (p.indicators, "indicators"), (p.problems, "problems")):
-            for row in rows:
+        [project] = p.rows("projects")
+        insert("projects", {"submission_id": sid, **dict(zip(ROW_COLUMNS["projects"], project))})
+        for table in ("funds", "indicators", "problems"):
+            for row in p.rows(table):
                 insert(table, {"submission_id": sid, **dict(zip(ROW_COLUMNS[table], row))})
-        for row in (dict(zip(ROW_COLUMNS["extra_values"], row)) for row in p.extras):
+        for row in (dict(zip(ROW_COLUMNS["extra_values"], row)) for row in p.rows("extra_values")):
             text = row["value"] if row["number"] is None else f"{row['number']:g}"
             insert("extra_values", {"submission_id": sid, "position": row["position"], "key": row["key"], "value": text})
     db.commit()
