@@ -142,27 +142,6 @@ class Prepared:
         return [tuple(values[n + 1:n + width]) for n in range(0, len(values), width)]
 
     @property
-    def project(self) -> tuple | None:
-        return (self.rows("projects") or [None])[0]
-
-    @property
-    def funds(self) -> list[tuple]:
-        return self.rows("funds")
-
-    @property
-    def indicators(self) -> list[tuple]:
-        return self.rows("indicators")
-
-    @property
-    def problems(self) -> list[tuple]:
-        return self.rows("problems")
-
-    @property
-    def extras(self) -> list[tuple]:
-        """The kind's own fields by name; position -1 for the project's."""
-        return self.rows("extra_values")
-
-    @property
     def errors(self) -> int:
         return self.submission["errors"]
 
@@ -326,7 +305,7 @@ class Store:
         """A file rejected only because the registry did not know its template, read again with a registry
         that does: the new reading replaces the rejection. The UPDATE claims the file (a writer of the same
         content at the same time waits for it, then finds the file read and stores nothing)."""
-        if any(code in RETRYABLE for r in records for _, _, code, _ in r.problems):
+        if any(code in RETRYABLE for r in records for _, _, code, _ in r.rows("problems")):
             return False   # the registry still does not know it: the stored rejection stands, a duplicate
         stored = self.db.one("SELECT status FROM files WHERE sha256=?", sha)
         if stored is None or stored[0] != "rejected" or not self.db.one(
