@@ -48,15 +48,6 @@ def _layout(project: Project, kind: FormKind):
     return found
 
 
-class _Derived(NamedTuple):
-    """What the checks of every return of a version ask of its layout and locked cells, worked out once."""
-    locked: list      # (ref, value, formula) of each locked cell as issued, inputs aside
-    known: set        # the cells the form places: locked and inputs
-    watched: set      # formulas and inputs, whose number format must show their value (not 评价等级: text)
-    dates: set        # date inputs
-    formulas: list    # (key, field) of the formula fields
-
-
 class _Placed(NamedTuple):
     """What the checks ask of a layout alone: the same for every version laid out alike."""
     inputs: frozenset     # input cells
@@ -72,21 +63,14 @@ def _placed(lay) -> _Placed:
                    [(key, f) for key, f in lay.fields.items() if f.role == "formula"])
 
 
-def _derived(placed: _Placed, cells: dict) -> _Derived:
-    """From what the layout gives and the blank sheet's cells as issued ({ref: (value, formula)}); the locked
-    cells are made tuples: the cyclic GC leaves a tuple of strings and numbers alone once seen, never a list,
-    and a collection of few templates keeps a few hundred per version for as long as it reads."""
-    inputs = placed.inputs
-    locked = [(ref, value, formula) for ref, (value, formula) in cells.items() if ref not in inputs]
-    watched = ({ref for ref, (_, formula) in cells.items() if formula is not None} | inputs) - placed.grade
-    return _Derived(locked, cells.keys() | inputs, watched, placed.dates, placed.formulas)
-
-
 class _Version(NamedTuple):
-    """A version as the reader checks its returns: its layout and what the checks ask of it; with the very
-    project and kind objects it was made of (kept, so that their ids in its key stand for them)."""
+    """A version as the reader checks its returns: its layout, what the checks ask of the layout, and its
+    locked cells as issued ({ref: (value, formula)}, inputs included: the checks skip them, so that a version
+    met once costs no more than the parse of its JSON); with the very project and kind objects it was made of
+    (kept, so that their ids in its key stand for them)."""
     lay: object
-    derived: _Derived
+    placed: _Placed
+    expected: dict
     project: Project
     kind: FormKind
 
@@ -114,7 +98,7 @@ def _as_issued(project: Project, kind: FormKind, issued: IssuedMap) -> _Version:
                 _KEPT.clear()
             # (a layout kept before fields named their section is placed per version: its parse alone is kept)
             _KEPT[issued.layout_key] = (core, placed if core is not None else None)
-        found = _VERSIONS.put(key, _Version(lay, _derived(placed, jsontext.loads(issued.expected)), project, kind))
+        found = _VERSIONS.put(key, _Version(lay, placed, jsontext.loads(issued.expected), project, kind))
     return found
 
 
@@ -127,7 +111,7 @@ def _computed(project: Project, kind: FormKind, version: int, sheet_name: str) -
         from ..xlsx.writer import SheetSpec, expected_cells
         lay = _layout(project, kind)
         cells = expected_cells(SheetSpec(project, kind, version, sheet_name))
-        found = _COMPUTED.put(key, _Version(lay, _derived(_placed(lay), cells), project, kind))
+        found = _COMPUTED.put(key, _Version(lay, _placed(lay), cells, project, kind))
     return found
 
 
@@ -205,7 +189,7 @@ class SheetReader:
         self.record, self.problems = record, record.problems
         self.entry = entry
         found = _as_issued(project, kind, issued) if issued else _computed(project, kind, version, issued_name)
-        self.lay, self.derived = found.lay, found.derived
+        self.lay, self.placed, self.expected = found.lay, found.placed, found.expected
         self.invalid: set[str] = set()
         self.catalogue = {code: entry for s in self.lay.sections for code, entry in s.messages.items()} or None
 
@@ -248,10 +232,12 @@ class SheetReader:
     # -- what the department may not change ------------------------------------------------------
     def check_locked_cells(self):
         """Every locked cell and formula as issued; a flood (rows inserted or deleted) is summed up."""
-        locked, known = self.derived.locked, self.derived.known
+        expected, inputs = self.expected, self.placed.inputs
         cells = self.sheet.cells
         changed = []
-        for ref, value, formula in locked:
+        for ref, (value, formula) in expected.items():
+            if ref in inputs:
+                continue
             got = cells.get(ref, EMPTY)
             if formula is not None:
                 if got.formula != formula and _norm_formula(got.formula) != _norm_formula(formula):
@@ -261,7 +247,7 @@ class SheetReader:
         last_row, last_col = self.lay.last_row + 1, cell_ref(0, self.lay.last_col)[:-1].rjust(3)
         extra = []
         for ref, got in cells.items():
-            if ref in known or (got.value in (None, "") and got.formula is None):
+            if ref in expected or ref in inputs or (got.value in (None, "") and got.formula is None):
                 continue
             m = _REF.match(ref)
             shown = _shown(got)
@@ -288,9 +274,11 @@ class SheetReader:
         for col in sorted(c for c in getattr(self.sheet, "hidden_cols", ()) if c <= last_col):
             letter = cell_ref(0, col - 1)[:-1]
             self.add("hidden_column", f"{letter}1", column=letter)
-        watched, dates = self.derived.watched, self.derived.dates
+        # formulas and inputs must show their value (not 评价等级: a text, labelled by its format)
+        expected, inputs, grade, dates = self.expected, self.placed.inputs, self.placed.grade, self.placed.dates
         hiding = [(ref, code) for ref, code in getattr(self.sheet, "cell_formats", {}).items()
-                  if ref in watched and _hides_value(code, ref in dates)]
+                  if (ref in inputs or expected.get(ref, (None, None))[1] is not None) and ref not in grade
+                  and _hides_value(code, ref in dates)]
         for ref, code in sorted(hiding, key=lambda x: _row_col(x[0])):
             self.add("number_format", ref, format=code)
 
@@ -355,7 +343,7 @@ class SheetReader:
         """Cached formula values that disagree with the rules (stale, or computed by an edited formula)."""
         flagged = {p.where for p in self.problems if p.code == "formula_changed"}
         cells, values = self.sheet.cells, result.values
-        for key, f in self.derived.formulas:
+        for key, f in self.placed.formulas:
             if key not in values:
                 continue
             value = values[key]
