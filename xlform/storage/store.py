@@ -11,6 +11,7 @@ from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
 
+from .. import jsontext
 from . import db as engines
 from .db import CURRENT_LOCK, SQLITE, Database, Location
 from .record import FIELDS as RECORD_FIELDS, Record
@@ -376,8 +377,9 @@ class Store:
         for start in range(0, len(ids), chunk):
             part = ids[start:start + chunk]
             marks = ",".join("?" * len(part))
-            rows = self.db.all(f"SELECT id, record, errors, warnings FROM submissions WHERE id IN ({marks})", *part)
-            heads = {sid: json.loads(text) for sid, text, _, _ in rows}
+            rows = self.db.all(f"SELECT id, {self.db.utf8('record')}, errors, warnings FROM submissions "
+                               f"WHERE id IN ({marks})", *part)
+            heads = {sid: jsontext.loads(text) for sid, text, _, _ in rows}
             if not whole:
                 counts = {sid: {"errors": e, "warnings": w} for sid, _, e, w in rows}
                 yield [{**_head_of(heads[sid]), PROBLEM_COUNTS: counts[sid]} for sid in part]
@@ -397,8 +399,8 @@ class Store:
         for start in range(0, len(ids), chunk):
             part = ids[start:start + chunk]
             marks = ",".join("?" * len(part))
-            heads = {sid: json.loads(text) for sid, text in
-                     self.db.all(f"SELECT id, record FROM submissions WHERE id IN ({marks})", *part)}
+            heads = {sid: jsontext.loads(text) for sid, text in
+                     self.db.all(f"SELECT id, {self.db.utf8('record')} FROM submissions WHERE id IN ({marks})", *part)}
             extras = self._indicator_extras(part) if extra_keys else {}
             # weight and score are REAL/DOUBLE PRECISION columns, floats as read
             rows = self.db.all(f"SELECT {self._texts('level1', 'level2', 'name', 'indicator_id', 'target')}, actual, "
