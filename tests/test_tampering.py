@@ -50,3 +50,17 @@ def test_a_number_format_that_does_not_show_the_score(form, tmp_path, code):
         ws[lay.cell("indicators.1.actual")].number_format = "[$-804]#,##0.00_);(#,##0.00)"
     cell = layout(form[2]).cell("total_score")
     assert read_edited(form, tmp_path, fake) == [("number_format", f"自评表!{cell}")]
+
+
+def test_a_hiding_format_counts_on_inputs_and_formulas_not_on_labels_or_the_grade(form, tmp_path):
+    """Inputs and formulas must show their value; a label (locked text) or 评价等级 (a text, labelled by its
+    format) may wear any format."""
+    def fake(ws, lay):
+        ws[lay.cell("indicators.1.actual")].number_format = ";;;"
+        ws[lay.cell("indicators.0.score")].number_format = '"10"'
+        ws["A1"].number_format = ";;;"   # the title
+        ws[lay.cell("grade")].number_format = '"评价等级：优"'
+    lay = layout(form[2])
+    assert sorted(read_edited(form, tmp_path, fake)) == sorted(
+        [("number_format", f"自评表!{lay.cell('indicators.1.actual')}"),
+         ("number_format", f"自评表!{lay.cell('indicators.0.score')}")])
