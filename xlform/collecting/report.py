@@ -31,8 +31,8 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
     env = Environment(loader=FileSystemLoader(str(templates_dir() / "report")),
                       autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("department.html.j2")
-    rows = store.to_send_back()   # by department, path and sheet, as the problems come
-    stems = file_stems({d or UNKNOWN for _, d, *_ in rows} | {m["department"] for m in missing})
+    rows = store.to_send_back()   # (id, department) by department, path and sheet, as the problems come
+    stems = file_stems({d or UNKNOWN for _, d in rows} | {m["department"] for m in missing})
     # a 监控表's warnings in a line, by (file, sheet): the 监控表 returns only (few: one a project at mid-year)
     monitored = monitoring.report_lines(store.current_records(form=monitoring.FORM))
     written = []
@@ -55,12 +55,12 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
     # each file's in the order found
     done, unknown, unknown_severities = set(), [], Counter()
     for department, group in groupby(rows, key=lambda r: r[1] or UNKNOWN):
-        group = list(group)
-        found = store.problems_of([r[0] for r in group], utf8=True)
+        ids = [sid for sid, _ in group]   # (their details read for this department only)
+        found = store.problems_of(ids, utf8=True)
         files = [{"name": Path(path).name, "path": path, "sheet": sheet, "project": project, "total_score": total,
                   "grade": grade, "problems": [problem[p] for p in found.get(sid, ())],
                   "monitoring": monitored.get((path, sheet))}
-                 for sid, _, project, path, sheet, total, grade in group]
+                 for sid, project, path, sheet, total, grade in store.sent_back(ids)]
         severities = Counter(map(_SEVERITY, chain.from_iterable([f["problems"] for f in files])))
         if department == UNKNOWN:   # None, "" and a department named so come apart: written again, whole
             unknown += files
