@@ -1,6 +1,7 @@
 """The reports hold one department's details at a time (issue 22, memory): the order of every file sent back is
 read as (id, department) pairs, and each department's details (project, path, sheet, score, grade) as its report
-is written; held whole, 10,000 submissions' details took 6.5 MB for as long as the reports were written."""
+is written; held whole, 10,000 submissions' details took 6.5 MB for as long as the reports were written.
+So does the summary's 问题 sheet, a chunk of submissions at a time."""
 from pathlib import Path
 
 from helpers import bench_return, store_copies
@@ -42,3 +43,27 @@ def test_reports_list_every_file_under_its_department(tmp_path):
     for stem, numbers in (("甲厅", range(0, 30, 3)), ("乙厅", range(1, 30, 3)), ("未识别的文件", range(2, 30, 3))):
         files = {line.split(",")[0] for line in csvs[stem].splitlines()[1:]}
         assert files == {f"r{n}.xlsx" for n in numbers}, stem
+
+
+def test_the_summarys_problems_by_file_read_a_chunk_of_submissions_at_a_time(tmp_path):
+    """The summary's 问题 sheet: every file's problems by department and path, each file's in the order found
+    (its submissions read a chunk at a time, the order alone held whole)."""
+    import sqlite3
+    record = bench_return(tmp_path, 10, "memo-001")
+    departments = ["乙厅", None, "甲厅", ""]
+    store = store_copies(tmp_path / "c.db", record, 23, lambda n: f"memo-{n}", lambda n: departments[n % 4])
+    try:
+        # (texts as their UTF-8 bytes, as SQLite gives them to the summary)
+        got = [(sub, [tuple(v.decode() if isinstance(v, bytes) else v for v in p[:4]) for p in problems])
+               for sub, problems in store.problems_by_file(chunk=7)]
+    finally:
+        store.close()
+    con = sqlite3.connect(tmp_path / "c.db")
+    subs = con.execute("SELECT id, department, project, path, sheet, status FROM submissions").fetchall()
+    subs.sort(key=lambda r: (r[1] is not None, r[1] or "", r[3], r[0]))
+    wanted = [(tuple(s[1:]), con.execute("SELECT cell, severity, code, message FROM problems WHERE submission_id=? "
+                                         "ORDER BY id", (s[0],)).fetchall()) for s in subs]
+    con.close()
+    assert [s for s, _ in got] == [s for s, _ in wanted] and len(got) == 23
+    assert [problems for _, problems in got] == [problems for _, problems in wanted]
+    assert all(problems for _, problems in got)
