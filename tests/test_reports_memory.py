@@ -2,6 +2,8 @@
 read as (id, department) pairs, and each department's details (project, path, sheet, score, grade) as its report
 is written; held whole, 10,000 submissions' details took 6.5 MB for as long as the reports were written.
 So does the summary's 问题 sheet, a chunk of submissions at a time."""
+import csv
+import io
 from pathlib import Path
 
 from helpers import bench_return, store_copies
@@ -40,9 +42,14 @@ def test_reports_list_every_file_under_its_department(tmp_path):
     finally:
         store.close()
     csvs = {p.stem: p.read_text(encoding="utf-8-sig") for p in map(Path, written) if p.suffix == ".csv"}
+    # each file's problems, in the order found (the record's own order)
+    codes = [p.code for p in record.problems]
+    assert codes
     for stem, numbers in (("甲厅", range(0, 30, 3)), ("乙厅", range(1, 30, 3)), ("未识别的文件", range(2, 30, 3))):
-        files = {line.split(",")[0] for line in csvs[stem].splitlines()[1:]}
-        assert files == {f"r{n}.xlsx" for n in numbers}, stem
+        lines = list(csv.reader(io.StringIO(csvs[stem])))[1:]
+        assert {line[0] for line in lines} == {f"r{n}.xlsx" for n in numbers}, stem
+        for n in numbers:
+            assert [line[5] for line in lines if line[0] == f"r{n}.xlsx"] == codes
 
 
 def test_the_summarys_problems_by_file_read_a_chunk_of_submissions_at_a_time(tmp_path):

@@ -56,10 +56,11 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
     done, unknown, unknown_severities = set(), [], Counter()
     for department, group in groupby(rows, key=lambda r: r[1] or UNKNOWN):
         ids = [sid for sid, _ in group]   # (their details read for this department only)
-        found = store.problems_of(ids, utf8=True)
+        found: dict[int, list] = {}   # each file's problems, as made (the rows read are let go as they come)
+        for row in store.each_problem(ids, utf8=True):
+            found.setdefault(row[0], []).append(problem[row[1:]])
         files = [{"name": Path(path).name, "path": path, "sheet": sheet, "project": project, "total_score": total,
-                  "grade": grade, "problems": [problem[p] for p in found.get(sid, ())],
-                  "monitoring": monitored.get((path, sheet))}
+                  "grade": grade, "problems": found.get(sid, []), "monitoring": monitored.get((path, sheet))}
                  for sid, project, path, sheet, total, grade in store.sent_back(ids)]
         severities = Counter(map(_SEVERITY, chain.from_iterable([f["problems"] for f in files])))
         if department == UNKNOWN:   # None, "" and a department named so come apart: written again, whole

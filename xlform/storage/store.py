@@ -533,6 +533,18 @@ class Store:
                            "received_at, form FROM submissions WHERE status='current'")
         return sorted(rows, key=lambda r: (_first(r[2]), _first(r[1])))
 
+    def each_problem(self, submission_ids, utf8: bool = False):
+        """(submission id, cell, severity, code, message) of the submissions `ids`, by submission and in the order
+        found, one at a time as the database gives them (utf8: as problems_of): the reports make each one's line
+        as it comes, never holding a department's problems as read (5,000 rows, 7 MB, for 100 files)."""
+        wanted = sorted(set(submission_ids))
+        columns = self._texts("cell", "severity", "code", "message") if utf8 else "cell, severity, code, message"
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            yield from self.db.execute(f"SELECT submission_id, {columns} FROM problems WHERE "
+                                       f"submission_id IN ({','.join('?' * len(part))}) ORDER BY submission_id, id",
+                                       part)
+
     def problems_of(self, submission_ids, utf8: bool = False) -> dict[int, list[tuple]]:
         """{submission id: [(cell, severity, code, message)]} in the order they were found (utf8: the texts as
         their UTF-8 bytes where the engine gives them so, see _texts)."""
