@@ -42,6 +42,13 @@ def test_reports_list_every_file_under_its_department(tmp_path):
     finally:
         store.close()
     csvs = {p.stem: p.read_text(encoding="utf-8-sig") for p in map(Path, written) if p.suffix == ".csv"}
+    for p in map(Path, written):   # each written piece by piece as it is made, and whole
+        data = p.read_bytes()
+        if p.suffix == ".csv":
+            assert data.startswith(b"\xef\xbb\xbf\xe6\x96\x87\xe4\xbb\xb6,") and data.endswith(b"\n")
+            assert data.count(b"\xef\xbb\xbf") == 1 and b"\r" not in data
+        else:
+            assert data.rstrip().endswith(b"</html>") and data.decode("utf-8").count("<html") == 1
     # each file's problems, in the order found (the record's own order)
     codes = [p.code for p in record.problems]
     assert codes

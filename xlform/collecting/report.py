@@ -1,6 +1,7 @@
 """Problem reports to send back: one HTML (Jinja2, readable straight from disk) and one CSV per 主管部门."""
 from __future__ import annotations
 
+import io
 from collections import Counter
 from datetime import datetime
 from itertools import chain, groupby
@@ -13,7 +14,7 @@ from markupsafe import Markup
 
 from ..kinds.forms import templates_dir
 from ..names import file_stems
-from ..outputs import atomic_write, csv_writer
+from ..outputs import atomic_file, csv_writer
 from ..storage.record import neutralise
 from ..storage.store import Store
 from . import monitoring
@@ -44,11 +45,14 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
         mine = [m for m in missing if m["department"] == department]
         for f in files:   # each line is the template's own Markup: joined as they are, never escaped twice
             f["rows"] = Markup("".join(map(_HTML, f["problems"])))
-        html = template.render(department=department, files=files, missing=mine, generated=generated,
-                               errors=severities["error"], warnings=severities["warning"])
         page, table = folder / f"{stems[department]}.html", folder / f"{stems[department]}.csv"
-        atomic_write(page, html.encode("utf-8"))
-        atomic_write(table, _csv(files, mine, line).encode("utf-8-sig"))
+        # each written as it is made (a department of 100 files: a page and a table of ~1.7 MB, held twice, as
+        # text and as its bytes, when made whole)
+        with atomic_file(page) as f, io.TextIOWrapper(f, encoding="utf-8", newline="") as out:
+            out.writelines(template.generate(department=department, files=files, missing=mine, generated=generated,
+                                             errors=severities["error"], warnings=severities["warning"]))
+        with atomic_file(table) as f, io.TextIOWrapper(f, encoding="utf-8-sig", newline="") as out:
+            out.writelines(_csv(files, mine, line))
         written.extend([page, table])
 
     # a department's files (None and "" and a department named UNKNOWN come together), then their problems,
@@ -111,13 +115,13 @@ class _Line:
         return self._made.pop()[:-1]
 
 
-def _csv(files: list[dict], missing: list[dict], line: _Line) -> str:
-    lines = [line(["文件", "工作表", "项目名称", "单元格", "级别", "代码", "问题及处理"])]
+def _csv(files: list[dict], missing: list[dict], line: _Line):
+    """The CSV's text, a file's lines at a time."""
+    yield line(["文件", "工作表", "项目名称", "单元格", "级别", "代码", "问题及处理"]) + "\n"
     for f in files:
         if f["problems"]:   # each problem's line is the file's cells and its own
             where = line([neutralise(f[k]) for k in ("path", "sheet", "project")]) + ","
-            lines.append(where + ("\n" + where).join(map(_CELLS, f["problems"])))
+            yield where + ("\n" + where).join(map(_CELLS, f["problems"])) + "\n"
     for m in missing:
-        lines.append(line(["", "", neutralise(m["project"]), "", "未报送", "missing",
-                           f"模板 {m['template_id']} 第 {m['version']} 版尚未报送"]))
-    return "\n".join(lines) + "\n"
+        yield line(["", "", neutralise(m["project"]), "", "未报送", "missing",
+                    f"模板 {m['template_id']} 第 {m['version']} 版尚未报送"]) + "\n"
