@@ -27,7 +27,8 @@ before, after = parsers(), []
 for _ in range(3):
     [record] = read_return(Path(sys.argv[1]), registry)
     after.append(parsers())
-print(json.dumps({"before": before, "after": after, "template": record.template.get("id"), "errors": [p.code for p in record.errors]}))
+print(json.dumps({"before": before, "after": after, "template": record.template.get("id"),
+                  "errors": [p.code for p in record.errors]}))
 """
 
 

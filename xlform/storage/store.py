@@ -472,7 +472,8 @@ class Store:
         """(id, department) of every current or rejected submission, by department, path and sheet: what the
         reports list, a department's details then read by sent_back (the details of 10,000 submissions took
         6.5 MB for as long as the reports were written)."""
-        rows = self.db.all("SELECT id, department, path, sheet FROM submissions WHERE status IN ('current', 'rejected')")
+        rows = self.db.all("SELECT id, department, path, sheet FROM submissions "
+                           "WHERE status IN ('current', 'rejected')")
         rows.sort(key=lambda r: (_first(r[1]), _first(r[2]), _first(r[3])))
         departments: dict = {}   # (one str a department)
         return [(r[0], departments.setdefault(r[1], r[1])) for r in rows]
