@@ -1,6 +1,7 @@
 """Problem reports to send back: one HTML (Jinja2, readable straight from disk) and one CSV per 主管部门."""
 from __future__ import annotations
 
+import io
 from collections import Counter
 from datetime import datetime
 from itertools import chain, groupby
@@ -13,7 +14,7 @@ from markupsafe import Markup
 
 from ..kinds.forms import templates_dir
 from ..names import file_stems
-from ..outputs import atomic_write, csv_writer
+from ..outputs import atomic_file, csv_writer
 from ..storage.record import neutralise
 from ..storage.store import Store
 from . import monitoring
@@ -31,8 +32,8 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
     env = Environment(loader=FileSystemLoader(str(templates_dir() / "report")),
                       autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("department.html.j2")
-    rows = store.to_send_back()   # by department, path and sheet, as the problems come
-    stems = file_stems({d or UNKNOWN for _, d, *_ in rows} | {m["department"] for m in missing})
+    rows = store.to_send_back()   # (id, department) by department, path and sheet, as the problems come
+    stems = file_stems({d or UNKNOWN for _, d in rows} | {m["department"] for m in missing})
     # a 监控表's warnings in a line, by (file, sheet): the 监控表 returns only (few: one a project at mid-year)
     monitored = monitoring.report_lines(store.current_records(form=monitoring.FORM))
     written = []
@@ -44,23 +45,27 @@ def write_reports(folder: Path, store: Store, missing: list[dict]) -> list[Path]
         mine = [m for m in missing if m["department"] == department]
         for f in files:   # each line is the template's own Markup: joined as they are, never escaped twice
             f["rows"] = Markup("".join(map(_HTML, f["problems"])))
-        html = template.render(department=department, files=files, missing=mine, generated=generated,
-                               errors=severities["error"], warnings=severities["warning"])
         page, table = folder / f"{stems[department]}.html", folder / f"{stems[department]}.csv"
-        atomic_write(page, html.encode("utf-8"))
-        atomic_write(table, _csv(files, mine, line).encode("utf-8-sig"))
+        # each written as it is made (a department of 100 files: a page and a table of ~1.7 MB, held twice, as
+        # text and as its bytes, when made whole)
+        with atomic_file(page) as f, io.TextIOWrapper(f, encoding="utf-8", newline="") as out:
+            out.writelines(template.generate(department=department, files=files, missing=mine, generated=generated,
+                                             errors=severities["error"], warnings=severities["warning"]))
+        with atomic_file(table) as f, io.TextIOWrapper(f, encoding="utf-8-sig", newline="") as out:
+            out.writelines(_csv(files, mine, line))
         written.extend([page, table])
 
     # a department's files (None and "" and a department named UNKNOWN come together), then their problems,
     # each file's in the order found
     done, unknown, unknown_severities = set(), [], Counter()
     for department, group in groupby(rows, key=lambda r: r[1] or UNKNOWN):
-        group = list(group)
-        found = store.problems_of([r[0] for r in group], utf8=True)
+        ids = [sid for sid, _ in group]   # (their details read for this department only)
+        found: dict[int, list] = {}   # each file's problems, as made (the rows read are let go as they come)
+        for row in store.each_problem(ids, utf8=True):
+            found.setdefault(row[0], []).append(problem[row[1:]])
         files = [{"name": Path(path).name, "path": path, "sheet": sheet, "project": project, "total_score": total,
-                  "grade": grade, "problems": [problem[p] for p in found.get(sid, ())],
-                  "monitoring": monitored.get((path, sheet))}
-                 for sid, _, project, path, sheet, total, grade in group]
+                  "grade": grade, "problems": found.get(sid, []), "monitoring": monitored.get((path, sheet))}
+                 for sid, project, path, sheet, total, grade in store.sent_back(ids)]
         severities = Counter(map(_SEVERITY, chain.from_iterable([f["problems"] for f in files])))
         if department == UNKNOWN:   # None, "" and a department named so come apart: written again, whole
             unknown += files
@@ -110,13 +115,13 @@ class _Line:
         return self._made.pop()[:-1]
 
 
-def _csv(files: list[dict], missing: list[dict], line: _Line) -> str:
-    lines = [line(["文件", "工作表", "项目名称", "单元格", "级别", "代码", "问题及处理"])]
+def _csv(files: list[dict], missing: list[dict], line: _Line):
+    """The CSV's text, a file's lines at a time."""
+    yield line(["文件", "工作表", "项目名称", "单元格", "级别", "代码", "问题及处理"]) + "\n"
     for f in files:
         if f["problems"]:   # each problem's line is the file's cells and its own
             where = line([neutralise(f[k]) for k in ("path", "sheet", "project")]) + ","
-            lines.append(where + ("\n" + where).join(map(_CELLS, f["problems"])))
+            yield where + ("\n" + where).join(map(_CELLS, f["problems"])) + "\n"
     for m in missing:
-        lines.append(line(["", "", neutralise(m["project"]), "", "未报送", "missing",
-                           f"模板 {m['template_id']} 第 {m['version']} 版尚未报送"]))
-    return "\n".join(lines) + "\n"
+        yield line(["", "", neutralise(m["project"]), "", "未报送", "missing",
+                    f"模板 {m['template_id']} 第 {m['version']} 版尚未报送"]) + "\n"

@@ -21,7 +21,9 @@ from ..storage import db as engines
 from ..storage.db import SQLITE, VERSION_LOCK, Database, Location
 
 DEFAULT = Path("output") / "registry.db"
-LAYOUTS = 256   # layouts kept looked up (their JSON): a province's versions share a few hundred
+LAYOUTS = 256   # layouts kept looked up (their JSON, maps kept before the layouts table): a province's versions
+                # share a few hundred
+STORED = 65536   # keys of layouts known to be in the layouts table (64 characters each)
 OFFICE_FORMS = ("review",)   # kinds the office fills itself (the 复核): never a department's return to await
 
 _SCHEMA = """
@@ -51,6 +53,32 @@ class IssuedMap(NamedTuple):
     layout_key: str
     layout: str
     expected: str | bytes   # (bytes as SQLite gives it: UTF-8, parsed as it is)
+
+
+class StoredMap:
+    """An IssuedMap of a version whose layout the registry keeps in its layouts table: the layout's JSON is read
+    from there when asked for, not held. A reader parses a layout once for every version laid out alike and asks
+    for its JSON no more (returns/sheet.py): held, the JSON texts of a province's 222 layouts (~94 KB each as a
+    str) took 21 MB in each of collect's workers, beside the layouts parsed."""
+    __slots__ = ("layout_key", "expected", "_db", "_where")
+
+    def __init__(self, layout_key: str, expected: str | bytes, db: Database, where: str):
+        self.layout_key, self.expected, self._db, self._where = layout_key, expected, db, where
+
+    @property
+    def layout(self) -> str:
+        return _stored_layout(self._db, self._where, self.layout_key)
+
+
+def _stored_layout(db: Database, where: str, key: str) -> str:
+    row = db.one("SELECT layout FROM layouts WHERE key=?", key)
+    if row is None:
+        raise _lost(where, key)
+    return row[0]
+
+
+def _lost(where: str, key: str) -> CannotRun:
+    return CannotRun(f"the registry {where} lost the layout {key} of an issued version: restore it from a backup")
 
 
 def issued_map(project: Project, kind: FormKind, version: int) -> IssuedMap | None:
@@ -127,7 +155,9 @@ class Registry:
         self._issued = "issued" if "issued" in have else "NULL"   # nor does one of 0.2 keep issued maps
         self._layout = "layout" if "layout" in have else "NULL"   # one before the layouts table kept each in its map
         self._cache = VersionCache()   # (id, version) -> entry: a province collects a template per return
-        self._layouts: dict[str, str] = {}   # key -> the layout's JSON, one str for every version that shares it
+        # key -> the layout's JSON, one str for every version that shares it (maps kept before the layouts table)
+        self._layouts: dict[str, str] = {}
+        self._stored: set[str] = set()   # keys found in the layouts table (StoredMap reads the JSON when asked)
 
     def close(self):
         self.db.close()
@@ -212,21 +242,21 @@ class Registry:
                 # registry of 0.1 or 0.2
                 "issued": self._issued_map(row[7], row[8])}
 
-    def _issued_map(self, expected: bytes | str | None, key: str | None) -> IssuedMap | None:
+    def _issued_map(self, expected: bytes | str | None, key: str | None) -> IssuedMap | StoredMap | None:
         if expected is None:
             return None
-        if key is None:   # kept before the layouts table
-            found = _split(expected.decode() if isinstance(expected, bytes) else expected)
-            key, expected = found.layout_key, found.expected
-            layout = self._layouts.get(key) or found.layout
-        else:
-            layout = self._layouts.get(key)
-            if layout is None:
-                row = self.db.one("SELECT layout FROM layouts WHERE key=?", key)
-                if row is None:
-                    raise CannotRun(f"the registry {self.path} lost the layout {key} of an issued version: "
-                                    "restore it from a backup")
-                layout = row[0]
+        if key is not None:   # (a lost layout is told here, at the lookup, as when the JSON was read here)
+            if key not in self._stored:
+                if self.db.one("SELECT 1 FROM layouts WHERE key=?", key) is None:
+                    raise _lost(self.path, key)
+                if len(self._stored) >= STORED:
+                    self._stored.clear()
+                self._stored.add(key)
+            return StoredMap(key, expected, self.db, self.path)
+        # kept before the layouts table
+        found = _split(expected.decode() if isinstance(expected, bytes) else expected)
+        key, expected = found.layout_key, found.expected
+        layout = self._layouts.get(key) or found.layout
         if key not in self._layouts:
             if len(self._layouts) >= LAYOUTS:
                 self._layouts.clear()

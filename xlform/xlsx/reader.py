@@ -267,10 +267,15 @@ class Package:
                     chunks = itertools.chain(head, chunks)
                 p = _parser()
                 handler.bind(p)
-                for chunk in chunks:
-                    p.Parse(chunk, False)
-                    handler.chunk_done()
-                p.Parse(b"", True)
+                try:
+                    for chunk in chunks:
+                        p.Parse(chunk, False)
+                        handler.chunk_done()
+                    p.Parse(b"", True)
+                finally:
+                    # the handler and its parser (with its 64 KB buffer) hold each other: freed now, not by the
+                    # cyclic GC, which a collection's reading runs seldom (see collecting.processes.few_collections)
+                    handler.parser = None
         except expat.ExpatError as e:
             raise BadWorkbook("bad_xml", f"内部数据第 {e.lineno} 行格式错误")
         except ElementTree.ParseError as e:
@@ -1172,6 +1177,8 @@ def _outline(pkg: Package, stub: bytes, at: int, cut: int | None) -> tuple[bytes
         p.Parse(stub, True)
     except expat.ExpatError:
         return None   # (the handler says where)
+    finally:
+        p = outline.parser = None   # the parser, its handlers and their closures hold each other (see Package._parse)
     if marks["at"] != at or marks["declared"] or marks["root"] is None or marks["cut"] != ([] if cut is None
                                                                                         else [cut + _CUT.index(b"<?")]):
         return None
