@@ -32,3 +32,14 @@ def test_what_is_no_json_is_a_value_error_or_too_deep(text):
 def test_an_integer_past_64_bits_reads_as_a_float():
     """(The one difference, documented: xlform writes no such integer.)"""
     assert jsontext.loads("[123456789012345678901234567890, 7]") == [1.2345678901234568e+29, 7]
+
+
+@pytest.mark.parametrize("mapping", [
+    {"indicators.0.actual": "F9", "funds.fiscal.executed": "E5", "grade": "H30"},
+    {"项目名称": "值", "quote\"back\\slash/": "tab\tline\nreturn\rbell\b\f", "ctl": "\x00\x1f\x7f"},
+    {"a\u2028b\u2029": "\U0001f600 \ufeff"},
+    {"lone": "\ud800", "x\udfffy": ""},   # (orjson refuses these: json writes them)
+    {},
+])
+def test_texts_are_written_as_json_writes_them(mapping):
+    assert jsontext.texts(mapping) == json.dumps(mapping, ensure_ascii=False, separators=(",", ":"))

