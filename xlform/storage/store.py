@@ -538,8 +538,9 @@ class Store:
 
     def each_problem(self, submission_ids, utf8: bool = False):
         """(submission id, cell, severity, code, message) of the submissions `ids`, by submission and in the order
-        found, one at a time as the database gives them (utf8: as problems_of): the reports make each one's line
-        as it comes, never holding a department's problems as read (5,000 rows, 7 MB, for 100 files)."""
+        found, one at a time as the database gives them (utf8: the texts as their UTF-8 bytes where the engine
+        gives them so, see _texts): the reports make each one's line as it comes, never holding a department's
+        problems as read (5,000 rows, 7 MB, for 100 files)."""
         wanted = sorted(set(submission_ids))
         columns = self._texts("cell", "severity", "code", "message") if utf8 else "cell, severity, code, message"
         for start in range(0, len(wanted), 500):
@@ -548,19 +549,9 @@ class Store:
                                        f"submission_id IN ({','.join('?' * len(part))}) ORDER BY submission_id, id",
                                        part)
 
-    def problems_of(self, submission_ids, utf8: bool = False) -> dict[int, list[tuple]]:
-        """{submission id: [(cell, severity, code, message)]} in the order they were found (utf8: the texts as
-        their UTF-8 bytes where the engine gives them so, see _texts)."""
-        wanted = sorted(set(submission_ids))
-        found: dict[int, list[tuple]] = {}
-        columns = self._texts("cell", "severity", "code", "message") if utf8 else "cell, severity, code, message"
-        for start in range(0, len(wanted), 500):
-            part = wanted[start:start + 500]
-            rows = self.db.all(f"SELECT submission_id, {columns} FROM problems WHERE "
-                               f"submission_id IN ({','.join('?' * len(part))}) ORDER BY submission_id, id", *part)
-            for sid, its in groupby(rows, key=itemgetter(0)):   # (the reports: 494,000 at a province's scale)
-                found[sid] = [r[1:] for r in its]
-        return found
+    def problems_of(self, submission_ids) -> dict[int, list[tuple]]:
+        """{submission id: [(cell, severity, code, message)]} in the order they were found."""
+        return {sid: [r[1:] for r in its] for sid, its in groupby(self.each_problem(submission_ids), key=itemgetter(0))}
 
     # -- flags across returns (xlform/returns/quality.py) -------------------------------------------
     def current_texts(self, shortest: int, page: int = 500):
