@@ -314,9 +314,9 @@ class Book:
         for t in tables[1:]:
             t._leader = first
         if beside:
-            first.beside = rows
+            first.make_beside(rows)
         else:
-            first._rows = rows()
+            first.fill(rows())
 
     def refused(self, sheet: str, row: int, col: int, why: str) -> XlformError:
         return XlformError(f"{self.path}: cannot write {sheet}!{xl_rowcol_to_cell(row, col)}: {why}; the summary "
