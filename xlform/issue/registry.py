@@ -67,14 +67,10 @@ class StoredMap:
 
     @property
     def layout(self) -> str:
-        return _stored_layout(self._db, self._where, self.layout_key)
-
-
-def _stored_layout(db: Database, where: str, key: str) -> str:
-    row = db.one("SELECT layout FROM layouts WHERE key=?", key)
-    if row is None:
-        raise _lost(where, key)
-    return row[0]
+        row = self._db.one("SELECT layout FROM layouts WHERE key=?", self.layout_key)
+        if row is None:
+            raise _lost(self._where, self.layout_key)
+        return row[0]
 
 
 def _lost(where: str, key: str) -> CannotRun:
