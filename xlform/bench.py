@@ -807,6 +807,7 @@ def main(argv=None):
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="xlform-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     counts = [40] if args.quick else [int(x) for x in args.files.split(",")]
+    templates = 8 if args.quick else 60   # returns of as many templates in the template probe
     repeat = 1 if args.quick else args.repeat
     try:
         b = Bench(work, repeat, args.quick)
@@ -815,13 +816,13 @@ def main(argv=None):
         b.calibrate()
         if args.only == "read":
             b.read()
-            b.read_templates(8 if args.quick else 60)
+            b.read_templates(templates)
         elif args.only == "collect":
             b.collect(counts)
         elif not args.only:
             for step in (b.render, b.read):
                 step()
-            b.read_templates(8 if args.quick else 60)
+            b.read_templates(templates)
             b.collect(counts)
             b.render_parallel(8 if args.quick else 200)
             b.cold_start()
