@@ -113,6 +113,7 @@ def test_what_the_lexemes_cannot_stand_for_is_read_by_the_tree_or_the_handler(tm
     '<row r="1" x14ac:="1"><c r="A1"><v>1</v></c></row>',        # a prefix and no name
     '<row r="1"><c r="A1"><v>x</v></c></row>',                    # no number
     '<row r="1"><c r="A1" t="s"><v>7</v></c></row>',              # no such shared string
+    '<row r="1"><c r="A1" t="s"><v>-1</v></c></row>',             # nor this one (not the last string)
 ])
 def test_what_is_no_sheet_is_refused_before_or_by_the_lexemes(tmp_path, broken):
     path = workbook(tmp_path / "broken.xlsx", sheet_xml(broken), shared=STRINGS)

@@ -86,6 +86,7 @@ def test_the_tree_is_used_for_a_plain_sheet(tmp_path, monkeypatch):
     ('<row r="1"><c r="A0"><v>1</v></c></row>', "bad_xml"),        # no such cell
     ('<row r="1"><c r="A1"><v>x</v></c></row>', "bad_xml"),         # no number
     ('<row r="1"><c r="A1" t="s"><v>7</v></c></row>', "bad_xml"),   # no such shared string
+    ('<row r="1"><c r="A1" t="s"><v>-1</v></c></row>', "bad_xml"),  # nor this one (not the last string)
 ])
 def test_what_the_handler_refuses_the_tree_refuses(tmp_path, broken, code):
     path = workbook(tmp_path / "broken.xlsx", ws(broken, tail=PROTECTED), shared=STRINGS)

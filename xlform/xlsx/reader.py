@@ -798,9 +798,12 @@ class _SheetHandler(_Handler):
         if self.shared is None:
             self.shared = self.pkg.shared_strings
         try:
-            return self.shared[int(index)]
+            at = int(index)
+            if at >= 0:   # (-1 is no string of the part, not its last)
+                return self.shared[at]
         except (IndexError, ValueError):
-            raise BadWorkbook("bad_xml", "引用了不存在的共享文本")
+            pass
+        raise BadWorkbook("bad_xml", "引用了不存在的共享文本")
 
     def _value(self, t: str, v: list | None, inline: list | None):
         if t == "inlineStr":
