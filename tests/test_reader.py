@@ -1,5 +1,6 @@
 """The reader on workbooks filled or damaged with openpyxl and by hand: records, problems, bad files."""
 import json
+import re
 import zipfile
 
 import openpyxl
@@ -72,13 +73,32 @@ def test_thousands_separator_and_percent_text_without_sign(form, tmp_path):
     assert ("over_budget", "自评表!F7") in codes(r)
 
 
-@pytest.mark.parametrize("typed", ["完成", "八", "#N/A", "1.2.3"])
+@pytest.mark.parametrize("typed", ["完成", "八", "#N/A", "1.2.3", "9" * 400])   # (400 digits: past a double)
 def test_unreadable_numbers_are_errors(form, tmp_path, typed):
     _, path, reg = form
     [r] = read(fill_openpyxl(path, tmp_path / "f.xlsx", dict(GOOD, F13=typed)), reg)
     assert codes(r) == [("not_a_number", "自评表!F13")]
     assert f"“{typed}”不是有效的数字" in r.problems[0].message
     assert r.indicators[0].actual is None and r.indicators[0].score is None
+
+
+@pytest.mark.parametrize("saved", ["nan", "inf", "-inf", "1e999", "1_000"])
+def test_a_number_no_spreadsheet_writes_is_refused_at_its_cell(form, tmp_path, saved):
+    """float() reads these (1e999 as inf); a score of NaN compares false everywhere and inf is no number to sum:
+    the file is refused, naming the cell."""
+    _, path, reg = form
+    filled = fill_openpyxl(path, tmp_path / "f.xlsx", GOOD)
+    damaged = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(filled) as zin, zipfile.ZipFile(damaged, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":   # (F13 is 4, as openpyxl writes it)
+                data, found = re.subn(rb'(<c r="F13"[^>]*>)<v>4</v>', rb"\1<v>%b</v>" % saved.encode(), data)
+                assert found == 1
+            zout.writestr(info, data)
+    [r] = read(damaged, reg)
+    assert [p.code for p in r.problems] == ["bad_xml"] and r.indicators == []
+    assert f"单元格 自评表!F13 的数值“{saved}”无法识别" in r.problems[0].message
 
 
 def test_blank_inputs_missing_reasons_and_ranges(form, tmp_path):

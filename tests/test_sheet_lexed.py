@@ -112,6 +112,8 @@ def test_what_the_lexemes_cannot_stand_for_is_read_by_the_tree_or_the_handler(tm
     '<row r="1" a:b:c="1"><c r="A1"><v>1</v></c></row>',         # two colons
     '<row r="1" x14ac:="1"><c r="A1"><v>1</v></c></row>',        # a prefix and no name
     '<row r="1"><c r="A1"><v>x</v></c></row>',                    # no number
+    '<row r="1"><c r="A1"><v>nan</v></c></row>',                  # nor what float() reads besides
+    '<row r="1"><c r="A1" t="n"><v>1e999</v></c></row>',
     '<row r="1"><c r="A1" t="s"><v>7</v></c></row>',              # no such shared string
     '<row r="1"><c r="A1" t="s"><v>-1</v></c></row>',             # nor this one (not the last string)
 ])

@@ -85,6 +85,8 @@ def test_the_tree_is_used_for_a_plain_sheet(tmp_path, monkeypatch):
     (ROWS + "</row>", "bad_xml"),                                   # one end tag too many
     ('<row r="1"><c r="A0"><v>1</v></c></row>', "bad_xml"),        # no such cell
     ('<row r="1"><c r="A1"><v>x</v></c></row>', "bad_xml"),         # no number
+    ('<row r="1"><c r="A1"><v>-inf</v></c></row>', "bad_xml"),      # nor what float() reads besides
+    ('<row r="1"><c r="A1"><v>1_0</v></c></row>', "bad_xml"),
     ('<row r="1"><c r="A1" t="s"><v>7</v></c></row>', "bad_xml"),   # no such shared string
     ('<row r="1"><c r="A1" t="s"><v>-1</v></c></row>', "bad_xml"),  # nor this one (not the last string)
 ])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from decimal import Decimal, InvalidOperation
 
 from ..scoring.target import normalize
@@ -9,6 +10,7 @@ from ..xlsx.reader import Error
 
 _NUMBER = re.compile(r"^([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)(%)?([^\d\s%()（）]{1,4})?$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+_LARGEST = Decimal(sys.float_info.max)
 
 
 class NotANumber(ValueError):
@@ -53,6 +55,8 @@ def read_number(raw) -> tuple[float | None, str | None]:
         how.append(f"去掉单位“{m.group(3)}”")
     if not how:
         how.append("文本格式的数字")
+    if abs(number) > _LARGEST:   # 400 digits are no double (float() makes them inf)
+        raise NotANumber(text)
     return float(number), "，".join(how)
 
 

@@ -21,6 +21,7 @@ import functools
 import gc
 import hashlib
 import itertools
+import math
 import os
 import posixpath
 import re
@@ -765,12 +766,11 @@ class _SheetHandler(_Handler):
                     if code != "General":
                         sheet.cell_formats[at] = code
                 if kind == "n" and v is not None:   # (most values: numbers, and shared strings below)
-                    value = "".join(v)
-                    value = float(value) if value.strip() else None
+                    value = _number("".join(v), sheet.name, at)
                 elif kind == "s" and v is not None:
                     value = self._shared("".join(v))
                 else:
-                    value = self._value(kind, v, inline)
+                    value = self._value(at, kind, v, inline)
                 cells[at] = _new_cell(Cell, (value, None if f is None else self._formula(at, "".join(f), fattrs)))
             elif tag in ("v", "f", "t"):
                 p.CharacterDataHandler = self.text = None
@@ -805,14 +805,14 @@ class _SheetHandler(_Handler):
             pass
         raise BadWorkbook("bad_xml", "引用了不存在的共享文本")
 
-    def _value(self, t: str, v: list | None, inline: list | None):
+    def _value(self, ref: str, t: str, v: list | None, inline: list | None):
         if t == "inlineStr":
             return None if inline is None else _unescape("".join(inline))
         if v is None:
             return None
         value = "".join(v)
         if t == "n" or t == "":
-            return float(value) if value.strip() else None
+            return _number(value, self.sheet.name, ref)
         if t == "s":
             return self._shared(value)
         if t == "b":
@@ -822,6 +822,20 @@ class _SheetHandler(_Handler):
         if t == "str":
             return _unescape(value) or None
         return value
+
+
+def _number(text: str, sheet: str, ref: str) -> float | None:
+    """A cell's number (None where its <v> is blank), or BadWorkbook naming the cell where it is none a spreadsheet
+    writes: float() also reads nan, inf, 1_000, and 1e999 as inf (a score of NaN compares false everywhere)."""
+    if not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if value - value or "_" in text:   # (nan and inf: not 0)
+        raise BadWorkbook("bad_xml", f"单元格 {sheet}!{ref} 的数值“{text[:20]}”无法识别")
+    return value
 
 
 # where the header and footer were, in a sheet's outline (see _sheet_tree): an element, as they were one (the
@@ -971,11 +985,11 @@ def _sheet_tree(pkg: Package, sheet: Sheet, want: set[str] | None, data: bytes) 
                     formats[ref] = code
             kind = c.get("t", "n")
             if kind == "n" and v is not None:
-                value = float(v) if v.strip() else None
+                value = _number(v, sheet.name, ref)
             elif kind == "s" and v is not None:
                 value = reader._shared(v)
             else:
-                value = reader._value(kind, None if v is None else [v], None if inline is None else [inline])
+                value = reader._value(ref, kind, None if v is None else [v], None if inline is None else [inline])
             cells[ref] = _new_cell(Cell, (value, None if f is None else reader._formula(ref, f, fattrs)))
     pkg._cells = counted
     return sheet
@@ -1117,11 +1131,11 @@ def _sheet_lexed(pkg: Package, sheet: Sheet, want: set[str] | None, region: byte
             if code != "General":
                 formats[ref] = code
         if not kind or kind == "n":
-            value = float(v) if v.strip() else None
+            value = _number(v, sheet.name, ref)
         elif kind == "s" and has_value:
             value = reader._shared(v)
         else:
-            value = reader._value(kind, [v] if has_value else None, None)
+            value = reader._value(ref, kind, [v] if has_value else None, None)
         cells[ref] = _new_cell(Cell, (value, reader._formula(ref, f, {}) if f else None))
     if in_row:   # a row never ended
         return False
