@@ -214,6 +214,24 @@ def test_export_neutralises_formula_injection(tmp_path, corpus):
     assert "<script" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown, never run
 
 
+def test_amounts_at_excels_largest_leave_the_summary_whole(corpus, tmp_path):
+    """Three amounts of 1.7e308 summed to inf: xlsxwriter refused to write it, and collect stopped with an
+    internal error, its summary and reports unwritten. Each is refused at its cell (number_too_large)."""
+    p = corpus["projects"]["xj-jrj-2019-06"]
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    cells = cells_for(p, inputs_from(p, {"executed": {"fiscal": 41.65}, "actual": [31, 41.65] + [1] * 9}))
+    funds = [ref for ref, v in cells.items() if v == 41.65][:1]
+    fill_openpyxl(corpus["issued"][p.id], inbox / "big.xlsx", dict(cells, **{ref: 1.7e308 for ref in funds}))
+    r = CliRunner().invoke(main, ["collect", str(inbox), "--db", str(tmp_path / "b.db"), "--summary",
+                                  str(tmp_path / "s.xlsx"), "--report", str(tmp_path / "rep"), "--registry",
+                                  str(corpus["registry"])])
+    assert r.exit_code == 1, r.output
+    assert openpyxl.load_workbook(tmp_path / "s.xlsx", read_only=True)
+    html = (tmp_path / "rep" / "自治区地方金融监督管理局.html").read_text(encoding="utf-8")
+    assert "1.7e+308”过大" in html
+
+
 def _many_returns(corpus, tmp_path, count):
     inbox = tmp_path / "many"
     inbox.mkdir()

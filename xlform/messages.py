@@ -48,6 +48,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "stale_value": ("warning", "单元格保存的计算结果“{cached}”与按评分规则计算的“{computed}”不一致（可能未重新计算），以规则计算结果为准。"),
     # inputs
     "not_a_number": ("error", "“{value}”不是有效的数字。请只填写数字{hint}。"),
+    "number_too_large": ("error", "“{value}”过大：金额、数量和比率的绝对值都应小于 10 的 15 次方。请核对后重新填写。"),
     "input_formula": ("warning", "单元格填写的是公式“={formula}”，已按其计算结果“{value}”读取。请直接填写数值或文字。"),
     "lenient_number": ("warning", "“{value}”已按 {parsed} 读取（{how}）。请直接填写数字。"),
     "negative": ("error", "{what}不能为负数（现为 {value}），请填写 0 或正数。"),

@@ -15,7 +15,7 @@ from ..messages import problem
 from ..scoring.scoring import Profile
 from ..scoring.target import normalize, parse
 from ..storage.record import IndicatorRecord, Record
-from .values import NotANumber, read_number, read_text
+from .values import NotANumber, TooLarge, read_number, read_text
 
 _OPERATOR_FIRST = re.compile(r"^\s*(>=|<=|≥|≤|>|<|=)")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -74,6 +74,9 @@ def read_declared(cell_at, cells: dict[str, str], kind: FormKind, profile: Profi
         raw = value(cells[key])
         try:
             return read_number(raw)[0]
+        except TooLarge:
+            add(problem("number_too_large", at(cells[key]), value=raw))
+            return None
         except NotANumber:
             add(problem("not_a_number", at(cells[key]), value=raw, hint="（分值只填数字）" if what else ""))
             return None

@@ -109,7 +109,7 @@ class _WorkbookReader:
         template_id = str(entry.get("template_id", ""))
         try:
             version = int(float(entry.get("version", 0)))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):   # (OverflowError: inf)
             version = 0
         record = Record(self.file, sheet_name, problems=problems,
                         template={"id": template_id, "version": version, "form": entry.get("form"),

@@ -19,7 +19,7 @@ from ..scoring.scoring import TIERS
 from ..storage.record import Record
 from ..xlsx.metadata import META_SHEET, same_cells
 from ..xlsx.reader import EMPTY, Cell, Sheet
-from .values import NotANumber, read_number, read_text
+from .values import LARGEST, NotANumber, TooLarge, read_number, read_text
 
 if TYPE_CHECKING:
     from ..issue.registry import IssuedMap
@@ -288,6 +288,10 @@ class SheetReader:
         raw = self.value(cell)
         try:
             v, how = read_number(raw)
+        except TooLarge:
+            self.invalid.add(key)
+            self.add("number_too_large", cell, value=_show(raw))
+            return None
         except NotANumber:
             self.invalid.add(key)
             self.add("not_a_number", cell, value=_show(raw), hint="（百分比如 85%）" if percent else "（不带单位）")
@@ -323,8 +327,8 @@ class SheetReader:
                 inputs[key] = read_text(got.value)
             elif f.type == "tier":
                 inputs[key] = self.tier(key)
-            elif type(got.value) is float:   # a plain number, as `number` reads it (most inputs)
-                inputs[key] = got.value
+            elif type(got.value) is float and -LARGEST < got.value < LARGEST:   # a plain number, as `number` reads
+                inputs[key] = got.value                                         # it (most inputs)
             else:
                 inputs[key] = self.number(key, percent=f.type in ("percent", "qualitative"))
 

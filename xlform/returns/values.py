@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from decimal import Decimal, InvalidOperation
 
 from ..scoring.target import normalize
@@ -10,15 +9,22 @@ from ..xlsx.reader import Error
 
 _NUMBER = re.compile(r"^([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)(%)?([^\d\s%()（）]{1,4})?$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
-_LARGEST = Decimal(sys.float_info.max)
+# Excel keeps 15 digits: a number past them is no amount, count or rate a form asks for (and a sum of a few
+# such numbers is inf, which no summary can write)
+LARGEST = 1e15
 
 
 class NotANumber(ValueError):
     pass
 
 
+class TooLarge(NotANumber):
+    """A number, but not below LARGEST."""
+
+
 def read_number(raw) -> tuple[float | None, str | None]:
-    """(value, how) where how says what was forgiven (None for a plain number); NotANumber otherwise.
+    """(value, how) where how says what was forgiven (None for a plain number); NotANumber otherwise, TooLarge
+    for a number not below LARGEST.
 
     Percent text becomes a fraction ("85%" -> 0.85), as a percent cell holds it.
     """
@@ -27,6 +33,8 @@ def read_number(raw) -> tuple[float | None, str | None]:
     if isinstance(raw, bool) or isinstance(raw, Error):
         raise NotANumber(str(raw))
     if isinstance(raw, (int, float)):
+        if not abs(raw) < LARGEST:
+            raise TooLarge(str(raw))
         return float(raw), None
     text = str(raw)
     how = []
@@ -55,8 +63,8 @@ def read_number(raw) -> tuple[float | None, str | None]:
         how.append(f"去掉单位“{m.group(3)}”")
     if not how:
         how.append("文本格式的数字")
-    if abs(number) > _LARGEST:   # 400 digits are no double (float() makes them inf)
-        raise NotANumber(text)
+    if not abs(number) < LARGEST:   # (400 digits would be inf)
+        raise TooLarge(text)
     return float(number), "，".join(how)
 
 
