@@ -72,6 +72,7 @@ def test_a_missing_value_is_shown_as_blank_not_none():
 
 # -- xlsx.py: every error it raises, where it is raised --------------------------------------------------------
 NUMBER = re.compile(r"len\(\w+\)|[\w.]*(max_|limit|lineno|MAX_)[\w.]*( // 2 \*\* 20)?")
+PLACE = re.compile(r"sheet|ref")   # a cell's place, as every problem names it: its sheet and checked reference
 
 
 def raised_details() -> list[tuple[int, str, ast.expr | None]]:
@@ -96,10 +97,11 @@ def test_every_error_of_the_xlsx_reader_is_written_for_a_department():
         for part in parts:
             if isinstance(part, ast.Constant):
                 shown += part.value
-            else:   # only a number: a count, a limit or a line; no repr, no exception, nothing the file names
-                assert part.conversion == -1 and NUMBER.fullmatch(ast.unparse(part.value)), \
-                    f"xlsx.py:{line}: {ast.unparse(part.value)}"
-                shown += "12"
+            else:   # only a number (a count, a limit or a line) or a cell's place; no repr, no exception, no value
+                value = ast.unparse(part.value)
+                assert part.conversion == -1 and (NUMBER.fullmatch(value) or PLACE.fullmatch(value)), \
+                    f"xlsx.py:{line}: {value}"
+                shown += "12" if NUMBER.fullmatch(value) else "F13"
         assert_readable(problem(code, "a.xlsx", detail=shown).message, f"xlsx.py:{line}")
 
 

@@ -834,7 +834,7 @@ def _number(text: str, sheet: str, ref: str) -> float | None:
     except ValueError:
         value = math.nan
     if value - value or "_" in text:   # (nan and inf: not 0)
-        raise BadWorkbook("bad_xml", f"单元格 {sheet}!{ref} 的数值“{text[:20]}”无法识别")
+        raise BadWorkbook("bad_xml", f"单元格 {sheet}!{ref} 的数值无法识别")
     return value
 
 
