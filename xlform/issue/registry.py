@@ -226,8 +226,9 @@ class Registry:
     def lookup(self, template_id: str, version: int | None = None) -> dict | None:
         """The registered template (latest version unless one is named): its definition as a Project, its kind
         and issued map. A named version never changes once issued, so it is cached."""
-        return self.lookup_with_latest(template_id, version)[0] if version is not None else \
-            self._lookup(template_id, None)[0]
+        if version is not None:
+            return self.lookup_with_latest(template_id, version)[0]
+        return self._lookup(template_id, None)[0]
 
     def lookup_with_latest(self, template_id: str, version: int) -> tuple[dict | None, int]:
         """(lookup(template_id, version), latest_version(template_id)): what a reader asks of every return. The
