@@ -140,10 +140,12 @@ class KeptLayout(NamedTuple):
 def kept_layout(data: dict) -> KeptLayout | None:
     """What `kept` gave the registry, parsed; None for a layout kept before fields named their section (its
     versions are placed again by from_kept, to tell the sections)."""
-    kept_fields = data["fields"]
-    if not all(len(v) == len(Field._fields) for v in kept_fields.values()):
-        return None
-    fields = {k: _field(tuple(v)) for k, v in kept_fields.items()}
+    fields, known, width = {}, _FIELDS.get, len(Field._fields)
+    for k, v in data["fields"].items():   # (a loop, not a call a field: a layout keeps hundreds)
+        if len(v) != width:
+            return None
+        v = tuple(v)
+        fields[k] = known(v) or _field(v)
     return KeptLayout(fields, *({k: int(v) for k, v in data[part].items()} for part in ("rows", "col", "funds_col")),
                       *_maps(fields))
 
@@ -174,8 +176,10 @@ def _derive(lay: Layout) -> Layout:
 
 def _maps(fields: dict) -> tuple[dict, dict, dict]:
     """What a layout's fields give at once: its inputs, each section's input keys in order, its cell map."""
-    inputs = {k: f for k, f in fields.items() if f.role == "input"}
+    inputs: dict[str, Field] = {}
     section_inputs: dict[str, list[str]] = {}
-    for k, f in inputs.items():
-        section_inputs.setdefault(f.section, []).append(k)
-    return inputs, section_inputs, {k: f.cell for k, f in fields.items()}
+    for k, f in fields.items():
+        if f[1] == "input":   # (f.role: by index, a property call the less for each of hundreds of fields)
+            inputs[k] = f
+            section_inputs.setdefault(f[6], []).append(k)   # f.section
+    return inputs, section_inputs, {k: f[0] for k, f in fields.items()}   # f.cell

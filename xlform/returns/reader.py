@@ -123,15 +123,14 @@ class _WorkbookReader:
             else:
                 problems.append(problem("sheet_missing", sheet_name, sheet=sheet_name))
                 return record
-        reg = self.registry.lookup(template_id, version)
+        reg, latest = self.registry.lookup_with_latest(template_id, version)
         if reg is None:
-            code = "unknown_version" if self.registry.latest_version(template_id) else "unknown_template"
+            code = "unknown_version" if latest else "unknown_template"
             problems.append(problem(code, _meta_cell(entry, "template_id"), template_id=template_id, version=version))
             return record
         if entry.get("hash") != reg["hash"]:
             problems.append(problem("hash_mismatch", _meta_cell(entry, "hash"), template_id=template_id,
                                     version=version))
-        latest = self.registry.latest_version(template_id)
         if latest > version:
             problems.append(problem("outdated_version", f"{info.name}!A1", template_id=template_id,
                                     version=version, current=latest))

@@ -90,8 +90,8 @@ def _as_issued(project: Project, kind: FormKind, issued: IssuedMap) -> _Version:
     key = (issued.expected, issued.layout_key, id(project), id(kind))
     found = _VERSIONS.get(key)
     if found is None:
-        core, placed = _KEPT.get(issued.layout_key) or (kept_layout(jsontext.loads(issued.layout)), None)
-        lay = from_kept(project, kind, core or jsontext.loads(issued.layout))
+        core, placed = _KEPT.get(issued.layout_key) or (kept_layout(jsontext.loads(issued.layout_json)), None)
+        lay = from_kept(project, kind, core or jsontext.loads(issued.layout_json))
         if placed is None:
             placed = _placed(lay)
             if len(_KEPT) > 256:
