@@ -179,7 +179,7 @@ def _maps(fields: dict) -> tuple[dict, dict, dict]:
     inputs: dict[str, Field] = {}
     section_inputs: dict[str, list[str]] = {}
     for k, f in fields.items():
-        if f[1] == "input":   # (f.role: by index, a property call the less for each of hundreds of fields)
+        if f.role == "input":
             inputs[k] = f
-            section_inputs.setdefault(f[6], []).append(k)   # f.section
-    return inputs, section_inputs, {k: f[0] for k, f in fields.items()}   # f.cell
+            section_inputs.setdefault(f.section, []).append(k)
+    return inputs, section_inputs, {k: f.cell for k, f in fields.items()}
