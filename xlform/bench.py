@@ -378,11 +378,12 @@ class Bench:
         self.rows: list[tuple] = []
         self.scale = 1.0
 
-    def calibrate(self):
-        """The machine's speed now (see calibration): absolute floors in seconds are multiplied by self.scale."""
+    def calibrate(self, when: str = ""):
+        """The machine's speed now (see calibration): absolute floors in seconds are multiplied by self.scale.
+        Taken again right before the collects (a shared machine's speed drifts over a bench of minutes)."""
         seconds = calibration()
         self.scale = max(1.0, seconds / CALIBRATION_REFERENCE)
-        self.add("calibration (a fixed CPU-bound loop)", f"{seconds * 1000:.0f} ms (reference "
+        self.add(f"calibration (a fixed CPU-bound loop){when}", f"{seconds * 1000:.0f} ms (reference "
                  f"{CALIBRATION_REFERENCE * 1000:.0f} ms)", "", True, f"floors in seconds x{self.scale:.2f}")
 
     def add(self, what, figure, floor, ok, note=""):
@@ -561,16 +562,21 @@ class Bench:
     def collect(self, counts):
         """`xlform collect` with summary and reports, on both corpora: the 25-template one (40 indicators) and a
         province's (one template per return); time, peak memory, each phase, database size. The floors of
-        time scale with the calibration loop (see calibration) against the machine they were set on."""
+        time scale with the calibration loop (see calibration) against the machine they were set on, taken again
+        once the corpora are made. A collection of a few seconds is run three times (the median run is shown):
+        once, it moved by a tenth from one bench to the next."""
+        folders = {corpus: {c: (self.corpus(c), self.registry_path) for c in counts} if corpus == "25 templates"
+                   else self.province(counts) for corpus in ("25 templates", "distinct")}
+        self.calibrate(" before the collects")   # (making the corpora may take minutes)
         scale = self.scale
         results = {}
         for corpus in ("25 templates", "distinct"):
-            folders = {c: (self.corpus(c), self.registry_path) for c in counts} if corpus == "25 templates" \
-                else self.province(counts)
             for count in counts:
-                folder, registry = folders[count]
+                folder, registry = folders[corpus][count]
                 for jobs in ((1, 2) if count == counts[-1] and corpus == "25 templates" else (2,)):
-                    results[(corpus, count, jobs)] = self.collect_once(folder, registry, count, jobs)
+                    runs = sorted((self.collect_once(folder, registry, count, jobs)
+                                   for _ in range(3 if count <= 1000 and not self.quick else 1)), key=lambda r: r[0])
+                    results[(corpus, count, jobs)] = runs[len(runs) // 2]
         for corpus in ("25 templates", "distinct"):
             for count in counts:
                 seconds, peak, phases, size = results[(corpus, count, 2)]
