@@ -23,7 +23,7 @@ from ..kinds.forms import FormKind, form_kind
 from ..messages import problem
 from ..outputs import atomic_write, inside
 from ..returns.declaration import is_declared_kind, read_declared
-from ..returns.values import NotANumber, read_number, read_text
+from ..returns.values import NotANumber, read_number, read_text, read_version
 from ..scoring.target import parse
 from ..storage.record import IndicatorRecord, Record
 from ..xlsx.metadata import META_SHEET, parse_meta, sheet_rows
@@ -199,9 +199,6 @@ class _BadMeta(Exception):
         self.problem = found
 
 
-_VERSION = re.compile(r"[1-9]\d{0,8}")
-
-
 def _checked(entry: dict, file: str) -> FormKind:
     """The hidden sheet's values are data to check before use, never a path or code: the id by the rule of a
     definition's id (it names the file written), the version a positive integer, the form the name of a kind
@@ -213,12 +210,10 @@ def _checked(entry: dict, file: str) -> FormKind:
     template_id = entry.get("template_id")
     if not isinstance(template_id, str) or not ID_RULE.fullmatch(template_id):
         bad("template_id", "模板编号只能由字母、数字和 . _ - 组成（不超过 80 个字符），且以字母或数字开头")
-    version = entry.get("version")
-    if isinstance(version, float) and version.is_integer():
-        version = int(version)
-    if isinstance(version, bool) or not _VERSION.fullmatch(str(version)):
+    version = read_version(entry.get("version"))
+    if version is None:
         bad("version", "版本号须为正整数")
-    entry["version"] = int(version)
+    entry["version"] = version
     ids = entry.get("indicator_ids") or []
     if not isinstance(ids, list) or not all(isinstance(i, str) and len(i) <= 1000 for i in ids):
         bad("indicator_ids", "指标编号须为文字列表")
