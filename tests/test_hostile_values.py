@@ -1,12 +1,19 @@
 """Hostile values of the family float() lets through (huge, tiny, inf, nan), on every path a file takes after the
 reader's cells: the hidden sheet's version, the rules' arithmetic, the 复核 and the imports. Each was a crash
 (an internal error, an exception) or NaN/Infinity in a record before its fix."""
+import copy
 import json
 
 import pytest
 
-from helpers import GOOD, fill_openpyxl, small_form
+from helpers import GOOD, fill_openpyxl, small_form, write_def
+from test_monitoring import DEFINITION as MONITORED, clean_fill
+from xlform.definition.definition import load
+from xlform.issue.monitoring import monitored
+from xlform.issue.registry import Registry
+from xlform.issue.renderer import render
 from xlform.returns.reader import read
+from xlform.scoring.scoring import xl_round
 
 
 @pytest.fixture(scope="module")
@@ -27,3 +34,31 @@ def test_a_version_no_registry_holds_is_an_unknown_version(form, tmp_path, versi
     [r] = read(fill_openpyxl(path, tmp_path / "v.xlsx", GOOD, edit=lambda wb: meta(wb, "version", version)), reg)
     assert [(p.code, p.where) for p in r.problems] == [("unknown_version", "_xlform!C4")]
     json.dumps(r.to_dict(), allow_nan=False)
+
+
+def monitoring_form(folder, target="≥1200米", annual=1200):
+    """The 监控表 of test_monitoring.py, its first indicator's target and its fiscal 全年预算数 as given."""
+    d = copy.deepcopy(MONITORED)
+    d["indicators"]["产出指标"]["数量指标"][0]["target"] = target
+    d["funds"]["fiscal"]["annual"] = annual
+    reg = Registry(folder / "r.db")
+    mp, kind = monitored(load(write_def(folder, d, "jk.yaml")))
+    [issued] = render([mp], folder / "forms", registry=reg, kinds={mp.id: kind})
+    return issued.file, reg
+
+
+@pytest.mark.parametrize("target, annual", [("≥0.00000001米", 1200), ("≥1200米", 0.00000001)])
+def test_a_ratio_of_more_than_15_digits_is_rounded_as_excel_rounds_it(tmp_path, target, annual):
+    """1-X月执行情况 / (年度指标值 × 序时进度) of 1.7e22 (99999999999999 against 0.00000001): ROUND to 6 decimals
+    raised InvalidOperation (the quantize wants 29 digits); Excel has no decimal left to round there."""
+    path, reg = monitoring_form(tmp_path, target, annual)
+    cells = dict(clean_fill(), F14=99999999999999, G7=99999999999999)
+    [r] = read(fill_openpyxl(path, tmp_path / "f.xlsx", cells, sheet="监控表"), reg)
+    assert r.indicators[0].extra["warning"] == "蓝" and r.funds["rows"]["fiscal"]["warning"] == "绿"
+    json.dumps(r.to_dict(), allow_nan=False)
+
+
+@pytest.mark.parametrize("x, digits, rounded", [(1.7142857142857142e22, 6, 1.71428571428571e22), (-1e15, 2, -1e15),
+                                                (1e300, 2, 1e300), (2.675, 2, 2.68), (-0.005, 2, -0.01)])
+def test_xl_round_keeps_15_digits_at_any_size(x, digits, rounded):
+    assert xl_round(x, digits) == rounded

@@ -15,8 +15,12 @@ from .target import Target
 
 
 def xl_round(x: float, digits: int = 2) -> float:
-    """Excel/LibreOffice ROUND: the value at 15 significant digits, then half away from zero."""
-    return float(Decimal(f"{x:.15g}").quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+    """Excel/LibreOffice ROUND: the value at 15 significant digits, then half away from zero. From 1e15 on, 15
+    digits leave no decimal to round (and quantize would want more than its 28 digits: 1e22 to 6 decimals)."""
+    shown = Decimal(f"{x:.15g}")
+    if not abs(x) < 1e15:
+        return float(shown)
+    return float(shown.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 
 def approx_equal(a: float, b: float) -> bool:
