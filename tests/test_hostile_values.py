@@ -4,10 +4,14 @@ reader's cells: the hidden sheet's version, the rules' arithmetic, the 复核 an
 import copy
 import json
 
+import openpyxl
 import pytest
+from click.testing import CliRunner
 
 from helpers import GOOD, fill_openpyxl, small_form, write_def
+from review_helpers import collection
 from test_monitoring import DEFINITION as MONITORED, clean_fill
+from xlform.cli import main
 from xlform.definition.definition import load
 from xlform.issue.monitoring import monitored
 from xlform.issue.registry import Registry
@@ -19,6 +23,10 @@ from xlform.scoring.scoring import xl_round
 @pytest.fixture(scope="module")
 def form(tmp_path_factory):
     return small_form(tmp_path_factory.mktemp("hostile_values"))
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def meta(wb, key, value):
@@ -62,3 +70,22 @@ def test_a_ratio_of_more_than_15_digits_is_rounded_as_excel_rounds_it(tmp_path, 
                                                 (1e300, 2, 1e300), (2.675, 2, 2.68), (-0.005, 2, -0.01)])
 def test_xl_round_keeps_15_digits_at_any_size(x, digits, rounded):
     assert xl_round(x, digits) == rounded
+
+
+def test_a_self_score_of_the_smallest_double_leaves_the_review_report_whole(tmp_path):
+    """A 自评得分 of 5e-324 (the lowest tier allows 0 to 12; Excel's smallest number is 2.2e-308) against a 复核评分 of
+    10: the 偏离度 (5e-324 − 10) / 5e-324 is -inf, the formula's #NUM!, and the 复核报告 could not be written
+    (xlsxwriter refuses INF: an internal error). It is no number, as ISNUMBER says of the formula's."""
+    low = "未达成年度指标且效果较差"
+    db, registry, _ = collection(tmp_path, {"甲局": 1}, edits={"p-000": {"F15": low, "H15": 5e-324, "I15": "原因"}})
+    assert run("review", "sample", "--db", db, "--seed", 1, "--share", 1, "--min", 0).exit_code == 0
+    assert run("review", "render", "--db", db, "--registry", registry, "-o", tmp_path / "ws").exit_code == 0
+    (tmp_path / "filled").mkdir()
+    fill_openpyxl(tmp_path / "ws" / "p-000.review.xlsx", tmp_path / "filled" / "p-000.review.xlsx",
+                  {"I13": low, "J13": 10, "C17": "李审"}, sheet="复核表")
+    collected = run("review", "collect", tmp_path / "filled", "--db", db, "--registry", registry)
+    assert collected.exit_code == 0, collected.output
+    report = run("review", "report", "--db", db, "-o", tmp_path / "report")
+    assert report.exit_code == 0, report.output
+    ws = openpyxl.load_workbook(tmp_path / "report" / "复核报告.xlsx").worksheets[0]
+    assert any(c.value == "项目00" for row in ws.iter_rows() for c in row)

@@ -12,6 +12,8 @@ sections, templates/review/sections.py, draw the formulas; the reader and the re
 """
 from __future__ import annotations
 
+import math
+
 from . import scoring
 from .scoring import PROFILE_KEYS, Profile, Rule, below, xl_round
 
@@ -78,9 +80,11 @@ def deviation_formula(s: str, r: str) -> str:
 
 
 def deviation(s, r) -> float | None:
+    """None also where the quotient is past a double (a 自评得分 of 5e-324): the formula's #NUM!, no number."""
     if not _number(s) or not _number(r) or s == 0:
         return None
-    return xl_round((s - r) / s, 4)
+    d = (s - r) / s
+    return xl_round(d, 4) if math.isfinite(d) else None
 
 
 def class_formula(d: str, profile: Profile) -> str:
