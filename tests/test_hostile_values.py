@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from helpers import GOOD, fill_openpyxl, small_form, write_def
+from helpers import GOOD, SMALL, definition, fill_openpyxl, small_form, write_def
 from review_helpers import collection
 from test_monitoring import DEFINITION as MONITORED, clean_fill
 from xlform.cli import main
@@ -89,3 +89,38 @@ def test_a_self_score_of_the_smallest_double_leaves_the_review_report_whole(tmp_
     assert report.exit_code == 0, report.output
     ws = openpyxl.load_workbook(tmp_path / "report" / "复核报告.xlsx").worksheets[0]
     assert any(c.value == "项目00" for row in ws.iter_rows() for c in row)
+
+
+# -- a definition's numbers: 0, or from 1e-15 to below 1e15 in size -------------------------------------------
+def _rows(amount):
+    return {"weight": 10, **{row: {"initial": amount, "annual": amount} for row in ("fiscal", "carryover", "other")}}
+
+
+def _first_target(target):
+    data = definition(SMALL)
+    data["indicators"]["产出指标"]["数量指标"][0]["target"] = target
+    return data
+
+
+@pytest.mark.parametrize("data, where, says", [
+    # 执行数 / 全年预算数 of 1e-300: a 执行率 of inf in the record's JSON, and the summary unwritten
+    (definition(SMALL, funds={"weight": 10, "fiscal": {"initial": 1e-300, "annual": 1e-300}}), "funds.fiscal.initial",
+     "out of range"),
+    (definition(SMALL, funds=_rows(1e308)), "funds.fiscal.initial", "out of range"),   # summed: inf, render failed
+    (definition(SMALL, funds=_rows(10 ** 400)), "funds.fiscal.initial", "out of range"),   # math.isfinite raised
+    (definition(SMALL, allow_total=1e300), "allow_total", "out of range"),
+    (_first_target({"op": ">=", "value": 1e-300}), "target.value", "out of range"),   # 监控表 ratio: inf
+    (_first_target("≥0." + "0" * 300 + "1次"), "target", "too large for a 年度指标值 (or too small)"),
+    (definition(SMALL, scoring={"overshoot": 10 ** 400}), "scoring", "must be a number ≥ 0"),   # OverflowError
+    (definition(SMALL, scoring={"overshoot": 1e300}), "scoring", "below 1e15"),   # ≥ target × 1e300: inf in a formula
+    (definition(SMALL, scoring={"grades": {"优": 10 ** 400, "差": 0}}), "scoring", "not a finite number"),
+    (definition(SMALL, scoring={"review_classes": {"一致": 10 ** 400, "严重偏差": "rest"}}), "scoring",
+     "not a finite number"),
+])
+def test_a_definitions_number_past_15_digits_is_a_check_error(tmp_path, data, where, says):
+    """Each was accepted (a 执行率 or ratio of inf later, a sum of inf at render) or an internal error of check."""
+    path = write_def(tmp_path, data)
+    r = run("check", path)
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    errors = [line for line in r.stderr.splitlines() if line.startswith("Error:")]   # (one a number: six rows)
+    assert errors and where in errors[0] and all(f"{path}:" in e and says in e for e in errors), errors

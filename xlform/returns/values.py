@@ -4,14 +4,11 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from ..scoring.target import normalize
+from ..scoring.target import LARGEST, normalize
 from ..xlsx.reader import Error
 
 _NUMBER = re.compile(r"^([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)(%)?([^\d\s%()（）]{1,4})?$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
-# Excel keeps 15 digits: a number past them is no amount, count or rate a form asks for (and a sum of a few
-# such numbers is inf, which no summary can write)
-LARGEST = 1e15
 _VERSION = re.compile(r"[1-9]\d{0,8}")
 
 

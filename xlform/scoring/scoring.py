@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from decimal import ROUND_HALF_UP, Decimal
 
-from .target import Target
+from .target import LARGEST, Target
 
 
 def xl_round(x: float, digits: int = 2) -> float:
@@ -116,8 +116,8 @@ def profile_values(data: dict) -> dict:
             value = tuple(sorted(((_finite(k, key), _finite(v, key)) for k, v in dict(value or {}).items()),
                                  reverse=True))
         else:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-                raise ValueError(f"scoring.{key} must be a number ≥ 0 (got {_short(value)})")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < LARGEST:
+                raise ValueError(f"scoring.{key} must be a number ≥ 0 (and below 1e15; got {_short(value)})")
             value = float(value)
         out[key] = value
     return out
@@ -150,10 +150,14 @@ FORMULA_TEXT = 255  # Excel: a text within a formula holds at most 255 character
 
 
 def _finite(value, key: str) -> float:
-    """A number of a scoring table, as it goes into formulas: finite (no .inf, .nan)."""
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"scoring.{key}: {_short(value)} is not a finite number")
+    """A number of a scoring table, as it goes into formulas: below LARGEST in size (no .inf, .nan, nor an int of
+    400 digits, which float() refuses with OverflowError)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if not abs(number) < LARGEST:
+        raise ValueError(f"scoring.{key}: {_short(value)} is not a finite number (below 1e15 in size)")
     return number
 
 

@@ -13,6 +13,10 @@ _TARGET = re.compile(
     r"(?P<unit>[^\d\s()\[\]{}（）【】〔〕%<>=≥≤]{1,4})?\s*$"
 )
 OPERATORS = (">=", ">", "<=", "<", "=")
+# Excel keeps 15 digits: a number past them is no amount, count or rate a form asks for (and a sum of a few
+# such numbers is inf, which no summary can write). A return's numbers stay below it (returns/values.py), a
+# definition's too, and are 0 or at least its inverse (a rate or ratio divided by less is inf).
+LARGEST = 1e15
 _SHOW = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": ""}
 
 
