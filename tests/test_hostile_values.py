@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from helpers import GOOD, SMALL, definition, fill_openpyxl, small_form, write_def
 from review_helpers import collection
+from test_import import seed_workbook
 from test_monitoring import DEFINITION as MONITORED, clean_fill
 from xlform.cli import main
 from xlform.definition.definition import load
@@ -124,3 +125,51 @@ def test_a_definitions_number_past_15_digits_is_a_check_error(tmp_path, data, wh
     assert r.exit_code == 1 and "Traceback" not in r.output, r.output
     errors = [line for line in r.stderr.splitlines() if line.startswith("Error:")]   # (one a number: six rows)
     assert errors and where in errors[0] and all(f"{path}:" in e and says in e for e in errors), errors
+
+
+# -- imports: a year and a 分值 past what int() and Decimal take ---------------------------------------------
+def imported(path, out):
+    r = run("import", path, "-o", out, "--force")
+    assert r.exit_code in (0, 1) and "意外错误" not in r.output and "internal" not in r.output, r.output
+    return r
+
+
+@pytest.mark.parametrize("year", ["²", "9" * 5000, "9" * 400])
+def test_an_issued_forms_subtitle_year_that_int_refuses_is_no_year(form, tmp_path, year):
+    """"²" is a digit to str.isdigit but not to int(); 5,000 digits are more than int() takes; 400 made a year that
+    stopped the whole import (OverflowError). Each was an unexpected error; now the year is not found."""
+    _, path, _ = form
+    r = imported(fill_openpyxl(path, tmp_path / "y.xlsx", dict(GOOD, A2=f"（{year} 年度）")), tmp_path / "defs")
+    assert r.exit_code == 1 and "year: must be a year such as 2019 (got None)" in r.output
+
+
+def test_a_flat_lists_year_of_400_digits_is_no_year(tmp_path):
+    """int(float("9" * 400)) raised OverflowError (an unexpected error for the file): the title's year stands."""
+    ws_rows = [["2024年度项目绩效目标清单"], ["项目名称", "主管部门", "一级指标", "二级指标", "三级指标", "年度指标值", "分值",
+                                      "年初预算数", "年度"]]
+    for level1, level2, name, target, weight in SMALL:
+        ws_rows.append(["培训项目", "测试局", level1, level2, name, target, weight, 100, "9" * 400])
+    wb = openpyxl.Workbook()
+    for row in ws_rows:
+        wb.active.append(row)
+    wb.save(tmp_path / "list.xlsx")
+    imported(tmp_path / "list.xlsx", tmp_path / "defs")
+    [written] = (tmp_path / "defs").glob("*.yaml")
+    assert "\nyear: 2024\n" in written.read_text(encoding="utf-8")
+
+
+def test_a_hand_made_funds_weight_of_400_digits_is_a_check_error_not_a_crash(tmp_path):
+    """With no 分值 for the indicators and a 一级指标 outside the split, 100 − 分值 (inf) was spread over them:
+    Decimal raised InvalidOperation (an unexpected error). Now check names the 分值 in the definition written."""
+    wb = openpyxl.load_workbook(seed_workbook(tmp_path / "seed.xlsx", per_sheet=True))
+    for extra in wb.worksheets[1:]:
+        wb.remove(extra)
+    ws = wb.worksheets[0]
+    ws["F10"], ws["B17"] = "9" * 400, "其他指标"   # the 年度资金总额's 分值; a 一级指标 outside the split
+    for row in ws.iter_rows(min_row=17, max_row=29):
+        for cell in row[4:7]:   # 年度指标值, 实际完成值, 分值 (the 二级指标 row 27 on holds them one column left)
+            if isinstance(cell.value, (int, float)):
+                cell.value = 0
+    wb.save(tmp_path / "seed.xlsx")
+    r = imported(tmp_path / "seed.xlsx", tmp_path / "defs")
+    assert r.exit_code == 1 and "funds.weight: inf is out of range" in r.output

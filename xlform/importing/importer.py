@@ -244,8 +244,9 @@ def _reverse(source: str, text: str) -> dict | None:
 def _year(sheet: Sheet, kind: FormKind) -> int | None:
     for ref in ("A2", "A1", "A3"):
         got = _reverse(kind.spec["texts"]["subtitle"], str(sheet.cells.get(ref, EMPTY).value or ""))
-        if got and got.get("year", "").strip().isdigit():
-            return int(got["year"])
+        year = handmade.year_of(got.get("year")) if got else None
+        if year:
+            return year
     return None
 
 
@@ -348,8 +349,8 @@ def _grid(sheet: Sheet) -> tuple[dict, dict]:
 def spread(count: int, points: float) -> list[float]:
     """`points` over `count` indicators: two decimals each, the remainder on the last (50 over 3: 16.67,
     16.67, 16.66)."""
-    if count == 0:
-        return []
+    if count == 0 or not math.isfinite(points):   # (a 分值 of 400 digits is inf: check names it in the definition)
+        return [0.0] * count
     share = (Decimal(repr(points)) / count).quantize(Decimal("0.01"), ROUND_HALF_UP)
     last = Decimal(repr(points)) - share * (count - 1)
     return [float(share)] * (count - 1) + [float(last)]
