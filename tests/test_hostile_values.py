@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from helpers import GOOD, SMALL, definition, fill_openpyxl, small_form, write_def
 from review_helpers import collection
+from test_declaration import DECLARATION
 from test_import import seed_workbook
 from test_monitoring import DEFINITION as MONITORED, clean_fill
 from xlform.cli import main
@@ -173,3 +174,40 @@ def test_a_hand_made_funds_weight_of_400_digits_is_a_check_error_not_a_crash(tmp
     wb.save(tmp_path / "seed.xlsx")
     r = imported(tmp_path / "seed.xlsx", tmp_path / "defs")
     assert r.exit_code == 1 and "funds.weight: inf is out of range" in r.output
+
+
+@pytest.fixture(scope="module")
+def declaration(tmp_path_factory):
+    out = tmp_path_factory.mktemp("declaration")
+    reg = Registry(out / "r.db")
+    [issued] = render([load(write_def(out, DECLARATION))], out, registry=reg)
+    reg.close()
+    return issued.file
+
+
+def with_cells(path, dst, change):
+    def edit(wb):
+        for row in wb["_xlform"].iter_rows():
+            if row[1].value == "cells":
+                cells = json.loads(row[2].value)
+                change(cells)
+                row[2].value = json.dumps(cells, ensure_ascii=False)
+    return fill_openpyxl(path, dst, {}, sheet="_xlform", edit=edit)
+
+
+@pytest.mark.parametrize("which, change", [
+    ("declaration", lambda c: c.update({"declared.x.name": "A1"})),            # int("x")
+    ("declaration", lambda c: c.update({"declared.².name": "A1"})),            # int("²")
+    ("declaration", lambda c: c.update({"declared." + "9" * 5000 + ".name": "A1"})),   # past int()'s digits
+    ("declaration", lambda c: c.update({"declared.99999999.name": "A1"})),     # a row looked up and not there
+    ("declaration", lambda c: c.pop("funds.fiscal.initial")),                  # KeyError
+    ("declaration", lambda c: c.update({"goal.expected": "B9\nError: 伪造的一行"})),   # a reference: into a line
+    ("self", lambda c: c.update({"indicators.9.weight": "A1"})),                # rows 0-3 and 9: 4 looked up
+])
+def test_an_imported_cell_map_that_is_not_xlforms_is_refused_naming_it(form, declaration, tmp_path, which, change):
+    """The import trusts the hidden sheet's cell map (no registry to compare it with): each of these was an
+    unexpected error for the file, or a forged line. Now the map is refused at its cell (import_meta)."""
+    source = declaration if which == "declaration" else form[1]
+    r = imported(with_cells(source, tmp_path / "m.xlsx", change), tmp_path / "defs")
+    assert r.exit_code == 1 and "_xlform!C9: 隐藏的模板信息表中 cells 的值" in r.output and "单元格对照表已损坏" in r.output
+    assert "伪造的一行" not in r.output.replace("“", "\n").split("\n")[0] and "\nError: 伪造" not in r.output

@@ -170,10 +170,7 @@ def _read(pkg: Package, file: str, year: int | None) -> list[Imported]:
         for sheet_name, entry in parse_meta(rows, numbers).items():
             if sheet_name not in by_name or not isinstance(entry.get("cells"), dict):
                 continue
-            kind = _checked(entry, file)
-            if not all(kind.section_types[name].imports for name in kind.sections):
-                raise _BadMeta(problem("import_not_a_source", f"{file}: {sheet_name}", sheet=sheet_name,
-                                       title=kind.spec["texts"]["title"]))
+            kind = _checked(entry, file, sheet_name)
             sheet = pkg.sheet(by_name[sheet_name])
             found.append(_from_declaration(sheet, entry, kind, file) if is_declared_kind(kind) else
                          _from_issued(sheet, entry, kind, file))
@@ -199,7 +196,7 @@ class _BadMeta(Exception):
         self.problem = found
 
 
-def _checked(entry: dict, file: str) -> FormKind:
+def _checked(entry: dict, file: str, sheet_name: str) -> FormKind:
     """The hidden sheet's values are data to check before use, never a path or code: the id by the rule of a
     definition's id (it names the file written), the version a positive integer, the form the name of a kind
     that exists. The kind, or _BadMeta naming the cell."""
@@ -220,9 +217,35 @@ def _checked(entry: dict, file: str) -> FormKind:
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in entry["cells"].items()):
         bad("cells", "单元格对照表已损坏")
     try:
-        return form_kind(str(entry.get("form") or "project"))
+        kind = form_kind(str(entry.get("form") or "project"))
     except XlformError:
         bad("form", "不是已有的表样名称")
+    if not all(kind.section_types[name].imports for name in kind.sections):
+        raise _BadMeta(problem("import_not_a_source", f"{file}: {sheet_name}", sheet=sheet_name,
+                               title=kind.spec["texts"]["title"]))
+    if not _whole(entry["cells"], kind):
+        bad("cells", "单元格对照表已损坏")
+    return kind
+
+
+_CELL = re.compile(r"[A-Z]{1,3}[1-9][0-9]{0,6}")
+# what the import looks up in every row of an indicator table (the rest it reads where the map has it)
+_ROW_PARTS = {"indicators": ("name", "weight"), "declared": ("name", "target", "weight", "level1", "level2")}
+
+
+def _whole(cells: dict, kind: FormKind) -> bool:
+    """Has the cell map each key the import looks up, each a cell reference, and rows numbered from 0 without a
+    gap? (declared.x.name was int("x"), declared.99999999.name a row looked up and not there; a reference is put
+    into every problem's line.)"""
+    if not all(_CELL.fullmatch(ref) for ref in cells.values()):
+        return False
+    for table, parts in _ROW_PARTS.items():
+        rows = {key.split(".")[1] for key in cells if key.startswith(table + ".") and key != "declared.total"}
+        if rows != {str(n) for n in range(len(rows))} or \
+                any(f"{table}.{n}.{part}" not in cells for n in rows for part in parts):
+            return False
+    return not is_declared_kind(kind) or \
+        all(key in cells for key in ["goal.expected"] + [f"funds.{row}.initial" for row in kind.fund_rows])
 
 
 def _rc(ref: str) -> tuple[int, int]:
