@@ -211,3 +211,18 @@ def test_an_imported_cell_map_that_is_not_xlforms_is_refused_naming_it(form, dec
     r = imported(with_cells(source, tmp_path / "m.xlsx", change), tmp_path / "defs")
     assert r.exit_code == 1 and "_xlform!C9: 隐藏的模板信息表中 cells 的值" in r.output and "单元格对照表已损坏" in r.output
     assert "伪造的一行" not in r.output.replace("“", "\n").split("\n")[0] and "\nError: 伪造" not in r.output
+
+
+@pytest.mark.parametrize("target", ["≥" + "9" * 20 + "人次", "≥" + "9" * 400 + "人次", "≥0." + "0" * 20 + "1人次"])
+def test_a_declared_target_past_15_digits_is_unclear_at_its_cell(tmp_path, target):
+    """A 指标值 of 1e20 read clean, and import wrote a definition that check refused (its YAML line): the
+    department is told at its cell, as for any 指标值 that is no target."""
+    out = tmp_path / "issued"
+    out.mkdir()
+    reg = Registry(out / "r.db")
+    [issued] = render([load(write_def(out, DECLARATION))], out, registry=reg)
+    cells = {"C5": "新增", "B11": "完成示范村建设。", "D14": "培训农民人次", "E14": target, "F14": 10}
+    [r] = read(fill_openpyxl(issued.file, tmp_path / "f.xlsx", cells, sheet="申报表"), reg)
+    reg.close()
+    assert ("decl_target_unclear", "申报表!E14") in [(p.code, p.where) for p in r.problems]
+    assert "10 的 15 次方" in next(p.message for p in r.problems if p.code == "decl_target_unclear")

@@ -241,7 +241,7 @@ class _Builder:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:   # (v != v: nan)
             self.error(path + (key,), f"must be a number, not {_shown(v)}", "type")
             return 0.0
-        if not _in_range(v):   # (inf, and an int of 400 digits, which math.isfinite could not take)
+        if not targets.in_range(v):   # (inf, and an int of 400 digits, which math.isfinite could not take)
             self.error(path + (key,), f"{_shown(v)} is out of range: {RANGE}", "range")
             return 0.0
         if positive and v <= 0:
@@ -485,7 +485,7 @@ class _Builder:
     def parsed(self, text: str, path) -> targets.Target:
         self.fits(path, text, "target")
         t = targets.parse(text, self.profile.bare_target)
-        if t.value is not None and not _in_range(t.value):   # (400 digits: inf, which no formula holds)
+        if t.value is not None and not targets.in_range(t.value):   # (400 digits: inf, which no formula holds)
             self.error(path, f"{_shown(text)}: the number is too large for a 年度指标值 (or too small): {RANGE}", "target")
             return targets.Target(text)
         if t.bare:
@@ -496,12 +496,6 @@ class _Builder:
 
 
 RANGE = "a number of a form is 0 or between 1e-15 and 1e15 in size (Excel keeps 15 digits)"
-
-
-def _in_range(v: float) -> bool:
-    """0, or of a size from 1/LARGEST to below LARGEST: no sum of a form's amounts is inf, no rate or ratio by them
-    (3 × 1e308 summed to inf, which no workbook holds; an 执行数 by a 全年预算数 of 1e-300 was inf)."""
-    return v == 0 or 1 / targets.LARGEST <= abs(v) < targets.LARGEST
 
 
 def _units(text: str) -> int:
