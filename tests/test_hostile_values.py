@@ -226,3 +226,13 @@ def test_a_declared_target_past_15_digits_is_unclear_at_its_cell(tmp_path, targe
     reg.close()
     assert ("decl_target_unclear", "申报表!E14") in [(p.code, p.where) for p in r.problems]
     assert "10 的 15 次方" in next(p.message for p in r.problems if p.code == "decl_target_unclear")
+
+
+@pytest.mark.parametrize("version", ["²", "9" * 20])
+def test_diff_of_a_version_no_registry_holds_is_a_usage_error(tmp_path, version):
+    """"²" passed str.isdigit and int() refused it; 20 digits made an int SQLite refused (OverflowError): both
+    internal errors. Now the registry has no such version, as for 0."""
+    _, _, reg = small_form(tmp_path)
+    reg.close()
+    r = run("diff", "t-001", version, "1", "--registry", tmp_path / "r.db")
+    assert r.exit_code == 2 and f"the registry has no versions {version} and 1 of template t-001" in r.output

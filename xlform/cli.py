@@ -477,7 +477,8 @@ def diff(args, registry):
             raise CannotRun(f"no registry at {where}; {_REGISTRY_FIX} or XLFORM_REGISTRY")
         reg = _open_registry(registry)
         try:
-            found = [reg.lookup(args[0], int(v)) if v.isdigit() else None for v in args[1:]]
+            from .returns.values import read_version   # ("²" passed isdigit, 20 digits no SQLite INTEGER)
+            found = [reg.lookup(args[0], v) if v else None for v in map(read_version, args[1:])]
         finally:
             reg.close()
         if None in found:

@@ -9,7 +9,7 @@ from ..xlsx.reader import Error
 
 _NUMBER = re.compile(r"^([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)(%)?([^\d\s%()（）]{1,4})?$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
-_VERSION = re.compile(r"[1-9]\d{0,8}")
+_VERSION = re.compile(r"[1-9][0-9]{0,8}")
 
 
 class NotANumber(ValueError):
