@@ -236,3 +236,11 @@ def test_diff_of_a_version_no_registry_holds_is_a_usage_error(tmp_path, version)
     reg.close()
     r = run("diff", "t-001", version, "1", "--registry", tmp_path / "r.db")
     assert r.exit_code == 2 and f"the registry has no versions {version} and 1 of template t-001" in r.output
+
+
+@pytest.mark.parametrize("option, value", [("--share", "nan"), ("--largest", "9" * 23), ("--min", "9" * 23)])
+def test_a_review_sample_option_past_its_range_is_a_usage_error(tmp_path, option, value):
+    """click's FloatRange(0, 1) lets nan through (math.ceil of it raised ValueError), and 10**23 was an int SQLite
+    refused (OverflowError): internal errors. Each is now the usage error it is, before the store is opened."""
+    r = run("review", "sample", "--db", tmp_path / "none.db", option, value)
+    assert r.exit_code == 2 and f"Invalid value for '{option}'" in r.output
