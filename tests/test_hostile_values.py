@@ -244,3 +244,17 @@ def test_a_review_sample_option_past_its_range_is_a_usage_error(tmp_path, option
     refused (OverflowError): internal errors. Each is now the usage error it is, before the store is opened."""
     r = run("review", "sample", "--db", tmp_path / "none.db", option, value)
     assert r.exit_code == 2 and f"Invalid value for '{option}'" in r.output
+
+
+def test_a_small_amount_imported_reads_back_as_the_number_it_was(tmp_path):
+    """A 年初预算数 of 0.00001 万元 (0.1 元) was written as 1e-05, a text to YAML 1.1 (it wants a point): check said
+    the amount was no number. The definition now holds 1.0e-05 and loads with the amount as typed."""
+    wb = openpyxl.Workbook()
+    for row in [["2024年度项目绩效目标清单"], ["项目名称", "主管部门", "一级指标", "二级指标", "三级指标", "年度指标值", "分值",
+                                     "年初预算数"]] + [["培训项目", "测试局", *i, 0.00001] for i in SMALL]:
+        wb.active.append(row)
+    wb.save(tmp_path / "list.xlsx")
+    r = imported(tmp_path / "list.xlsx", tmp_path / "defs")
+    assert r.exit_code == 0, r.output
+    [written] = (tmp_path / "defs").glob("*.yaml")
+    assert load(written).funds.rows["fiscal"].initial == 0.00001
