@@ -258,3 +258,18 @@ def test_a_small_amount_imported_reads_back_as_the_number_it_was(tmp_path):
     assert r.exit_code == 0, r.output
     [written] = (tmp_path / "defs").glob("*.yaml")
     assert load(written).funds.rows["fiscal"].initial == 0.00001
+
+
+def test_values_of_a_hand_made_form_over_a_budget_of_the_smallest_double_are_json(tmp_path):
+    """--values: an 执行数 of 57 over a 全年预算数 of 5e-324 (Excel's smallest number is 2.2e-308) was a 执行率 of inf,
+    written as Infinity, which is no JSON. The quotient past a double is no number (#NUM!), as in the 复核."""
+    wb = openpyxl.load_workbook(seed_workbook(tmp_path / "seed.xlsx", per_sheet=True))
+    for extra in wb.worksheets[1:]:
+        wb.remove(extra)
+    wb.worksheets[0]["D10"] = wb.worksheets[0]["D11"] = 5e-324   # 全年预算数 of the total and the fiscal row
+    wb.save(tmp_path / "seed.xlsx")
+    r = run("import", tmp_path / "seed.xlsx", "-o", tmp_path / "defs", "--values")
+    assert r.exit_code == 1 and "funds.fiscal.annual: 5e-324 is out of range" in r.output, r.output
+    [written] = (tmp_path / "defs").glob("*.record.json")
+    [record] = json.loads(written.read_text(encoding="utf-8"), parse_constant=lambda c: pytest.fail(c))
+    assert record["funds"]["rows"]["total"]["executed"] == 57 and record["funds"]["rate"] is None

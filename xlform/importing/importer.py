@@ -24,6 +24,7 @@ from ..messages import problem
 from ..outputs import atomic_write, inside
 from ..returns.declaration import is_declared_kind, read_declared
 from ..returns.values import NotANumber, read_number, read_text, read_version
+from ..scoring.scoring import quotient
 from ..scoring.target import parse
 from ..storage.record import IndicatorRecord, Record
 from ..xlsx.metadata import META_SHEET, parse_meta, sheet_rows
@@ -466,7 +467,7 @@ def _values(f: handmade.Found, data: dict, file: str, sheet: str) -> Record:
     return Record(file, sheet, {"id": data["id"], "version": None, "form": "project", "hash": None},
                   {"name": f.project, "department": f.department, "implementer": f.implementer, "year": data["year"]},
                   {"weight": data["funds"]["weight"], "rows": rows,
-                   "rate": executed / annual if annual and executed is not None else None, "score": f.funds_score},
+                   "rate": None if executed is None else quotient(executed, annual), "score": f.funds_score},
                   {"expected": data["goal"], "actual": f.goal_actual},
                   [IndicatorRecord(f"{i['level1']}/{i['level2']}/{i['name']}", i["level1"], i["level2"], i["name"],
                                    d["target"], _lenient(i["actual"]), d["weight"], i["score"], i["reason"])
