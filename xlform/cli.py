@@ -160,6 +160,13 @@ def _load(definitions, jobs: int = 1):
     return projects, problems
 
 
+def _not_nan(ctx, param, value):
+    """click's FloatRange lets nan through (every comparison with it is false): --share nan was an internal error."""
+    if value != value:
+        raise click.BadParameter("nan is not a number")
+    return value
+
+
 def _registry_path(registry):
     """Where the registry is (registry.locate): a path, or a postgresql:// URL."""
     from .issue.registry import locate
@@ -477,7 +484,8 @@ def diff(args, registry):
             raise CannotRun(f"no registry at {where}; {_REGISTRY_FIX} or XLFORM_REGISTRY")
         reg = _open_registry(registry)
         try:
-            found = [reg.lookup(args[0], int(v)) if v.isdigit() else None for v in args[1:]]
+            from .returns.values import read_version   # ("²" passed isdigit, 20 digits no SQLite INTEGER)
+            found = [reg.lookup(args[0], v) if v else None for v in map(read_version, args[1:])]
         finally:
             reg.close()
         if None in found:
@@ -630,7 +638,7 @@ def import_(files, out_dir, force, values, year):
               help="A file whose first line is the office dashboard's password [else env XLFORM_ADMIN_PASSWORD].")
 @click.option("--uploads", "uploads_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for uploaded files [default: uploads/ beside a SQLite database, else output/uploads].")
-@click.option("--max-upload-mb", type=click.FloatRange(min=0.01), default=20, show_default=True,
+@click.option("--max-upload-mb", type=click.FloatRange(min=0.01), default=20, show_default=True, callback=_not_nan,
               help="Largest file accepted, in MB.")
 @click.option("--password", envvar="XLFORM_PASSWORD", default=None,
               help="Protection password for blank forms rendered again when the issued file is gone "
@@ -764,13 +772,13 @@ def review():
 
 
 @review.command("sample")
-@click.option("--share", type=click.FloatRange(0, 1), default=0.15, show_default=True,
+@click.option("--share", type=click.FloatRange(0, 1), default=0.15, show_default=True, callback=_not_nan,
               help="The share of the returns to review (rounded up).")
-@click.option("--min", "least", type=click.IntRange(min=0), default=10, show_default=True,
+@click.option("--min", "least", type=click.IntRange(0, 2**62), default=10, show_default=True,
               help="At least this many (all, where fewer were returned).")
 @click.option("--seed", type=click.IntRange(0, 2**62), default=None,
               help="The draw's seed: the same seed and collection give the same sample [default: a new one, printed].")
-@click.option("--largest", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--largest", type=click.IntRange(0, 2**62), default=0, show_default=True,
               help="Always draw the K largest projects by 全年预算数.")
 @click.option("--department", "departments", multiple=True, help="Draw from this 主管部门 only (repeat for more).")
 @click.option("--db", "db_url", default=None, help=_DB_HELP)

@@ -238,8 +238,11 @@ class _Builder:
         if v is None:
             self.error(path + (key,), f"missing required field {key!r}", "missing")
             return 0.0
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:   # (v != v: nan)
             self.error(path + (key,), f"must be a number, not {_shown(v)}", "type")
+            return 0.0
+        if not targets.in_range(v):   # (inf, and an int of 400 digits, which math.isfinite could not take)
+            self.error(path + (key,), f"{_shown(v)} is out of range: {RANGE}", "range")
             return 0.0
         if positive and v <= 0:
             self.error(path + (key,), f"must be greater than 0 (got {v})", "weight")
@@ -482,14 +485,17 @@ class _Builder:
     def parsed(self, text: str, path) -> targets.Target:
         self.fits(path, text, "target")
         t = targets.parse(text, self.profile.bare_target)
-        if t.value is not None and not math.isfinite(t.value):  # 400 digits: inf, which no formula holds
-            self.error(path, f"{_shown(text)}: the number is too large for a 年度指标值", "target")
+        if t.value is not None and not targets.in_range(t.value):   # (400 digits: inf, which no formula holds)
+            self.error(path, f"{_shown(text)}: the number is too large for a 年度指标值 (or too small): {RANGE}", "target")
             return targets.Target(text)
         if t.bare:
             sign = {">=": "≥", "<=": "≤", "=": "="}[t.op]
             self.warn(path, f"{_shown(text)} has no operator and is read as {sign}{text[:60]} (scoring.bare_target: "
                       f"{t.op}); write the operator (≥ ≤ =) to say so", "bare_target")
         return t
+
+
+RANGE = "a number of a form is 0 or between 1e-15 and 1e15 in size (Excel keeps 15 digits)"
 
 
 def _units(text: str) -> int:

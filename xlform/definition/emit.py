@@ -49,7 +49,10 @@ def scalar(value) -> str:
     if isinstance(value, (int, float)):
         if not math.isfinite(value):
             return ".nan" if math.isnan(value) else ".inf" if value > 0 else "-.inf"
-        return str(int(value)) if float(value).is_integer() else repr(float(value))
+        if float(value).is_integer():
+            return str(int(value))
+        text = repr(float(value))   # 1e-05 is a text to YAML 1.1, which wants a point: 1.0e-05
+        return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
     text = str(value)
     if _UNSAFE.search(text):
         return quoted(text)

@@ -323,9 +323,9 @@ def create_app(config: DeskConfig) -> Flask:
         found = {u["id"]: u for u in store().uploads(department, limit=MAX_FILES, ids=wanted)}
         if not found:   # another department's uploads are not found either
             abort(404)
-        failed = request.args.get("failed", "0")
+        failed = request.args.get("failed", "0")   # (only ASCII: "²" is a digit to isdigit and none to int())
         return department_page(token, department, [found[i] for i in wanted if i in found],
-                               int(failed) if failed.isdigit() and int(failed) <= MAX_FILES else 0)
+                               int(failed) if re.fullmatch(r"[0-9]{1,3}", failed) and int(failed) <= MAX_FILES else 0)
 
     @app.get("/d/<token>/blank/<template_id>")
     def department_blank(token, template_id):

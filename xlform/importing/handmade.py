@@ -52,6 +52,13 @@ def number(value) -> float | None:
     return float(clean(value)) if is_number(value) else None
 
 
+def year_of(value) -> int | None:
+    """A year as a cell or a subtitle writes it: four ASCII digits ("2024"; "²" is a digit to str.isdigit and none
+    to int(), and a number of 400 digits is inf to float(), of 5,000 too many for int())."""
+    text = clean(value)
+    return int(text) if re.fullmatch(r"[0-9]{4}", text) else None
+
+
 def col_letter(col: int) -> str:
     s = ""
     col += 1
@@ -350,7 +357,7 @@ def flat_lists(cells: dict[int, dict[int, object]]) -> list[Found]:
             f = projects[ident] = Found(project=last["project"], typed=last["typed"],
                                         department=last.get("department", ""),
                                         implementer=last.get("implementer") or last.get("department", ""),
-                                        year=int(number(get("year"))) if is_number(get("year")) else year,
+                                        year=year_of(get("year")) or year,
                                         first_row=r, kind="清单", has_weights="weight" in cols)
             f.cells = {"project": at(r, cols["project"])}
             initial = number(raw.get(cols.get("initial"))) if "initial" in cols else None

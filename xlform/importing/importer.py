@@ -23,7 +23,8 @@ from ..kinds.forms import FormKind, form_kind
 from ..messages import problem
 from ..outputs import atomic_write, inside
 from ..returns.declaration import is_declared_kind, read_declared
-from ..returns.values import NotANumber, read_number, read_text
+from ..returns.values import NotANumber, read_number, read_text, read_version
+from ..scoring.scoring import quotient
 from ..scoring.target import parse
 from ..storage.record import IndicatorRecord, Record
 from ..xlsx.metadata import META_SHEET, parse_meta, sheet_rows
@@ -170,10 +171,7 @@ def _read(pkg: Package, file: str, year: int | None) -> list[Imported]:
         for sheet_name, entry in parse_meta(rows, numbers).items():
             if sheet_name not in by_name or not isinstance(entry.get("cells"), dict):
                 continue
-            kind = _checked(entry, file)
-            if not all(kind.section_types[name].imports for name in kind.sections):
-                raise _BadMeta(problem("import_not_a_source", f"{file}: {sheet_name}", sheet=sheet_name,
-                                       title=kind.spec["texts"]["title"]))
+            kind = _checked(entry, file, sheet_name)
             sheet = pkg.sheet(by_name[sheet_name])
             found.append(_from_declaration(sheet, entry, kind, file) if is_declared_kind(kind) else
                          _from_issued(sheet, entry, kind, file))
@@ -199,10 +197,7 @@ class _BadMeta(Exception):
         self.problem = found
 
 
-_VERSION = re.compile(r"[1-9]\d{0,8}")
-
-
-def _checked(entry: dict, file: str) -> FormKind:
+def _checked(entry: dict, file: str, sheet_name: str) -> FormKind:
     """The hidden sheet's values are data to check before use, never a path or code: the id by the rule of a
     definition's id (it names the file written), the version a positive integer, the form the name of a kind
     that exists. The kind, or _BadMeta naming the cell."""
@@ -213,21 +208,45 @@ def _checked(entry: dict, file: str) -> FormKind:
     template_id = entry.get("template_id")
     if not isinstance(template_id, str) or not ID_RULE.fullmatch(template_id):
         bad("template_id", "模板编号只能由字母、数字和 . _ - 组成（不超过 80 个字符），且以字母或数字开头")
-    version = entry.get("version")
-    if isinstance(version, float) and version.is_integer():
-        version = int(version)
-    if isinstance(version, bool) or not _VERSION.fullmatch(str(version)):
+    version = read_version(entry.get("version"))
+    if version is None:
         bad("version", "版本号须为正整数")
-    entry["version"] = int(version)
+    entry["version"] = version
     ids = entry.get("indicator_ids") or []
     if not isinstance(ids, list) or not all(isinstance(i, str) and len(i) <= 1000 for i in ids):
         bad("indicator_ids", "指标编号须为文字列表")
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in entry["cells"].items()):
         bad("cells", "单元格对照表已损坏")
     try:
-        return form_kind(str(entry.get("form") or "project"))
+        kind = form_kind(str(entry.get("form") or "project"))
     except XlformError:
         bad("form", "不是已有的表样名称")
+    if not all(kind.section_types[name].imports for name in kind.sections):
+        raise _BadMeta(problem("import_not_a_source", f"{file}: {sheet_name}", sheet=sheet_name,
+                               title=kind.spec["texts"]["title"]))
+    if not _whole(entry["cells"], kind):
+        bad("cells", "单元格对照表已损坏")
+    return kind
+
+
+_CELL = re.compile(r"[A-Z]{1,3}[1-9][0-9]{0,6}")
+# what the import looks up in every row of an indicator table (the rest it reads where the map has it)
+_ROW_PARTS = {"indicators": ("name", "weight"), "declared": ("name", "target", "weight", "level1", "level2")}
+
+
+def _whole(cells: dict, kind: FormKind) -> bool:
+    """Has the cell map each key the import looks up, each a cell reference, and rows numbered from 0 without a
+    gap? (declared.x.name was int("x"), declared.99999999.name a row looked up and not there; a reference is put
+    into every problem's line.)"""
+    if not all(_CELL.fullmatch(ref) for ref in cells.values()):
+        return False
+    for table, parts in _ROW_PARTS.items():
+        rows = {key.split(".")[1] for key in cells if key.startswith(table + ".") and key != "declared.total"}
+        if rows != {str(n) for n in range(len(rows))} or \
+                any(f"{table}.{n}.{part}" not in cells for n in rows for part in parts):
+            return False
+    return not is_declared_kind(kind) or \
+        all(key in cells for key in ["goal.expected"] + [f"funds.{row}.initial" for row in kind.fund_rows])
 
 
 def _rc(ref: str) -> tuple[int, int]:
@@ -249,8 +268,9 @@ def _reverse(source: str, text: str) -> dict | None:
 def _year(sheet: Sheet, kind: FormKind) -> int | None:
     for ref in ("A2", "A1", "A3"):
         got = _reverse(kind.spec["texts"]["subtitle"], str(sheet.cells.get(ref, EMPTY).value or ""))
-        if got and got.get("year", "").strip().isdigit():
-            return int(got["year"])
+        year = handmade.year_of(got.get("year")) if got else None
+        if year:
+            return year
     return None
 
 
@@ -353,8 +373,8 @@ def _grid(sheet: Sheet) -> tuple[dict, dict]:
 def spread(count: int, points: float) -> list[float]:
     """`points` over `count` indicators: two decimals each, the remainder on the last (50 over 3: 16.67,
     16.67, 16.66)."""
-    if count == 0:
-        return []
+    if count == 0 or not math.isfinite(points):   # (a 分值 of 400 digits is inf: check names it in the definition)
+        return [0.0] * count
     share = (Decimal(repr(points)) / count).quantize(Decimal("0.01"), ROUND_HALF_UP)
     last = Decimal(repr(points)) - share * (count - 1)
     return [float(share)] * (count - 1) + [float(last)]
@@ -447,7 +467,7 @@ def _values(f: handmade.Found, data: dict, file: str, sheet: str) -> Record:
     return Record(file, sheet, {"id": data["id"], "version": None, "form": "project", "hash": None},
                   {"name": f.project, "department": f.department, "implementer": f.implementer, "year": data["year"]},
                   {"weight": data["funds"]["weight"], "rows": rows,
-                   "rate": executed / annual if annual and executed is not None else None, "score": f.funds_score},
+                   "rate": None if executed is None else quotient(executed, annual), "score": f.funds_score},
                   {"expected": data["goal"], "actual": f.goal_actual},
                   [IndicatorRecord(f"{i['level1']}/{i['level2']}/{i['name']}", i["level1"], i["level2"], i["name"],
                                    d["target"], _lenient(i["actual"]), d["weight"], i["score"], i["reason"])

@@ -13,7 +13,7 @@ import re
 from ..kinds.forms import FormKind
 from ..messages import problem
 from ..scoring.scoring import Profile
-from ..scoring.target import normalize, parse
+from ..scoring.target import in_range, normalize, parse
 from ..storage.record import IndicatorRecord, Record
 from .values import NotANumber, TooLarge, read_number, read_text
 
@@ -33,8 +33,9 @@ def unclear_target(text: str) -> str | None:
     Clear: a target of the grammar (≥100家), or words with no number in a comparison (有效提升,
     2020年实现100%脱贫). Unclear: what starts like a target and is none (≥百分之九十), has no words at all
     (90-95), or says a comparison in words around a number (不低于95%, 100家以上)."""
-    if not parse(text).qualitative:
-        return None
+    target = parse(text)
+    if not target.qualitative:   # (a number past 15 digits is none a definition holds: check refused it on import)
+        return None if in_range(target.value) else "指标值中的数字应小于 10 的 15 次方（且不小于 10 的 -15 次方）"
     plain = normalize(text).strip()
     if _OPERATOR_FIRST.match(plain) or not _CJK.search(plain):
         return "可计分的目标值写成运算符、数字和单位，如 ≥100家、≤30天、=100%、≥95%"

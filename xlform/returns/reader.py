@@ -13,7 +13,7 @@ from ..xlsx.metadata import META_SHEET, parse_meta, sheet_rows
 from ..xlsx.reader import EMPTY, BadWorkbook, Package
 from . import quality
 from .sheet import SheetReader
-from .values import read_text
+from .values import read_text, read_version
 
 WORKBOOKS = {".xlsx", ".xlsm"}
 OLD_FORMATS = {".xls", ".et", ".ods"}  # collected, to tell the department to save them as .xlsx
@@ -107,10 +107,7 @@ class _WorkbookReader:
     def read_sheet(self, sheet_name: str, entry: dict, unclaimed: list) -> Record:
         problems = list(entry.get("problems", []))
         template_id = str(entry.get("template_id", ""))
-        try:
-            version = int(float(entry.get("version", 0)))
-        except (TypeError, ValueError, OverflowError):   # (OverflowError: inf)
-            version = 0
+        version = read_version(entry.get("version")) or 0   # (0: an unknown version)
         record = Record(self.file, sheet_name, problems=problems,
                         template={"id": template_id, "version": version, "form": entry.get("form"),
                                   "hash": entry.get("hash")})

@@ -4,14 +4,12 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from ..scoring.target import normalize
+from ..scoring.target import LARGEST, normalize
 from ..xlsx.reader import Error
 
 _NUMBER = re.compile(r"^([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)(%)?([^\d\s%()（）]{1,4})?$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
-# Excel keeps 15 digits: a number past them is no amount, count or rate a form asks for (and a sum of a few
-# such numbers is inf, which no summary can write)
-LARGEST = 1e15
+_VERSION = re.compile(r"[1-9][0-9]{0,8}")
 
 
 class NotANumber(ValueError):
@@ -66,6 +64,16 @@ def read_number(raw) -> tuple[float | None, str | None]:
     if not abs(number) < LARGEST:   # (400 digits would be inf)
         raise TooLarge(text)
     return float(number), "，".join(how)
+
+
+def read_version(raw) -> int | None:
+    """A template's version as the hidden sheet holds it: a whole number of 1 to 9 digits (1 or "1"); None for
+    anything else (1e300 is an int no registry's INTEGER holds, inf and nan none at all)."""
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    if isinstance(raw, bool) or not _VERSION.fullmatch(str(raw)):
+        return None
+    return int(raw)
 
 
 def read_text(raw) -> str | None:

@@ -13,7 +13,7 @@ sections, templates/review/sections.py, draw the formulas; the reader and the re
 from __future__ import annotations
 
 from . import scoring
-from .scoring import PROFILE_KEYS, Profile, Rule, below, xl_round
+from .scoring import PROFILE_KEYS, Profile, Rule, below, quotient, xl_round
 
 ZERO, RULES = "zero", "rules"
 REVIEW_KEYS = ("deductions", "review_classes")   # the review kind's own keys of a profile
@@ -78,9 +78,10 @@ def deviation_formula(s: str, r: str) -> str:
 
 
 def deviation(s, r) -> float | None:
-    if not _number(s) or not _number(r) or s == 0:
-        return None
-    return xl_round((s - r) / s, 4)
+    """None where the 自评 is 0, and where the quotient is past a double (a 自评得分 of 5e-324): the formula's "" and
+    #NUM!, no number."""
+    d = quotient(s - r, s) if _number(s) and _number(r) else None
+    return None if d is None else xl_round(d, 4)
 
 
 def class_formula(d: str, profile: Profile) -> str:

@@ -11,12 +11,25 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from decimal import ROUND_HALF_UP, Decimal
 
-from .target import Target
+from .target import LARGEST, Target
 
 
 def xl_round(x: float, digits: int = 2) -> float:
-    """Excel/LibreOffice ROUND: the value at 15 significant digits, then half away from zero."""
-    return float(Decimal(f"{x:.15g}").quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+    """Excel/LibreOffice ROUND: the value at 15 significant digits, then half away from zero. From 1e15 on, 15
+    digits leave no decimal to round (and quantize would want more than its 28 digits: 1e22 to 6 decimals)."""
+    shown = Decimal(f"{x:.15g}")
+    if not abs(x) < 1e15:
+        return float(shown)
+    return float(shown.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
+def quotient(a: float, b: float) -> float | None:
+    """a / b as a spreadsheet gives it: None where b is 0 (#DIV/0!) or the quotient is past a double (#NUM!: an
+    执行数 of 57 over a 全年预算数 of 5e-324, which Excel would have read as 0)."""
+    if not b:
+        return None
+    q = a / b
+    return q if math.isfinite(q) else None
 
 
 def approx_equal(a: float, b: float) -> bool:
@@ -112,8 +125,8 @@ def profile_values(data: dict) -> dict:
             value = tuple(sorted(((_finite(k, key), _finite(v, key)) for k, v in dict(value or {}).items()),
                                  reverse=True))
         else:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-                raise ValueError(f"scoring.{key} must be a number ≥ 0 (got {_short(value)})")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < LARGEST:
+                raise ValueError(f"scoring.{key} must be a number ≥ 0 (and below 1e15; got {_short(value)})")
             value = float(value)
         out[key] = value
     return out
@@ -146,10 +159,14 @@ FORMULA_TEXT = 255  # Excel: a text within a formula holds at most 255 character
 
 
 def _finite(value, key: str) -> float:
-    """A number of a scoring table, as it goes into formulas: finite (no .inf, .nan)."""
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"scoring.{key}: {_short(value)} is not a finite number")
+    """A number of a scoring table, as it goes into formulas: below LARGEST in size (no .inf, .nan, nor an int of
+    400 digits, which float() refuses with OverflowError)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if not abs(number) < LARGEST:
+        raise ValueError(f"scoring.{key}: {_short(value)} is not a finite number (below 1e15 in size)")
     return number
 
 

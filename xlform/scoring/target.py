@@ -13,6 +13,16 @@ _TARGET = re.compile(
     r"(?P<unit>[^\d\s()\[\]{}（）【】〔〕%<>=≥≤]{1,4})?\s*$"
 )
 OPERATORS = (">=", ">", "<=", "<", "=")
+# Excel keeps 15 digits: a number past them is no amount, count or rate a form asks for (and a sum of a few
+# such numbers is inf, which no summary can write). A return's numbers stay below it (returns/values.py), a
+# definition's too, and are 0 or at least its inverse (a rate or ratio divided by less is inf).
+LARGEST = 1e15
+
+
+def in_range(value: float) -> bool:
+    """A definition's number: 0, or of a size from 1/LARGEST to below LARGEST (no sum of a form's amounts is inf,
+    no rate or ratio by them: 3 × 1e308 summed to inf, an 执行数 by a 全年预算数 of 1e-300 was inf)."""
+    return value == 0 or 1 / LARGEST <= abs(value) < LARGEST
 _SHOW = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": ""}
 
 
