@@ -1,9 +1,13 @@
 """The 项目支出绩效目标申报表 (form kind declaration): rendered from a project block, filled in LibreOffice as a
 department fills it, read back with every problem at its cell."""
+import shutil
+
 import openpyxl
 import pytest
+from click.testing import CliRunner
 
 from helpers import validation_at, write_def
+from xlform.cli import main
 from xlform.definition.definition import load
 from xlform.errors import DefinitionError
 from xlform.returns.reader import read
@@ -163,3 +167,20 @@ def test_every_problem_names_its_cell_in_chinese(lo, issued, tmp_path):
     assert message[("decl_too_few", "申报表!B26")] == "满意度指标下至少需要填写一个三级指标。"
     assert message[("decl_split", "申报表!B13")] == ("产出指标的分值合计为 45，应为 50（预算执行率 10、产出 50、效益 30、"
                                                    "满意度 10）。")
+
+
+def test_a_returned_declaration_is_collected_with_the_summary_and_reports(issued, tmp_path):
+    """A 申报表's funds rows hold the 年初预算数 alone: storing it raised KeyError 'annual', and the summary's 汇总
+    KeyError 'rate', so one 申报表 in a folder stopped collect with an internal error, nothing written."""
+    _, path, reg = issued
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    shutil.copy(path, inbox / "申报表.xlsx")
+    r = CliRunner().invoke(main, ["collect", str(inbox), "--db", str(tmp_path / "c.db"), "--summary",
+                                  str(tmp_path / "s.xlsx"), "--report", str(tmp_path / "rep"), "--registry",
+                                  str(reg.path)])
+    assert r.exit_code == 1, r.output   # (the blank form's problems: its 项目属性, 绩效目标 … not filled)
+    rows = list(openpyxl.load_workbook(tmp_path / "s.xlsx", read_only=True)["汇总"].iter_rows(values_only=True))
+    head, row = dict(zip(rows[0], range(len(rows[0])))), rows[1]
+    assert (row[head["项目名称"]], row[head["表样"]], row[head["执行率"]]) == ("乡村振兴专项资金", "declaration", None)
+    assert (tmp_path / "rep" / "四川省农业农村厅.html").read_text(encoding="utf-8").count("申报表!") >= 3

@@ -141,9 +141,9 @@ def projects_sheet(s: Summary):
 def _project_row(r: dict, extra: list[tuple[str, str]]) -> list:
     errors, warnings = r[PROBLEM_COUNTS]["errors"], r[PROBLEM_COUNTS]["warnings"]
     own = own_fields(r["project"], r.get("extra", {}))
+    funds, total = r["funds"], r["funds"]["rows"]["total"]   # (a 申报表's: its 年初预算数 alone, no rate or score)
     return [r["project"]["department"], r["project"]["name"], r["template"]["id"], r["template"]["version"],
-            r["funds"]["rows"]["total"]["annual"], r["funds"]["rows"]["total"]["executed"], r["funds"]["rate"],
-            r["funds"]["score"], r["total_score"], r.get("grade"), errors, warnings, status_text(errors, warnings),
+            total.get("annual"), total.get("executed"), funds.get("rate"), funds.get("score"), r["total_score"], r.get("grade"), errors, warnings, status_text(errors, warnings),
             r["file"], r["sheet"], r["template"].get("form")] + [own.get(k) for k, _ in extra]
 
 

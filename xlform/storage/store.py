@@ -112,8 +112,8 @@ class Prepared:
                                   r.goal.get("expected"), r.goal.get("actual"), r.funds.get("weight"),
                                   r.funds.get("rate"), r.funds.get("score"), r.total_score]
         values["funds"] = funds = []
-        for k, v in r.funds.get("rows", {}).items():
-            funds += (None, k, v["initial"], v["annual"], v["executed"])
+        for k, v in r.funds.get("rows", {}).items():   # (a 申报表's rows hold the 年初预算数 alone)
+            funds += (None, k, v.get("initial"), v.get("annual"), v.get("executed"))
         values["indicators"] = indicators = []
         for n, i in enumerate(r.indicators):
             actual, actual_text = _number_or_text(i.actual)
