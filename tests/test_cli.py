@@ -81,6 +81,25 @@ def test_render_in_parallel_writes_the_same_workbooks(tmp_path):
             assert a.sheet(a.sheets[0]).cells == b.sheet(b.sheets[0]).cells
 
 
+def test_render_starts_no_more_processes_than_it_has_work(tmp_path, monkeypatch):
+    """--jobs 1000 for a few definitions forked a thousand processes, each loading or writing nothing."""
+    import multiprocessing.pool
+    started, real = [], multiprocessing.pool.Pool.__init__
+
+    def counted(self, processes=None, *args, **kwargs):
+        started.append(processes)
+        real(self, processes, *args, **kwargs)
+    monkeypatch.setattr(multiprocessing.pool.Pool, "__init__", counted)
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    for name in ("fzjz-2019.yaml", "jrjg-2019.yaml"):
+        (defs / name).write_bytes((EXAMPLES / name).read_bytes())
+    r = run("render", defs, "-o", tmp_path / "out", "--registry", tmp_path / "r.db", "--jobs", "1000")
+    assert r.exit_code == 0, r.output
+    assert started == [2, 2]   # loading two definitions, then writing two workbooks
+    assert len(list((tmp_path / "out").glob("*.xlsx"))) == 2
+
+
 def test_every_command_and_option_is_in_the_readme():
     readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
     for name, command in main.commands.items():

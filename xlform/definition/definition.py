@@ -161,7 +161,7 @@ def load_many(paths, jobs: int = 1) -> tuple[list[Project], list[Problem]]:
     files = expand(paths)
     if jobs > 1 and len(files) > 1:
         import multiprocessing
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(files))) as pool:
             loaded = pool.map(_load_one, files, chunksize=max(1, len(files) // (jobs * 4)))
     else:
         loaded = [_load_one(f) for f in files]

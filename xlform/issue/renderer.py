@@ -48,7 +48,8 @@ def render(projects: list[Project], out_dir: str | Path = "output", per: str = "
             work.append((out_dir / f"{stem}.xlsx", specs, password, stamp, new))
         if jobs > 1 and len(work) > 1:
             import multiprocessing
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            # (no more processes than workbooks: --jobs 1000 for two forked a thousand)
+            with multiprocessing.get_context("fork").Pool(min(jobs, len(work))) as pool:
                 maps = pool.starmap(_write_file, work, chunksize=2)  # small: an even finish matters more
         else:
             maps = [_write_file(*args) for args in work]
