@@ -102,14 +102,20 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 }
 
 
+QUOTED = 100   # characters of a value a message quotes, at most: a cell holds 32,767, a formula 8,192
+
+
 def shown(value):
-    """A value as a message shows it: （空） for none, 12.5 not 12.50000001 (a Python value never shows)."""
+    """A value as a message shows it: （空） for none, 12.5 not 12.50000001 (a Python value never shows), a long
+    text cut short (a text of 32,767 characters typed where a number goes made a line that long)."""
     if value is None:
         return "（空）"
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, str) and len(value) > QUOTED:
+        return value[:QUOTED] + "…"
     return value
 
 
