@@ -23,6 +23,8 @@ def in_range(value: float) -> bool:
     """A definition's number: 0, or of a size from 1/LARGEST to below LARGEST (no sum of a form's amounts is inf,
     no rate or ratio by them: 3 × 1e308 summed to inf, an 执行数 by a 全年预算数 of 1e-300 was inf)."""
     return value == 0 or 1 / LARGEST <= abs(value) < LARGEST
+
+
 _SHOW = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": ""}
 
 
