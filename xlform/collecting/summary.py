@@ -143,8 +143,9 @@ def _project_row(r: dict, extra: list[tuple[str, str]]) -> list:
     own = own_fields(r["project"], r.get("extra", {}))
     funds, total = r["funds"], r["funds"]["rows"]["total"]   # (a 申报表's: its 年初预算数 alone, no rate or score)
     return [r["project"]["department"], r["project"]["name"], r["template"]["id"], r["template"]["version"],
-            total.get("annual"), total.get("executed"), funds.get("rate"), funds.get("score"), r["total_score"], r.get("grade"), errors, warnings, status_text(errors, warnings),
-            r["file"], r["sheet"], r["template"].get("form")] + [own.get(k) for k, _ in extra]
+            total.get("annual"), total.get("executed"), funds.get("rate"), funds.get("score"), r["total_score"],
+            r.get("grade"), errors, warnings, status_text(errors, warnings), r["file"], r["sheet"],
+            r["template"].get("form")] + [own.get(k) for k, _ in extra]
 
 
 def indicators_sheet(s: Summary):
