@@ -102,7 +102,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 }
 
 
-QUOTED = 100   # characters of a value a message quotes, at most: a cell holds 32,767, a formula 8,192
+QUOTED = 500   # characters of a value a message quotes, at most (a long formula shown whole): a cell holds 32,767
 
 
 def shown(value):
