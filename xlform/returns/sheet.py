@@ -16,10 +16,11 @@ from ..kinds.forms import FormKind
 from ..caching import VersionCache
 from ..messages import problem
 from ..scoring.scoring import TIERS
+from ..scoring.target import LARGEST
 from ..storage.record import Record
 from ..xlsx.metadata import META_SHEET, same_cells
 from ..xlsx.reader import EMPTY, Cell, Sheet
-from .values import LARGEST, NotANumber, TooLarge, read_number, read_text
+from .values import NotANumber, TooLarge, read_number, read_text
 
 if TYPE_CHECKING:
     from ..issue.registry import IssuedMap
@@ -90,13 +91,18 @@ def _as_issued(project: Project, kind: FormKind, issued: IssuedMap) -> _Version:
     key = (issued.expected, issued.layout_key, id(project), id(kind))
     found = _VERSIONS.get(key)
     if found is None:
-        core, placed = _KEPT.get(issued.layout_key) or (kept_layout(jsontext.loads(issued.layout_json)), None)
-        lay = from_kept(project, kind, core or jsontext.loads(issued.layout_json))
+        core, placed = _KEPT.get(issued.layout_key) or (None, None)
+        data = None
+        if core is None:   # not met yet, or kept before fields named their section: its JSON read and parsed once
+            data = jsontext.loads(issued.layout_json)
+            core = kept_layout(data)
+        lay = from_kept(project, kind, core or data)
         if placed is None:
             placed = _placed(lay)
             if len(_KEPT) > 256:
                 _KEPT.clear()
-            # (a layout kept before fields named their section is placed per version: its parse alone is kept)
+            # (a layout kept before fields named their section is read and placed per version: only that it is
+            # one is kept)
             _KEPT[issued.layout_key] = (core, placed if core is not None else None)
         found = _VERSIONS.put(key, _Version(lay, placed, jsontext.loads(issued.expected), project, kind))
     return found

@@ -1225,8 +1225,8 @@ def _next_ref(last: str | None, row: int) -> str:
 
 _KNOWN_STYLES: dict[bytes, tuple[str, ...]] = {}   # styles parts parsed: digest -> number formats
 # package and workbook parts parsed: digest -> what Package._once gave. A workbook part names the inputs (its
-# defined names), so forms laid out alike share it: a province's 1,000 returns have 222 (64 entries, cleared when
-# full, kept a tenth of them: 0.26 ms of a 4.2 ms read went to parsing them again)
+# defined names), so forms laid out alike share it: a province's 1,000 returns have 222, which 64 entries, cleared
+# when full, could not hold (0.26 ms of a 4.2 ms read went to parsing them again)
 _KNOWN_PARTS: dict[bytes, object] = {}
 
 _GOOD_REFS: set[str] = set()   # references met and found well-formed (a form uses a few thousand)
