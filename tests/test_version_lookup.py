@@ -71,3 +71,32 @@ def test_an_unknown_version_and_an_unknown_template_are_still_told_apart(tmp_pat
         assert reader.lookup("t-001")["version"] == 1 and reader.lookup("nothing") is None
     finally:
         reader.close()
+
+
+def test_a_layout_kept_before_fields_named_their_section_is_read_once_and_reads_alike(tmp_path):
+    """A registry of before the fields' sections: its layout is placed again for each version, its JSON read from
+    the layouts table once for it (it was read and parsed twice), and the return reads as with today's layout."""
+    import json
+    import sqlite3
+    reg = Registry(tmp_path / "r.db")
+    v1 = _issue(tmp_path, reg, "≥1次", "v1")
+    returned = fill_openpyxl(v1.file, tmp_path / "f.xlsx", FILLED)
+    sheet_reader.forget_versions()
+    [today] = read(returned, reg)
+    reg.close()
+    con = sqlite3.connect(tmp_path / "r.db")
+    for key, text in con.execute("SELECT key, layout FROM layouts").fetchall():
+        data = json.loads(text)
+        data["fields"] = {k: v[:6] for k, v in data["fields"].items()}   # cell … label: no section, no span
+        con.execute("UPDATE layouts SET layout=? WHERE key=?", (json.dumps(data, ensure_ascii=False), key))
+    con.commit()
+    con.close()
+    sheet_reader.forget_versions()
+    reader = Registry(tmp_path / "r.db", create=False)
+    try:
+        seen = _statements(reader)
+        [old] = read(returned, reader)
+        assert len([s for s in seen if "FROM layouts" in s and "SELECT 1" not in s]) == 1, seen
+        assert old.to_dict() == today.to_dict()
+    finally:
+        reader.close()
