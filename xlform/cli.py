@@ -357,9 +357,7 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
     """
     from .collecting.collector import collect as do_collect
     from .collecting.processes import beside, yield_cores
-    from .collecting.report import write_reports
     from .storage.store import Store
-    from .collecting.summary import write_summary
     for d in dirs:
         _openable(Path(d))
     where = _database(db_url)
@@ -385,11 +383,14 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
             finally:
                 mine.close()
 
+        # (each imports what it writes with, xlsxwriter or Jinja, in its own process: not before the reading)
         def summary():
+            from .collecting.summary import write_summary
             with failing("write", summary_path, "choose another file with --summary"):
                 return own_store(lambda mine: write_summary(Path(summary_path), mine, outcome.missing))
 
         def department_reports():
+            from .collecting.report import write_reports
             yield_cores()
             with failing("write the reports to", report_dir, "choose another folder with --report"):
                 return own_store(lambda mine: [str(p) for p in write_reports(Path(report_dir), mine,

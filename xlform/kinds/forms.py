@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
 import importlib.resources
 import importlib.util
 import json
@@ -16,8 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 
 from .. import jsontext
 from ..errors import XlformError
@@ -57,6 +54,7 @@ def kind_folders() -> list[Path]:
 def installed_kinds() -> dict:
     """Kinds of installed packages: entry points of the group xlform.kinds, named by the kind, whose value
     is a package holding form.yaml (`pkg.kinds`) or a folder in one (`pkg:hubei`)."""
+    import importlib.metadata   # (14 ms of every command's start, for the few that meet a kind not in a folder)
     found = {}
     for ep in importlib.metadata.entry_points(group="xlform.kinds"):
         if _KIND_NAME.fullmatch(ep.name) and ep.name not in found:
@@ -82,9 +80,6 @@ def _installed_folder(name: str) -> Path | None:
     return folder
 
 
-# A kind's texts are templates from a file (or a registry) anyone may have edited: they run in Jinja's sandbox,
-# where walking attributes ({{ ''.__class__.__mro__ }}) is refused instead of reaching Python.
-_jinja = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 # A kind is named, never located: a folder name of the templates folder (no separator, no dot first).
 _KIND_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
@@ -189,6 +184,7 @@ class FormKind:
 
     @contextmanager
     def _rendering(self, where: str):
+        from jinja2 import TemplateError
         try:
             yield
         except TemplateError as e:  # a SecurityError of the sandbox, a syntax error, an unknown name
@@ -204,7 +200,17 @@ def _rendered(source: str, values: tuple) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _template(source: str):
-    return _jinja.from_string(source)
+    return _sandbox().from_string(source)
+
+
+@functools.lru_cache(maxsize=1)
+def _sandbox():
+    """A kind's texts are templates from a file (or a registry) anyone may have edited: they run in Jinja's
+    sandbox, where walking attributes ({{ ''.__class__.__mro__ }}) is refused instead of reaching Python. Made
+    when a text is first rendered: reading returns renders none, and Jinja is 20 ms of a command's start."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
 def form_kind(name: str, root: str | None = None) -> FormKind:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
 from ..scoring import scoring
 from ..scoring.scoring import TIERS
@@ -27,6 +26,7 @@ from .schema import DEFAULT_SECTIONS, Keys, ListOf, Number, Text
 
 
 def ref(row: int, col: int) -> str:
+    from xlsxwriter.utility import xl_rowcol_to_cell   # (here: xlsxwriter is 17 ms of a reader's start)
     return xl_rowcol_to_cell(row, col)
 
 
@@ -335,6 +335,7 @@ def draw_actual(pen, key: str, values: dict) -> None:
     f, fld = pen.fmt, pen.lay.fields[key]
     typed = pen.inputs.get(key)
     if fld.type == "tier":
+        from xlsxwriter.utility import xl_cell_to_rowcol
         row, col = xl_cell_to_rowcol(fld.cell)
         pen.text(row, col, typed if isinstance(typed, str) else "", f["in_text"])
         pen.validate(fld.cell, "tier", {"validate": "list", "source": [t for t, _, _ in TIERS]}, **values)

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 from xml.etree import ElementTree
 from xml.parsers import expat
-from xml.sax.saxutils import quoteattr
 
 from ..errors import XlformError
 
@@ -1199,9 +1198,19 @@ def _outline(pkg: Package, stub: bytes, at: int, cut: int | None) -> tuple[bytes
     if marks["at"] != at or marks["declared"] or marks["root"] is None or marks["cut"] != ([] if cut is None
                                                                                         else [cut + _CUT.index(b"<?")]):
         return None
-    wrapper = b"".join(b" xmlns" + (b":" + ns.encode() if ns else b"") + b"=" + quoteattr(uri or "").encode()
+    wrapper = b"".join(b" xmlns" + (b":" + ns.encode() if ns else b"") + b"=" + _attribute(uri or "").encode()
                        for ns, uri in marks["root"])
     return wrapper, frozenset(sheet.hidden_cols), sheet.protected
+
+
+def _attribute(value: str) -> str:
+    """An attribute's value as XML writes it, in double quotes: every character that would end or change it
+    escaped (xml.sax.saxutils.quoteattr's escapes; its module imports urllib, 12 ms of a reader's start)."""
+    return '"' + value.translate(_ATTRIBUTE_ESCAPES) + '"'
+
+
+_ATTRIBUTE_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;",
+                                    "\r": "&#13;", "\t": "&#9;"})
 
 
 def _inline(element, tags) -> str:
