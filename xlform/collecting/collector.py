@@ -180,20 +180,38 @@ def run_share(paths, store: Store, registry: Registry, known: frozenset, now: st
     return counts
 
 
-def _taken(paths: list[str], taken) -> Iterator[str]:
-    """The paths a worker reads: the next SHARE not yet taken by any worker, then the next, until none is left
-    (a shared counter `taken`): the workers end together, where halves fixed at the start left one worker reading
-    alone for the last 60 ms of a 2.4 s collection."""
+def by_layout(files: list[Path], registry: Registry) -> list[str]:
+    """The files as paths, those of one layout together (the layout of the template whose issued name the file
+    has: see Registry.layouts_by_name), the others after them. A worker then meets most layouts alone, in a run:
+    what a layout costs the first time a process meets it (its outline, its fields: 1 ms) is paid about once,
+    where two workers paid it twice (at 1,000 returns of 222 layouts, 0.2 ms a return). Only the order changes:
+    a file renamed since it was issued is read as any other."""
+    layouts = registry.layouts_by_name()
+    return [str(f) for f in sorted(files, key=lambda f: (layouts.get(f.name.casefold(), "\uffff"), f))]
+
+
+def _taken(paths: list[str], stretches, me: int) -> Iterator[str]:
+    """The paths worker `me` reads, SHARE at a time: from the start of its own stretch of `paths` (the workers'
+    stretches one after the other, `stretches` their shared [start, end) bounds), then, its own read, from the
+    end of the stretch with the most left, until none is. So each worker reads returns of the same layouts
+    together (see by_layout), and the workers end together, where halves fixed at the start left one worker
+    reading alone for the last 60 ms of a 2.4 s collection."""
+    workers = len(stretches) // 2
     while True:
-        with taken.get_lock():
-            start = taken.value
-            taken.value = start + SHARE
-        if start >= len(paths):
-            return
-        yield from paths[start:start + SHARE]
+        with stretches.get_lock():
+            start, end = stretches[2 * me], stretches[2 * me + 1]
+            if start < end:   # its own, from the start
+                stretches[2 * me] = end = min(start + SHARE, end)
+            else:             # another's, from the end
+                other = max(range(workers), key=lambda w: stretches[2 * w + 1] - stretches[2 * w])
+                start, end = stretches[2 * other], stretches[2 * other + 1]
+                if start >= end:
+                    return
+                stretches[2 * other + 1] = start = max(end - SHARE, start)
+        yield from paths[start:end]
 
 
-def _worker(paths, taken, db_location, registry_location, known, now, counter, results, lock):
+def _worker(paths, stretches, me, db_location, registry_location, known, now, counter, results, lock):
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it stops us if it is interrupted
     store = registry = None
@@ -210,7 +228,7 @@ def _worker(paths, taken, db_location, registry_location, known, now, counter, r
         with counter.get_lock():
             counter.value += 1
     try:
-        results.put(("done", run_share(_taken(paths, taken), store, registry, known, now, tick, lock)))
+        results.put(("done", run_share(_taken(paths, stretches, me), store, registry, known, now, tick, lock)))
     except Exception as e:  # the parent reports it (a full disk, a database error) in one line
         results.put(("failed", picklable(e)))
     finally:
@@ -225,13 +243,13 @@ def collect(dirs, store: Store, registry_path, jobs: int = 0, progress: bool = F
     registry_path = registry_locate(registry_path)
     ours = {f.resolve() for f in store.files()}
     found, skipped = find_files(dirs, {Path(p).resolve() for p in exclude} | ours)
-    paths = [str(f) for f in found]
-    outcome = Outcome(files=len(paths), skipped=skipped)
-    jobs = min(jobs or os.cpu_count() or 1, max(len(paths), 1))
+    outcome = Outcome(files=len(found), skipped=skipped)
+    jobs = min(jobs or os.cpu_count() or 1, max(len(found), 1))
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     registry = Registry(registry_path, create=False)
     bar = None
     try:
+        paths = by_layout(found, registry)
         # a file rejected because the registry did not know its template is read again once it does
         known = frozenset(store.known() - {sha for sha, template_id, version in store.awaiting_registry()
                                            if template_id and registry.lookup(template_id, version)})
@@ -256,11 +274,12 @@ def collect(dirs, store: Store, registry_path, jobs: int = 0, progress: bool = F
 
 def _run_workers(paths, jobs, db_location, registry_location, known, now, outcome: Outcome, bar):
     ctx = multiprocessing.get_context("fork")
-    counter, taken, results = ctx.Value("l", 0), ctx.Value("l", 0), ctx.SimpleQueue()
+    counter, results = ctx.Value("l", 0), ctx.SimpleQueue()
+    stretches = ctx.Array("l", [n * len(paths) // jobs for w in range(jobs) for n in (w, w + 1)])
     # SQLite: one writer at a time anyway, and the lock wakes the next at once; PostgreSQL: side by side
     lock = ctx.Lock() if db_location.engine == SQLITE else None
-    workers = [ctx.Process(target=_worker, args=(paths, taken, db_location, registry_location, known, now,
-                                                 counter, results, lock), daemon=True) for _ in range(jobs)]
+    workers = [ctx.Process(target=_worker, args=(paths, stretches, me, db_location, registry_location, known, now,
+                                                 counter, results, lock), daemon=True) for me in range(jobs)]
     for w in workers:
         w.start()
     shown, failures = 0, []

@@ -301,6 +301,22 @@ class Registry:
                            "AND t.form NOT IN (?)", *OFFICE_FORMS)
         return sorted(rows, key=lambda r: (r[3] is not None, r[3] or "", r[0]))
 
+    def layouts_by_name(self) -> dict[str, str]:
+        """The layout key of each template's latest version, by the names its returns come back under as issued
+        (`<id>.xlsx`, and the name its workbook was issued as), casefolded: how collect puts returns laid out
+        alike together. Empty for a registry that keeps no layouts."""
+        if self._layout == "NULL":
+            return {}
+        found: dict[str, str] = {}
+        for tid, layout, file in self.db.all(
+                f"SELECT t.id, t.{self._layout}, f.file FROM templates t LEFT JOIN issued_files f "
+                "ON f.id = t.id AND f.version = t.version ORDER BY t.version"):   # (the latest last: it wins)
+            if layout:
+                found[f"{tid}.xlsx".casefold()] = layout
+                if file:
+                    found[Path(file).name.casefold()] = layout
+        return found
+
     def issued_file(self, template_id: str, version: int) -> tuple[str, str] | None:
         """(file, sheet) where a template version was last issued, or None."""
         row = self.db.one("SELECT file, sheet FROM issued_files WHERE id=? AND version=? "
