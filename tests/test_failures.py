@@ -179,8 +179,8 @@ def test_collect_with_an_unwritable_summary_keeps_the_database_and_the_reports(i
 
 
 def test_collect_with_unwritable_reports_keeps_the_database_and_the_summary(issued, tmp_path):
-    """The reports are written in a process of their own, beside the summary's: a folder they cannot write is
-    one line of the parent's, and neither the summary nor the database is lost."""
+    """The reports are written by collect's own process, the summary beside it in a process of its own: a folder
+    they cannot write is one line, and neither the summary nor the database is lost."""
     with read_only(tmp_path / "ro") as ro:
         r = run(*collect_args(issued, tmp_path, report=ro / "reports"))
     assert r.exit_code == 2

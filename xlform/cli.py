@@ -356,7 +356,7 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
     still collected).
     """
     from .collecting.collector import collect as do_collect
-    from .collecting.processes import beside, yield_cores
+    from .collecting.processes import beside
     from .storage.store import Store
     for d in dirs:
         _openable(Path(d))
@@ -373,9 +373,9 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
             outcome = do_collect(dirs, store, _registry_path(registry), jobs,
                                  progress=not quiet and sys.stderr.isatty(),
                                  exclude={Path(summary_path), *Path(report_dir).glob("*")})
-        # the collected files are committed: each output is written, or fails on its own, each in a process of
-        # its own (its own connection), beside the other; the reports yield the cores to the summary, the longer
-        # path (its tables in processes of their own): 10,000 returns' outputs ended 0.7 s sooner so
+        # the collected files are committed: each output is written, or fails on its own: the summary in a
+        # process of its own (its own connection; its long tables in processes of theirs), the reports meanwhile
+        # in this one, idle otherwise (a process of their own held 10-15 MB more at 10,000 returns)
         def own_store(write):
             started, mine = time.monotonic(), Store(where, create=False)
             try:
@@ -383,30 +383,28 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
             finally:
                 mine.close()
 
-        # (each imports what it writes with, xlsxwriter or Jinja, in its own process: not before the reading)
-        def summary():
+        def summary():   # (xlsxwriter imported in its process: not before the reading)
             from .collecting.summary import write_summary
             with failing("write", summary_path, "choose another file with --summary"):
                 return own_store(lambda mine: write_summary(Path(summary_path), mine, outcome.missing))
 
         def department_reports():
             from .collecting.report import write_reports
-            yield_cores()
             with failing("write the reports to", report_dir, "choose another folder with --report"):
                 return own_store(lambda mine: [str(p) for p in write_reports(Path(report_dir), mine,
                                                                              outcome.missing)])
-        summary_done, reports_done = beside(summary), beside(department_reports)
-        done = {}
+        summary_done = beside(summary)
+        done, failed = {}, {}
         try:
-            for phase, waited in (("summary", summary_done), ("reports", reports_done)):
+            for phase, waited in (("reports", department_reports), ("summary", summary_done)):
                 try:
                     done[phase] = waited()
                 except CannotRun as e:
-                    failures.append(e)
-        except BaseException:   # (interrupted, or a bug): neither process is left writing
-            reports_done.stop()
+                    failed[phase] = e
+        except BaseException:   # (interrupted, or a bug): no process is left writing
             summary_done.stop()
             raise
+        failures += [failed[phase] for phase in ("summary", "reports") if phase in failed]
         reports = done.get("reports", ([], 0))[0]
         outcome.phases.update({phase: done[phase][1] for phase in ("reports", "summary") if phase in done})
         bad = store.unresolved()

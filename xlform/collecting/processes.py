@@ -1,6 +1,6 @@
 """Processes beside this one: collect's workers, and the outputs written beside each other (the summary beside
-the reports, the summary's long tables beside each other). Each is forked, ends with its parent, leaves
-interrupting to it, and opens its own database connections."""
+the reports, which collect writes itself; the summary's 指标 table beside its other sheets). Each is forked,
+ends with its parent, leaves interrupting to it, and opens its own database connections."""
 from __future__ import annotations
 
 import gc
@@ -81,13 +81,6 @@ class beside:
 
     def stop(self):
         self._talk.end()
-
-
-def yield_cores(niceness: int = 10):
-    """This process runs only where the others leave a core free (Unix: a nicer process), for work off the
-    longest path: the reports beside the summary."""
-    if hasattr(os, "nice"):
-        os.nice(niceness)
 
 
 def _as_child():
