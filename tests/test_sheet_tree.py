@@ -200,3 +200,12 @@ def test_the_cyclic_gc_is_paused_only_while_a_sheet_is_read(tmp_path, monkeypatc
     finally:
         gc.enable()
     assert seen == [False, False, False]
+
+
+@pytest.mark.parametrize("uri", ['urn:a"b', "urn:a'b", 'urn:"\'&<>', "urn:a\tb\nc\rd", "urn:已&amp;"])
+def test_a_namespace_the_outline_declares_again_is_the_same_namespace(uri):
+    """The outline declares the root's namespaces again on the tree's root (as an attribute's value, escaped):
+    read back, each is the very URI, whatever characters it holds."""
+    from xml.etree import ElementTree
+    declared = ElementTree.fromstring(f"<x xmlns:p={reader._attribute(uri)}><p:y/></x>")
+    assert declared[0].tag == "{%s}y" % uri

@@ -184,8 +184,8 @@ def by_layout(files: list[Path], registry: Registry) -> list[str]:
     """The files as paths, those of one layout together (the layout of the template whose issued name the file
     has: see Registry.layouts_by_name), the others after them. A worker then meets most layouts alone, in a run:
     what a layout costs the first time a process meets it (its outline, its fields: 1 ms) is paid about once,
-    where two workers paid it twice (at 1,000 returns of 222 layouts, 0.2 ms a return). Only the order changes:
-    a file renamed since it was issued is read as any other."""
+    where two workers paid it twice (0.5 ms a return, for a worker reading 500 of 1,000 returns of 222
+    layouts). Only the order changes: a file renamed since it was issued is read as any other."""
     layouts = registry.layouts_by_name()
     return [str(f) for f in sorted(files, key=lambda f: (layouts.get(f.name.casefold(), "\uffff"), f))]
 

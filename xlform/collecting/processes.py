@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-import os
 import pickle
 import signal
 from contextlib import contextmanager

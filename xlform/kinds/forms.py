@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from .. import jsontext
 from ..errors import XlformError
 from ..scoring.scoring import Profile, profile

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-
 from ..scoring import scoring
 from ..scoring.scoring import TIERS
 from ..storage.record import IndicatorRecord
