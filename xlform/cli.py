@@ -374,8 +374,8 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
                                  progress=not quiet and sys.stderr.isatty(),
                                  exclude={Path(summary_path), *Path(report_dir).glob("*")})
         # the collected files are committed: each output is written, or fails on its own: the summary in a
-        # process of its own (its own connection; its long tables in processes of theirs), the reports meanwhile
-        # in this one, idle otherwise (a process of their own held 10-15 MB more at 10,000 returns)
+        # process of its own (its own connection; its 指标 table in one more), the reports meanwhile in this one,
+        # idle otherwise (a process of their own held 10-15 MB more at 10,000 returns)
         def own_store(write):
             started, mine = time.monotonic(), Store(where, create=False)
             try:
@@ -396,9 +396,9 @@ def collect(dirs, db_url, summary_path, report_dir, jobs, quiet, registry):
         summary_done = beside(summary)
         done, failed = {}, {}
         try:
-            for phase, waited in (("reports", department_reports), ("summary", summary_done)):
+            for phase, written in (("reports", department_reports), ("summary", summary_done)):
                 try:
-                    done[phase] = waited()
+                    done[phase] = written()   # (the reports written here, then the summary waited for)
                 except CannotRun as e:
                     failed[phase] = e
         except BaseException:   # (interrupted, or a bug): no process is left writing
